@@ -1,0 +1,168 @@
+// Edge configuration: read once from the Worker's bindings, validated with zod, with errors that name
+// the variable and what is wrong. Runtime-agnostic: takes a plain record of strings.
+
+import { z } from "zod";
+import { normalizeDomain, type Domain } from "./types.js";
+import type { KeyFormula } from "./dialback/keys.js";
+
+export interface StaticRoute {
+  host: string;
+  port: number;
+}
+
+export interface Limits {
+  /** RFC 6120 §13.12: largest stanza we accept, in bytes of UTF-8. */
+  maxStanzaBytes: number;
+  /** Deepest element nesting inside a stanza. */
+  maxDepth: number;
+  /** Pending dialback verifications one stream may have at once. */
+  maxPendingPerStream: number;
+}
+
+export interface EdgeConfig {
+  domains: Domain[];
+  /** The current dialback secret (resolved: a Secrets Store binding has been read). */
+  secret: string;
+  previousSecrets: string[];
+  adminToken: string | undefined;
+  appToken: string | undefined;
+  gatewayToken: string | undefined;
+  staticRoutes: Map<Domain, StaticRoute>;
+  keyFormulas: KeyFormula[];
+  limits: Limits;
+  /** Set for `wrangler dev` / tests: relaxes nothing about security, only allows generated secrets. */
+  development: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+const domainList = z.string().transform((value, ctx) => {
+  const out: Domain[] = [];
+  for (const raw of value.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const d = normalizeDomain(raw);
+    if (!d) ctx.addIssue({ code: "custom", message: `'${raw}' is not a valid domain name` });
+    else if (!out.includes(d)) out.push(d);
+  }
+  if (out.length === 0) ctx.addIssue({ code: "custom", message: "must name at least one hosted domain" });
+  return out;
+});
+
+const routeList = z.string().transform((value, ctx) => {
+  const routes = new Map<Domain, StaticRoute>();
+  for (const entry of value.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([^=]+)=(.+):(\d{1,5})$/.exec(entry);
+    const d = m ? normalizeDomain(m[1]!) : undefined;
+    const port = m ? Number(m[3]) : 0;
+    if (!m || !d || port < 1 || port > 65535 || m[2]!.trim() === "") {
+      ctx.addIssue({ code: "custom", message: `'${entry}' is not domain=host:port` });
+      continue;
+    }
+    routes.set(d, { host: m[2]!.replace(/^\[(.*)\]$/, "$1"), port });
+  }
+  return routes;
+});
+
+const intIn = (min: number, max: number, dflt: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return dflt;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `must be an integer from ${min} to ${max}, got '${v}'` });
+        return dflt;
+      }
+      return n;
+    });
+
+const formulas = z
+  .string()
+  .optional()
+  .transform((v, ctx): KeyFormula[] => {
+    if (!v || v.trim() === "") return ["xep0185"];
+    const out: KeyFormula[] = [];
+    for (const f of v.split(",").map((s) => s.trim())) {
+      if (f === "xep0185" || f === "originating-first") out.push(f);
+      else ctx.addIssue({ code: "custom", message: `unknown key formula '${f}' (xep0185, originating-first)` });
+    }
+    return out;
+  });
+
+const schema = z.object({
+  EDGE_DOMAINS: domainList,
+  DIALBACK_SECRETS_PREVIOUS: z.string().optional(),
+  ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  APP_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  GATEWAY_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  S2S_STATIC_ROUTES: routeList.optional(),
+  DIALBACK_KEY_FORMULAS: formulas,
+  MAX_STANZA_BYTES: intIn(1024, 16 * 1024 * 1024, 262144),
+  MAX_ELEMENT_DEPTH: intIn(4, 1024, 64),
+  MAX_PENDING_DIALBACK: intIn(1, 100000, 1000),
+  EDGE_ENV: z.enum(["production", "development"]).optional(),
+});
+
+/** A Secrets Store binding: `.get()` resolves the secret. */
+export interface SecretBinding {
+  get(): Promise<string>;
+}
+
+export type RawEnv = Record<string, unknown> & {
+  DIALBACK_SECRET?: string | SecretBinding;
+};
+
+async function readSecret(raw: RawEnv): Promise<string | undefined> {
+  const s = raw.DIALBACK_SECRET;
+  if (s === undefined || s === null) return undefined;
+  if (typeof s === "string") return s;
+  if (typeof (s as SecretBinding).get === "function") return (s as SecretBinding).get();
+  throw new ConfigError("DIALBACK_SECRET", "must be a string secret or a Secrets Store binding");
+}
+
+/** Validates the bindings. Throws ConfigError naming the first bad variable. */
+export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
+  const strings: Record<string, string | undefined> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = raw[key];
+    if (v !== undefined && v !== null) strings[key] = typeof v === "string" ? v : String(v);
+  }
+  const parsed = schema.safeParse(strings);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? "config");
+    const problem = issue.code === "invalid_type" && strings[variable] === undefined ? "is required" : issue.message;
+    throw new ConfigError(variable, problem);
+  }
+  const c = parsed.data;
+  const secret = await readSecret(raw);
+  if (secret === undefined || secret.trim() === "") {
+    // No default secret anywhere: a deployment without one must not start (issue #2 §4).
+    throw new ConfigError("DIALBACK_SECRET", "is required (wrangler secret put DIALBACK_SECRET)");
+  }
+  if (secret.length < 16) throw new ConfigError("DIALBACK_SECRET", "must be at least 16 characters");
+  return {
+    domains: c.EDGE_DOMAINS,
+    secret,
+    previousSecrets: (c.DIALBACK_SECRETS_PREVIOUS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    adminToken: c.ADMIN_TOKEN,
+    appToken: c.APP_TOKEN,
+    gatewayToken: c.GATEWAY_TOKEN,
+    staticRoutes: c.S2S_STATIC_ROUTES ?? new Map(),
+    keyFormulas: c.DIALBACK_KEY_FORMULAS,
+    limits: {
+      maxStanzaBytes: c.MAX_STANZA_BYTES,
+      maxDepth: c.MAX_ELEMENT_DEPTH,
+      maxPendingPerStream: c.MAX_PENDING_DIALBACK,
+    },
+    development: c.EDGE_ENV === "development",
+  };
+}

@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config.js";
+
+const base = { EDGE_DOMAINS: "Example.ORG., bücher.example", DIALBACK_SECRET: "0123456789abcdef0123" };
+
+async function err(raw: Record<string, unknown>): Promise<ConfigError> {
+  try {
+    await loadConfig(raw);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("configuration", () => {
+  it("normalizes hosted domains: lowercase, IDNA A-labels, no trailing dot", async () => {
+    const c = await loadConfig(base);
+    expect(c.domains).toEqual(["example.org", "xn--bcher-kva.example"]);
+    expect(c.limits).toEqual({ maxStanzaBytes: 262144, maxDepth: 64, maxPendingPerStream: 1000 });
+    expect(c.keyFormulas).toEqual(["xep0185"]);
+  });
+
+  it("names the variable and the problem", async () => {
+    expect((await err({ DIALBACK_SECRET: "0123456789abcdef0123" })).message).toBe("EDGE_DOMAINS: is required");
+    expect((await err({ ...base, EDGE_DOMAINS: "ok.example,bad domain" })).message).toMatch(
+      /^EDGE_DOMAINS: 'bad domain' is not a valid domain name/,
+    );
+    expect((await err({ EDGE_DOMAINS: "a.example" })).variable).toBe("DIALBACK_SECRET");
+    expect((await err({ ...base, MAX_STANZA_BYTES: "lots" })).message).toMatch(/^MAX_STANZA_BYTES: must be an integer/);
+    expect((await err({ ...base, S2S_STATIC_ROUTES: "peer.test=127.0.0.1" })).message).toMatch(
+      /^S2S_STATIC_ROUTES: 'peer.test=127.0.0.1' is not domain=host:port/,
+    );
+    expect((await err({ ...base, DIALBACK_KEY_FORMULAS: "md5" })).variable).toBe("DIALBACK_KEY_FORMULAS");
+    expect((await err({ ...base, ADMIN_TOKEN: "short" })).message).toBe("ADMIN_TOKEN: must be at least 16 characters");
+  });
+
+  it("parses static routes and previous secrets", async () => {
+    const c = await loadConfig({
+      ...base,
+      S2S_STATIC_ROUTES: "peer.test=127.0.0.1:25269, v6.test=[::1]:5269",
+      DIALBACK_SECRETS_PREVIOUS: "old-one-0123456789, old-two-0123456789",
+    });
+    expect([...c.staticRoutes]).toEqual([
+      ["peer.test", { host: "127.0.0.1", port: 25269 }],
+      ["v6.test", { host: "::1", port: 5269 }],
+    ]);
+    expect(c.previousSecrets).toEqual(["old-one-0123456789", "old-two-0123456789"]);
+  });
+
+  it("reads a Secrets Store binding", async () => {
+    const c = await loadConfig({ ...base, DIALBACK_SECRET: { get: async () => "from-the-store-0123456789" } });
+    expect(c.secret).toBe("from-the-store-0123456789");
+  });
+});

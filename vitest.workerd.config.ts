@@ -1,0 +1,23 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineProject } from "vitest/config";
+
+// Test-only bindings: fixed domains and generated-looking tokens. The secret is the XEP-0185
+// vector's, so transcripts in tests are checkable by hand.
+export default defineProject({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          EDGE_ENV: "development",
+          EDGE_DOMAINS: "edge.test,chat.edge.test",
+          DIALBACK_SECRET: "test-secret-0123456789abcdef",
+          ADMIN_TOKEN: "test-admin-token-0123456789",
+          APP_TOKEN: "test-app-token-0123456789ab",
+          GATEWAY_TOKEN: "test-gateway-token-012345678",
+        },
+      },
+    }),
+  ],
+  test: { name: "workerd", include: ["test/workerd/**/*.test.ts"], testTimeout: 30_000 },
+});

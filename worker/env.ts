@@ -1,0 +1,37 @@
+// The Worker's bindings, declared once for the Worker, the Durable Objects and the tests.
+
+import type { SecretBinding } from "../src/config.js";
+
+export interface Env {
+  /** Comma-separated hosted domains. */
+  EDGE_DOMAINS: string;
+  /** Dialback secret: a Worker secret, or a Secrets Store binding with `.get()`. */
+  DIALBACK_SECRET: string | SecretBinding;
+  DIALBACK_SECRETS_PREVIOUS?: string;
+  /** Bearer token for /admin/v1. */
+  ADMIN_TOKEN?: string;
+  /** Bearer token for /api/v1 (the operator's application sending stanzas). */
+  APP_TOKEN?: string;
+  /** Shared with the TCP ingress gateway; authenticates its connection-info header. */
+  GATEWAY_TOKEN?: string;
+  /** `domain=host:port,...` used instead of DNS for those domains. */
+  S2S_STATIC_ROUTES?: string;
+  /** Accepted key formulas: `xep0185` (default), `originating-first` (MongooseIM). */
+  DIALBACK_KEY_FORMULAS?: string;
+  MAX_STANZA_BYTES?: string;
+  MAX_ELEMENT_DEPTH?: string;
+  MAX_PENDING_DIALBACK?: string;
+  /** `development` under `npm start` and tests. */
+  EDGE_ENV?: string;
+  /** DNS-over-HTTPS JSON resolver for SRV lookups. */
+  DOH_URL?: string;
+  /** Where verified inbound stanzas go when no APP service binding is bound. */
+  DELIVERY_WEBHOOK_URL?: string;
+  DELIVERY_WEBHOOK_SECRET?: string;
+  /** The operator's application, as a service binding (RPC `deliver(xml)` or fetch). */
+  APP?: Fetcher & { deliver?: (xml: string) => Promise<unknown> };
+
+  STREAM_SESSION: DurableObjectNamespace;
+  REMOTE_DOMAIN: DurableObjectNamespace;
+  CONTROL_PLANE: DurableObjectNamespace;
+}
