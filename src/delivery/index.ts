@@ -3,3 +3,4 @@ export * from "./transport.js";
 export * from "./signature.js";
 export * from "./local-app.js";
 export * from "./bounce.js";
+export * from "./submit.js";
