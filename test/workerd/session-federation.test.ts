@@ -40,3 +40,48 @@ describe("inbound WebSocket S2S (harness originates, edge receives and verifies)
     link.ws.close(1000);
   });
 });
+
+describe("pooled verification stream (seed 000)", () => {
+  it("multiplexes a second verification against the same authority on the open stream", async () => {
+    const peer = env.REMOTE_DOMAIN.get(env.REMOTE_DOMAIN.idFromName("peer.test"));
+    const links = [];
+    const originate = async (id: string) => {
+      const job = await harness<Job>("POST", "/jobs", {
+        kind: "originate", to: "edge.test",
+        stanzas: [`<message from='alice@peer.test' to='bob@edge.test' id='${id}'><body>pooled</body></message>`],
+      });
+      links.push(await uplink(job.id));
+      expect((await waitJob(job.id, ["sent", "refused", "closed"])).result).toEqual({ type: "valid" });
+    };
+    await originate("p1");
+    const before = { ...(await stats()), connections: await peer.connections() };
+    await originate("p2");
+    await originate("p3");
+    const after = { ...(await stats()), connections: await peer.connections() };
+    expect(after.verifyRequests - before.verifyRequests).toBe(2);
+    // Two more verifications, no new connection: both went over the pooled stream.
+    expect(after.tcpAccepted - before.tcpAccepted).toBe(0);
+    expect(after.connections - before.connections).toBe(0);
+    for (const l of links) l.ws.close(1000);
+  });
+});
+
+describe("outbound TCP (edge originates with connect(), harness receives)", () => {
+  it("sends an API stanza: connect, stream, dialback verified by the edge's authority over WebSocket", async () => {
+    // The harness verifies the edge's key by asking the edge's authority over /xmpp-s2s.
+    const auth = await harness<Job>("POST", "/jobs", { kind: "authority", to: "edge.test" });
+    const authLink = await uplink(auth.id);
+    await waitJob(auth.id, ["ready"]);
+    const res = await SELF.fetch("https://edge.test/api/v1/stanzas", {
+      method: "POST", headers: APP,
+      body: "<message from='app@edge.test' to='carol@peer.test' id='out1'><body>over tcp</body></message>",
+    });
+    expect(res.status).toBe(202);
+    const { items } = await inbox(1);
+    expect(items[0]).toContain("over tcp");
+    expect(items[0]).toContain('id="out1"');
+    const s = await stats();
+    expect(s.dbResults).toBe(1);
+    authLink.ws.close(1000);
+  });
+});
