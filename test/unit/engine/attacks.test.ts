@@ -266,7 +266,7 @@ describe("strict bidi namespaces (ejabberd #4300/#4375)", () => {
     s.handleElement(el(`<bidi xmlns='urn:xmpp:features:bidi'/>`), NOW);
     expect(s.bidi).toBe(false);
     expect(show(s.drainActions())).toEqual([
-      'send <stream:error><unsupported-stanza-type xmlns="urn:ietf:params:xml:ns:xmpp-streams"/><text xmlns="urn:ietf:params:xml:ns:xmpp-streams" xml:lang="en">&lt;bidi xmlns='urn:xmpp:features:bidi'/&gt;</text></stream:error>',
+      `send <stream:error><unsupported-stanza-type xmlns="urn:ietf:params:xml:ns:xmpp-streams"/><text xmlns="urn:ietf:params:xml:ns:xmpp-streams" xml:lang="en">&lt;bidi xmlns='urn:xmpp:features:bidi'/&gt;</text></stream:error>`,
       "send close",
       "closed us unsupported-stanza-type",
     ]);
