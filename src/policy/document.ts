@@ -38,8 +38,8 @@ export type DomainRule = z.infer<typeof domainRuleSchema>;
 export const knobsSchema = z
   .object({
     onPairFailure: z
-      .enum(["keep-other-pairs", "close-stream"])
-      .default("keep-other-pairs")
+      .enum(["keep-stream", "close-stream"])
+      .default("keep-stream")
       .describe("when one pair fails verification: keep the stream for the others (XEP-0220 §2.4) or close it"),
     bidi: z.boolean().default(true).describe("offer and request XEP-0288 bidirectional streams"),
     maxPairsPerStream: z.int().min(1).max(1_000_000).default(10_000).describe("verified domain pairs one stream may carry"),
@@ -87,7 +87,7 @@ export const policyDocumentSchema = z
       .default({})
       .describe("per-domain rules keyed by domain or *.domain; the most specific match wins"),
     knobs: knobsSchema.default({
-      onPairFailure: "keep-other-pairs",
+      onPairFailure: "keep-stream",
       bidi: true,
       maxPairsPerStream: 10_000,
     }),
@@ -131,7 +131,7 @@ export const DEFAULT_POLICY: PolicyDocument = Object.freeze({
   allowPermissive: false,
   allowlistOnly: false,
   domains: {},
-  knobs: { onPairFailure: "keep-other-pairs", bidi: true, maxPairsPerStream: 10_000 },
+  knobs: { onPairFailure: "keep-stream", bidi: true, maxPairsPerStream: 10_000 },
 }) as PolicyDocument;
 
 export interface PolicyIssue {

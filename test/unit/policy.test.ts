@@ -178,7 +178,7 @@ describe("knobs and merge patch", () => {
   it("policy knobs override environment defaults", () => {
     const defaults = { maxPendingPerStream: 1000, maxStanzaBytes: 262144, keyFormulas: ["xep0185"] as const };
     expect(effectiveKnobs(DEFAULT_POLICY, defaults)).toEqual({
-      onPairFailure: "keep-other-pairs",
+      onPairFailure: "keep-stream",
       bidi: true,
       maxPairsPerStream: 10000,
       maxPendingPerStream: 1000,
