@@ -5,6 +5,14 @@
 // Addressing: a session's `id` is the string it reports in SessionInfo.id; the ControlPlane reaches
 // it with env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName(id)). Sessions reach the ControlPlane
 // with env.CONTROL_PLANE.get(env.CONTROL_PLANE.idFromName("control")).
+//
+// Policy in a session: `const { version, document } = await controlPlane.getPolicy()`, then
+// `new DocumentPolicyView(document, { hosted: config.domains, limits: { maxPendingPerStream:
+// config.limits.maxPendingPerStream } })` (src/policy/view.ts) is the engine's PolicyView. Read it
+// again (or compare `version`) before each new pair so a change applies at once to new pairs; for
+// existing pairs the ControlPlane calls revokePair below. Report every session (reportSession on
+// open and when counters change), every pair state change (reportPair / pairRemoved), sessionClosed,
+// engine audit events (recordAudit: spoofing-attempt, ...), metrics (observe) and peerAttempts.
 
 import type { StanzaErrorCondition, StreamErrorCondition } from "../../src/errors.js";
 

@@ -5,3 +5,4 @@ export * from "./match.js";
 export * from "./evaluate.js";
 export * from "./knobs.js";
 export * from "./patch.js";
+export * from "./view.js";
