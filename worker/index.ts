@@ -7,6 +7,7 @@ import { rootRoutes } from "./routes/root.js";
 import { s2sRoutes } from "./routes/s2s.js";
 import { wellKnownRoutes } from "./routes/well-known.js";
 import { apiRoutes } from "./routes/api.js";
+import { adminRoutes } from "./routes/admin.js";
 
 export { StreamSession } from "../durable-objects/stream-session.js";
 export { RemoteDomain } from "../durable-objects/remote-domain.js";
@@ -20,5 +21,6 @@ app.route("/", rootRoutes);
 app.route("/", s2sRoutes);
 app.route("/", wellKnownRoutes);
 app.route("/", apiRoutes);
+app.route("/admin/v1", adminRoutes);
 
 export default app;
