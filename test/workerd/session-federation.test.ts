@@ -2,7 +2,7 @@
 // the edge's /xmpp-s2s WebSocket (XEP-0468), and the edge dials the harness over TCP with connect().
 import { env, SELF } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import { harness, inbox, stats, uplink, waitJob } from "../harness/bridge.js";
+import { harness, inbox, stats, uplink, waitJob, type Uplink } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
 
 const APP = { authorization: "Bearer test-app-token-0123456789ab" };
@@ -44,7 +44,7 @@ describe("inbound WebSocket S2S (harness originates, edge receives and verifies)
 describe("pooled verification stream (seed 000)", () => {
   it("multiplexes a second verification against the same authority on the open stream", async () => {
     const peer = env.REMOTE_DOMAIN.get(env.REMOTE_DOMAIN.idFromName("peer.test"));
-    const links = [];
+    const links: Uplink[] = [];
     const originate = async (id: string) => {
       const job = await harness<Job>("POST", "/jobs", {
         kind: "originate", to: "edge.test",
