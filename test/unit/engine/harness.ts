@@ -27,7 +27,7 @@ export class Clock {
   }
 }
 
-export const ALLOW: RemotePolicy = { allowed: true, minLevel: "verified", bidi: true, onPairFailure: "keep-stream" };
+export const ALLOW: Extract<RemotePolicy, { allowed: true }> = { allowed: true, minLevel: "verified", bidi: true, onPairFailure: "keep-stream" };
 
 export class TestPolicy implements PolicyView {
   hosted: Set<string>;
