@@ -1,10 +1,221 @@
-// Placeholder until its issue lands; declared now so the wrangler migration is stable.
+// ControlPlane: the singleton Durable Object (binding CONTROL_PLANE, name "control") that owns the
+// federation policy (versioned, SQLite), the audit log, and the index of live sessions and domain
+// pairs that StreamSession DOs report to. It also fans policy out: when a change refuses a peer, it
+// tells each session holding a pair with that peer to revoke it (the session bounces queued stanzas
+// and closes a stream left with no pair; see durable-objects/lib/session-rpc.ts).
+//
+// RPC API (DurableObject RPC; argument types in durable-objects/lib/session-rpc.ts):
+//   for sessions (ControlPlaneRpc):
+//     getPolicy() -> { version, document, updatedAt, updatedBy }   build DocumentPolicyView from it
+//     reportSession(info: SessionInfo)            upsert, also to refresh byte/stanza counters
+//     sessionClosed(id, condition?)               drops the session and its pairs from the index
+//     reportPair(sessionId, { local, remote, direction, state, condition? })
+//     pairRemoved(sessionId, { local, remote, direction })
+//     recordAudit({ kind, actor, subject?, old?, new?, detail? })   e.g. spoofing-attempt
+//     observe(events: MetricEvent[])              dialback outcomes, verification latency, bounces
+//     reportPeerAttempt({ domain, direction, at, outcome, condition?, detail? })
+//   for the admin API (worker/admin/*):
+//     updatePolicy(op, { actor, ifMatch? }) -> MutationResult   (409 when ifMatch is stale)
+//     listPairs / pairsBetween / revokePair(local, remote, actor)
+//     listSessions / getSession / closeSession(id, condition, text, actor)
+//     listAudit / peer(domain) / metrics()
+//   Failures come back as values ({ ok: false, status, title, detail }), not exceptions: RPC would
+//   lose their shape. The ControlPlane calls sessions through StreamSessionRpc (revokePair,
+//   closeStream); stores live in durable-objects/control-plane/.
 
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../worker/env.js";
+import type { StreamErrorCondition } from "../src/errors.js";
+import { AUDIT_KIND, DEFAULT_POLICY, applyPolicyOp, effectiveLevel, evaluatePair, policyWarnings, type PolicyDocument, type PolicyIssue, type PolicyOp } from "../src/policy/index.js";
+import type { AuditEventInput, ControlPlaneRpc, MetricEvent, PairKey, PairReport, PeerAttempt, PolicySnapshot, RevokeReason, SessionInfo, StreamSessionRpc } from "./lib/session-rpc.js";
+import { migrate, one } from "./control-plane/sql.js";
+import { AuditLog, type AuditEntry } from "./control-plane/audit.js";
+import { SessionIndex, type Page, type PairEntry, type PairFilter } from "./control-plane/index-store.js";
+import { Metrics } from "./control-plane/metrics.js";
 
-export class ControlPlane extends DurableObject<Env> {
-  override async fetch(_request: Request): Promise<Response> {
-    return new Response("not implemented", { status: 501 });
+export type { PolicyOp, AuditEntry, Page, PairEntry, PairFilter };
+
+export interface Enforcement {
+  revoked: { sessionId: string; local: string; remote: string; condition: string }[];
+  failed: { sessionId: string; local: string; remote: string; error: string }[];
+}
+
+export type Failure = { ok: false; status: 404 | 409 | 422 | 502; title: string; detail: string; issues?: PolicyIssue[] };
+export type MutationResult =
+  | { ok: true; version: number; document: PolicyDocument; warnings: string[]; created: boolean; enforcement: Enforcement }
+  | Failure;
+
+const badCursor = (cursor: string): Failure => ({ ok: false, status: 422, title: "Invalid cursor", detail: `'${cursor}' is not a cursor this API returned` });
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc {
+  readonly #sql: SqlStorage;
+  readonly #audit: AuditLog;
+  readonly #index: SessionIndex;
+  readonly #metrics: Metrics;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+    migrate(this.#sql);
+    this.#audit = new AuditLog(this.#sql);
+    this.#index = new SessionIndex(this.#sql);
+    this.#metrics = new Metrics(this.#sql);
+  }
+
+  // ---- policy -------------------------------------------------------------------------------
+
+  async getPolicy(): Promise<PolicySnapshot> {
+    const row = one(this.#sql, "SELECT version, document, updated_at, updated_by FROM policy WHERE id = 1");
+    if (!row) return { version: 0, document: DEFAULT_POLICY, updatedAt: 0, updatedBy: "default" };
+    return { version: Number(row.version), document: JSON.parse(String(row.document)) as PolicyDocument, updatedAt: Number(row.updated_at), updatedBy: String(row.updated_by) };
+  }
+
+  /** One change, atomically; `ifMatch` is the version the caller last saw (optimistic concurrency). */
+  async updatePolicy(op: PolicyOp, opts: { actor: string; ifMatch?: number }): Promise<MutationResult> {
+    // No await between reading the version and writing the new one: the DO's input gate makes the
+    // read-check-write atomic against concurrent requests.
+    const current = await this.getPolicy();
+    if (opts.ifMatch !== undefined && opts.ifMatch !== current.version) {
+      return { ok: false, status: 409, title: "Policy version conflict", detail: `If-Match names version ${opts.ifMatch} but the policy is at version ${current.version}; GET it and retry` };
+    }
+    const r = applyPolicyOp(current.document, op);
+    if (!r.ok) return r;
+    const version = current.version + 1;
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      this.#sql.exec(
+        `INSERT INTO policy (id, version, document, updated_at, updated_by) VALUES (1, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version, document = excluded.document,
+           updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+        version, JSON.stringify(r.document), now, opts.actor,
+      );
+      this.#audit.record({ kind: AUDIT_KIND[op.op], actor: opts.actor, subject: r.subject, old: r.old, new: r.new, detail: `version ${current.version} -> ${version}` }, now);
+    });
+    const warnings = policyWarnings(r.document);
+    for (const w of warnings) console.warn(`policy v${version}: ${w}`);
+    return { ok: true, version, document: r.document, warnings, created: r.created, enforcement: await this.#enforce(r.document) };
+  }
+
+  /**
+   * Issue 5: a change that now refuses a peer ends its pairs at once. Every indexed pair is
+   * re-evaluated with the transport facts its session reported; refused ones are revoked there.
+   */
+  async #enforce(doc: PolicyDocument): Promise<Enforcement> {
+    const targets = new Map<string, { sessionId: string; local: string; remote: string; reason: RevokeReason }>();
+    for (const p of this.#index.activePairs()) {
+      const d = evaluatePair(doc, { local: p.local, remote: p.remote, direction: p.direction, transport: { encrypted: p.tls, authenticated: p.tlsAuthenticated } });
+      // revokePair drops (local, remote) in every direction on that stream: one call per session and pair.
+      if (!d.allowed) targets.set(`${p.sessionId} ${p.local} ${p.remote}`, { sessionId: p.sessionId, local: p.local, remote: p.remote, reason: { condition: d.condition, text: d.text, actor: "policy" } });
+    }
+    return this.#revoke([...targets.values()]);
+  }
+
+  async #revoke(targets: { sessionId: string; local: string; remote: string; reason: RevokeReason }[]): Promise<Enforcement> {
+    const out: Enforcement = { revoked: [], failed: [] };
+    await Promise.all(
+      targets.map(async ({ sessionId, local, remote, reason }) => {
+        try {
+          await this.#session(sessionId).revokePair(local, remote, reason);
+        } catch (err) {
+          out.failed.push({ sessionId, local, remote, error: errorText(err) });
+          return;
+        }
+        this.#index.dropPairBothWays(sessionId, local, remote);
+        out.revoked.push({ sessionId, local, remote, condition: reason.condition });
+        this.#audit.record({ kind: "pair.revoked", actor: reason.actor, subject: `${local}<->${remote}`, detail: `session ${sessionId}: ${reason.condition}: ${reason.text}` });
+      }),
+    );
+    return out;
+  }
+
+  // ---- reports from sessions (ControlPlaneRpc) -------------------------------------------------
+
+  async reportSession(info: SessionInfo): Promise<void> {
+    this.#index.upsertSession(info);
+  }
+
+  async sessionClosed(id: string, _condition?: string): Promise<void> {
+    this.ctx.storage.transactionSync(() => this.#index.dropSession(id));
+  }
+
+  async reportPair(sessionId: string, pair: PairReport): Promise<void> {
+    this.#index.upsertPair(sessionId, pair);
+  }
+
+  async pairRemoved(sessionId: string, pair: PairKey): Promise<void> {
+    this.#index.dropPair(sessionId, pair);
+  }
+
+  async recordAudit(event: AuditEventInput): Promise<void> {
+    this.#audit.record(event);
+  }
+
+  async observe(events: MetricEvent[]): Promise<void> {
+    this.#metrics.observe(events);
+  }
+
+  async reportPeerAttempt(attempt: PeerAttempt): Promise<void> {
+    this.#index.recordAttempt(attempt);
+  }
+
+  // ---- queries and operator actions for the admin API -----------------------------------------
+
+  async listPairs(filter: PairFilter, cursor: string | undefined, limit: number): Promise<Page<PairEntry> | Failure> {
+    return this.#index.listPairs(filter, cursor, limit) ?? badCursor(cursor ?? "");
+  }
+
+  async pairsBetween(local: string, remote: string): Promise<PairEntry[]> {
+    return this.#index.pairsBetween(local, remote);
+  }
+
+  /** DELETE /pairs/{local}/{remote}: drop the pair on every stream that has it. */
+  async revokePair(local: string, remote: string, actor: string): Promise<Enforcement | Failure> {
+    const sessions = this.#index.sessionsWithPair(local, remote);
+    if (sessions.length === 0) return { ok: false, status: 404, title: "No such pair", detail: `no stream carries the domain pair ${local} <-> ${remote}` };
+    const reason: RevokeReason = { condition: "policy-violation", text: `the domain pair ${local} <-> ${remote} was revoked by the operator`, actor };
+    return this.#revoke(sessions.map((sessionId) => ({ sessionId, local, remote, reason })));
+  }
+
+  async listSessions(cursor: string | undefined, limit: number): Promise<Page<SessionInfo & { pairs: number }> | Failure> {
+    return this.#index.listSessions(cursor, limit) ?? badCursor(cursor ?? "");
+  }
+
+  async getSession(id: string): Promise<(SessionInfo & { pairs: PairEntry[] }) | null> {
+    return this.#index.getSession(id);
+  }
+
+  /** DELETE /sessions/{id}: the session closes with the operator's stream error and bounces its queue. */
+  async closeSession(id: string, condition: StreamErrorCondition, text: string | undefined, actor: string): Promise<{ ok: true } | Failure> {
+    if (!this.#index.hasSession(id)) return { ok: false, status: 404, title: "No such session", detail: `no live session has id '${id}'` };
+    try {
+      await this.#session(id).closeStream(condition, text);
+    } catch (err) {
+      return { ok: false, status: 502, title: "Session did not answer", detail: `closing session '${id}' failed: ${errorText(err)}` };
+    }
+    this.ctx.storage.transactionSync(() => this.#index.dropSession(id));
+    this.#audit.record({ kind: "session.closed", actor, subject: id, detail: text ? `${condition}: ${text}` : condition });
+    return { ok: true };
+  }
+
+  async listAudit(cursor: string | undefined, limit: number, kind?: string): Promise<Page<AuditEntry> | Failure> {
+    return this.#audit.list(cursor, limit, kind) ?? badCursor(cursor ?? "");
+  }
+
+  /** GET /peers/{domain}: what policy says, what is live, and the last attempts each way. */
+  async peer(domain: string) {
+    const { document } = await this.getPolicy();
+    const { level, rule } = effectiveLevel(document, domain);
+    const denied = rule?.rule.action === "deny" || (document.allowlistOnly && rule?.rule.action !== "allow");
+    return { domain, policy: { level, rule: rule ? { pattern: rule.pattern, ...rule.rule } : null, denied }, ...this.#index.peer(domain) };
+  }
+
+  async metrics(): Promise<string> {
+    return this.#metrics.render(this.#index, (await this.getPolicy()).version);
+  }
+
+  #session(id: string): StreamSessionRpc {
+    const ns = this.env.STREAM_SESSION;
+    return ns.get(ns.idFromName(id)) as unknown as StreamSessionRpc;
   }
 }

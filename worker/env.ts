@@ -1,6 +1,9 @@
 // The Worker's bindings, declared once for the Worker, the Durable Objects and the tests.
 
 import type { SecretBinding } from "../src/config.js";
+import type { StreamSession } from "../durable-objects/stream-session.js";
+import type { RemoteDomain } from "../durable-objects/remote-domain.js";
+import type { LocalApp } from "../durable-objects/local-app.js";
 
 export interface Env {
   /** Comma-separated hosted domains. */
@@ -31,7 +34,9 @@ export interface Env {
   /** The operator's application, as a service binding (RPC `deliver(xml)` or fetch). */
   APP?: Fetcher & { deliver?: (xml: string) => Promise<unknown> };
 
-  STREAM_SESSION: DurableObjectNamespace;
-  REMOTE_DOMAIN: DurableObjectNamespace;
+  STREAM_SESSION: DurableObjectNamespace<StreamSession>;
+  REMOTE_DOMAIN: DurableObjectNamespace<RemoteDomain>;
+  /** The default local application (inbox, ping, disco#info) when no APP / webhook is configured. */
+  LOCAL_APP: DurableObjectNamespace<LocalApp>;
   CONTROL_PLANE: DurableObjectNamespace;
 }

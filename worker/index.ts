@@ -4,13 +4,23 @@ import { Hono } from "hono";
 import type { Env } from "./env.js";
 import { onError } from "./problem.js";
 import { rootRoutes } from "./routes/root.js";
+import { s2sRoutes } from "./routes/s2s.js";
+import { wellKnownRoutes } from "./routes/well-known.js";
+import { apiRoutes } from "./routes/api.js";
+import { adminRoutes } from "./routes/admin.js";
 
 export { StreamSession } from "../durable-objects/stream-session.js";
 export { RemoteDomain } from "../durable-objects/remote-domain.js";
 export { ControlPlane } from "../durable-objects/control-plane.js";
+export { LocalApp } from "../durable-objects/local-app.js";
+export { EdgeApi } from "./entrypoint.js";
 
 const app = new Hono<{ Bindings: Env }>();
 app.onError(onError);
 app.route("/", rootRoutes);
+app.route("/", s2sRoutes);
+app.route("/", wellKnownRoutes);
+app.route("/", apiRoutes);
+app.route("/admin/v1", adminRoutes);
 
 export default app;

@@ -1,0 +1,77 @@
+// What the edge knows about the transport under an inbound stream. For a direct WebSocket it is the
+// Cloudflare edge's view (client address, TLS of the wss connection). Behind the TCP ingress gateway
+// (issue 6) the gateway tells us, in two headers that are believed only with the shared token:
+//
+//   X-Edge-Gateway-Token: <GATEWAY_TOKEN>
+//   X-Edge-Connection:    {"peer":"203.0.113.5:40212","tls":{"version":"TLSv1.3","cipher":"TLS_AES_128_GCM_SHA256"},
+//                          "certIdentities":["example.org"],"port":5269}
+//
+// A request carrying X-Edge-Connection without the right token is refused (403): it is a spoofing
+// attempt, or a misconfigured gateway, either way not something to guess about.
+
+import { z } from "zod";
+
+export const GATEWAY_TOKEN_HEADER = "x-edge-gateway-token";
+export const CONNECTION_HEADER = "x-edge-connection";
+/** Set by the route for the DO only (the DO is reachable only through the Worker). */
+export const TRUSTED_CONNECTION_HEADER = "x-edge-trusted-connection";
+export const STREAM_ID_HEADER = "x-edge-stream-id";
+
+export const connectionInfoSchema = z.object({
+  peer: z.string().max(200).optional(),
+  tls: z.object({ version: z.string().max(40), cipher: z.string().max(200).optional() }).nullable().optional(),
+  certIdentities: z.array(z.string().max(253)).max(100).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+});
+
+export interface ConnectionInfo {
+  transport: "websocket" | "gateway-tcp";
+  peer: string | undefined;
+  /** TLS under the stream: the wss connection, or the gateway's TCP TLS. */
+  tls: { version: string; cipher?: string } | null;
+  /** Identities from a client certificate the gateway verified (for `trusted` / SASL EXTERNAL). */
+  certIdentities: string[];
+}
+
+export function directConnectionInfo(req: Request): ConnectionInfo {
+  const cf = (req as Request & { cf?: { tlsVersion?: string; tlsCipher?: string } }).cf;
+  const secure = new URL(req.url).protocol === "https:";
+  return {
+    transport: "websocket",
+    peer: req.headers.get("cf-connecting-ip") ?? undefined,
+    tls: secure ? { version: cf?.tlsVersion ?? "unknown", ...(cf?.tlsCipher ? { cipher: cf.tlsCipher } : {}) } : null,
+    certIdentities: [],
+  };
+}
+
+/** Constant-time string equality (token checks). */
+export function safeEqual(a: string, b: string): boolean {
+  const ea = new TextEncoder().encode(a);
+  const eb = new TextEncoder().encode(b);
+  let diff = ea.length ^ eb.length;
+  for (let i = 0; i < Math.max(ea.length, eb.length); i++) diff |= (ea[i] ?? 0) ^ (eb[i] ?? 0);
+  return diff === 0;
+}
+
+export type GatewayCheck = { ok: true; info: ConnectionInfo } | { ok: false; status: 400 | 403; detail: string };
+
+export function connectionInfo(req: Request, gatewayToken: string | undefined): GatewayCheck {
+  const raw = req.headers.get(CONNECTION_HEADER);
+  const token = req.headers.get(GATEWAY_TOKEN_HEADER);
+  if (raw === null && token === null) return { ok: true, info: directConnectionInfo(req) };
+  if (!gatewayToken) return { ok: false, status: 403, detail: "gateway headers sent but GATEWAY_TOKEN is not configured on the edge" };
+  if (token === null || !safeEqual(token, gatewayToken)) return { ok: false, status: 403, detail: `${GATEWAY_TOKEN_HEADER} is missing or wrong` };
+  if (raw === null) return { ok: false, status: 400, detail: `${CONNECTION_HEADER} is required from the gateway` };
+  let parsed;
+  try {
+    parsed = connectionInfoSchema.safeParse(JSON.parse(raw));
+  } catch {
+    return { ok: false, status: 400, detail: `${CONNECTION_HEADER} is not JSON` };
+  }
+  if (!parsed.success) return { ok: false, status: 400, detail: `${CONNECTION_HEADER}: ${parsed.error.issues[0]!.message}` };
+  const v = parsed.data;
+  return {
+    ok: true,
+    info: { transport: "gateway-tcp", peer: v.peer, tls: v.tls ?? null, certIdentities: v.certIdentities ?? [] },
+  };
+}

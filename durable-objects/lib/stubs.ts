@@ -1,0 +1,13 @@
+// The one place that turns the environment into Durable Object stubs, so naming stays consistent:
+// stream sessions by stream id, remote domains by normalized domain, the local app as a singleton.
+
+import type { Env } from "../../worker/env.js";
+import type { Domain } from "../../src/types.js";
+
+export const streamSessionStub = (env: Env, streamId: string) =>
+  env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName(streamId));
+
+export const remoteDomainStub = (env: Env, domain: Domain) =>
+  env.REMOTE_DOMAIN.get(env.REMOTE_DOMAIN.idFromName(domain));
+
+export const localAppStub = (env: Env) => env.LOCAL_APP.get(env.LOCAL_APP.idFromName("local"));

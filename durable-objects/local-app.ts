@@ -1,0 +1,55 @@
+// The default local application (singleton "local"): used when neither an APP service binding nor
+// DELIVERY_WEBHOOK_URL is configured. Answers ping and disco#info on hosted domains (src/delivery/
+// local-app.ts decides) and keeps the last INBOX_SIZE inbound stanzas for GET /api/v1/inbox.
+
+import { DurableObject } from "cloudflare:workers";
+import { parse, type Element } from "ltx";
+import type { Env } from "../worker/env.js";
+import { edgeConfig } from "../worker/config.js";
+import { localApp } from "../src/delivery/local-app.js";
+
+export const INBOX_SIZE = 200;
+
+export interface InboxItem {
+  seq: number;
+  receivedAt: string;
+  from: string | null;
+  to: string | null;
+  kind: string;
+  xml: string;
+}
+
+export class LocalApp extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(
+      `CREATE TABLE IF NOT EXISTS inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, received_at INTEGER NOT NULL,
+        from_jid TEXT, to_jid TEXT, kind TEXT NOT NULL, xml TEXT NOT NULL)`,
+    );
+  }
+
+  /** Handles one verified inbound stanza; returns the replies to send back (serialized). */
+  async deliver(xml: string): Promise<string[]> {
+    const stanza = parse(xml) as Element;
+    const config = await edgeConfig(this.env);
+    const r = localApp(stanza, config.domains);
+    if (r.store) {
+      const sql = this.ctx.storage.sql;
+      sql.exec(
+        "INSERT INTO inbox (received_at, from_jid, to_jid, kind, xml) VALUES (?, ?, ?, ?, ?)",
+        Date.now(), stanza.attrs.from ?? null, stanza.attrs.to ?? null, stanza.name, xml,
+      );
+      sql.exec("DELETE FROM inbox WHERE seq <= (SELECT MAX(seq) FROM inbox) - ?", INBOX_SIZE);
+    }
+    return r.replies.map(String);
+  }
+
+  /** Newest first. */
+  list(limit: number): InboxItem[] {
+    return this.ctx.storage.sql
+      .exec<{ seq: number; received_at: number; from_jid: string | null; to_jid: string | null; kind: string; xml: string }>(
+        "SELECT * FROM inbox ORDER BY seq DESC LIMIT ?", limit)
+      .toArray()
+      .map((r) => ({ seq: r.seq, receivedAt: new Date(r.received_at).toISOString(), from: r.from_jid, to: r.to_jid, kind: r.kind, xml: r.xml }));
+  }
+}

@@ -1,0 +1,97 @@
+// Where verified inbound stanzas go (issue 4, "Routing, delivery"): the operator's application as a
+// service binding `APP` (RPC `deliver(xml)`, else fetch) or an HTTP webhook. Both are built from
+// injected functions: src/ does no I/O itself.
+
+import { SIGNATURE_HEADER, signWebhook } from "./signature.js";
+
+export type DeliveryOutcome =
+  | { ok: true }
+  /** `retryable` false: the application refused the stanza (4xx); retrying cannot help. */
+  | { ok: false; retryable: boolean; reason: string };
+
+export interface DeliveryTransport {
+  /** For logs and problem details: "service binding APP", "webhook https://...". */
+  readonly name: string;
+  send(xml: string, now: number): Promise<DeliveryOutcome>;
+}
+
+interface ResponseLike {
+  ok: boolean;
+  status: number;
+}
+export type PostFn = (url: string, init: { method: "POST"; headers: Record<string, string>; body: string }) => Promise<ResponseLike>;
+
+function fromStatus(res: ResponseLike, what: string): DeliveryOutcome {
+  if (res.ok) return { ok: true };
+  // 408 and 429 are "try again later"; other 4xx mean the stanza itself was refused.
+  const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
+  return { ok: false, retryable, reason: `${what} answered HTTP ${res.status}` };
+}
+
+export const DELIVERY_CONTENT_TYPE = "application/xmpp+xml";
+
+export function webhookTransport(url: string, secret: string | undefined, post: PostFn): DeliveryTransport {
+  return {
+    name: `webhook ${new URL(url).origin}`,
+    async send(xml, now) {
+      const headers: Record<string, string> = { "content-type": DELIVERY_CONTENT_TYPE };
+      if (secret) headers[SIGNATURE_HEADER] = await signWebhook(secret, xml, now);
+      try {
+        return fromStatus(await post(url, { method: "POST", headers, body: xml }), "webhook");
+      } catch (err) {
+        return { ok: false, retryable: true, reason: `webhook unreachable: ${(err as Error).message}` };
+      }
+    },
+  };
+}
+
+/** A service binding: `deliver(xml)` over RPC when the entrypoint has it, else POST via fetch. */
+export interface AppBinding {
+  deliver?: (xml: string) => Promise<unknown>;
+  fetch(url: string, init: { method: "POST"; headers: Record<string, string>; body: string }): Promise<ResponseLike>;
+}
+
+export function serviceBindingTransport(app: AppBinding): DeliveryTransport {
+  return {
+    name: "service binding APP",
+    async send(xml) {
+      try {
+        if (typeof app.deliver === "function") {
+          // RPC: a resolved call is accepted; `false` from the app means "refused".
+          const r = await app.deliver(xml);
+          return r === false ? { ok: false, retryable: false, reason: "APP.deliver returned false" } : { ok: true };
+        }
+        const res = await app.fetch("https://app.internal/xmpp/inbound", {
+          method: "POST",
+          headers: { "content-type": DELIVERY_CONTENT_TYPE },
+          body: xml,
+        });
+        return fromStatus(res, "APP");
+      } catch (err) {
+        return { ok: false, retryable: true, reason: `APP failed: ${(err as Error).message}` };
+      }
+    },
+  };
+}
+
+/** Backoff between attempts: 4 attempts over ~6 s by default. The DO's alarm-free path sleeps inline. */
+export const DEFAULT_RETRY_DELAYS_MS = [250, 1000, 5000] as const;
+
+/**
+ * Sends with retries. `sleep` is injected (tests pass a no-op). Returns the last outcome; the caller
+ * bounces the stanza with `service-unavailable` when it is not ok.
+ */
+export async function deliverWithRetry(
+  transport: DeliveryTransport,
+  xml: string,
+  clock: { now(): number; sleep(ms: number): Promise<void> },
+  delaysMs: readonly number[] = DEFAULT_RETRY_DELAYS_MS,
+): Promise<DeliveryOutcome & { attempts: number }> {
+  let attempts = 0;
+  for (;;) {
+    attempts++;
+    const outcome = await transport.send(xml, clock.now());
+    if (outcome.ok || !outcome.retryable || attempts > delaysMs.length) return { ...outcome, attempts };
+    await clock.sleep(delaysMs[attempts - 1]!);
+  }
+}

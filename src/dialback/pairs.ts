@@ -1,0 +1,98 @@
+// Per-stream domain pair tables (XEP-0220 §3 multiplexing) and the deadline queues that drive
+// timeouts. Lookups are one Map access keyed "remote local" (inbound) or "local remote" (outbound);
+// a verified pair costs one small record, so 10,000 pairs on a stream stay well under 1 KiB each.
+
+import type { Element } from "ltx";
+import type { DialbackCondition } from "./elements.js";
+import type { Domain } from "../types.js";
+import type { FederationLevel } from "../engine/ports.js";
+
+/** Key of a pair: the two domains joined by a space, which no domain can contain (XEP-0185 §3). */
+export const pairKey = (first: Domain, second: Domain): string => `${first} ${second}`;
+
+export function splitPairKey(key: string): [Domain, Domain] {
+  const i = key.indexOf(" ");
+  return [key.slice(0, i) as Domain, key.slice(i + 1) as Domain];
+}
+
+/**
+ * Receiving role: a pair the peer asks to use (sender = remote, target = local). Keyed by
+ * pairKey(remote, local). Failed pairs are removed, so a failed pair and "none" look the same.
+ */
+export type InboundPair =
+  | { state: "pending"; handle: number; deadline: number }
+  | { state: "valid"; level: FederationLevel };
+
+/**
+ * Originating role: a pair we authenticate (sender = local, target = remote). Keyed by
+ * pairKey(local, remote). `queue` holds stanzas waiting for type='valid' (XEP-0220 §2.1.1).
+ */
+export type OutboundPair =
+  | { state: "keying"; handle: number; queue: Element[] }
+  | { state: "pending"; deadline: number; queue: Element[] }
+  | { state: "valid"; level: FederationLevel }
+  | { state: "failed"; condition: DialbackCondition };
+
+/** One db:verify we sent on this stream towards an Authoritative Server (XEP-0220 §2.1.2). */
+export interface OutstandingVerify {
+  handle: number;
+  from: Domain;
+  to: Domain;
+  id: string;
+  key: string;
+  /** False while the stream is still negotiating: sent once it opens. */
+  sent: boolean;
+  deadline: number;
+}
+
+/** Lookup key of a db:verify: its request attributes (the response has from/to swapped). */
+export const verifyKey = (from: string, to: string, id: string): string => `${from} ${to} ${id}`;
+
+/**
+ * A FIFO of (deadline, id) entries. Every deadline of one kind is `now + constant`, so entries come
+ * in deadline order as long as time does not run backwards; stale entries (the record moved on) are
+ * skipped lazily. This keeps `pollTimeout()` O(1) amortised with 10,000 pending pairs.
+ */
+export class DeadlineQueue<T> {
+  #items: { at: number; ref: T }[] = [];
+  #head = 0;
+
+  push(at: number, ref: T): void {
+    this.#items.push({ at, ref });
+  }
+
+  /** The earliest entry still `live`, dropping stale ones. */
+  peek(live: (ref: T, at: number) => boolean): number | undefined {
+    while (this.#head < this.#items.length) {
+      const it = this.#items[this.#head]!;
+      if (live(it.ref, it.at)) return it.at;
+      this.#head++;
+    }
+    this.#compact();
+    return undefined;
+  }
+
+  /** Removes and returns every live entry due at `now`. */
+  takeDue(now: number, live: (ref: T, at: number) => boolean): T[] {
+    const due: T[] = [];
+    while (this.#head < this.#items.length) {
+      const it = this.#items[this.#head]!;
+      if (!live(it.ref, it.at)) {
+        this.#head++;
+        continue;
+      }
+      if (it.at > now) break;
+      due.push(it.ref);
+      this.#head++;
+    }
+    this.#compact();
+    return due;
+  }
+
+  #compact(): void {
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}

@@ -1,0 +1,69 @@
+// The engine's PolicyView (src/engine/ports.ts) over a policy document: what a StreamSession hands its
+// S2SStream after reading the ControlPlane's policy. Synchronous and cheap, as the port requires:
+// rule lookup is O(labels) and the rest is precomputed.
+//
+// Mapping to the engine's vocabulary:
+//   deny rule / not on the allowlist -> { allowed: false, condition: "forbidden" }  (XEP-0220 §2.4)
+//   level                            -> minLevel; the engine itself refuses a pair whose stream does
+//                                       not reach it (policy-violation without TLS, not-authorized
+//                                       when "trusted" lacks a valid certificate).
+//   permissive                       -> minLevel "verified": the engine always runs dialback, so
+//                                       permissive can only ever mean "verified" on this edge.
+//   onPairFailure, bidi, maxPendingPerStream -> knobs.
+
+import {
+  DEFAULT_ENGINE_LIMITS,
+  type EngineLimits,
+  type FederationLevel,
+  type PolicyView,
+  type RemotePolicy,
+} from "../engine/ports.js";
+import type { Domain } from "../types.js";
+import type { Level, PolicyDocument } from "./document.js";
+import { evaluatePair, tlsRequired } from "./evaluate.js";
+
+export interface PolicyViewOptions {
+  hosted: readonly string[];
+  /** Deployment defaults (MAX_PENDING_DIALBACK etc.); the document's knobs win. */
+  limits?: Partial<EngineLimits>;
+}
+
+const toEngineLevel = (l: Level): FederationLevel => (l === "permissive" ? "verified" : l);
+
+export class DocumentPolicyView implements PolicyView {
+  readonly #doc: PolicyDocument;
+  readonly #hosted: ReadonlySet<string>;
+  readonly #limits: EngineLimits;
+  readonly #unknownPeer: RemotePolicy;
+
+  constructor(doc: PolicyDocument, opts: PolicyViewOptions) {
+    this.#doc = doc;
+    this.#hosted = new Set(opts.hosted);
+    const base = { ...DEFAULT_ENGINE_LIMITS, ...opts.limits };
+    this.#limits = { ...base, maxPendingPerStream: doc.knobs.maxPendingPerStream ?? base.maxPendingPerStream };
+    // Before the peer names itself: require TLS only if no domain could be accepted without it.
+    this.#unknownPeer = {
+      allowed: true,
+      minLevel: tlsRequired(doc) ? "encrypted" : "verified",
+      bidi: doc.knobs.bidi,
+      onPairFailure: doc.knobs.onPairFailure,
+    };
+  }
+
+  isHosted(domain: Domain): boolean {
+    return this.#hosted.has(domain);
+  }
+
+  forRemote(remote: Domain | undefined): RemotePolicy {
+    if (remote === undefined) return this.#unknownPeer;
+    // Evaluate as if the transport satisfied every level: what remains is allow/deny; the level goes
+    // to the engine as minLevel, which it checks against the real transport.
+    const d = evaluatePair(this.#doc, { local: "", remote, direction: "inbound", transport: { encrypted: true, authenticated: true } });
+    if (!d.allowed) return { allowed: false, condition: d.condition, reason: d.text };
+    return { allowed: true, minLevel: toEngineLevel(d.level), bidi: this.#doc.knobs.bidi, onPairFailure: this.#doc.knobs.onPairFailure };
+  }
+
+  limits(): EngineLimits {
+    return this.#limits;
+  }
+}

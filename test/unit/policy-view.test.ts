@@ -1,0 +1,95 @@
+// DocumentPolicyView: the engine's PolicyView port over a policy document, unit-tested and then
+// plugged into real engines (test/unit/engine/harness.ts) so the peer sees the right dialback error.
+import { describe, expect, it } from "vitest";
+import { DocumentPolicyView, parsePolicy, type PolicyDocument, type PolicyDocumentInput } from "../../src/policy/index.js";
+import type { PolicyView } from "../../src/engine/index.js";
+import { World, d, msg } from "./engine/harness.js";
+
+function doc(input: PolicyDocumentInput): PolicyDocument {
+  const r = parsePolicy(input);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.document;
+}
+
+const view = (input: PolicyDocumentInput, limits = {}) => new DocumentPolicyView(doc(input), { hosted: ["edge.test"], limits });
+
+describe("DocumentPolicyView", () => {
+  it("knows hosted domains", () => {
+    const v = view({});
+    expect(v.isHosted(d("edge.test"))).toBe(true);
+    expect(v.isHosted(d("peer.test"))).toBe(false);
+  });
+
+  it("maps levels, knobs and refusals to the engine's RemotePolicy", () => {
+    const v = view({
+      level: "encrypted",
+      domains: { "*.bad.test": { action: "deny" }, "legacy.test": { action: "allow", level: "verified" }, "bank.test": { action: "allow", level: "trusted" } },
+      knobs: { bidi: false, onPairFailure: "close-stream" },
+    });
+    expect(v.forRemote(d("peer.test"))).toEqual({ allowed: true, minLevel: "encrypted", bidi: false, onPairFailure: "close-stream" });
+    expect(v.forRemote(d("legacy.test"))).toMatchObject({ allowed: true, minLevel: "verified" });
+    expect(v.forRemote(d("bank.test"))).toMatchObject({ allowed: true, minLevel: "trusted" });
+    expect(v.forRemote(d("x.bad.test"))).toEqual({ allowed: false, condition: "forbidden", reason: expect.stringContaining("'*.bad.test'") });
+  });
+
+  it("allowlist-only refuses strangers with forbidden", () => {
+    const v = view({ allowlistOnly: true, domains: { "friend.test": { action: "allow" } } });
+    expect(v.forRemote(d("friend.test")).allowed).toBe(true);
+    expect(v.forRemote(d("stranger.test"))).toMatchObject({ allowed: false, condition: "forbidden" });
+  });
+
+  it("for a peer not yet named, asks for TLS only when every accepted domain needs it", () => {
+    expect(view({ level: "encrypted" }).forRemote(undefined)).toMatchObject({ allowed: true, minLevel: "encrypted" });
+    expect(view({ level: "encrypted", domains: { "legacy.test": { action: "allow", level: "verified" } } }).forRemote(undefined)).toMatchObject({ minLevel: "verified" });
+  });
+
+  it("permissive maps to verified: the engine always runs dialback", () => {
+    expect(view({ level: "permissive", allowPermissive: true }).forRemote(d("peer.test"))).toMatchObject({ allowed: true, minLevel: "verified" });
+  });
+
+  it("limits: the document's maxPendingPerStream wins over the deployment default", () => {
+    expect(view({}, { maxPendingPerStream: 7 }).limits().maxPendingPerStream).toBe(7);
+    expect(view({ knobs: { maxPendingPerStream: 3 } }, { maxPendingPerStream: 7 }).limits().maxPendingPerStream).toBe(3);
+  });
+});
+
+describe("DocumentPolicyView driving the engine (receiving side refuses a new pair)", () => {
+  function world(receivingPolicy: PolicyDocumentInput, canStartTls: boolean) {
+    const w = new World();
+    const capulet = w.server("capulet", { domains: ["capulet.example"], canStartTls });
+    const montague = w.server("montague", { domains: ["montague.example"], canStartTls });
+    (montague as { policy: PolicyView }).policy = new DocumentPolicyView(doc(receivingPolicy), { hosted: ["montague.example"] });
+    const { out, in: inbound } = w.connect(capulet, "capulet.example", "montague.example");
+    out.sendStanza(msg("juliet@capulet.example", "romeo@montague.example", "m1"), w.clock.now);
+    return { w, capulet, montague, out, inbound };
+  }
+
+  it("a deny rule: the originating side gets dialback error forbidden and its stanza bounces", async () => {
+    const { w, capulet, montague, out } = world({ domains: { "*.example": { action: "deny" } } }, false);
+    await w.run();
+    expect(montague.delivered).toEqual([]);
+    expect(out.pairState("outbound", d("capulet.example"), d("montague.example"))).not.toBe("valid");
+    expect(capulet.pairEvents.at(-1)).toMatchObject({ state: "error", condition: "forbidden" });
+    expect(capulet.bounced).toEqual([expect.objectContaining({ condition: "remote-server-timeout" })]);
+  });
+
+  it("level encrypted over plaintext: dialback error policy-violation (XEP-0220 §2.4)", async () => {
+    const { w, capulet, montague } = world({ level: "encrypted" }, false);
+    await w.run();
+    expect(montague.delivered).toEqual([]);
+    expect(capulet.pairEvents.at(-1)).toMatchObject({ state: "error", condition: "policy-violation" });
+  });
+
+  it("level encrypted with STARTTLS available: the pair verifies and the stanza is delivered", async () => {
+    const { w, montague } = world({ level: "encrypted" }, true);
+    await w.run();
+    expect(montague.delivered.map((x) => x.stanza.attrs.id)).toEqual(["m1"]);
+  });
+
+  it("level trusted without a valid certificate: not-authorized", async () => {
+    const { w, capulet, montague } = world({ level: "trusted" }, true);
+    await w.run();
+    expect(montague.delivered).toEqual([]);
+    expect(capulet.pairEvents.at(-1)).toMatchObject({ state: "error", condition: "not-authorized" });
+  });
+});

@@ -1,0 +1,257 @@
+// POST /admin/v1/peers/{domain}/check: "why does federation with X fail?" Runs, as the edge would,
+// each step towards an outbound stream and reports each with its timing and precise failure:
+//   policy -> resolve (static route or SRV, RFC 6120 §3.2) -> connect -> stream-open (RFC 6120 §4.2)
+//   -> starttls (RFC 6120 §5, when offered or required) -> dialback (XEP-0220 §2.1, db:result as
+//   `from` and wait for the peer's answer). It stops at the first failing step.
+// The probe uses its own short-lived connection; it never touches live sessions.
+
+import { connect } from "cloudflare:sockets";
+import { parse, type Element } from "ltx";
+import type { EdgeConfig } from "../../src/config.js";
+import { DialbackKeys } from "../../src/dialback/keys.js";
+import { evaluatePair, type PolicyDocument } from "../../src/policy/index.js";
+import { resolvePeer, type Target } from "../../src/resolve/resolver.js";
+import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
+import { asStreamId, type Domain } from "../../src/types.js";
+
+export interface CheckStep {
+  step: "policy" | "resolve" | "connect" | "stream-open" | "starttls" | "dialback";
+  ok: boolean;
+  ms: number;
+  detail: string;
+  condition?: string;
+}
+
+const STEP_TIMEOUT_MS = 10_000;
+const NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls";
+
+export async function checkPeer(
+  domain: Domain,
+  from: Domain,
+  config: EdgeConfig,
+  policy: PolicyDocument,
+  dohUrl: string | undefined,
+): Promise<CheckStep[]> {
+  const steps: CheckStep[] = [];
+  const run = async <T>(step: CheckStep["step"], fn: () => Promise<{ ok: boolean; detail: string; condition?: string; value?: T }>) => {
+    const t0 = performance.now();
+    let r: { ok: boolean; detail: string; condition?: string; value?: T };
+    try {
+      r = await withTimeout(fn(), STEP_TIMEOUT_MS, `no answer within ${STEP_TIMEOUT_MS / 1000} s`);
+    } catch (err) {
+      r = { ok: false, detail: (err as Error).message, condition: (err as { condition?: string }).condition };
+    }
+    const s: CheckStep = { step, ok: r.ok, ms: Math.round((performance.now() - t0) * 10) / 10, detail: r.detail };
+    if (r.condition) s.condition = r.condition;
+    steps.push(s);
+    return r.ok ? r.value : undefined;
+  };
+
+  // Policy first: a check for a peer we refuse says so instead of connecting.
+  const decision = evaluatePair(policy, { local: from, remote: domain, direction: "outbound", transport: { encrypted: true, authenticated: true } });
+  const allowed = await run("policy", async () =>
+    decision.allowed
+      ? { ok: true, detail: `allowed at level ${decision.level}${decision.rule ? ` by rule '${decision.rule.pattern}'` : ""}`, value: true }
+      : { ok: false, detail: decision.text, condition: decision.condition },
+  );
+  if (!allowed) return steps;
+  const tlsNeeded = decision.level === "encrypted" || decision.level === "trusted";
+
+  const targets = await run<Target[]>("resolve", async () => {
+    const r = await resolvePeer(domain, {
+      staticRoutes: config.staticRoutes,
+      fetch: (url, init) => fetch(url, init),
+      dohUrl: dohUrl ?? DEFAULT_DOH_URL,
+      random: Math.random,
+      now: Date.now(),
+    });
+    if (!r.ok) return { ok: false, detail: r.reason, condition: r.condition };
+    return { ok: true, detail: r.targets.map((t) => `${t.host}:${t.port} (${t.source}${t.directTls ? ", direct TLS" : ""})`).join(", "), value: r.targets };
+  });
+  if (!targets) return steps;
+
+  // Try targets in order, as the edge does; report the connect step for the first that answers.
+  let conn: Conn | undefined;
+  let target: Target | undefined;
+  const failures: string[] = [];
+  await run("connect", async () => {
+    for (const t of targets) {
+      try {
+        const c = new Conn(t);
+        await c.opened();
+        conn = c;
+        target = t;
+        return { ok: true, detail: `connected to ${t.host}:${t.port}${failures.length ? ` after ${failures.join("; ")}` : ""}` };
+      } catch (err) {
+        failures.push(`${t.host}:${t.port}: ${(err as Error).message}`);
+      }
+    }
+    return { ok: false, detail: failures.join("; "), condition: "remote-server-not-found" };
+  });
+  if (!conn || !target) return steps;
+
+  try {
+    let features = await run<{ id: string; features: Element | undefined }>("stream-open", () => openStream(conn!, from, domain));
+    if (!features) return steps;
+    const starttls = features.features?.getChild("starttls", NS_TLS);
+    if (!target.directTls && (starttls || tlsNeeded)) {
+      features = await run("starttls", async () => {
+        if (!starttls) {
+          return { ok: false, detail: `policy level ${decision.level} needs TLS but ${domain} does not offer STARTTLS`, condition: "policy-violation" };
+        }
+        await conn!.write(`<starttls xmlns='${NS_TLS}'/>`);
+        const el = await conn!.nextElement();
+        if (el.name !== "proceed") return { ok: false, detail: `peer answered <${el.name}/> to <starttls/>`, condition: "policy-violation" };
+        await conn!.startTls(domain);
+        const again = await openStream(conn!, from, domain);
+        return again.ok ? { ok: true, detail: `TLS established (certificate verified for ${target!.host}); ${again.detail}`, value: again.value } : again;
+      });
+      if (!features) return steps;
+    }
+    await run("dialback", async () => {
+      const keys = new DialbackKeys(config.secret, config.previousSecrets, config.keyFormulas);
+      const key = await keys.generate({ receiving: domain, originating: from, streamId: asStreamId(features!.id) });
+      await conn!.write(`<db:result from='${from}' to='${domain}'>${key}</db:result>`);
+      for (;;) {
+        const el = await conn!.nextElement();
+        if (el.name === "db:result" && el.attrs.from === domain && el.attrs.to === from) {
+          if (el.attrs.type === "valid") return { ok: true, detail: `${domain} verified ${from} with its authority` };
+          if (el.attrs.type === "invalid") return { ok: false, detail: `${domain} answered type='invalid'`, condition: "invalid" };
+          const cond = el.getChild("error")?.children.find((c): c is Element => typeof c !== "string")?.name ?? "undefined-condition";
+          return { ok: false, detail: `${domain} answered a dialback error`, condition: cond };
+        }
+        if (el.name === "stream:error") {
+          const cond = el.children.find((c): c is Element => typeof c !== "string")?.name ?? "undefined-condition";
+          return { ok: false, detail: `${domain} closed the stream with a stream error`, condition: cond };
+        }
+      }
+    });
+  } finally {
+    await conn.close();
+  }
+  return steps;
+}
+
+async function openStream(conn: Conn, from: string, to: string) {
+  await conn.write(
+    `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:db='jabber:server:dialback' ` +
+      `xmlns:stream='http://etherx.jabber.org/streams' from='${from}' to='${to}' version='1.0'>`,
+  );
+  const header = await conn.header();
+  const id = header.attrs.id;
+  if (!id) return { ok: false, detail: "the peer's stream header has no id", condition: "invalid-xml" };
+  // Pre-1.0 peers (XEP-0238 type 1) send no features: dialback goes ahead without them.
+  if (header.attrs.version !== "1.0") return { ok: true, detail: `stream ${id} (pre-XMPP-1.0 peer, no features)`, value: { id, features: undefined } };
+  const el = await conn.nextElement();
+  if (el.name === "stream:error") {
+    const cond = el.children.find((c): c is Element => typeof c !== "string")?.name ?? "undefined-condition";
+    return { ok: false, detail: "the peer answered with a stream error", condition: cond };
+  }
+  if (el.name !== "stream:features") return { ok: false, detail: `expected <stream:features/>, got <${el.name}/>`, condition: "bad-format" };
+  const names = el.children.filter((c): c is Element => typeof c !== "string").map((c) => c.name);
+  return { ok: true, detail: `stream ${id}, features: ${names.join(", ") || "none"}`, value: { id, features: el } };
+}
+
+/**
+ * A tiny XML stream reader over a socket: enough for the probe (header, then whole top-level elements),
+ * with a byte cap so a hostile peer cannot make it buffer without bound.
+ */
+class Conn {
+  #socket: Socket;
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #buf = "";
+  #decoder = new TextDecoder();
+
+  constructor(t: Target) {
+    this.#socket = connect({ hostname: t.host, port: t.port }, { secureTransport: t.directTls ? "on" : "starttls", allowHalfOpen: false });
+    this.#reader = this.#socket.readable.getReader();
+    this.#writer = this.#socket.writable.getWriter();
+  }
+
+  async opened(): Promise<void> {
+    await this.#socket.opened;
+  }
+
+  async write(s: string): Promise<void> {
+    await this.#writer.write(new TextEncoder().encode(s));
+  }
+
+  async startTls(expectedServerHostname: string): Promise<void> {
+    this.#reader.releaseLock();
+    this.#writer.releaseLock();
+    this.#socket = this.#socket.startTls({ expectedServerHostname });
+    this.#reader = this.#socket.readable.getReader();
+    this.#writer = this.#socket.writable.getWriter();
+    this.#buf = "";
+  }
+
+  async #more(): Promise<void> {
+    const { value, done } = await this.#reader.read();
+    if (done) throw Object.assign(new Error("the peer closed the connection"), { condition: "remote-connection-failed" });
+    this.#buf += this.#decoder.decode(value, { stream: true });
+    if (this.#buf.length > 1 << 20) throw new Error("the peer sent over 1 MiB without a complete element");
+  }
+
+  /** The peer's `<stream:stream ...>` opening tag. */
+  async header(): Promise<Element> {
+    for (;;) {
+      const m = /<stream:stream\b[^>]*>/.exec(this.#buf);
+      if (m) {
+        this.#buf = this.#buf.slice(m.index + m[0].length);
+        return parse(m[0].replace(/>$/, "/>")) as Element;
+      }
+      await this.#more();
+    }
+  }
+
+  /** The next complete top-level element (ltx parses the smallest well-formed prefix). */
+  async nextElement(): Promise<Element> {
+    for (;;) {
+      const s = this.#buf.replace(/^\s+/, "");
+      const end = completeElementEnd(s);
+      if (end > 0) {
+        this.#buf = s.slice(end);
+        return parse(s.slice(0, end)) as Element;
+      }
+      await this.#more();
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#writer.write(new TextEncoder().encode("</stream:stream>"));
+    } catch {
+      /* already closed */
+    }
+    await this.#socket.close().catch(() => undefined);
+  }
+}
+
+/** Length of the first complete element at the start of `s`, or 0. Counts open/close tags by name. */
+export function completeElementEnd(s: string): number {
+  if (!s.startsWith("<")) return 0;
+  let depth = 0;
+  const re = /<(\/?)([^\s/>!?]+)[^>]*?(\/?)>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>/g;
+  re.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(s))) {
+    if (!m[2]) continue;
+    if (m[1]) depth--;
+    else if (!m[3]) depth++;
+    if (depth === 0) return re.lastIndex;
+  }
+  return 0;
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(message), { condition: "remote-server-timeout" })), ms);
+  });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

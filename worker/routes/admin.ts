@@ -1,0 +1,34 @@
+// /admin/v1: the operator's API (issue 5). Every route requires Authorization: Bearer <ADMIN_TOKEN>
+// (worker/admin/auth.ts), validates with the zod schemas in worker/admin/schemas.ts, and answers
+// errors as RFC 9457 problem+json. GET /admin/v1/openapi.json is generated from the same schemas.
+
+import { adminApp } from "../admin/app.js";
+import { requireAdmin } from "../admin/auth.js";
+import { policyRoutes } from "../admin/policy-routes.js";
+import { stateRoutes } from "../admin/state-routes.js";
+import { peerRoutes } from "../admin/peer-routes.js";
+import { ProblemError } from "../problem.js";
+import pkg from "../../package.json" with { type: "json" };
+
+export const adminRoutes = adminApp();
+adminRoutes.use("*", requireAdmin);
+
+adminRoutes.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
+  type: "http",
+  scheme: "bearer",
+  description: "ADMIN_TOKEN",
+});
+adminRoutes.route("/", policyRoutes);
+adminRoutes.route("/", stateRoutes);
+adminRoutes.route("/", peerRoutes);
+
+adminRoutes.doc31("/openapi.json", {
+  openapi: "3.1.0",
+  info: { title: "dialback-edge admin API", version: pkg.version, description: "Federation policy (XEP-0238 levels), sessions, domain pairs, audit, diagnosis." },
+  servers: [{ url: "/admin/v1" }],
+});
+
+// Unknown admin paths are problems too, not Hono's plain-text 404.
+adminRoutes.all("*", (c) => {
+  throw new ProblemError(404, "Not Found", `no admin route ${c.req.method} ${new URL(c.req.url).pathname}`);
+});
