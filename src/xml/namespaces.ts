@@ -1,0 +1,25 @@
+// Namespace names the XML layer knows by heart. Everything else is resolved from declarations.
+
+/** RFC 6120 §4.8.1: the stream header and stream-level elements (features, error). */
+export const NS_STREAM = "http://etherx.jabber.org/streams";
+/** RFC 6120 §4.8.3: the content namespace of server-to-server streams. */
+export const NS_SERVER = "jabber:server";
+/** XEP-0220 §2.1: db:result and db:verify. */
+export const NS_DIALBACK = "jabber:server:dialback";
+/** RFC 7395 §3.3.2: <open/> and <close/> of client WebSocket streams. */
+export const NS_FRAMING = "urn:ietf:params:xml:ns:xmpp-framing";
+/** XEP-0468 §2: the same, for server-to-server WebSocket streams. */
+export const NS_FRAMING_SERVER = "urn:ietf:params:xml:ns:xmpp-framing-server";
+/** Namespaces in XML 1.0 §3: bound to the prefix `xml` without declaration. */
+export const NS_XML = "http://www.w3.org/XML/1998/namespace";
+/** Namespaces in XML 1.0 §3: the namespace of `xmlns` declarations themselves; never declarable. */
+export const NS_XMLNS = "http://www.w3.org/2000/xmlns/";
+
+/**
+ * Prefixes whose binding everyone assumes on a server stream (the header declares them); used to
+ * make elements standalone when they leave a stream (RFC 7395 §3.3.3 frames, logs, storage).
+ */
+export const CONVENTIONAL_PREFIXES: Readonly<Record<string, string>> = {
+  stream: NS_STREAM,
+  db: NS_DIALBACK,
+};
