@@ -17,6 +17,8 @@ export default defineProject({
           GATEWAY_TOKEN: "test-gateway-token-012345678",
           // The harness peer (test/harness/global-setup.ts) listens here; unreachable.test has nothing.
           S2S_STATIC_ROUTES: "peer.test=127.0.0.1:25269,unreachable.test=127.0.0.1:25299",
+          // SRV lookups go to the harness's DoH endpoint on loopback, never to the Internet.
+          DOH_URL: "http://127.0.0.1:25271/dns-query",
         },
       },
     }),

@@ -47,6 +47,7 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
   });
   await new Promise<void>((r) => uplink.listen(ports.uplink, "127.0.0.1", r));
 
+  const dns = new Map<string, string[]>();
   const waitUntil = async (pred: () => boolean, ms: number) => {
     const deadline = Date.now() + ms;
     while (!pred() && Date.now() < deadline) {
@@ -68,6 +69,7 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
     try {
       if (req.method === "POST" && url.pathname === "/reset") {
         peer.reset();
+        dns.clear();
         return send(200, {});
       }
       if (req.method === "POST" && url.pathname === "/config") {
@@ -98,6 +100,16 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
         const count = Number(url.searchParams.get("count") ?? "0");
         await waitUntil(() => peer.inbox.length >= count, wait);
         return send(200, { items: peer.inbox.map(String) });
+      }
+      if (req.method === "GET" && url.pathname === "/dns-query") {
+        // DNS-over-HTTPS JSON for the edge's resolver: answers from `dns` (name -> SRV data), else NXDOMAIN.
+        const name = url.searchParams.get("name") ?? "";
+        const records = dns.get(name);
+        return send(200, records ? { Status: 0, Answer: records.map((data) => ({ name, type: 33, data })) } : { Status: 3 });
+      }
+      if (req.method === "POST" && url.pathname === "/dns") {
+        for (const [name, records] of Object.entries(json as Record<string, string[]>)) dns.set(name, records);
+        return send(200, {});
       }
       if (req.method === "GET" && url.pathname === "/stats") {
         const key = url.searchParams.get("key") as keyof typeof peer.stats | null;
