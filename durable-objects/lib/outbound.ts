@@ -90,7 +90,7 @@ export class OutboundStream {
     const errors: string[] = [];
     for (const target of resolution.targets) {
       try {
-        this.#link = await TcpLink.open(target, remote, this.config.limits.maxStanzaBytes, CONNECT_TIMEOUT_MS);
+        this.#link = await TcpLink.open(target, remote, this.config.limits, CONNECT_TIMEOUT_MS);
         failed.markSucceeded(target);
         break;
       } catch (err) {
