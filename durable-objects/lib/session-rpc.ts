@@ -93,7 +93,9 @@ export type MetricEvent =
   | { kind: "dialback"; condition: string }
   /** Receiving role: time from db:result to the authority's answer. */
   | { kind: "verification-latency"; seconds: number }
-  | { kind: "bounce"; condition: StanzaErrorCondition };
+  | { kind: "bounce"; condition: StanzaErrorCondition }
+  /** POST /admin/v1/dialback/verify verdicts (the HTTP authority); counted apart from streams. */
+  | { kind: "http-verify"; result: "valid" | "invalid" };
 
 /** One connection attempt to or from a peer, for GET /admin/v1/peers/{domain}. */
 export interface PeerAttempt {
