@@ -15,9 +15,14 @@ export default defineProject({
           ADMIN_TOKEN: "test-admin-token-0123456789",
           APP_TOKEN: "test-app-token-0123456789ab",
           GATEWAY_TOKEN: "test-gateway-token-012345678",
+          // The harness peer (test/harness/global-setup.ts) listens here; unreachable.test has nothing.
+          S2S_STATIC_ROUTES: "peer.test=127.0.0.1:25269,unreachable.test=127.0.0.1:25299",
         },
       },
     }),
   ],
-  test: { name: "workerd", include: ["test/workerd/**/*.test.ts"], testTimeout: 30_000 },
+  test: {
+    name: "workerd",
+    globalSetup: ["./test/harness/global-setup.ts"],
+    include: ["test/workerd/**/*.test.ts"], testTimeout: 30_000 },
 });
