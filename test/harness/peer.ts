@@ -118,12 +118,13 @@ export class HarnessPeer {
     this.#authorityReady = undefined;
   }
 
-  listen(port: number, host = "127.0.0.1"): Promise<void> {
+  /** Listens for S2S over TCP; resolves with the port (pass 0 for any free one). */
+  listen(port: number, host = "127.0.0.1"): Promise<number> {
     this.#server = createServer((s) => {
       this.stats.tcpAccepted++;
       this.#accept(tcpWire(s));
     });
-    return new Promise((r) => this.#server!.listen(port, host, r));
+    return new Promise((r) => this.#server!.listen(port, host, () => r((this.#server!.address() as { port: number }).port)));
   }
 
   close(): Promise<void> {

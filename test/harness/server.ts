@@ -25,7 +25,7 @@ const jobView = (j: Job) => ({ ...j });
 
 export async function startHarness(domain: string, secret: string, ports: HarnessPorts): Promise<RunningHarness> {
   const peer = new HarnessPeer(domain, secret);
-  await peer.listen(ports.s2s);
+  const actual = { ...ports, s2s: await peer.listen(ports.s2s) };
 
   const uplink: Server = createServer((sock) => {
     const dec = new FrameDecoder();
@@ -46,7 +46,9 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
     sock.on("error", () => {});
   });
   await new Promise<void>((r) => uplink.listen(ports.uplink, "127.0.0.1", r));
+  actual.uplink = (uplink.address() as { port: number }).port;
 
+  const dns = new Map<string, string[]>();
   const waitUntil = async (pred: () => boolean, ms: number) => {
     const deadline = Date.now() + ms;
     while (!pred() && Date.now() < deadline) {
@@ -68,6 +70,7 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
     try {
       if (req.method === "POST" && url.pathname === "/reset") {
         peer.reset();
+        dns.clear();
         return send(200, {});
       }
       if (req.method === "POST" && url.pathname === "/config") {
@@ -99,6 +102,16 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
         await waitUntil(() => peer.inbox.length >= count, wait);
         return send(200, { items: peer.inbox.map(String) });
       }
+      if (req.method === "GET" && url.pathname === "/dns-query") {
+        // DNS-over-HTTPS JSON for the edge's resolver: answers from `dns` (name -> SRV data), else NXDOMAIN.
+        const name = url.searchParams.get("name") ?? "";
+        const records = dns.get(name);
+        return send(200, records ? { Status: 0, Answer: records.map((data) => ({ name, type: 33, data })) } : { Status: 3 });
+      }
+      if (req.method === "POST" && url.pathname === "/dns") {
+        for (const [name, records] of Object.entries(json as Record<string, string[]>)) dns.set(name, records);
+        return send(200, {});
+      }
       if (req.method === "GET" && url.pathname === "/stats") {
         const key = url.searchParams.get("key") as keyof typeof peer.stats | null;
         const atLeast = Number(url.searchParams.get("atLeast") ?? "0");
@@ -111,10 +124,11 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
     }
   });
   await new Promise<void>((r) => control.listen(ports.control, "127.0.0.1", r));
+  actual.control = (control.address() as { port: number }).port;
 
   return {
     peer,
-    ports,
+    ports: actual,
     async close() {
       await peer.close();
       await new Promise<void>((r) => uplink.close(() => r()));
