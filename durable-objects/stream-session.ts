@@ -141,7 +141,12 @@ export class StreamSession extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    await this.#host?.input((s, now) => s.handleTimeout(now));
+    await this.alarmAt(Date.now());
+  }
+
+  /** What the alarm does, at a given time (runInDurableObject lets tests skip the wait). */
+  async alarmAt(now: number): Promise<void> {
+    await this.#host?.input((s) => s.handleTimeout(now));
   }
 
   // ---- StreamSessionRpc (durable-objects/lib/session-rpc.ts), called by the ControlPlane ----
