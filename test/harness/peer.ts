@@ -27,6 +27,8 @@ export interface PeerConfig {
   authorityTcp?: { host: string; port: number };
   /** Open a new authority connection for every verification (what Prosody does) instead of pooling. */
   authorityPerRequest: boolean;
+  /** Originate with keys made from a wrong secret (a spoofer's). */
+  forgeKeys: boolean;
 }
 
 export const defaultConfig = (): PeerConfig => ({
@@ -35,6 +37,7 @@ export const defaultConfig = (): PeerConfig => ({
   offerBidi: false,
   offerDialbackErrors: true,
   authorityPerRequest: false,
+  forgeKeys: false,
 });
 
 export interface Job {
@@ -243,7 +246,7 @@ export class HarnessPeer {
         job.bidi = conn.bidi = true;
       }
       job.state = "dialback";
-      const key = dialbackKey(this.secret, job.to, job.from, conn.peerId ?? "");
+      const key = dialbackKey(this.config.forgeKeys ? `forged-${this.secret}` : this.secret, job.to, job.from, conn.peerId ?? "");
       conn.wire.send(new Element("db:result", { from: job.from, to: job.to }).t(key));
       this.#notify();
       return;
