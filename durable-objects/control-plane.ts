@@ -46,6 +46,7 @@ export type MutationResult =
   | Failure;
 
 const badCursor = (cursor: string): Failure => ({ ok: false, status: 422, title: "Invalid cursor", detail: `'${cursor}' is not a cursor this API returned` });
+const OUTBOUND_PREFIX = "remote:";
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc {
@@ -104,7 +105,10 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   async #enforce(doc: PolicyDocument): Promise<Enforcement> {
     const targets = new Map<string, { sessionId: string; local: string; remote: string; reason: RevokeReason }>();
     for (const p of this.#index.activePairs()) {
-      const d = evaluatePair(doc, { local: p.local, remote: p.remote, direction: p.direction, transport: { encrypted: p.tls, authenticated: p.tlsAuthenticated } });
+      // Without the session's transport facts only allow/deny is re-judged: a level change never
+      // revokes a pair on a stream whose TLS state is unknown here.
+      const transport = p.known ? { encrypted: p.tls, authenticated: p.tlsAuthenticated } : { encrypted: true, authenticated: true };
+      const d = evaluatePair(doc, { local: p.local, remote: p.remote, direction: p.direction, transport });
       // revokePair drops (local, remote) in every direction on that stream: one call per session and pair.
       if (!d.allowed) targets.set(`${p.sessionId} ${p.local} ${p.remote}`, { sessionId: p.sessionId, local: p.local, remote: p.remote, reason: { condition: d.condition, text: d.text, actor: "policy" } });
     }
@@ -182,12 +186,17 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   }
 
   async getSession(id: string): Promise<(SessionInfo & { pairs: PairEntry[] }) | null> {
-    return this.#index.getSession(id);
+    const indexed = this.#index.getSession(id);
+    if (indexed) return indexed;
+    const live = await this.#live(id);
+    if (!live) return null;
+    const now = new Date().toISOString();
+    return { ...live, pairs: live.pairs.map((p) => ({ ...p, sessionId: id, updatedAt: now })) };
   }
 
   /** DELETE /sessions/{id}: the session closes with the operator's stream error and bounces its queue. */
   async closeSession(id: string, condition: StreamErrorCondition, text: string | undefined, actor: string): Promise<{ ok: true } | Failure> {
-    if (!this.#index.hasSession(id)) return { ok: false, status: 404, title: "No such session", detail: `no live session has id '${id}'` };
+    if (!this.#index.hasSession(id) && !(await this.#live(id))) return { ok: false, status: 404, title: "No such session", detail: `no live session has id '${id}'` };
     try {
       await this.#session(id).closeStream(condition, text);
     } catch (err) {
@@ -214,8 +223,22 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     return this.#metrics.render(this.#index, (await this.getPolicy()).version);
   }
 
+  /** Inbound streams are StreamSession DOs named by id; the outbound one to X is RemoteDomain X ("remote:X"). */
   #session(id: string): StreamSessionRpc {
+    if (id.startsWith(OUTBOUND_PREFIX)) {
+      const ns = this.env.REMOTE_DOMAIN;
+      return ns.get(ns.idFromName(id.slice(OUTBOUND_PREFIX.length))) as unknown as StreamSessionRpc;
+    }
     const ns = this.env.STREAM_SESSION;
     return ns.get(ns.idFromName(id)) as unknown as StreamSessionRpc;
+  }
+
+  /** A session the index does not know may still be live (reports are fire-and-forget): ask it. */
+  async #live(id: string): Promise<(SessionInfo & { pairs: PairReport[] }) | null> {
+    try {
+      return await this.#session(id).describe();
+    } catch {
+      return null;
+    }
   }
 }

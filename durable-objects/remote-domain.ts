@@ -96,7 +96,12 @@ export class RemoteDomain extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    await this.#out?.timeout();
+    await this.alarmAt(Date.now());
+  }
+
+  /** What the alarm does, at a given time (runInDurableObject lets tests skip the wait). */
+  async alarmAt(now: number): Promise<void> {
+    await this.#out?.timeout(now);
   }
 
   // ---- StreamSessionRpc for the outbound stream (ControlPlane addresses it as "remote:<domain>") ----

@@ -11,7 +11,8 @@ import { S2SStream, type ShellAction } from "../src/engine/index.js";
 import type { StreamErrorCondition } from "../src/errors.js";
 import { asStreamId, type Domain } from "../src/types.js";
 import { jidDomain } from "../src/delivery/submit.js";
-import { decodeFrame, encodeFrame } from "./lib/codec.js";
+import { FrameCodec } from "./lib/codec.js";
+import type { Outgoing } from "../src/engine/index.js";
 import { STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, type ConnectionInfo } from "./lib/connection-info.js";
 import { ControlReporter } from "./lib/control.js";
 import { makeEffects, sendOutbound } from "./lib/effects.js";
@@ -24,7 +25,7 @@ export class StreamSession extends DurableObject<Env> {
   readonly #store: SessionStore;
   #host: SessionHost | undefined;
   #meta: SessionMeta | undefined;
-  #maxFrame = 262144;
+  #codec: FrameCodec | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -45,7 +46,7 @@ export class StreamSession extends DurableObject<Env> {
 
   async #deps() {
     const config = await edgeConfig(this.env);
-    this.#maxFrame = config.limits.maxStanzaBytes;
+    this.#codec ??= new FrameCodec(config.limits, this.#meta!.open);
     const info = this.#meta!.connection;
     return {
       policy: configPolicy(config),
@@ -64,8 +65,8 @@ export class StreamSession extends DurableObject<Env> {
       waitUntil: (p) => this.ctx.waitUntil(p),
     });
     const link = {
-      write: (out: Parameters<typeof encodeFrame>[0]) => {
-        const text = encodeFrame(out);
+      write: (out: Outgoing) => {
+        const text = this.#codec!.encode(out);
         host.counters.bytesOut += text.length;
         ws?.send(text);
       },
@@ -124,7 +125,14 @@ export class StreamSession extends DurableObject<Env> {
     // RFC 7395 §3.5: XMPP over WebSocket uses text frames (UTF-8).
     const text = typeof message === "string" ? message : new TextDecoder().decode(message);
     host.counters.bytesIn += text.length;
-    await host.event(decodeFrame(text, this.#maxFrame));
+    for (const e of this.#codec!.decode(text)) {
+      if (e.type === "open" && this.#meta && this.#meta.open !== this.#codec!.lastOpen) {
+        // Kept so the reader can be primed again after hibernation (RFC 7395 §3.4 declarations).
+        this.#meta.open = this.#codec!.lastOpen;
+        this.#store.putJson("meta", this.#meta);
+      }
+      await host.event(e);
+    }
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -141,7 +149,12 @@ export class StreamSession extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    await this.#host?.input((s, now) => s.handleTimeout(now));
+    await this.alarmAt(Date.now());
+  }
+
+  /** What the alarm does, at a given time (runInDurableObject lets tests skip the wait). */
+  async alarmAt(now: number): Promise<void> {
+    await this.#host?.input((s) => s.handleTimeout(now));
   }
 
   // ---- StreamSessionRpc (durable-objects/lib/session-rpc.ts), called by the ControlPlane ----

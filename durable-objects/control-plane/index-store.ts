@@ -65,7 +65,7 @@ export class SessionIndex {
   }
 
   /** Pending and valid pairs with the transport facts their session reported, for re-evaluation. */
-  activePairs(): (PairKey & { sessionId: string; tls: boolean; tlsAuthenticated: boolean })[] {
+  activePairs(): (PairKey & { sessionId: string; known: boolean; tls: boolean; tlsAuthenticated: boolean })[] {
     return all(
       this.sql,
       `SELECT p.local, p.remote, p.direction, p.session_id, s.info FROM pairs p
@@ -77,6 +77,7 @@ export class SessionIndex {
         remote: String(r.remote),
         direction: r.direction === "outbound" ? "outbound" : "inbound",
         sessionId: String(r.session_id),
+        known: info !== undefined,
         tls: info?.tls ?? false,
         tlsAuthenticated: info?.tlsAuthenticated ?? false,
       };

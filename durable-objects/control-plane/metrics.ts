@@ -13,6 +13,7 @@ export class Metrics {
     for (const e of events) {
       if (e.kind === "dialback") this.#bump("dialback_outcomes", `condition=${e.condition}`, 1);
       else if (e.kind === "bounce") this.#bump("bounced_stanzas", `condition=${e.condition}`, 1);
+      else if (e.kind === "http-verify") this.#bump("http_verify", `result=${e.result}`, 1);
       else if (e.kind === "verification-latency" && Number.isFinite(e.seconds) && e.seconds >= 0) {
         // Stored per bucket (not cumulative); render() accumulates.
         const le = LATENCY_BUCKETS.find((b) => e.seconds <= b);
@@ -63,6 +64,12 @@ export class Metrics {
         help: "Stanzas bounced to their senders by stanza error condition.",
         type: "counter",
         samples: labelled(counter("bounced_stanzas"), "condition"),
+      },
+      {
+        name: "dialback_edge_http_verify_total",
+        help: "Verdicts of the HTTP Authoritative Server (POST /admin/v1/dialback/verify).",
+        type: "counter",
+        samples: labelled(counter("http_verify"), "result"),
       },
       { name: "dialback_edge_policy_version", help: "Version of the federation policy in force.", type: "gauge", samples: [{ value: policyVersion }] },
     ];

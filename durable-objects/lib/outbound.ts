@@ -90,7 +90,7 @@ export class OutboundStream {
     const errors: string[] = [];
     for (const target of resolution.targets) {
       try {
-        this.#link = await TcpLink.open(target, remote, this.config.limits.maxStanzaBytes, CONNECT_TIMEOUT_MS);
+        this.#link = await TcpLink.open(target, remote, this.config.limits, CONNECT_TIMEOUT_MS);
         failed.markSucceeded(target);
         break;
       } catch (err) {
@@ -186,16 +186,16 @@ export class OutboundStream {
     });
   }
 
-  async timeout(): Promise<void> {
+  /** The alarm: engine deadlines, idle and recycle, judged at `now` (tests pass a later time). */
+  async timeout(now = Date.now()): Promise<void> {
     const host = this.#host;
     if (!host || this.ended) return;
-    const now = Date.now();
     if (now >= this.#connectedAt + RECYCLE_MS || now >= this.#lastActivity + IDLE_MS) {
       // Clean close: RFC 6120 §4.4; the next send opens a new stream (pairs re-authenticate).
       await host.input((s, t) => s.close(t));
       return;
     }
-    await host.input((s, t) => s.handleTimeout(t));
+    await host.input((s) => s.handleTimeout(now));
   }
 
   async revokePair(local: Domain, remote: Domain): Promise<{ revoked: number; streamClosed: boolean }> {

@@ -27,6 +27,8 @@ export interface PeerConfig {
   authorityTcp?: { host: string; port: number };
   /** Open a new authority connection for every verification (what Prosody does) instead of pooling. */
   authorityPerRequest: boolean;
+  /** Originate with keys made from a wrong secret (a spoofer's). */
+  forgeKeys: boolean;
 }
 
 export const defaultConfig = (): PeerConfig => ({
@@ -35,6 +37,7 @@ export const defaultConfig = (): PeerConfig => ({
   offerBidi: false,
   offerDialbackErrors: true,
   authorityPerRequest: false,
+  forgeKeys: false,
 });
 
 export interface Job {
@@ -118,12 +121,13 @@ export class HarnessPeer {
     this.#authorityReady = undefined;
   }
 
-  listen(port: number, host = "127.0.0.1"): Promise<void> {
+  /** Listens for S2S over TCP; resolves with the port (pass 0 for any free one). */
+  listen(port: number, host = "127.0.0.1"): Promise<number> {
     this.#server = createServer((s) => {
       this.stats.tcpAccepted++;
       this.#accept(tcpWire(s));
     });
-    return new Promise((r) => this.#server!.listen(port, host, r));
+    return new Promise((r) => this.#server!.listen(port, host, () => r((this.#server!.address() as { port: number }).port)));
   }
 
   close(): Promise<void> {
@@ -242,7 +246,7 @@ export class HarnessPeer {
         job.bidi = conn.bidi = true;
       }
       job.state = "dialback";
-      const key = dialbackKey(this.secret, job.to, job.from, conn.peerId ?? "");
+      const key = dialbackKey(this.config.forgeKeys ? `forged-${this.secret}` : this.secret, job.to, job.from, conn.peerId ?? "");
       conn.wire.send(new Element("db:result", { from: job.from, to: job.to }).t(key));
       this.#notify();
       return;

@@ -25,7 +25,7 @@ const jobView = (j: Job) => ({ ...j });
 
 export async function startHarness(domain: string, secret: string, ports: HarnessPorts): Promise<RunningHarness> {
   const peer = new HarnessPeer(domain, secret);
-  await peer.listen(ports.s2s);
+  const actual = { ...ports, s2s: await peer.listen(ports.s2s) };
 
   const uplink: Server = createServer((sock) => {
     const dec = new FrameDecoder();
@@ -46,6 +46,7 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
     sock.on("error", () => {});
   });
   await new Promise<void>((r) => uplink.listen(ports.uplink, "127.0.0.1", r));
+  actual.uplink = (uplink.address() as { port: number }).port;
 
   const dns = new Map<string, string[]>();
   const waitUntil = async (pred: () => boolean, ms: number) => {
@@ -123,10 +124,11 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
     }
   });
   await new Promise<void>((r) => control.listen(ports.control, "127.0.0.1", r));
+  actual.control = (control.address() as { port: number }).port;
 
   return {
     peer,
-    ports,
+    ports: actual,
     async close() {
       await peer.close();
       await new Promise<void>((r) => uplink.close(() => r()));

@@ -7,8 +7,8 @@ let a: RunningHarness;
 let b: RunningHarness;
 
 beforeAll(async () => {
-  a = await startHarness("a.test", "secret-of-a-0123456789", { s2s: 26269, uplink: 26270, control: 26271 });
-  b = await startHarness("b.test", "secret-of-b-0123456789", { s2s: 26369, uplink: 26370, control: 26371 });
+  a = await startHarness("a.test", "secret-of-a-0123456789", { s2s: 0, uplink: 0, control: 0 });
+  b = await startHarness("b.test", "secret-of-b-0123456789", { s2s: 0, uplink: 0, control: 0 });
 });
 afterAll(async () => {
   await a.close();
@@ -23,10 +23,10 @@ const until = async (pred: () => boolean, peer: RunningHarness) => {
 
 describe("harness peer (XEP-0220 between two harness instances)", () => {
   it("originates, is verified through the authority over a pooled TCP stream, and delivers", async () => {
-    b.peer.config.authorityTcp = { host: "127.0.0.1", port: 26269 };
+    b.peer.config.authorityTcp = { host: "127.0.0.1", port: a.ports.s2s };
     for (let i = 0; i < 2; i++) {
       const job = a.peer.addJob({ kind: "originate", to: "b.test", stanzas: [`<message from='x@a.test' to='y@b.test' id='m${i}'><body>hi</body></message>`] });
-      a.peer.dialTcp(job, "127.0.0.1", 26369);
+      a.peer.dialTcp(job, "127.0.0.1", b.ports.s2s);
       expect(await until(() => job.state === "sent", a)).toBe(true);
       expect(job.result).toEqual({ type: "valid" });
       // Cold: open->features, db:result->valid; the receiver's authority legs are counted on its side.
@@ -42,9 +42,9 @@ describe("harness peer (XEP-0220 between two harness instances)", () => {
   it("refuses a forged key: the authority says invalid", async () => {
     const job = a.peer.addJob({ kind: "originate", to: "b.test", stanzas: [] });
     // A peer that does not know a's secret: same domain, wrong key.
-    const forger = await startHarness("a.test", "not-the-secret-of-a-000", { s2s: 26469, uplink: 26470, control: 26471 });
+    const forger = await startHarness("a.test", "not-the-secret-of-a-000", { s2s: 0, uplink: 0, control: 0 });
     forger.peer.jobs.set(job.id, job);
-    forger.peer.dialTcp(job, "127.0.0.1", 26369);
+    forger.peer.dialTcp(job, "127.0.0.1", b.ports.s2s);
     expect(await until(() => job.state === "refused", forger)).toBe(true);
     expect(job.result).toEqual({ type: "invalid" });
     await forger.close();
