@@ -83,6 +83,20 @@ describe("chunk independence", () => {
     expect(summarize(feedSized(bytes, 1))).toEqual(whole);
   });
 
+  it("decodes and normalizes attribute values and text identically for every split point", () => {
+    const bytes = enc.encode(HEADER + "<message a='x\r\ny\tz&#10;&amp;' b=\"'\" c=''><body>a\r\nb\rc&#13;&lt;</body></message><presence/>");
+    const whole = summarize(feedSized(bytes, bytes.length));
+    expect(whole[1]).toBe("element <message a='x y z&#10;&amp;' b='&apos;' c='' xmlns='jabber:server'><body>a\nb\nc&#13;&lt;</body></message>");
+    for (let cut = 1; cut < bytes.length; cut++) expect(summarize(feedCuts(bytes, [cut]))).toEqual(whole);
+  });
+
+  it("refuses '<' in an attribute value for every split point", () => {
+    const bytes = enc.encode(HEADER + "<presence/><message a='x<y'/>");
+    const whole = summarize(feedSized(bytes, bytes.length));
+    expect(whole.at(-1)).toBe("error not-well-formed");
+    for (let cut = 1; cut < bytes.length; cut++) expect(summarize(feedCuts(bytes, [cut]))).toEqual(whole);
+  });
+
   it("reports errors identically for every split point, after the same elements", () => {
     const bad = enc.encode(HEADER + "<presence/><message><body>x</body><!-- c --></message>");
     const whole = summarize(feedSized(bad, bad.length));
