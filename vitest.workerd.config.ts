@@ -1,5 +1,9 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineProject } from "vitest/config";
+import { harnessPorts } from "./test/harness/ports.js";
+
+// The harness peer (test/harness) listens on free loopback ports chosen here.
+const ports = await harnessPorts();
 
 // Test-only bindings: fixed domains and generated-looking tokens. The secret is the XEP-0185
 // vector's, so transcripts in tests are checkable by hand.
@@ -15,9 +19,16 @@ export default defineProject({
           ADMIN_TOKEN: "test-admin-token-0123456789",
           APP_TOKEN: "test-app-token-0123456789ab",
           GATEWAY_TOKEN: "test-gateway-token-012345678",
+          // peer.test is the harness (test/harness/global-setup.ts); nothing listens for unreachable.test.
+          S2S_STATIC_ROUTES: `peer.test=127.0.0.1:${ports.s2s},unreachable.test=127.0.0.1:${ports.closed}`,
+          // SRV lookups go to the harness's DoH endpoint on loopback, never to the Internet.
+          DOH_URL: `http://127.0.0.1:${ports.control}/dns-query`,
         },
       },
     }),
   ],
-  test: { name: "workerd", include: ["test/workerd/**/*.test.ts"], testTimeout: 30_000 },
+  test: {
+    name: "workerd",
+    globalSetup: ["./test/harness/global-setup.ts"],
+    include: ["test/workerd/**/*.test.ts"], testTimeout: 30_000 },
 });

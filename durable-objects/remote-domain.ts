@@ -1,25 +1,120 @@
-// One per remote domain (named by the normalized domain). Owns the outbound S2S stream to it, reused
-// for every domain pair (XEP-0220 §2.5), and the pooled verification stream to its Authoritative
-// Server (seed 000). Stanzas submitted for the domain are persisted here first.
+// One per remote domain (named by the normalized domain). Owns the outbound S2S stream to it over
+// connect(), reused for every domain pair (XEP-0220 §2.5) and, being a stream to the domain's
+// Authoritative Server, also the pooled verification stream: every db:verify for this domain is
+// multiplexed on it (seed 000), so a second verification opens no connection. Stanzas are persisted
+// in the outbox before the API answers, and move into the engine (whose snapshot is persisted) once
+// a stream exists; after an eviction they are put back and the stream is reopened.
 
 import { DurableObject } from "cloudflare:workers";
+import { parse, type Element } from "ltx";
 import type { Env } from "../worker/env.js";
+import { edgeConfig } from "../worker/config.js";
+import type { VerifyOutcome } from "../src/engine/index.js";
+import type { StreamErrorCondition } from "../src/errors.js";
+import { asDomain, type Domain } from "../src/types.js";
 import { Outbox } from "./lib/outbox.js";
+import { OutboundStream, type OutboundDeps } from "./lib/outbound.js";
+import { SessionStore } from "./lib/store.js";
 
 export class RemoteDomain extends DurableObject<Env> {
   readonly #outbox: Outbox;
+  readonly #store: SessionStore;
+  #out: OutboundStream | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#outbox = new Outbox(ctx.storage.sql);
+    this.#store = new SessionStore(ctx.storage.sql);
+    void ctx.blockConcurrencyWhile(async () => {
+      // A stream from before an eviction is gone with its socket: put its queued stanzas back and
+      // reopen transparently (the 15-minute socket lifetime ends here too).
+      const domain = this.#store.get("domain");
+      if (!domain) return;
+      const orphans = OutboundStream.orphanedQueue(this.#store);
+      for (const q of orphans) this.#outbox.add(q.local, q.xml, Date.now());
+      if (this.#outbox.size() > 0) this.ctx.waitUntil(this.#flush());
+    });
   }
 
-  /** Persists a stanza from `local` (a hosted domain) for this remote domain. */
+  #deps(): OutboundDeps {
+    return {
+      env: this.env,
+      ctx: this.ctx,
+      store: this.#store,
+      remote: asDomain(this.#store.get("domain")!),
+    };
+  }
+
+  async #stream(local: Domain): Promise<OutboundStream> {
+    if (this.#out && !this.#out.ended) return this.#out;
+    this.#out = new OutboundStream(this.#deps(), local, await edgeConfig(this.env));
+    return this.#out;
+  }
+
+  #remember(remote: string): void {
+    if (!this.#store.get("domain")) this.#store.put("domain", remote);
+  }
+
+  /** Persists a stanza from `local` (a hosted domain), then hands it to the outbound stream. */
   async enqueue(local: string, xml: string): Promise<number> {
-    return this.#outbox.add(local, xml, Date.now());
+    const stanza = parse(xml) as Element;
+    const to = (stanza.attrs.to as string).split("/")[0]!.split("@").pop()!.toLowerCase();
+    this.#remember(to);
+    const seq = this.#outbox.add(local, xml, Date.now());
+    this.ctx.waitUntil(this.#flush());
+    return seq;
+  }
+
+  /** Moves the outbox into the engine (connecting first if needed). */
+  async #flush(): Promise<void> {
+    for (const local of this.#outbox.locals()) {
+      const out = await this.#stream(asDomain(local));
+      for (const q of this.#outbox.list(local)) {
+        await out.send(parse(q.xml) as Element);
+        this.#outbox.remove(q.seq);
+      }
+    }
+  }
+
+  /**
+   * Receiving role elsewhere (XEP-0220 §2.1.2): ask this domain's Authoritative Server whether `key`
+   * is right for (from = our domain, to = this domain, id). Multiplexed on the one outbound stream.
+   */
+  async verify(from: string, to: string, id: string, key: string): Promise<VerifyOutcome> {
+    this.#remember(to);
+    const out = await this.#stream(asDomain(from));
+    return out.verify({ from: asDomain(from), to: asDomain(to), id, key });
   }
 
   queued(): number {
     return this.#outbox.size();
+  }
+
+  /** How many TCP connections this domain's DO has opened (diagnostics and tests). */
+  connections(): number {
+    return Number(this.#store.get("connections") ?? "0");
+  }
+
+  override async alarm(): Promise<void> {
+    await this.alarmAt(Date.now());
+  }
+
+  /** What the alarm does, at a given time (runInDurableObject lets tests skip the wait). */
+  async alarmAt(now: number): Promise<void> {
+    await this.#out?.timeout(now);
+  }
+
+  // ---- StreamSessionRpc for the outbound stream (ControlPlane addresses it as "remote:<domain>") ----
+
+  async revokePair(local: string, remote: string) {
+    return this.#out ? this.#out.revokePair(asDomain(local), asDomain(remote)) : { revoked: 0, streamClosed: false };
+  }
+
+  async closeStream(condition: StreamErrorCondition, text?: string): Promise<void> {
+    await this.#out?.close(condition, text);
+  }
+
+  async describe() {
+    return this.#out?.describe() ?? null;
   }
 }

@@ -1,10 +1,183 @@
-// Placeholder until its issue lands; declared now so the wrangler migration is stable.
+// One inbound S2S stream over WebSocket (XEP-0468): from a peer directly or from the TCP ingress
+// gateway. Accepted with the Hibernation API; the engine's snapshot lives in SQLite, so the peer
+// sees no difference when the DO hibernates or is evicted. Named by the stream id we send.
 
 import { DurableObject } from "cloudflare:workers";
+import type { Element } from "ltx";
 import type { Env } from "../worker/env.js";
+import { edgeConfig } from "../worker/config.js";
+import { DialbackKeys } from "../src/dialback/keys.js";
+import { S2SStream, type ShellAction } from "../src/engine/index.js";
+import type { StreamErrorCondition } from "../src/errors.js";
+import { asStreamId, type Domain } from "../src/types.js";
+import { jidDomain } from "../src/delivery/submit.js";
+import { FrameCodec } from "./lib/codec.js";
+import type { Outgoing } from "../src/engine/index.js";
+import { STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, type ConnectionInfo } from "./lib/connection-info.js";
+import { ControlReporter } from "./lib/control.js";
+import { makeEffects, sendOutbound } from "./lib/effects.js";
+import { configPolicy } from "./lib/policy-view.js";
+import { SessionHost, restoreStream } from "./lib/session-host.js";
+import { describeSession, type SessionMeta } from "./lib/describe.js";
+import { SessionStore } from "./lib/store.js";
 
 export class StreamSession extends DurableObject<Env> {
-  override async fetch(_request: Request): Promise<Response> {
-    return new Response("not implemented", { status: 501 });
+  readonly #store: SessionStore;
+  #host: SessionHost | undefined;
+  #meta: SessionMeta | undefined;
+  #codec: FrameCodec | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#store = new SessionStore(ctx.storage.sql);
+    void ctx.blockConcurrencyWhile(() => this.#resume());
+  }
+
+  // After hibernation or eviction: rebuild the engine from its snapshot around the live socket.
+  async #resume(): Promise<void> {
+    this.#meta = this.#store.get<SessionMeta>("meta", true);
+    const snap = this.#store.get("snapshot");
+    const ws = this.ctx.getWebSockets()[0];
+    if (!this.#meta || !snap || this.#meta.closed) return;
+    const stream = restoreStream(snap, await this.#deps());
+    this.#host = await this.#makeHost(stream, ws);
+    if (!ws) await this.#host.input((s, now) => s.handleTransportClosed(now));
+  }
+
+  async #deps() {
+    const config = await edgeConfig(this.env);
+    this.#codec ??= new FrameCodec(config.limits, this.#meta!.open);
+    const info = this.#meta!.connection;
+    return {
+      policy: configPolicy(config),
+      transport: { secure: info.tls !== null, canStartTls: false },
+      newStreamId: () => asStreamId(this.#meta!.id),
+    };
+  }
+
+  async #makeHost(stream: S2SStream, ws: WebSocket | undefined): Promise<SessionHost> {
+    const config = await edgeConfig(this.env);
+    const keys = new DialbackKeys(config.secret, config.previousSecrets, config.keyFormulas);
+    const control = new ControlReporter(this.env, this.#meta!.id, (p) => this.ctx.waitUntil(p));
+    const effects = makeEffects(this.env, {
+      reply: (stanza) => this.#reply(stanza),
+      observe: (a) => this.#observe(a, control),
+      waitUntil: (p) => this.ctx.waitUntil(p),
+    });
+    const link = {
+      write: (out: Outgoing) => {
+        const text = this.#codec!.encode(out);
+        host.counters.bytesOut += text.length;
+        ws?.send(text);
+      },
+      close: () => {
+        try {
+          ws?.close(1000, "stream closed");
+        } catch {
+          // already closed by the peer
+        }
+      },
+    };
+    const host = new SessionHost(stream, link, effects, keys, this.#store, (at) => {
+      if (at === undefined) void this.ctx.storage.deleteAlarm();
+      else void this.ctx.storage.setAlarm(at);
+    });
+    return host;
+  }
+
+  #observe(a: ShellAction, control: ControlReporter): void {
+    control.action(a);
+    if (a.type === "closed" && this.#meta) {
+      this.#meta.closed = true;
+      this.#store.putJson("meta", this.#meta);
+    }
+  }
+
+  // Replies from the application to the peer: on this stream when bidi lets us, else outbound.
+  #reply(stanza: Element): void {
+    const host = this.#host;
+    const from = jidDomain(stanza.attrs.from);
+    const to = jidDomain(stanza.attrs.to);
+    if (!from || !to) return;
+    if (host && !host.closed && host.stream.bidi) void host.input((s, now) => s.sendStanza(stanza, now));
+    else this.ctx.waitUntil(sendOutbound(this.env, stanza, to as Domain, from as Domain));
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    const id = request.headers.get(STREAM_ID_HEADER);
+    const connection = JSON.parse(request.headers.get(TRUSTED_CONNECTION_HEADER) ?? "null") as ConnectionInfo | null;
+    if (!id || !connection || this.#meta) return new Response("stream sessions are opened through /xmpp-s2s", { status: 400 });
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server);
+    this.#meta = { id, direction: "inbound", connection, openedAt: Date.now(), closed: false };
+    this.#store.putJson("meta", this.#meta);
+    const deps = await this.#deps();
+    const stream = new S2SStream({ role: "receiving", ...deps, now: Date.now() });
+    this.#host = await this.#makeHost(stream, server);
+    // RFC 7395 §3.2 / RFC 6455 §4.2.2: the server selects the "xmpp" subprotocol.
+    return new Response(null, { status: 101, webSocket: client, headers: { "sec-websocket-protocol": "xmpp" } });
+  }
+
+  override async webSocketMessage(_ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const host = this.#host;
+    if (!host) return;
+    // RFC 7395 §3.5: XMPP over WebSocket uses text frames (UTF-8).
+    const text = typeof message === "string" ? message : new TextDecoder().decode(message);
+    host.counters.bytesIn += text.length;
+    for (const e of this.#codec!.decode(text)) {
+      if (e.type === "open" && this.#meta && this.#meta.open !== this.#codec!.lastOpen) {
+        // Kept so the reader can be primed again after hibernation (RFC 7395 §3.4 declarations).
+        this.#meta.open = this.#codec!.lastOpen;
+        this.#store.putJson("meta", this.#meta);
+      }
+      await host.event(e);
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    try {
+      ws.close(code === 1005 ? 1000 : code, "closing");
+    } catch {
+      // already closed
+    }
+    await this.#host?.input((s, now) => s.handleTransportClosed(now));
+  }
+
+  override async webSocketError(): Promise<void> {
+    await this.#host?.input((s, now) => s.handleTransportClosed(now));
+  }
+
+  override async alarm(): Promise<void> {
+    await this.alarmAt(Date.now());
+  }
+
+  /** What the alarm does, at a given time (runInDurableObject lets tests skip the wait). */
+  async alarmAt(now: number): Promise<void> {
+    await this.#host?.input((s) => s.handleTimeout(now));
+  }
+
+  // ---- StreamSessionRpc (durable-objects/lib/session-rpc.ts), called by the ControlPlane ----
+
+  async revokePair(local: string, remote: string): Promise<{ revoked: number; streamClosed: boolean }> {
+    const host = this.#host;
+    if (!host || host.closed) return { revoked: 0, streamClosed: false };
+    const before = host.stream.validPairCount("inbound") + host.stream.validPairCount("outbound");
+    await host.input((s, now) => s.revoke(local as Domain, remote as Domain, now));
+    const left = host.stream.validPairCount("inbound") + host.stream.validPairCount("outbound");
+    let streamClosed = false;
+    if (left === 0 && !host.closed) {
+      await host.input((s, now) => s.close(now, "policy-violation", "no domain pair left on this stream"));
+      streamClosed = true;
+    }
+    return { revoked: before - left, streamClosed };
+  }
+
+  async closeStream(condition: StreamErrorCondition, text?: string): Promise<void> {
+    await this.#host?.input((s, now) => s.close(now, condition, text));
+  }
+
+  async describe() {
+    return this.#host && this.#meta && !this.#host.closed ? describeSession(this.#meta, this.#host) : null;
   }
 }

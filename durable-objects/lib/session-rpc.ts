@@ -2,8 +2,10 @@
 // domain pairs) and the StreamSession Durable Objects. Both sides code against these types, so a change
 // here is a change to both (policy helper: control-plane.ts; sessions helper: stream-session.ts).
 //
-// Addressing: a session's `id` is the string it reports in SessionInfo.id; the ControlPlane reaches
-// it with env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName(id)). Sessions reach the ControlPlane
+// Addressing: a session's `id` is the string it reports in SessionInfo.id. The ControlPlane reaches an
+// inbound one with env.STREAM_SESSION.idFromName(id), and the outbound stream to domain X, owned by
+// the RemoteDomain DO, by the id "remote:X" with env.REMOTE_DOMAIN.idFromName(X). Both implement
+// StreamSessionRpc. Sessions reach the ControlPlane
 // with env.CONTROL_PLANE.get(env.CONTROL_PLANE.idFromName("control")).
 //
 // Policy in a session: `const { version, document } = await controlPlane.getPolicy()`, then
@@ -93,7 +95,9 @@ export type MetricEvent =
   | { kind: "dialback"; condition: string }
   /** Receiving role: time from db:result to the authority's answer. */
   | { kind: "verification-latency"; seconds: number }
-  | { kind: "bounce"; condition: StanzaErrorCondition };
+  | { kind: "bounce"; condition: StanzaErrorCondition }
+  /** POST /admin/v1/dialback/verify verdicts (the HTTP authority); counted apart from streams. */
+  | { kind: "http-verify"; result: "valid" | "invalid" };
 
 /** One connection attempt to or from a peer, for GET /admin/v1/peers/{domain}. */
 export interface PeerAttempt {

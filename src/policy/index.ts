@@ -6,3 +6,4 @@ export * from "./evaluate.js";
 export * from "./knobs.js";
 export * from "./patch.js";
 export * from "./view.js";
+export * from "./ops.js";

@@ -643,6 +643,8 @@ export class S2SStream {
 
   // RFC 6120 §4.3.2 (initiating): TLS first when wanted, then bidi, then dialback.
   #onFeatures(el: Element, now: number): void {
+    // XEP-0238 §4.4: a pre-1.0 server "ignores the stream features".
+    if (this.role === "initiating" && this.#legacy) return;
     if (this.role !== "initiating" || this.#phase.name !== "awaiting-features") {
       return this.#fail(new StreamError("unsupported-stanza-type", "unexpected stream features"));
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_POLICY,
+  applyPolicyOp,
   effectiveKnobs,
   evaluatePair,
   matchRule,
@@ -196,5 +197,30 @@ describe("knobs and merge patch", () => {
       domains: { "b.test": { action: "allow" }, "c.test": { action: "deny" } },
       knobs: { keyFormulas: ["originating-first"] },
     });
+  });
+});
+
+describe("applyPolicyOp (what the ControlPlane stores and audits)", () => {
+  it("put-rule normalizes the pattern, says whether it created, and records old/new of the rule", () => {
+    const r = applyPolicyOp(DEFAULT_POLICY, { op: "put-rule", pattern: "*.Spam.Test", rule: { action: "deny" } });
+    expect(r).toMatchObject({ ok: true, created: true, subject: "*.spam.test", old: null, new: { action: "deny" } });
+    if (!r.ok) return;
+    const again = applyPolicyOp(r.document, { op: "put-rule", pattern: "*.spam.test", rule: { action: "allow" } });
+    expect(again).toMatchObject({ ok: true, created: false, old: { action: "deny" }, new: { action: "allow" } });
+  });
+
+  it("reports a rule's errors relative to the rule, and unknown patterns as 404/422", () => {
+    expect(applyPolicyOp(DEFAULT_POLICY, { op: "put-rule", pattern: "a.test", rule: { action: "allow", level: "permissive" } })).toMatchObject({
+      ok: false,
+      status: 422,
+      detail: "level: permissive federation is refused unless allowPermissive is true",
+    });
+    expect(applyPolicyOp(DEFAULT_POLICY, { op: "delete-rule", pattern: "a.test" })).toMatchObject({ ok: false, status: 404 });
+    expect(applyPolicyOp(DEFAULT_POLICY, { op: "delete-rule", pattern: "a b" })).toMatchObject({ ok: false, status: 422 });
+  });
+
+  it("replace and patch validate the whole document", () => {
+    expect(applyPolicyOp(DEFAULT_POLICY, { op: "patch", patch: { knobs: { bidi: "yes" } } })).toMatchObject({ ok: false, status: 422, detail: expect.stringMatching(/^knobs\.bidi: /) });
+    expect(applyPolicyOp(DEFAULT_POLICY, { op: "replace", document: { level: "trusted" } })).toMatchObject({ ok: true, document: { level: "trusted", domains: {} } });
   });
 });

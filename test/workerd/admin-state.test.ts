@@ -138,8 +138,7 @@ describe("GET /admin/v1/metrics", () => {
     ]) {
       expect(text).toContain(line);
     }
-    // The valid outcomes counted so far (the dialback/verify tests below add their own).
-    expect(text).toMatch(/dialback_edge_dialback_outcomes_total\{condition="valid"\} \d+/);
+    expect(text).toContain('dialback_edge_dialback_outcomes_total{condition="valid"} 2');
   });
 });
 
@@ -158,6 +157,9 @@ describe("POST /admin/v1/dialback/verify (Authoritative Server over HTTP)", () =
     expect(await forOther.json()).toEqual({ result: "invalid" });
     const otherId = await admin("/dialback/verify", { method: "POST", json: { ...input, streamId: "D60000229G", key } });
     expect(await otherId.json()).toEqual({ result: "invalid" });
+    const metrics = await (await admin("/metrics")).text();
+    expect(metrics).toContain('dialback_edge_http_verify_total{result="valid"} 1');
+    expect(metrics).toContain('dialback_edge_http_verify_total{result="invalid"} 2');
   });
 
   it("404 for an originating domain we do not host (XEP-0220 item-not-found), 422 for bad input", async () => {

@@ -113,7 +113,7 @@ peerRoutes.openapi(
     let keys = perConfig.get(formulas.join(","));
     if (!keys) perConfig.set(formulas.join(","), (keys = new DialbackKeys(config.secret, config.previousSecrets, formulas)));
     const valid = await keys.verify({ receiving, originating, streamId: asStreamId(b.streamId) }, b.key.trim());
-    await cp.observe([{ kind: "dialback", condition: valid ? "valid" : "invalid" }]);
+    await cp.observe([{ kind: "http-verify", result: valid ? "valid" : "invalid" }]);
     return c.json({ result: valid ? ("valid" as const) : ("invalid" as const) }, 200);
   },
 );

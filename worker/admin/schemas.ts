@@ -24,12 +24,10 @@ export const problemResponse = (description: string) => ({
   content: { "application/problem+json": { schema: Problem } },
 });
 
-const Enforcement = z
+export const Enforcement = z
   .object({
-    revoked: z.array(
-      z.object({ sessionId: z.string(), local: z.string(), remote: z.string(), direction: z.string(), condition: z.string() }),
-    ),
-    failed: z.array(z.object({ sessionId: z.string(), error: z.string() })),
+    revoked: z.array(z.object({ sessionId: z.string(), local: z.string(), remote: z.string(), condition: z.string() })),
+    failed: z.array(z.object({ sessionId: z.string(), local: z.string(), remote: z.string(), error: z.string() })),
   })
   .openapi("Enforcement", { description: "Pairs revoked on live streams because the new policy refuses them" });
 

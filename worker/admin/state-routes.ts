@@ -4,7 +4,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { adminApp, actor, security } from "./app.js";
 import { controlPlane, orThrow } from "./control.js";
-import { AuditPage, Cursor, DomainParam, Limit, Pair, PairPage, SessionDetail, SessionPage, StreamCondition, problemResponse } from "./schemas.js";
+import { AuditPage, Cursor, Enforcement, DomainParam, Limit, Pair, PairPage, SessionDetail, SessionPage, StreamCondition, problemResponse } from "./schemas.js";
 import { ProblemError } from "../problem.js";
 import { normalizeDomain } from "../../src/types.js";
 
@@ -81,7 +81,7 @@ stateRoutes.openapi(
     summary: "Revoke the pair on every stream at once (queued stanzas bounce; streams left with no pair close)",
     request: { params: PairPath },
     responses: {
-      200: json(z.object({ revoked: z.array(z.unknown()), failed: z.array(z.unknown()) }), "revoked (failed lists sessions that did not answer)"),
+      200: json(Enforcement, "revoked (failed lists sessions that did not answer)"),
       ...unauthorized,
       404: problemResponse("no stream carries it"),
       ...invalid,

@@ -1,0 +1,61 @@
+// The audit log: append-only, newest first when read, bounded so it cannot fill the DO's storage.
+
+import type { AuditEventInput } from "../lib/session-rpc.js";
+import { decodeCursor, encodeCursor } from "../../worker/admin/cursor.js";
+import { all, iso, str } from "./sql.js";
+
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  actor: string;
+  kind: string;
+  subject: string | null;
+  old: unknown;
+  new: unknown;
+  detail: string | null;
+}
+
+/** Rows kept; older ones are pruned in batches. */
+const KEEP = 100_000;
+
+export class AuditLog {
+  constructor(readonly sql: SqlStorage) {}
+
+  record(e: AuditEventInput, at = Date.now()): void {
+    const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+    const seq = Number(
+      this.sql
+        .exec<{ seq: number }>(
+          "INSERT INTO audit (at, actor, kind, subject, old, new, detail) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+          at, e.actor, e.kind, e.subject ?? null, json(e.old), json(e.new), e.detail ?? null,
+        )
+        .one().seq,
+    );
+    if (seq % 1000 === 0) this.sql.exec("DELETE FROM audit WHERE seq <= ?", seq - KEEP);
+  }
+
+  /** Newest first; the cursor is the last seq seen. Undefined for a cursor we did not issue. */
+  list(cursor: string | undefined, limit: number, kind?: string): { items: AuditEntry[]; nextCursor: string | null } | undefined {
+    let before = Number.MAX_SAFE_INTEGER;
+    if (cursor !== undefined) {
+      const k = decodeCursor(cursor, 1);
+      if (!k || typeof k[0] !== "number") return undefined;
+      before = k[0];
+    }
+    const rows = kind
+      ? all(this.sql, "SELECT * FROM audit WHERE seq < ? AND kind = ? ORDER BY seq DESC LIMIT ?", before, kind, limit + 1)
+      : all(this.sql, "SELECT * FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?", before, limit + 1);
+    const items = rows.slice(0, limit).map((r) => ({
+      seq: Number(r.seq),
+      at: iso(r.at),
+      actor: String(r.actor),
+      kind: String(r.kind),
+      subject: str(r.subject),
+      old: r.old === null ? null : JSON.parse(String(r.old)),
+      new: r.new === null ? null : JSON.parse(String(r.new)),
+      detail: str(r.detail),
+    }));
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.seq]) : null };
+  }
+}

@@ -1,0 +1,96 @@
+// Bytes <-> engine events for the two transports a stream session runs on, built on src/xml:
+// RFC 6120 TCP (outbound connect(): StreamReader, streamHeader, serialize) and RFC 7395 / XEP-0468
+// framing (inbound WebSocket: FrameReader, openFrame, frameElement).
+
+import type { Limits } from "../../src/config.js";
+import type { Outgoing } from "../../src/engine/index.js";
+import {
+  FrameReader,
+  NS_DIALBACK,
+  NS_FRAMING_SERVER,
+  NS_SERVER,
+  NS_STREAM,
+  StreamReader,
+  closeFrame,
+  frameElement,
+  openFrame,
+  serialize,
+  streamClose,
+  streamHeader,
+  type StreamEvent,
+} from "../../src/xml/index.js";
+
+export type WireEvent = StreamEvent;
+type ReaderLimits = Pick<Limits, "maxStanzaBytes" | "maxDepth">;
+
+/**
+ * One WebSocket message -> events. The engine sees a stream header: RFC 7395 §3.3.2 replaces
+ * stream:stream by <open/>, and for S2S the content namespace is jabber:server (XEP-0468 §2).
+ * `resumeWith` replays the peer's <open/> after hibernation so the reader knows the stream is open.
+ */
+export class FrameCodec {
+  #reader: FrameReader;
+  #framingNs = NS_FRAMING_SERVER;
+  /** The peer's <open/>, kept so a restored session can prime a new reader. */
+  lastOpen: string | undefined;
+
+  constructor(private readonly limits: ReaderLimits, resumeWith?: string) {
+    this.#reader = new FrameReader(limits);
+    if (resumeWith) {
+      this.#reader.read(resumeWith);
+      this.lastOpen = resumeWith;
+      this.#framingNs = this.#reader.framingNamespace ?? NS_FRAMING_SERVER;
+    }
+  }
+
+  decode(message: string | ArrayBuffer): WireEvent[] {
+    const text = typeof message === "string" ? message : new TextDecoder().decode(message);
+    const events = this.#reader.read(text);
+    return events.map((e) => {
+      if (e.type !== "open") return e;
+      this.lastOpen = text;
+      this.#framingNs = this.#reader.framingNamespace ?? NS_FRAMING_SERVER;
+      const { xmlns: _, ...rest } = e.attrs;
+      return { ...e, attrs: { xmlns: NS_SERVER, "xmlns:stream": NS_STREAM, "xmlns:db": NS_DIALBACK, ...rest } };
+    });
+  }
+
+  /** Engine output -> one WebSocket message, every element standalone. Answers in the peer's framing namespace. */
+  encode(out: Outgoing): string {
+    if (out.kind === "header") {
+      const { xmlns: _x, "xmlns:stream": _s, ...rest } = out.attrs;
+      return openFrame(rest, this.#framingNs);
+    }
+    if (out.kind === "close") return closeFrame({}, this.#framingNs);
+    return frameElement(out.element);
+  }
+
+  restart(): void {
+    this.#reader = new FrameReader(this.limits);
+  }
+}
+
+/** RFC 6120 §4 stream over TCP bytes, any chunking. `reset()` after STARTTLS (§4.3.3). */
+export class TcpCodec {
+  readonly #reader: StreamReader;
+  constructor(limits: ReaderLimits) {
+    this.#reader = new StreamReader(limits);
+  }
+  feed(chunk: Uint8Array): WireEvent[] {
+    return this.#reader.feed(chunk);
+  }
+  end(): WireEvent[] {
+    return this.#reader.end();
+  }
+  reset(): void {
+    this.#reader.reset();
+  }
+  encode(out: Outgoing): string {
+    if (out.kind === "header") {
+      const { xmlns: _x, "xmlns:stream": _s, "xmlns:db": db, ...rest } = out.attrs;
+      return streamHeader(rest, { dialback: db !== undefined });
+    }
+    if (out.kind === "close") return streamClose();
+    return serialize(out.element);
+  }
+}

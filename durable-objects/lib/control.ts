@@ -1,0 +1,48 @@
+// Reports to the ControlPlane (policy helper's DO): session index, pairs, audit, metrics. Fire and
+// forget: a slow or failing control plane must never stall a stream.
+
+import type { Env } from "../../worker/env.js";
+import type { ShellAction } from "../../src/engine/index.js";
+
+type Rpc = Record<string, (...args: unknown[]) => Promise<unknown>>;
+
+export class ControlReporter {
+  constructor(
+    private readonly env: Env,
+    private readonly sessionId: string,
+    private readonly waitUntil: (p: Promise<unknown>) => void,
+  ) {}
+
+  #call(method: string, ...args: unknown[]): void {
+    try {
+      const ns = this.env.CONTROL_PLANE;
+      const stub = ns.get(ns.idFromName("control")) as unknown as Rpc;
+      this.waitUntil(Promise.resolve(stub[method]!(...args)).catch(() => {}));
+    } catch {
+      // no control plane bound (unit setups): nothing to report to
+    }
+  }
+
+  session(info: Record<string, unknown>): void {
+    this.#call("reportSession", info);
+  }
+
+  action(a: ShellAction): void {
+    if (a.type === "pair-state") {
+      const pair = { local: a.local, remote: a.remote, direction: a.direction };
+      if (a.state === "revoked") return this.#call("pairRemoved", this.sessionId, pair);
+      this.#call("reportPair", this.sessionId, { ...pair, state: a.state, ...(a.condition ? { condition: a.condition } : {}) });
+      if (a.state !== "pending") this.#call("observe", [{ kind: "dialback", condition: a.state === "valid" ? "valid" : (a.condition ?? a.state) }]);
+    } else if (a.type === "audit") {
+      const kind = a.event === "spoofing-attempt" ? "spoofing-attempt" : a.event === "policy-refusal" ? "dialback.failed" : "other";
+      this.#call("recordAudit", {
+        kind, actor: `session:${this.sessionId}`, detail: a.detail,
+        ...(a.local && a.remote ? { subject: `${a.local}<-${a.remote}` } : {}),
+      });
+    } else if (a.type === "closed") {
+      this.#call("sessionClosed", this.sessionId, a.error);
+    } else if (a.type === "bounce") {
+      this.#call("observe", [{ kind: "bounce", condition: a.condition }]);
+    }
+  }
+}

@@ -1,0 +1,39 @@
+// Hands a stanza to the operator's application: APP service binding, else the signed webhook, else
+// the built-in local app (LocalApp DO). Returns what must go back to the remote sender: the local
+// app's replies, or a service-unavailable bounce once every retry failed.
+
+import { parse, type Element } from "ltx";
+import type { Env } from "../../worker/env.js";
+import {
+  deliverWithRetry,
+  serviceBindingTransport,
+  undeliverable,
+  webhookTransport,
+  type DeliveryTransport,
+} from "../../src/delivery/index.js";
+import { localAppStub } from "./stubs.js";
+
+export function appTransport(env: Env): DeliveryTransport | undefined {
+  if (env.APP) return serviceBindingTransport(env.APP as never);
+  if (env.DELIVERY_WEBHOOK_URL) {
+    return webhookTransport(env.DELIVERY_WEBHOOK_URL, env.DELIVERY_WEBHOOK_SECRET, (url, init) => fetch(url, init));
+  }
+  return undefined;
+}
+
+const clock = { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) };
+
+/** Delivers; resolves with stanzas to send back to the remote side (replies or a bounce). */
+export async function deliverToApp(env: Env, stanza: Element): Promise<Element[]> {
+  const xml = stanza.toString();
+  const transport = appTransport(env);
+  if (!transport) {
+    const replies = await localAppStub(env).deliver(xml);
+    return replies.map((r) => parse(r) as Element);
+  }
+  const outcome = await deliverWithRetry(transport, xml, clock);
+  if (outcome.ok) return [];
+  console.warn(`delivery to ${transport.name} failed after ${outcome.attempts} attempts: ${outcome.reason}`);
+  const b = undeliverable(stanza, `the application did not accept the stanza (${outcome.reason})`);
+  return b ? [b] : [];
+}

@@ -1,0 +1,44 @@
+// The Effects a SessionHost needs, built from the environment: verification through the sender's
+// RemoteDomain (its pooled authority stream), delivery to the application, and reports to the
+// ControlPlane (index, audit, metrics) that never block the stream.
+
+import type { Element } from "ltx";
+import type { Env } from "../../worker/env.js";
+import type { ShellAction } from "../../src/engine/index.js";
+import type { Domain } from "../../src/types.js";
+import { deliverToApp } from "./deliver.js";
+import type { Effects } from "./session-host.js";
+import { remoteDomainStub } from "./stubs.js";
+
+export interface EffectHooks {
+  /** Sends a stanza from a hosted domain back to the peer (this stream if it may, else outbound). */
+  reply(stanza: Element): void;
+  /** Observes pair-state / audit / closed / verify-result. */
+  observe(action: ShellAction): void;
+  /** Keeps the DO alive for background work. */
+  waitUntil(p: Promise<unknown>): void;
+}
+
+export function makeEffects(env: Env, hooks: EffectHooks): Effects {
+  return {
+    verify: (req) => remoteDomainStub(env, req.to).verify(req.from, req.to, req.id, req.key),
+    deliver(stanza) {
+      hooks.waitUntil(
+        deliverToApp(env, stanza).then(
+          (back) => back.forEach((s) => hooks.reply(s)),
+          (err) => console.error("delivery failed", err),
+        ),
+      );
+    },
+    bounce(stanza) {
+      // An error reply for our application, which sent the original: delivered like inbound traffic.
+      hooks.waitUntil(deliverToApp(env, stanza).catch((err) => console.error("bounce delivery failed", err)));
+    },
+    observe: (a) => hooks.observe(a),
+  };
+}
+
+/** Sends `stanza` (from a hosted domain) to its remote domain over the outbound stream. */
+export function sendOutbound(env: Env, stanza: Element, remote: Domain, local: Domain): Promise<unknown> {
+  return remoteDomainStub(env, remote).enqueue(local, stanza.toString());
+}

@@ -1,0 +1,223 @@
+// The outbound stream a RemoteDomain owns: resolve (static route, DoH SRV), connect() to the first
+// target that answers, run the engine as initiating server (STARTTLS when offered, restart, bidi when
+// offered, then dialback per pair), and carry db:verify requests for the domain's authority.
+// Time limits: connect (per target), negotiation/dialback/verify (engine deadlines), idle, and a
+// recycle before the platform's 15-minute socket limit; each ends in a defined outcome.
+
+import type { Element } from "ltx";
+import { StanzaError, bounce, type StreamErrorCondition } from "../../src/errors.js";
+import type { EdgeConfig } from "../../src/config.js";
+import { DialbackKeys } from "../../src/dialback/keys.js";
+import { splitPairKey } from "../../src/dialback/pairs.js";
+import { S2SStream, type ShellAction, type StreamSnapshot, type VerifyOutcome } from "../../src/engine/index.js";
+import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
+import { FailedTargets, resolvePeer } from "../../src/resolve/resolver.js";
+import type { Domain } from "../../src/types.js";
+import type { Env } from "../../worker/env.js";
+import { ControlReporter } from "./control.js";
+import { describeSession, type SessionMeta } from "./describe.js";
+import { makeEffects } from "./effects.js";
+import { configPolicy } from "./policy-view.js";
+import { SessionHost } from "./session-host.js";
+import type { SessionStore } from "./store.js";
+import { TcpLink } from "./tcp-link.js";
+
+export const CONNECT_TIMEOUT_MS = 10_000;
+/** Close an outbound stream with no traffic for this long (RFC 6120 §4.6.2 leaves it to policy). */
+export const IDLE_MS = 10 * 60_000;
+/** Reopen before the platform's 15-minute limit on a DO kept alive by an open socket. */
+export const RECYCLE_MS = 14 * 60_000;
+
+export interface OutboundDeps {
+  env: Env;
+  ctx: DurableObjectState;
+  store: SessionStore;
+  remote: Domain;
+}
+
+type Failure = { condition: "remote-server-not-found" | "remote-connection-failed"; detail: string };
+
+export class OutboundStream {
+  ended = false;
+  #host: SessionHost | undefined;
+  #link: TcpLink | undefined;
+  #failure: Failure | undefined;
+  readonly #ready: Promise<void>;
+  readonly #waiters = new Map<number, (o: VerifyOutcome) => void>();
+  #meta: SessionMeta;
+  #lastActivity = Date.now();
+  #connectedAt = 0;
+  #engineDeadline: number | undefined;
+  readonly #control: ControlReporter;
+
+  constructor(
+    private readonly deps: OutboundDeps,
+    private readonly local: Domain,
+    private readonly config: EdgeConfig,
+  ) {
+    this.#meta = {
+      id: `remote:${deps.remote}`, direction: "outbound", openedAt: Date.now(), closed: false,
+      connection: { transport: "websocket", peer: undefined, tls: null, certIdentities: [] },
+    };
+    this.#control = new ControlReporter(deps.env, this.#meta.id, (p) => deps.ctx.waitUntil(p));
+    this.#ready = this.#connect();
+  }
+
+  /** Queued stanzas of a stream that died with its DO (eviction): to be sent again. */
+  static orphanedQueue(store: SessionStore): { local: string; xml: string }[] {
+    const snap = store.get<StreamSnapshot>("snapshot", true);
+    store.delete("snapshot");
+    if (!snap || snap.phase.name === "closed") return [];
+    const out: { local: string; xml: string }[] = [];
+    for (const [key, rec] of snap.outbound) {
+      if (rec.state === "keying" || rec.state === "pending") for (const xml of rec.queue) out.push({ local: splitPairKey(key)[0], xml });
+    }
+    return out;
+  }
+
+  async #connect(): Promise<void> {
+    const { env, store, remote } = this.deps;
+    const failed = FailedTargets.from(store.get<[string, number][]>("failed", true) ?? []);
+    const resolution = await resolvePeer(remote, {
+      staticRoutes: this.config.staticRoutes,
+      fetch: (url, init) => fetch(url, init),
+      dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL,
+      random: Math.random,
+      failed,
+      now: Date.now(),
+    });
+    if (!resolution.ok) return this.#fail({ condition: "remote-server-not-found", detail: resolution.reason });
+    const errors: string[] = [];
+    for (const target of resolution.targets) {
+      try {
+        this.#link = await TcpLink.open(target, remote, this.config.limits, CONNECT_TIMEOUT_MS);
+        failed.markSucceeded(target);
+        break;
+      } catch (err) {
+        failed.markFailed(target, Date.now());
+        errors.push((err as Error).message);
+      }
+    }
+    store.putJson("failed", failed.toJSON());
+    store.put("connections", String(Number(store.get("connections") ?? "0") + (this.#link ? 1 : 0)));
+    if (!this.#link) return this.#fail({ condition: "remote-server-not-found", detail: `no target answered: ${errors.join("; ")}` });
+    this.#connectedAt = Date.now();
+    this.#meta.connection = { transport: "websocket", peer: `${this.#link.target.host}:${this.#link.target.port}`, tls: this.#link.target.directTls ? { version: "TLS" } : null, certIdentities: [] };
+    const direct = this.#link.target.directTls;
+    const stream = new S2SStream({
+      role: "initiating", local: this.local, remote, policy: configPolicy(this.config), now: Date.now(),
+      // connect() verifies certificates against public roots, so direct TLS means a CA-valid peer.
+      transport: { secure: direct, canStartTls: !direct, ...(direct ? { peerCertificate: { status: "valid", names: [remote] } } : {}) },
+    });
+    const link = this.#link;
+    const effects = makeEffects(env, {
+      reply: (stanza) => void this.#host?.input((s, now) => s.sendStanza(stanza, now)),
+      observe: (a) => this.#observe(a),
+      waitUntil: (p) => this.deps.ctx.waitUntil(p),
+    });
+    const keys = new DialbackKeys(this.config.secret, this.config.previousSecrets, this.config.keyFormulas);
+    this.#host = new SessionHost(stream, link, effects, keys, store, (at) => {
+      this.#engineDeadline = at;
+      this.#arm();
+    });
+    await this.#host.input((s, now) => s.start(now));
+    this.deps.ctx.waitUntil(
+      link.run((e) => {
+        this.#lastActivity = Date.now();
+        return this.#host!.event(e);
+      }).then(() => this.#host!.input((s, now) => s.handleTransportClosed(now))),
+    );
+  }
+
+  #fail(f: Failure): void {
+    this.#failure = f;
+    this.ended = true;
+    this.#control.action({ type: "closed", by: "transport" });
+  }
+
+  #observe(a: ShellAction): void {
+    this.#control.action(a);
+    if (a.type === "verify-result") {
+      this.#waiters.get(a.handle)?.(a.outcome);
+      this.#waiters.delete(a.handle);
+    } else if (a.type === "closed") {
+      this.ended = true;
+      this.#meta.closed = true;
+      this.deps.store.delete("snapshot");
+      void this.deps.ctx.storage.deleteAlarm();
+    }
+  }
+
+  #arm(): void {
+    if (this.ended) return;
+    const idle = this.#lastActivity + IDLE_MS;
+    const recycle = this.#connectedAt + RECYCLE_MS;
+    const at = Math.min(this.#engineDeadline ?? Infinity, idle, recycle);
+    void this.deps.ctx.storage.setAlarm(at);
+  }
+
+  async send(stanza: Element): Promise<void> {
+    await this.#ready;
+    this.#lastActivity = Date.now();
+    if (this.#failure || !this.#host) {
+      // The bounce table: no route or no connection -> remote-server-not-found.
+      const reply = bounce(stanza, new StanzaError("remote-server-not-found", this.#failure?.detail));
+      if (reply) makeEffects(this.deps.env, { reply: () => {}, observe: () => {}, waitUntil: (p) => this.deps.ctx.waitUntil(p) }).bounce(reply, "remote-server-not-found");
+      this.#control.action({ type: "bounce", stanza: reply ?? stanza, condition: "remote-server-not-found" });
+      return;
+    }
+    await this.#host.input((s, now) => s.sendStanza(stanza, now));
+  }
+
+  async verify(req: { from: Domain; to: Domain; id: string; key: string }): Promise<VerifyOutcome> {
+    await this.#ready;
+    this.#lastActivity = Date.now();
+    const host = this.#host;
+    if (this.#failure || !host) return { type: "error", condition: this.#failure?.condition ?? "remote-connection-failed" };
+    return new Promise<VerifyOutcome>((resolve) => {
+      void host.input((s, now) => {
+        try {
+          this.#waiters.set(s.requestVerify(req, now), resolve);
+        } catch {
+          // XEP-0220 §4: never on the stream the key arrived on; nothing else to ask.
+          resolve({ type: "error", condition: "remote-connection-failed" });
+        }
+      });
+    });
+  }
+
+  /** The alarm: engine deadlines, idle and recycle, judged at `now` (tests pass a later time). */
+  async timeout(now = Date.now()): Promise<void> {
+    const host = this.#host;
+    if (!host || this.ended) return;
+    if (now >= this.#connectedAt + RECYCLE_MS || now >= this.#lastActivity + IDLE_MS) {
+      // Clean close: RFC 6120 §4.4; the next send opens a new stream (pairs re-authenticate).
+      await host.input((s, t) => s.close(t));
+      return;
+    }
+    await host.input((s) => s.handleTimeout(now));
+  }
+
+  async revokePair(local: Domain, remote: Domain): Promise<{ revoked: number; streamClosed: boolean }> {
+    const host = this.#host;
+    if (!host || this.ended) return { revoked: 0, streamClosed: false };
+    const count = () => host.stream.validPairCount("inbound") + host.stream.validPairCount("outbound");
+    const before = count();
+    await host.input((s, now) => s.revoke(local, remote, now));
+    if (count() === 0 && !host.closed) {
+      await host.input((s, now) => s.close(now, "policy-violation", "no domain pair left on this stream"));
+      return { revoked: before, streamClosed: true };
+    }
+    return { revoked: before - count(), streamClosed: false };
+  }
+
+  async close(condition: StreamErrorCondition, text?: string): Promise<void> {
+    await this.#host?.input((s, now) => s.close(now, condition, text));
+  }
+
+  describe() {
+    if (!this.#host || this.ended) return null;
+    const d = describeSession(this.#meta, this.#host);
+    return { ...d, transport: "tcp" as const, bytesIn: this.#link?.bytesIn ?? 0, bytesOut: this.#link?.bytesOut ?? 0 };
+  }
+}

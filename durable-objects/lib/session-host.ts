@@ -1,0 +1,143 @@
+// Drives one engine S2SStream inside a Durable Object: inputs are serialised (one at a time, in
+// arrival order), the engine's actions are carried out through a Link (the socket) and Effects (the
+// rest of the edge), and the snapshot is saved to SQLite whenever it changed, so hibernation or
+// eviction loses nothing. The alarm is armed at the engine's next deadline.
+
+import { parse, type Element } from "ltx";
+import type { DialbackKeys } from "../../src/dialback/keys.js";
+import { drive, S2SStream, type Action, type Outgoing, type ShellAction, type StreamSnapshot, type VerifyOutcome } from "../../src/engine/index.js";
+import type { StreamErrorCondition } from "../../src/errors.js";
+import type { Domain } from "../../src/types.js";
+import type { WireEvent } from "./codec.js";
+import type { SessionStore } from "./store.js";
+
+/** The transport under the stream. */
+export interface Link {
+  write(out: Outgoing): void;
+  /** STARTTLS (RFC 6120 §5.4.3.3): resolves when TLS is up. Absent on WebSocket. */
+  startTls?(): Promise<void>;
+  close(): void;
+}
+
+/** What the engine's actions need from the rest of the edge. */
+export interface Effects {
+  /** Receiving role: ask the sender's Authoritative Server (via its RemoteDomain). */
+  verify(req: { from: Domain; to: Domain; id: string; key: string }): Promise<VerifyOutcome>;
+  /** A verified inbound stanza, for the application. */
+  deliver(stanza: Element, from: Domain, to: Domain): void;
+  /** An error reply for a local sender (our application). */
+  bounce(stanza: Element, condition: string): void;
+  /** pair-state, audit, verify-result and closed, for indexes and waiters. */
+  observe(action: ShellAction): void;
+}
+
+export interface Counters {
+  bytesIn: number;
+  bytesOut: number;
+  stanzasIn: number;
+  stanzasOut: number;
+}
+
+export class SessionHost {
+  #queue: Promise<void> = Promise.resolve();
+  #saved: string | undefined;
+  closed = false;
+  readonly counters: Counters = { bytesIn: 0, bytesOut: 0, stanzasIn: 0, stanzasOut: 0 };
+
+  constructor(
+    readonly stream: S2SStream,
+    private readonly link: Link,
+    private readonly effects: Effects,
+    private readonly keys: DialbackKeys,
+    private readonly store: SessionStore,
+    private readonly setAlarm: (at: number | undefined) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Runs `input` on the stream after every earlier input, then carries out what it caused. */
+  input(input: (s: S2SStream, now: number) => void): Promise<void> {
+    const run = async () => {
+      if (this.closed) return;
+      input(this.stream, this.now());
+      await this.#pump();
+    };
+    this.#queue = this.#queue.then(run, run);
+    return this.#queue;
+  }
+
+  /** One decoded event from the wire. */
+  event(e: WireEvent): Promise<void> {
+    switch (e.type) {
+      case "open":
+        return this.input((s, now) => s.handleOpen(e.attrs, now));
+      case "element":
+        if (e.element.name === "message" || e.element.name === "presence" || e.element.name === "iq") this.counters.stanzasIn++;
+        return this.input((s, now) => s.handleElement(e.element, now));
+      case "close":
+        return this.input((s, now) => s.handleClose(now));
+      case "error":
+        return this.input((s, now) => s.close(now, e.error.condition as StreamErrorCondition, e.error.text));
+    }
+  }
+
+  async #pump(): Promise<void> {
+    const actions = await drive(this.stream, this.keys, this.now);
+    for (const a of actions) this.#carryOut(a);
+    this.#save();
+    this.setAlarm(this.closed ? undefined : this.stream.pollTimeout());
+  }
+
+  #carryOut(a: ShellAction): void {
+    switch (a.type) {
+      case "send":
+        if (a.data.kind === "element" && ["message", "presence", "iq"].includes(a.data.element.name)) this.counters.stanzasOut++;
+        this.link.write(a.data);
+        return;
+      case "start-tls": {
+        const tls = this.link.startTls;
+        if (!tls) return void this.input((s, now) => s.handleTransportClosed(now));
+        // connect() checked the certificate against public roots (no opt-out), so a stream that
+        // gets here is CA-valid for the name we dialled.
+        void tls.call(this.link).then(
+          () => this.input((s, now) => s.handleTlsEstablished({ peerCertificate: { status: "valid", names: [s.remote ?? ""] } }, now)),
+          () => this.input((s, now) => s.handleTransportClosed(now)),
+        );
+        return;
+      }
+      case "verify":
+        void this.effects
+          .verify({ from: a.from, to: a.to, id: a.id, key: a.key })
+          .catch((): VerifyOutcome => ({ type: "error", condition: "remote-connection-failed" }))
+          .then((outcome) => this.input((s, now) => s.handleVerifyResult(a.handle, outcome, now)));
+        return;
+      case "deliver":
+        this.effects.deliver(a.stanza, a.from, a.to);
+        return;
+      case "bounce":
+        this.effects.bounce(a.stanza, a.condition);
+        return;
+      case "closed":
+        this.closed = true;
+        this.link.close();
+        this.effects.observe(a);
+        return;
+      default:
+        this.effects.observe(a);
+    }
+  }
+
+  #save(): void {
+    const snap = JSON.stringify(this.stream.snapshot());
+    if (snap === this.#saved) return;
+    this.#saved = snap;
+    this.store.put("snapshot", snap);
+  }
+}
+
+/** Elements in a snapshot's queues are XML strings; the engine restores them itself. */
+export function restoreStream(snapshot: string, deps: Parameters<typeof S2SStream.restore>[1]): S2SStream {
+  return S2SStream.restore(JSON.parse(snapshot) as StreamSnapshot, deps);
+}
+
+export const parseXml = (xml: string): Element => parse(xml) as Element;
+export type { Action };

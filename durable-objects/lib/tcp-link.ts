@@ -1,0 +1,115 @@
+// The outbound transport: connect() (cloudflare:sockets) to one resolved target, a read loop feeding
+// decoded events to the session, serialised writes, and STARTTLS (RFC 6120 §5.4.3.3) done the way the
+// Sockets API wants it: no read or write lock held when startTls() swaps the socket.
+
+import { connect } from "cloudflare:sockets";
+import type { Outgoing } from "../../src/engine/index.js";
+import type { Target } from "../../src/resolve/resolver.js";
+import type { Limits } from "../../src/config.js";
+import { TcpCodec, type WireEvent } from "./codec.js";
+import type { Link } from "./session-host.js";
+
+export class ConnectError extends Error {}
+
+const enc = new TextEncoder();
+
+export class TcpLink implements Link {
+  #socket: Socket;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #writes: Promise<void> = Promise.resolve();
+  #codec: TcpCodec;
+  #tlsWanted: (() => void) | undefined;
+  #closed = false;
+  bytesIn = 0;
+  bytesOut = 0;
+
+  private constructor(
+    socket: Socket,
+    readonly target: Target,
+    private readonly servername: string,
+    limits: Pick<Limits, "maxStanzaBytes" | "maxDepth">,
+  ) {
+    this.#socket = socket;
+    this.#writer = socket.writable.getWriter();
+    this.#codec = new TcpCodec(limits);
+  }
+
+  /** Opens a connection; rejects with ConnectError on refusal or after `timeoutMs`. */
+  static async open(target: Target, servername: string, limits: Pick<Limits, "maxStanzaBytes" | "maxDepth">, timeoutMs: number): Promise<TcpLink> {
+    // XEP-0368 direct TLS from the first byte; otherwise plaintext that may upgrade with STARTTLS.
+    const socket = connect({ hostname: target.host, port: target.port }, { secureTransport: target.directTls ? "on" : "starttls", allowHalfOpen: false });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        socket.opened,
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new ConnectError(`connect timeout after ${timeoutMs} ms`)), timeoutMs))),
+      ]);
+    } catch (err) {
+      void socket.close().catch(() => {});
+      throw err instanceof ConnectError ? err : new ConnectError(`${target.host}:${target.port}: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    return new TcpLink(socket, target, servername, limits);
+  }
+
+  /** Reads until the socket ends; each decoded event is awaited before the next chunk is read. */
+  async run(onEvent: (e: WireEvent) => Promise<void>): Promise<void> {
+    try {
+      for (;;) {
+        const reader = this.#socket.readable.getReader();
+        let upgrade = false;
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) {
+            for (const e of this.#codec.end()) await onEvent(e);
+            return;
+          }
+          this.bytesIn += value.byteLength;
+          for (const e of this.#codec.feed(value)) await onEvent(e);
+          if (this.#tlsWanted) {
+            upgrade = true;
+            break;
+          }
+        }
+        reader.releaseLock();
+        if (upgrade) await this.#upgrade();
+      }
+    } catch {
+      // reset by the peer, or TLS failure: reported as transport closed by the caller
+    } finally {
+      this.#closed = true;
+    }
+  }
+
+  write(out: Outgoing): void {
+    if (this.#closed) return;
+    const bytes = enc.encode(this.#codec.encode(out));
+    this.bytesOut += bytes.byteLength;
+    this.#writes = this.#writes.then(() => this.#writer.write(bytes)).catch(() => {});
+  }
+
+  startTls(): Promise<void> {
+    return new Promise((resolve) => (this.#tlsWanted = resolve));
+  }
+
+  async #upgrade(): Promise<void> {
+    await this.#writes;
+    this.#writer.releaseLock();
+    // connect() verifies the certificate against public roots for this name (no opt-out): a peer
+    // with a self-signed certificate fails here, which the session reports as a transport failure.
+    this.#socket = this.#socket.startTls({ expectedServerHostname: this.servername });
+    this.#writer = this.#socket.writable.getWriter();
+    this.#codec.reset();
+    await this.#socket.opened;
+    const done = this.#tlsWanted!;
+    this.#tlsWanted = undefined;
+    done();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    void this.#writes.then(() => this.#socket.close()).catch(() => {});
+  }
+}

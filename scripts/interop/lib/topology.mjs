@@ -1,0 +1,102 @@
+// One interop run: a private set of loopback addresses, a test CA, dnsmasq serving the test
+// domains, and our own Prosody and ejabberd instances, all under .interop/<run>/ and all stopped
+// by PID in `stop()`.
+//
+// Addresses: each run picks 127.A.B.0/24 at random so runs (and other checkouts) do not collide;
+// .1 is DNS, .2 Prosody, .3 ejabberd, .4 the TCP gateway in front of the edge. Every server uses the
+// standard ports (5222 c2s, 5269 s2s) on its own address, and SRV records say so too.
+
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureCa, issueCert } from "./ca.mjs";
+import { startDns } from "./dns.mjs";
+import { startEjabberd } from "./ejabberd.mjs";
+import { startProsody } from "./prosody.mjs";
+
+export const ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..", "..");
+
+export const DOMAINS = {
+  prosody: "prosody.test",
+  /** A second Prosody host, for the policy-denied case. */
+  prosodyDenied: "denied.test",
+  ejabberd: "ejabberd.test",
+  edge: "edge.test",
+};
+
+export const PASSWORD = "interop-password";
+
+/** Picks the run's /24 inside 127/8 (avoiding 127.0.0.0/16, where the usual services live). */
+export function pickNet() {
+  const a = 100 + Math.floor(Math.random() * 100);
+  const b = Math.floor(Math.random() * 256);
+  return (host) => `127.${a}.${b}.${host}`;
+}
+
+/**
+ * opts: { tls: boolean (peers require STARTTLS on s2s), bidi: boolean (Prosody loads mod_s2s_bidi),
+ *         prosody = true, ejabberd = true, name = "run" }
+ */
+export async function startTopology(opts = {}) {
+  const { tls = false, bidi = false } = opts;
+  const net = pickNet();
+  const ip = { dns: net(1), prosody: net(2), ejabberd: net(3), gateway: net(4) };
+  const dir = join(ROOT, ".interop", `${opts.name ?? "run"}-${ip.dns.replace(/\./g, "-")}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const started = [];
+  const stop = async () => {
+    for (const s of started.reverse()) await s.stop().catch(() => {});
+  };
+  try {
+    const certDir = join(dir, "certs");
+    const ca = await ensureCa(certDir);
+    const certs = {
+      prosody: await issueCert(certDir, "prosody", [DOMAINS.prosody, DOMAINS.prosodyDenied]),
+      ejabberd: await issueCert(certDir, "ejabberd", [DOMAINS.ejabberd]),
+      edge: await issueCert(certDir, "edge", [DOMAINS.edge]),
+    };
+    const srv = (domain, host) => [
+      [`_xmpp-server._tcp.${domain}`, domain, 5269],
+    ];
+    const dnsDir = join(dir, "dns");
+    mkdirSync(dnsDir);
+    const dns = await startDns({
+      dir: dnsDir, ip: ip.dns,
+      records: {
+        a: [[DOMAINS.prosody, ip.prosody], [DOMAINS.prosodyDenied, ip.prosody], [DOMAINS.ejabberd, ip.ejabberd],
+          [DOMAINS.edge, ip.gateway]],
+        srv: [...srv(DOMAINS.prosody), ...srv(DOMAINS.prosodyDenied), ...srv(DOMAINS.ejabberd), ...srv(DOMAINS.edge),
+          [`_xmpps-server._tcp.${DOMAINS.edge}`, DOMAINS.edge, 5270]],
+      },
+    });
+    started.push(dns.proc);
+    const topo = { dir, ip, ca, certs, dns, tls, bidi, stop, prosody: undefined, ejabberd: undefined, domains: DOMAINS };
+    if (opts.prosody !== false) {
+      const pdir = join(dir, "prosody");
+      mkdirSync(pdir);
+      topo.prosody = await startProsody({
+        dir: pdir, ip: ip.prosody, c2sPort: 5222, s2sPort: 5269, tls, bidi,
+        hosts: [DOMAINS.prosody, DOMAINS.prosodyDenied],
+        users: { [`alice@${DOMAINS.prosody}`]: PASSWORD, [`bob@${DOMAINS.prosody}`]: PASSWORD, [`carol@${DOMAINS.prosodyDenied}`]: PASSWORD },
+        cert: certs.prosody, resolvConf: dns.resolvConf, logLevel: opts.logLevel,
+      });
+      started.push(topo.prosody);
+    }
+    if (opts.ejabberd !== false) {
+      const edir = join(dir, "ejabberd");
+      mkdirSync(edir);
+      topo.ejabberd = await startEjabberd({
+        dir: edir, ip: ip.ejabberd, c2sPort: 5222, s2sPort: 5269, tls: tls ? "required" : false,
+        hosts: [DOMAINS.ejabberd], cert: certs.ejabberd, resolvConf: dns.resolvConf, inetrc: dns.inetrc,
+        logLevel: opts.logLevel,
+      });
+      started.push(topo.ejabberd);
+      for (const u of ["dave", "erin"]) await topo.ejabberd.ctl("register", u, DOMAINS.ejabberd, PASSWORD);
+    }
+    return topo;
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

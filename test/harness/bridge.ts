@@ -1,0 +1,78 @@
+// Runs inside workerd tests: drives the harness over its control port, and relays one of its uplinks
+// to the edge's /xmpp-s2s WebSocket (SELF.fetch with Upgrade), so the harness dials the edge over
+// real XEP-0468 framing.
+
+import { connect } from "cloudflare:sockets";
+import { SELF } from "cloudflare:test";
+import { inject } from "vitest";
+import { encodeFrame, FrameDecoder } from "./frames.js";
+import type { Job, Stats } from "./peer.js";
+
+const ports = () => inject("harnessPorts");
+
+export async function harness<T = unknown>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`http://127.0.0.1:${ports().control}${path}`, {
+    method,
+    ...(body !== undefined ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}),
+  });
+  if (!res.ok && res.status !== 409) throw new Error(`harness ${method} ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+export const waitJob = (id: string, states: string[], ms = 10_000) =>
+  harness<Job>("GET", `/jobs/${id}?until=${states.join(",")}&wait=${ms}`);
+export const inbox = (count: number, ms = 10_000) => harness<{ items: string[] }>("GET", `/inbox?count=${count}&wait=${ms}`);
+export const stats = (key?: keyof Stats, atLeast = 0, ms = 10_000) =>
+  harness<Stats>("GET", key ? `/stats?key=${key}&atLeast=${atLeast}&wait=${ms}` : "/stats");
+
+export interface Uplink {
+  /** The edge's WebSocket (to close it, or to look at the response). */
+  ws: WebSocket;
+  closed: Promise<void>;
+  /** Frames the edge sent, as text, in order. */
+  fromEdge: string[];
+}
+
+/** Opens /xmpp-s2s on the edge and a pipe to the harness's uplink port; the harness runs `jobId`. */
+export async function uplink(jobId: string, headers: Record<string, string> = {}): Promise<Uplink> {
+  const res = await SELF.fetch("https://edge.test/xmpp-s2s", {
+    headers: { upgrade: "websocket", "sec-websocket-protocol": "xmpp", ...headers },
+  });
+  if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade refused: ${res.status} ${await res.text()}`);
+  const ws = res.webSocket;
+  ws.accept();
+  const sock = connect({ hostname: "127.0.0.1", port: ports().uplink });
+  const writer = sock.writable.getWriter();
+  const fromEdge: string[] = [];
+  let chain = writer.write(encodeFrame(jobId));
+  ws.addEventListener("message", (e) => {
+    const text = typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer);
+    fromEdge.push(text);
+    chain = chain.then(() => writer.write(encodeFrame(text))).catch(() => {});
+  });
+  const closed = new Promise<void>((resolve) => {
+    ws.addEventListener("close", () => {
+      void sock.close().catch(() => {});
+      resolve();
+    });
+  });
+  void (async () => {
+    const dec = new FrameDecoder();
+    const reader = sock.readable.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        for (const t of dec.push(value)) ws.send(t);
+      }
+    } catch {
+      // the harness dropped the pipe
+    }
+    try {
+      ws.close(1000, "harness closed");
+    } catch {
+      // already closed
+    }
+  })();
+  return { ws, closed, fromEdge };
+}

@@ -1,0 +1,138 @@
+// Runs a HarnessPeer with its three ports: S2S over TCP (the edge dials it), an uplink port (each
+// connection is a length-prefixed pipe that a workerd test relays to the edge's /xmpp-s2s WebSocket;
+// its first frame names the job to run), and an HTTP control port the tests drive it with.
+
+import { createServer as createHttp, type Server as HttpServer } from "node:http";
+import { createServer, type Server } from "node:net";
+import { Element, parse } from "ltx";
+import { encodeFrame, FrameDecoder } from "./frames.js";
+import { HarnessPeer, type Job } from "./peer.js";
+import { framedWire } from "./wire.js";
+
+export interface HarnessPorts {
+  s2s: number;
+  uplink: number;
+  control: number;
+}
+
+export interface RunningHarness {
+  peer: HarnessPeer;
+  ports: HarnessPorts;
+  close(): Promise<void>;
+}
+
+const jobView = (j: Job) => ({ ...j });
+
+export async function startHarness(domain: string, secret: string, ports: HarnessPorts): Promise<RunningHarness> {
+  const peer = new HarnessPeer(domain, secret);
+  const actual = { ...ports, s2s: await peer.listen(ports.s2s) };
+
+  const uplink: Server = createServer((sock) => {
+    const dec = new FrameDecoder();
+    let wire: ReturnType<typeof framedWire> | undefined;
+    sock.on("data", (chunk: Buffer) => {
+      for (const text of dec.push(new Uint8Array(chunk))) {
+        if (!wire) {
+          const job = peer.jobs.get(text);
+          if (!job) return void sock.destroy();
+          wire = framedWire((t) => sock.write(encodeFrame(t)), () => sock.destroy());
+          peer.runJob(job, wire);
+          continue;
+        }
+        wire.receive(text);
+      }
+    });
+    sock.on("close", () => wire?.ended());
+    sock.on("error", () => {});
+  });
+  await new Promise<void>((r) => uplink.listen(ports.uplink, "127.0.0.1", r));
+  actual.uplink = (uplink.address() as { port: number }).port;
+
+  const dns = new Map<string, string[]>();
+  const waitUntil = async (pred: () => boolean, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (!pred() && Date.now() < deadline) {
+      await Promise.race([peer.changed(), new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())))]);
+    }
+    return pred();
+  };
+
+  const control: HttpServer = createHttp(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://harness");
+    let body = "";
+    for await (const c of req) body += c;
+    const json = body ? JSON.parse(body) : {};
+    const send = (status: number, v: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(v));
+    };
+    const wait = Number(url.searchParams.get("wait") ?? "0");
+    try {
+      if (req.method === "POST" && url.pathname === "/reset") {
+        peer.reset();
+        dns.clear();
+        return send(200, {});
+      }
+      if (req.method === "POST" && url.pathname === "/config") {
+        Object.assign(peer.config, json);
+        return send(200, peer.config);
+      }
+      if (req.method === "POST" && url.pathname === "/jobs") {
+        const job = peer.addJob(json);
+        if (json.tcp) peer.dialTcp(job, json.tcp.host, json.tcp.port);
+        return send(201, jobView(job));
+      }
+      const jm = /^\/jobs\/([0-9a-f]+)$/.exec(url.pathname);
+      if (req.method === "GET" && jm) {
+        const job = peer.jobs.get(jm[1]!);
+        if (!job) return send(404, {});
+        const until = url.searchParams.get("until")?.split(",") ?? [];
+        if (until.length) await waitUntil(() => until.includes(job.state), wait);
+        return send(200, jobView(job));
+      }
+      const sm = /^\/jobs\/([0-9a-f]+)\/send$/.exec(url.pathname);
+      if (req.method === "POST" && sm) return send(peer.sendOn(sm[1]!, parse(json.xml) as Element) ? 200 : 409, {});
+      if (req.method === "POST" && url.pathname === "/bidi-send") return send(peer.sendBidi(parse(json.xml) as Element) ? 200 : 409, {});
+      if (req.method === "POST" && url.pathname === "/drop") {
+        peer.dropAll();
+        return send(200, {});
+      }
+      if (req.method === "GET" && url.pathname === "/inbox") {
+        const count = Number(url.searchParams.get("count") ?? "0");
+        await waitUntil(() => peer.inbox.length >= count, wait);
+        return send(200, { items: peer.inbox.map(String) });
+      }
+      if (req.method === "GET" && url.pathname === "/dns-query") {
+        // DNS-over-HTTPS JSON for the edge's resolver: answers from `dns` (name -> SRV data), else NXDOMAIN.
+        const name = url.searchParams.get("name") ?? "";
+        const records = dns.get(name);
+        return send(200, records ? { Status: 0, Answer: records.map((data) => ({ name, type: 33, data })) } : { Status: 3 });
+      }
+      if (req.method === "POST" && url.pathname === "/dns") {
+        for (const [name, records] of Object.entries(json as Record<string, string[]>)) dns.set(name, records);
+        return send(200, {});
+      }
+      if (req.method === "GET" && url.pathname === "/stats") {
+        const key = url.searchParams.get("key") as keyof typeof peer.stats | null;
+        const atLeast = Number(url.searchParams.get("atLeast") ?? "0");
+        if (key) await waitUntil(() => peer.stats[key] >= atLeast, wait);
+        return send(200, peer.stats);
+      }
+      send(404, { error: `no route ${req.method} ${url.pathname}` });
+    } catch (err) {
+      send(500, { error: String(err) });
+    }
+  });
+  await new Promise<void>((r) => control.listen(ports.control, "127.0.0.1", r));
+  actual.control = (control.address() as { port: number }).port;
+
+  return {
+    peer,
+    ports: actual,
+    async close() {
+      await peer.close();
+      await new Promise<void>((r) => uplink.close(() => r()));
+      await new Promise<void>((r) => control.close(() => r()));
+    },
+  };
+}

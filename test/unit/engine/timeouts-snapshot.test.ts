@@ -1,0 +1,166 @@
+// Time is an input: pollTimeout() gives the next deadline, handleTimeout(now) acts on it. And
+// snapshot()/restore() carry a stream across Durable Object hibernation mid-dialback.
+
+import { describe, expect, it } from "vitest";
+import { S2SStream, type StreamSnapshot } from "../../../src/engine/index.js";
+import { asStreamId } from "../../../src/types.js";
+import { TestPolicy, World, d, el, msg, show } from "./harness.js";
+
+const T0 = 100_000;
+const header = (from: string, to: string, extra: Record<string, string> = {}) => ({
+  xmlns: "jabber:server",
+  "xmlns:db": "jabber:server:dialback",
+  "xmlns:stream": "http://etherx.jabber.org/streams",
+  from,
+  to,
+  version: "1.0",
+  ...extra,
+});
+const timeouts = { negotiation: 10_000, dialback: 20_000, verify: 15_000 };
+
+function openInitiating(policy = new TestPolicy(["capulet.example"])) {
+  const s = new S2SStream({
+    role: "initiating",
+    policy,
+    transport: { secure: true, canStartTls: false },
+    now: T0,
+    local: d("capulet.example"),
+    remote: d("montague.example"),
+    timeouts,
+  });
+  s.start(T0);
+  s.handleOpen({ ...header("montague.example", "capulet.example"), id: "I1" }, T0);
+  s.handleElement(el(`<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>`), T0);
+  s.drainActions();
+  return s;
+}
+
+describe("timeouts", () => {
+  it("has no deadline once open and idle; negotiation deadline before that", () => {
+    const s = new S2SStream({ role: "receiving", policy: new TestPolicy(["montague.example"]), transport: { secure: true, canStartTls: false }, now: T0, timeouts });
+    expect(s.pollTimeout()).toBe(T0 + 10_000);
+    s.handleOpen(header("capulet.example", "montague.example"), T0 + 5);
+    expect(s.pollTimeout()).toBeUndefined();
+  });
+
+  it("originating: an unanswered db:result fails the pair and bounces with remote-server-timeout", () => {
+    const s = openInitiating();
+    s.sendStanza(msg("a@capulet.example", "b@montague.example", "t1"), T0);
+    const key = s.drainActions().find((a) => a.type === "key") as { handle: number };
+    s.handleKeyGenerated(key.handle, "k", T0 + 1);
+    s.drainActions();
+    expect(s.pollTimeout()).toBe(T0 + 1 + 20_000);
+    s.handleTimeout(T0 + 1000); // early: nothing
+    expect(s.drainActions()).toEqual([]);
+    s.handleTimeout(T0 + 1 + 20_000);
+    expect(show(s.drainActions())).toEqual([
+      "pair outbound capulet.example montague.example error remote-server-timeout",
+      "bounce remote-server-timeout t1",
+    ]);
+    expect(s.phase).toBe("open");
+    expect(s.pollTimeout()).toBeUndefined();
+    // A late answer is now unsolicited.
+    s.handleElement(el(`<db:result from='montague.example' to='capulet.example' type='valid'/>`), T0 + 30_000);
+    expect(show(s.drainActions())).toEqual(["audit unsolicited-dialback"]);
+  });
+
+  it("receiving: no verdict from the authority in time -> remote-server-timeout dialback error", () => {
+    const s = new S2SStream({ role: "receiving", policy: new TestPolicy(["montague.example"]), transport: { secure: true, canStartTls: false }, now: T0, timeouts, newStreamId: () => asStreamId("R") });
+    s.handleOpen(header("capulet.example", "montague.example"), T0);
+    s.handleElement(el(`<db:result from='capulet.example' to='montague.example'>k</db:result>`), T0);
+    const v = s.drainActions().find((a) => a.type === "verify") as { handle: number };
+    s.handleTimeout(s.pollTimeout()!);
+    expect(show(s.drainActions())).toEqual([
+      'send <db:result from="montague.example" to="capulet.example" type="error"><error type="wait"><remote-server-timeout xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></db:result>',
+      "pair inbound montague.example capulet.example error remote-server-timeout",
+    ]);
+    // The shell's late verdict is ignored.
+    s.handleVerifyResult(v.handle, { type: "valid" }, T0 + 60_000);
+    expect(s.drainActions()).toEqual([]);
+  });
+
+  it("authority stream: an unanswered db:verify yields verify-result error remote-server-timeout", () => {
+    const s = openInitiating();
+    const h = s.requestVerify({ from: d("capulet.example"), to: d("montague.example"), id: "X", key: "k" }, T0);
+    s.drainActions();
+    expect(s.pollTimeout()).toBe(T0 + 15_000);
+    s.handleTimeout(T0 + 15_000);
+    expect(show(s.drainActions())).toEqual([`verify-result ${h} error remote-server-timeout`]);
+  });
+
+  it("pending verifications fail when the authority stream closes (XEP-0220 §2.1.2)", () => {
+    const s = openInitiating();
+    const h = s.requestVerify({ from: d("capulet.example"), to: d("montague.example"), id: "X", key: "k" }, T0);
+    s.drainActions();
+    s.handleTransportClosed(T0 + 5);
+    expect(show(s.drainActions())).toEqual([`verify-result ${h} error remote-server-timeout`, "closed transport"]);
+  });
+});
+
+describe("snapshot / restore (hibernation)", () => {
+  it("resumes a receiving stream with a pending pair and a verified pair from JSON", () => {
+    const policy = new TestPolicy(["montague.example"]);
+    const s = new S2SStream({ role: "receiving", policy, transport: { secure: true, canStartTls: false }, now: T0, timeouts, newStreamId: () => asStreamId("HIB") });
+    s.handleOpen(header("capulet.example", "montague.example"), T0);
+    s.handleElement(el(`<db:result from='capulet.example' to='montague.example'>k1</db:result>`), T0);
+    s.handleElement(el(`<db:result from='rooms.capulet.example' to='montague.example'>k2</db:result>`), T0);
+    const vs = s.drainActions().filter((a) => a.type === "verify") as { handle: number }[];
+    s.handleVerifyResult(vs[0]!.handle, { type: "valid" }, T0);
+    s.drainActions();
+
+    const snap = JSON.parse(JSON.stringify(s.snapshot())) as StreamSnapshot;
+    const r = S2SStream.restore(snap, { policy, transport: { secure: true, canStartTls: false }, timeouts });
+    expect(r.streamId).toBe("HIB");
+    expect(r.pendingCount).toBe(1);
+    expect(r.pollTimeout()).toBe(T0 + 20_000);
+    r.handleVerifyResult(vs[1]!.handle, { type: "valid" }, T0 + 5);
+    r.handleElement(msg("a@capulet.example", "b@montague.example", "x"), T0 + 6);
+    r.handleElement(msg("a@rooms.capulet.example", "b@montague.example", "y"), T0 + 6);
+    expect(show(r.drainActions()).filter((x) => x.startsWith("deliver")).length).toBe(2);
+  });
+
+  it("resumes an initiating stream with queued stanzas (as XML) and outstanding verifies", () => {
+    const policy = new TestPolicy(["capulet.example"]);
+    const s = openInitiating(policy);
+    s.sendStanza(msg("a@capulet.example", "b@montague.example", "q1"), T0);
+    const key = s.drainActions().find((a) => a.type === "key") as { handle: number };
+    s.handleKeyGenerated(key.handle, "thekey", T0);
+    const h = s.requestVerify({ from: d("capulet.example"), to: d("montague.example"), id: "V1", key: "vk" }, T0);
+    s.drainActions();
+    const snap = JSON.parse(JSON.stringify(s.snapshot())) as StreamSnapshot;
+    expect(snap.outbound[0]![1]).toMatchObject({ state: "pending", queue: [expect.stringContaining('id="q1"')] });
+    const r = S2SStream.restore(snap, { policy, transport: { secure: true, canStartTls: false }, timeouts });
+    expect(r.drainActions()).toEqual([]);
+    r.handleElement(el(`<db:result from='montague.example' to='capulet.example' type='valid'/>`), T0 + 1);
+    r.handleElement(el(`<db:verify from='montague.example' to='capulet.example' id='V1' type='invalid'/>`), T0 + 1);
+    expect(show(r.drainActions())).toEqual([
+      "pair outbound capulet.example montague.example valid",
+      'send <message xmlns="jabber:server" from="a@capulet.example" to="b@montague.example" id="q1" type="chat"><body>hi</body></message>',
+      `verify-result ${h} invalid`,
+    ]);
+  });
+
+  it("re-requests key work that was in flight at snapshot time", () => {
+    const policy = new TestPolicy(["capulet.example"]);
+    const s = openInitiating(policy);
+    s.authenticate(d("capulet.example"), d("montague.example"), T0);
+    s.drainActions(); // the key action is lost with the isolate
+    const r = S2SStream.restore(JSON.parse(JSON.stringify(s.snapshot())) as StreamSnapshot, { policy, transport: { secure: true, canStartTls: false } });
+    expect(show(r.drainActions())).toEqual(["key generate montague.example capulet.example I1"]);
+  });
+
+  it("a full world round trip survives snapshotting every stream between steps", async () => {
+    const world = new World();
+    const capulet = world.server("capulet", { domains: ["capulet.example"] });
+    const montague = world.server("montague", { domains: ["montague.example"] });
+    const { out } = world.connect(capulet, "capulet.example", "montague.example");
+    out.sendStanza(msg("a@capulet.example", "b@montague.example", "w"), world.clock.now);
+    await world.run();
+    expect(montague.delivered).toHaveLength(1);
+    // Snapshots of every stream in the world are JSON-clean.
+    for (const s of [out, ...montague.authorityStreams.values()]) {
+      const snap = s.snapshot();
+      expect(JSON.parse(JSON.stringify(snap))).toEqual(snap);
+    }
+  });
+});
