@@ -10,19 +10,17 @@ import type { EdgeConfig } from "../../src/config.js";
 import { DialbackKeys } from "../../src/dialback/keys.js";
 import { splitPairKey } from "../../src/dialback/pairs.js";
 import { S2SStream, type ShellAction, type StreamSnapshot, type VerifyOutcome } from "../../src/engine/index.js";
-import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
-import { FailedTargets, resolvePeer } from "../../src/resolve/resolver.js";
 import type { Domain } from "../../src/types.js";
 import type { Env } from "../../worker/env.js";
 import { ControlReporter } from "./control.js";
 import { describeSession, type SessionMeta } from "./describe.js";
 import { makeEffects } from "./effects.js";
 import { LivePolicy } from "./policy-view.js";
-import { SessionHost } from "./session-host.js";
+import { parseXml, SessionHost } from "./session-host.js";
 import type { SessionStore } from "./store.js";
-import { TcpLink } from "./tcp-link.js";
+import { dial } from "./dial.js";
+import type { TcpLink } from "./tcp-link.js";
 
-export const CONNECT_TIMEOUT_MS = 10_000;
 /** Close an outbound stream with no traffic for this long (RFC 6120 §4.6.2 leaves it to policy). */
 export const IDLE_MS = 10 * 60_000;
 /** Reopen before the platform's 15-minute limit on a DO kept alive by an open socket. */
@@ -42,7 +40,8 @@ export class OutboundStream {
   #host: SessionHost | undefined;
   #link: TcpLink | undefined;
   #failure: Failure | undefined;
-  readonly #ready: Promise<void>;
+  #ready: Promise<void>;
+  #fellBack = false;
   readonly #waiters = new Map<number, (o: VerifyOutcome) => void>();
   #meta: SessionMeta;
   #lastActivity = Date.now();
@@ -76,50 +75,30 @@ export class OutboundStream {
     return out;
   }
 
-  async #connect(): Promise<void> {
+  async #connect(preferTls = true): Promise<void> {
     const { env, store, remote } = this.deps;
-    const failed = FailedTargets.from(store.get<[string, number][]>("failed", true) ?? []);
-    const resolution = await resolvePeer(remote, {
-      staticRoutes: this.config.staticRoutes,
-      fetch: (url, init) => fetch(url, init),
-      dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL,
-      random: Math.random,
-      failed,
-      now: Date.now(),
-    });
-    if (!resolution.ok) return this.#fail({ condition: "remote-server-not-found", detail: resolution.reason });
-    const errors: string[] = [];
-    for (const target of resolution.targets) {
-      try {
-        this.#link = await TcpLink.open(target, remote, this.config.limits, CONNECT_TIMEOUT_MS);
-        failed.markSucceeded(target);
-        break;
-      } catch (err) {
-        failed.markFailed(target, Date.now());
-        errors.push((err as Error).message);
-      }
-    }
-    store.putJson("failed", failed.toJSON());
-    store.put("connections", String(Number(store.get("connections") ?? "0") + (this.#link ? 1 : 0)));
-    if (!this.#link) return this.#fail({ condition: "remote-server-not-found", detail: `no target answered: ${errors.join("; ")}` });
+    const dialled = await dial(env, store, this.config, remote);
+    if (!dialled.ok) return this.#fail({ condition: dialled.condition, detail: dialled.detail });
+    this.#link = dialled.link;
     this.#connectedAt = Date.now();
     this.#meta.connection = { transport: "websocket", peer: `${this.#link.target.host}:${this.#link.target.port}`, tls: this.#link.target.directTls ? { version: "TLS" } : null, certIdentities: [] };
     const direct = this.#link.target.directTls;
     this.#policy = new LivePolicy(env, this.config);
     await this.#policy.refresh();
     const stream = new S2SStream({
-      role: "initiating", local: this.local, remote, policy: this.#policy, now: Date.now(),
+      role: "initiating", local: this.local, remote, policy: this.#policy, now: Date.now(), preferTls,
       // connect() verifies certificates against public roots, so direct TLS means a CA-valid peer.
       transport: { secure: direct, canStartTls: !direct, ...(direct ? { peerCertificate: { status: "valid", names: [remote] } } : {}) },
     });
     const link = this.#link;
+    const linkForHost = { write: link.write.bind(link), close: link.close.bind(link), startTls: () => this.#startTls(link) };
     const effects = makeEffects(env, {
       reply: (stanza) => void this.#host?.input((s, now) => s.sendStanza(stanza, now)),
       observe: (a) => this.#observe(a),
       waitUntil: (p) => this.deps.ctx.waitUntil(p),
     });
     const keys = new DialbackKeys(this.config.secret, this.config.previousSecrets, this.config.keyFormulas);
-    this.#host = new SessionHost(stream, link, effects, keys, store, (at) => {
+    this.#host = new SessionHost(stream, linkForHost, effects, keys, store, (at) => {
       this.#engineDeadline = at;
       this.#arm();
     });
@@ -131,7 +110,41 @@ export class OutboundStream {
         this.#lastActivity = Date.now();
         return this.#host!.event(e);
       })
-      .then(() => this.#host!.input((s, now) => s.handleTransportClosed(now)));
+      .then(() => (this.#link === link ? this.#host!.input((s, now) => s.handleTransportClosed(now)) : undefined));
+  }
+
+  /**
+   * STARTTLS, with the platform's constraint in mind: connect() accepts only certificates that chain
+   * to public roots. When that fails and policy for this peer is "verified" (dialback without TLS is
+   * acceptable, XEP-0238), reconnect once in plaintext, carrying over what was queued and pending;
+   * otherwise the stream fails (bounces say remote-server-timeout, the log says why).
+   */
+  #startTls(link: TcpLink): Promise<void> {
+    return link.startTls().catch((err: Error) => {
+      const pol = this.#policy?.forRemote(this.deps.remote);
+      const detail = `TLS with ${this.deps.remote} failed (${err.message}); connect() accepts only publicly trusted certificates`;
+      if (this.#fellBack || !pol?.allowed || pol.minLevel !== "verified") {
+        console.warn(`${detail}; policy requires encryption, giving up`);
+        throw err;
+      }
+      console.warn(`${detail}; policy allows dialback without TLS: reconnecting in plaintext`);
+      this.#fellBack = true;
+      const old = this.#host!;
+      const snap = old.stream.snapshot();
+      old.closed = true; // abandoned: nothing more from it, no bounces
+      const waiters = new Map(this.#waiters);
+      this.#waiters.clear();
+      this.#ready = this.#connect(false).then(() => {
+        for (const [, rec] of snap.outbound) {
+          if (rec.state === "keying" || rec.state === "pending") for (const xml of rec.queue) void this.send(parseXml(xml));
+        }
+        for (const v of snap.verifies) {
+          const resolve = waiters.get(v.handle);
+          if (resolve) void this.verify({ from: v.from as Domain, to: v.to as Domain, id: v.id, key: v.key }).then(resolve);
+        }
+      });
+      return new Promise<void>(() => {}); // the old stream never resumes
+    });
   }
 
   #fail(f: Failure): void {

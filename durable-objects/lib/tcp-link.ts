@@ -18,7 +18,7 @@ export class TcpLink implements Link {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #writes: Promise<void> = Promise.resolve();
   #codec: TcpCodec;
-  #tlsWanted: (() => void) | undefined;
+  #tlsWanted: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #closed = false;
   bytesIn = 0;
   bytesOut = 0;
@@ -90,21 +90,27 @@ export class TcpLink implements Link {
   }
 
   startTls(): Promise<void> {
-    return new Promise((resolve) => (this.#tlsWanted = resolve));
+    return new Promise((resolve, reject) => (this.#tlsWanted = { resolve, reject }));
   }
 
   async #upgrade(): Promise<void> {
-    await this.#writes;
-    this.#writer.releaseLock();
-    // connect() verifies the certificate against public roots for this name (no opt-out): a peer
-    // with a self-signed certificate fails here, which the session reports as a transport failure.
-    this.#socket = this.#socket.startTls({ expectedServerHostname: this.servername });
-    this.#writer = this.#socket.writable.getWriter();
-    this.#codec.reset();
-    await this.#socket.opened;
-    const done = this.#tlsWanted!;
+    const wanted = this.#tlsWanted!;
     this.#tlsWanted = undefined;
-    done();
+    try {
+      await this.#writes;
+      this.#writer.releaseLock();
+      // connect() verifies the certificate against public roots for the host it dialled (no
+      // opt-out; workerd rejects expectedServerHostname, so for an SRV target the certificate must
+      // name that host): a peer with a self-signed certificate fails here or at the first read.
+      this.#socket = this.#socket.startTls();
+      this.#writer = this.#socket.writable.getWriter();
+      this.#codec.reset();
+      await this.#socket.opened;
+    } catch (err) {
+      wanted.reject(err as Error);
+      throw err;
+    }
+    wanted.resolve();
   }
 
   close(): void {
