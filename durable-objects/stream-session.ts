@@ -11,11 +11,12 @@ import { S2SStream, type ShellAction } from "../src/engine/index.js";
 import type { StreamErrorCondition } from "../src/errors.js";
 import { asStreamId, type Domain } from "../src/types.js";
 import { jidDomain } from "../src/delivery/submit.js";
-import { decodeFrame, encodeFrame } from "./lib/codec.js";
+import { FrameCodec } from "./lib/codec.js";
+import type { Outgoing } from "../src/engine/index.js";
 import { STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, type ConnectionInfo } from "./lib/connection-info.js";
 import { ControlReporter } from "./lib/control.js";
 import { makeEffects, sendOutbound } from "./lib/effects.js";
-import { configPolicy } from "./lib/policy-view.js";
+import { LivePolicy } from "./lib/policy-view.js";
 import { SessionHost, restoreStream } from "./lib/session-host.js";
 import { describeSession, type SessionMeta } from "./lib/describe.js";
 import { SessionStore } from "./lib/store.js";
@@ -24,7 +25,8 @@ export class StreamSession extends DurableObject<Env> {
   readonly #store: SessionStore;
   #host: SessionHost | undefined;
   #meta: SessionMeta | undefined;
-  #maxFrame = 262144;
+  #codec: FrameCodec | undefined;
+  #policy: LivePolicy | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -45,11 +47,20 @@ export class StreamSession extends DurableObject<Env> {
 
   async #deps() {
     const config = await edgeConfig(this.env);
-    this.#maxFrame = config.limits.maxStanzaBytes;
+    this.#codec ??= new FrameCodec(config.limits, this.#meta!.open);
+    this.#policy ??= new LivePolicy(this.env, config);
+    await this.#policy.refresh();
     const info = this.#meta!.connection;
+    // Behind the gateway, identities from a client certificate it verified count as a valid
+    // certificate for those names (XEP-0238 "trusted"); a direct wss: peer presents none.
+    const names = info.certIdentities;
     return {
-      policy: configPolicy(config),
-      transport: { secure: info.tls !== null, canStartTls: false },
+      policy: this.#policy,
+      transport: {
+        secure: info.tls !== null,
+        canStartTls: false,
+        ...(info.tls !== null ? { peerCertificate: { status: names.length > 0 ? ("valid" as const) : ("none" as const), names } } : {}),
+      },
       newStreamId: () => asStreamId(this.#meta!.id),
     };
   }
@@ -64,8 +75,8 @@ export class StreamSession extends DurableObject<Env> {
       waitUntil: (p) => this.ctx.waitUntil(p),
     });
     const link = {
-      write: (out: Parameters<typeof encodeFrame>[0]) => {
-        const text = encodeFrame(out);
+      write: (out: Outgoing) => {
+        const text = this.#codec!.encode(out);
         host.counters.bytesOut += text.length;
         ws?.send(text);
       },
@@ -86,6 +97,10 @@ export class StreamSession extends DurableObject<Env> {
 
   #observe(a: ShellAction, control: ControlReporter): void {
     control.action(a);
+    if (a.type === "pair-state" && this.#host && this.#meta) {
+      const { pairs: _, ...info } = describeSession(this.#meta, this.#host);
+      control.session(info);
+    }
     if (a.type === "closed" && this.#meta) {
       this.#meta.closed = true;
       this.#store.putJson("meta", this.#meta);
@@ -124,7 +139,17 @@ export class StreamSession extends DurableObject<Env> {
     // RFC 7395 §3.5: XMPP over WebSocket uses text frames (UTF-8).
     const text = typeof message === "string" ? message : new TextDecoder().decode(message);
     host.counters.bytesIn += text.length;
-    await host.event(decodeFrame(text, this.#maxFrame));
+    for (const e of this.#codec!.decode(text)) {
+      if (e.type === "open" && this.#meta && this.#meta.open !== this.#codec!.lastOpen) {
+        // Kept so the reader can be primed again after hibernation (RFC 7395 §3.4 declarations).
+        this.#meta.open = this.#codec!.lastOpen;
+        this.#store.putJson("meta", this.#meta);
+      }
+      // A new domain pair is about to be judged: read the current policy first (issue 5: a change
+      // applies to new pairs at once).
+      if (e.type === "element" && e.element.attrs.type === undefined && /(^|:)result$/.test(e.element.name)) await this.#policy?.refresh();
+      await host.event(e);
+    }
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {

@@ -10,6 +10,8 @@ export interface SessionMeta {
   connection: ConnectionInfo;
   openedAt: number;
   closed: boolean;
+  /** The peer's <open/> frame (WebSocket), replayed into a new frame reader after hibernation. */
+  open?: string;
 }
 
 export function describeSession(meta: SessionMeta, host: SessionHost) {

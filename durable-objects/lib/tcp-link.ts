@@ -5,7 +5,8 @@
 import { connect } from "cloudflare:sockets";
 import type { Outgoing } from "../../src/engine/index.js";
 import type { Target } from "../../src/resolve/resolver.js";
-import { encodeTcp, TcpDecoder, type WireEvent } from "./codec.js";
+import type { Limits } from "../../src/config.js";
+import { TcpCodec, type WireEvent } from "./codec.js";
 import type { Link } from "./session-host.js";
 
 export class ConnectError extends Error {}
@@ -16,7 +17,7 @@ export class TcpLink implements Link {
   #socket: Socket;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #writes: Promise<void> = Promise.resolve();
-  #decoder: TcpDecoder;
+  #codec: TcpCodec;
   #tlsWanted: (() => void) | undefined;
   #closed = false;
   bytesIn = 0;
@@ -26,15 +27,15 @@ export class TcpLink implements Link {
     socket: Socket,
     readonly target: Target,
     private readonly servername: string,
-    maxBytes: number,
+    limits: Pick<Limits, "maxStanzaBytes" | "maxDepth">,
   ) {
     this.#socket = socket;
     this.#writer = socket.writable.getWriter();
-    this.#decoder = new TcpDecoder(maxBytes);
+    this.#codec = new TcpCodec(limits);
   }
 
   /** Opens a connection; rejects with ConnectError on refusal or after `timeoutMs`. */
-  static async open(target: Target, servername: string, maxBytes: number, timeoutMs: number): Promise<TcpLink> {
+  static async open(target: Target, servername: string, limits: Pick<Limits, "maxStanzaBytes" | "maxDepth">, timeoutMs: number): Promise<TcpLink> {
     // XEP-0368 direct TLS from the first byte; otherwise plaintext that may upgrade with STARTTLS.
     const socket = connect({ hostname: target.host, port: target.port }, { secureTransport: target.directTls ? "on" : "starttls", allowHalfOpen: false });
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -49,7 +50,7 @@ export class TcpLink implements Link {
     } finally {
       clearTimeout(timer);
     }
-    return new TcpLink(socket, target, servername, maxBytes);
+    return new TcpLink(socket, target, servername, limits);
   }
 
   /** Reads until the socket ends; each decoded event is awaited before the next chunk is read. */
@@ -60,9 +61,12 @@ export class TcpLink implements Link {
         let upgrade = false;
         for (;;) {
           const { value, done } = await reader.read();
-          if (done) return;
+          if (done) {
+            for (const e of this.#codec.end()) await onEvent(e);
+            return;
+          }
           this.bytesIn += value.byteLength;
-          for (const e of this.#decoder.feed(value)) await onEvent(e);
+          for (const e of this.#codec.feed(value)) await onEvent(e);
           if (this.#tlsWanted) {
             upgrade = true;
             break;
@@ -80,7 +84,7 @@ export class TcpLink implements Link {
 
   write(out: Outgoing): void {
     if (this.#closed) return;
-    const bytes = enc.encode(encodeTcp(out));
+    const bytes = enc.encode(this.#codec.encode(out));
     this.bytesOut += bytes.byteLength;
     this.#writes = this.#writes.then(() => this.#writer.write(bytes)).catch(() => {});
   }
@@ -96,7 +100,7 @@ export class TcpLink implements Link {
     // with a self-signed certificate fails here, which the session reports as a transport failure.
     this.#socket = this.#socket.startTls({ expectedServerHostname: this.servername });
     this.#writer = this.#socket.writable.getWriter();
-    this.#decoder.reset();
+    this.#codec.reset();
     await this.#socket.opened;
     const done = this.#tlsWanted!;
     this.#tlsWanted = undefined;

@@ -23,6 +23,15 @@ export type InboundPair =
   | { state: "pending"; handle: number; deadline: number }
   | { state: "valid"; level: FederationLevel };
 
+// A verified pair holds nothing but its level, so all verified pairs of a level share one frozen
+// record: the per-pair cost is the Map entry and its key string.
+const VALID_IN: Record<FederationLevel, InboundPair> = {
+  verified: Object.freeze({ state: "valid", level: "verified" }),
+  encrypted: Object.freeze({ state: "valid", level: "encrypted" }),
+  trusted: Object.freeze({ state: "valid", level: "trusted" }),
+};
+export const validInbound = (level: FederationLevel): InboundPair => VALID_IN[level];
+
 /**
  * Originating role: a pair we authenticate (sender = local, target = remote). Keyed by
  * pairKey(local, remote). `queue` holds stanzas waiting for type='valid' (XEP-0220 §2.1.1).
@@ -30,8 +39,15 @@ export type InboundPair =
 export type OutboundPair =
   | { state: "keying"; handle: number; queue: Element[] }
   | { state: "pending"; deadline: number; queue: Element[] }
-  | { state: "valid"; level: FederationLevel }
+  | { readonly state: "valid"; readonly level: FederationLevel }
   | { state: "failed"; condition: DialbackCondition };
+
+const VALID_OUT: Record<FederationLevel, OutboundPair> = {
+  verified: Object.freeze({ state: "valid", level: "verified" }),
+  encrypted: Object.freeze({ state: "valid", level: "encrypted" }),
+  trusted: Object.freeze({ state: "valid", level: "trusted" }),
+};
+export const validOutbound = (level: FederationLevel): OutboundPair => VALID_OUT[level];
 
 /** One db:verify we sent on this stream towards an Authoritative Server (XEP-0220 §2.1.2). */
 export interface OutstandingVerify {

@@ -36,7 +36,7 @@ describe("inbound WebSocket S2S (harness originates, edge receives and verifies)
     const items = await appInbox((x) => x.includes("id=\"ws1\""));
     expect(items.some((x) => x.includes("over websocket"))).toBe(true);
     // RFC 7395 framing on the wire from the edge: <open/> with the server framing namespace, an id.
-    expect(link.fromEdge[0]).toMatch(/^<open xmlns="urn:ietf:params:xml:ns:xmpp-framing-server"[^>]* id="[0-9a-f]{32}"/);
+    expect(link.fromEdge[0]).toMatch(/^<open xmlns=['"]urn:ietf:params:xml:ns:xmpp-framing-server['"][^>]* id=['"][0-9a-f]{32}['"]/);
     link.ws.close(1000);
   });
 });

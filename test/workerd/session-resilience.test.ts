@@ -33,7 +33,7 @@ describe("eviction", () => {
     const job = await harness<Job>("POST", "/jobs", { kind: "originate", to: "edge.test", stanzas: [] });
     const link = await uplink(job.id);
     expect((await waitJob(job.id, ["sent", "refused", "closed"])).result).toEqual({ type: "valid" });
-    const streamId = /id="([0-9a-f]{32})"/.exec(link.fromEdge[0]!)![1]!;
+    const streamId = /id=['"]([0-9a-f]{32})['"]/.exec(link.fromEdge[0]!)![1]!;
     const stub = env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName(streamId));
     expect((await stub.describe())?.pairs).toEqual([{ local: "edge.test", remote: "peer.test", direction: "inbound", state: "valid" }]);
 
@@ -49,7 +49,7 @@ describe("eviction", () => {
     const job = await harness<Job>("POST", "/jobs", { kind: "originate", to: "edge.test", stanzas: [] });
     const link = await uplink(job.id);
     await waitJob(job.id, ["sent"]);
-    const streamId = /id="([0-9a-f]{32})"/.exec(link.fromEdge[0]!)![1]!;
+    const streamId = /id=['"]([0-9a-f]{32})['"]/.exec(link.fromEdge[0]!)![1]!;
     const stub = env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName(streamId));
     link.ws.close(1000, "bye");
     const deadline = Date.now() + 3000;

@@ -1,0 +1,119 @@
+// The gateway's configuration, from the environment. Every variable is documented in
+// gateway/README.md; a bad value stops the gateway with an error naming the variable.
+
+import { readFileSync } from "node:fs";
+import { normalizeDomain } from "../src/types.js";
+
+export interface GatewayConfig {
+  host: string;
+  /** RFC 6120 STARTTLS port (null = off, 0 = any free port). */
+  starttlsPort: number | null;
+  /** XEP-0368 direct TLS port (null = off, 0 = any free port). */
+  directTlsPort: number | null;
+  /** The edge's WebSocket S2S endpoint, e.g. wss://xmpp.example.org/xmpp-s2s. */
+  edgeUrl: string;
+  /** Shared with the edge (its GATEWAY_TOKEN): makes the edge believe our connection header. */
+  token: string;
+  /** PEM certificate chain and key presented to peers. */
+  cert: string;
+  key: string;
+  /** PEM CA bundle for verifying peers' client certificates (default: Node's roots + NODE_EXTRA_CA_CERTS). */
+  ca: string | undefined;
+  /** Ask peers for a client certificate (never required: dialback still works without one). */
+  requestClientCert: boolean;
+  /** RFC 6120 §5.3.1: whether STARTTLS is mandatory-to-negotiate on the STARTTLS port. */
+  requireTls: boolean;
+  /** Hosted domains; a peer's stream to any other domain gets host-unknown before TLS. */
+  domains: string[];
+  maxConnectionsPerIp: number;
+  /** Accept to first element forwarded to the edge (TLS and stream setup included). */
+  handshakeTimeoutMs: number;
+  /** No bytes either way for this long closes the stream with connection-timeout. */
+  idleTimeoutMs: number;
+  /** On SIGTERM, time given to streams to close after system-shutdown before sockets are cut. */
+  shutdownGraceMs: number;
+  maxStanzaBytes: number;
+  maxDepth: number;
+  /** Pause reading the other side when this many bytes wait to be written (backpressure). */
+  highWaterMark: number;
+}
+
+export class GatewayConfigError extends Error {
+  constructor(readonly variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.name = "GatewayConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, dflt: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new GatewayConfigError(name, `must be an integer from ${min} to ${max}, got '${raw}'`);
+  return n;
+}
+
+function bool(env: Env, name: string, dflt: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return dflt;
+  if (/^(1|true|yes)$/i.test(raw)) return true;
+  if (/^(0|false|no)$/i.test(raw)) return false;
+  throw new GatewayConfigError(name, `must be true or false, got '${raw}'`);
+}
+
+function pem(env: Env, name: string, required: boolean): string | undefined {
+  const path = env[name];
+  if (!path) {
+    if (required) throw new GatewayConfigError(name, "is required (path to a PEM file)");
+    return undefined;
+  }
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new GatewayConfigError(name, `cannot read '${path}': ${(e as Error).message}`);
+  }
+}
+
+/** Reads the configuration; PEM variables are file paths and are read here. */
+export function loadGatewayConfig(env: Env): GatewayConfig {
+  const edgeUrl = env.GATEWAY_EDGE_URL ?? "ws://127.0.0.1:8787/xmpp-s2s";
+  let url: URL;
+  try {
+    url = new URL(edgeUrl);
+  } catch {
+    throw new GatewayConfigError("GATEWAY_EDGE_URL", `not a URL: '${edgeUrl}'`);
+  }
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new GatewayConfigError("GATEWAY_EDGE_URL", "must be ws:// or wss://");
+  const token = env.GATEWAY_TOKEN;
+  if (!token || token.length < 16) throw new GatewayConfigError("GATEWAY_TOKEN", "is required, at least 16 characters (the edge's GATEWAY_TOKEN)");
+  const rawDomains = env.GATEWAY_DOMAINS ?? env.EDGE_DOMAINS;
+  if (!rawDomains) throw new GatewayConfigError("GATEWAY_DOMAINS", "is required (comma-separated hosted domains; EDGE_DOMAINS is used if set)");
+  const domains: string[] = [];
+  for (const d of rawDomains.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const n = normalizeDomain(d);
+    if (n === undefined) throw new GatewayConfigError("GATEWAY_DOMAINS", `'${d}' is not a domain name`);
+    domains.push(n);
+  }
+  return {
+    host: env.GATEWAY_HOST ?? "127.0.0.1",
+    starttlsPort: env.GATEWAY_STARTTLS_PORT === "off" ? null : int(env, "GATEWAY_STARTTLS_PORT", 5269, 0, 65535),
+    directTlsPort: env.GATEWAY_DIRECT_TLS_PORT === "off" ? null : int(env, "GATEWAY_DIRECT_TLS_PORT", 5270, 0, 65535),
+    edgeUrl,
+    token,
+    cert: pem(env, "GATEWAY_CERT", true)!,
+    key: pem(env, "GATEWAY_KEY", true)!,
+    ca: pem(env, "GATEWAY_CA", false),
+    requestClientCert: bool(env, "GATEWAY_REQUEST_CLIENT_CERT", true),
+    requireTls: bool(env, "GATEWAY_REQUIRE_TLS", true),
+    domains,
+    maxConnectionsPerIp: int(env, "GATEWAY_MAX_CONNECTIONS_PER_IP", 64, 1, 1_000_000),
+    handshakeTimeoutMs: int(env, "GATEWAY_HANDSHAKE_TIMEOUT_MS", 30_000, 100, 3_600_000),
+    idleTimeoutMs: int(env, "GATEWAY_IDLE_TIMEOUT_MS", 900_000, 100, 86_400_000),
+    shutdownGraceMs: int(env, "GATEWAY_SHUTDOWN_GRACE_MS", 5_000, 0, 600_000),
+    maxStanzaBytes: int(env, "MAX_STANZA_BYTES", 262_144, 1024, 16 * 1024 * 1024),
+    maxDepth: int(env, "MAX_ELEMENT_DEPTH", 64, 4, 1024),
+    highWaterMark: int(env, "GATEWAY_HIGH_WATER_MARK", 1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
+  };
+}

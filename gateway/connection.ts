@@ -1,0 +1,420 @@
+// One peer's TCP connection through the gateway. Theory of operation:
+//
+//   accept ──(STARTTLS port)──> pre-TLS: the gateway itself reads the peer's stream header, answers
+//      │                         with its own header and <starttls><required/></starttls> features
+//      │                         (RFC 6120 §5.3.1), and <proceed/> (§5.4.2.3), then runs TLS.
+//      │                         With GATEWAY_REQUIRE_TLS=false the pre-TLS stream is carried to the
+//      │                         edge instead, with <starttls/> added to the edge's features; if the
+//      │                         peer takes it, that first WebSocket is closed and a new one opens
+//      │                         after TLS (the stream restarts anyway, §5.4.3.3).
+//      └─(direct TLS port)──> TLS from the first byte (XEP-0368).
+//   after TLS: every peer event goes to the edge as one RFC 7395 frame (header -> <open/>,
+//      element -> standalone element, </stream:stream> -> <close/>) and every edge frame comes back
+//      as TCP stream text. The edge learns the peer address, TLS version/cipher and verified client
+//      certificate identities from the X-Edge-Connection header (see gateway/README.md).
+//
+// The gateway keeps no state beyond the two sockets: any number can run side by side.
+
+import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { Element } from "ltx";
+import { StreamError, type StreamErrorCondition } from "../src/errors.js";
+import {
+  FrameReader,
+  NS_STREAM,
+  StreamReader,
+  closeFrame,
+  frameElement,
+  openFrame,
+  serialize,
+  streamClose,
+  streamHeader,
+  type StreamEvent,
+} from "../src/xml/index.js";
+import type { GatewayConfig } from "./config.js";
+import { EdgeLink, type GatewayConnectionInfo } from "./edge-link.js";
+import type { Logger } from "./log.js";
+
+const NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls";
+const NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
+
+export type ListenerKind = "starttls" | "direct-tls";
+
+type Phase =
+  | "pre-tls" // STARTTLS port, the gateway answers the stream itself
+  | "pre-tls-proxied" // STARTTLS port, TLS optional: carried to the edge, <starttls/> added
+  | "tls-handshake"
+  | "proxy" // carried to the edge
+  | "closing"
+  | "closed";
+
+export interface ConnectionDeps {
+  config: GatewayConfig;
+  log: Logger;
+  /** Runs the server side of TLS on `raw` (after <proceed/>); resolves once the handshake is done. */
+  upgrade(raw: Socket): Promise<TLSSocket>;
+  /** Called once when both sides are gone. */
+  onClosed(): void;
+  /** Time source for timeouts (tests). */
+  now?: () => number;
+}
+
+export class GatewayConnection {
+  readonly #deps: ConnectionDeps;
+  readonly #config: GatewayConfig;
+  readonly #log: Logger;
+  readonly #raw: Socket;
+  readonly #kind: ListenerKind;
+  readonly #peer: string;
+  #socket: Socket; // the raw socket, then the TLS socket over it
+  #phase: Phase;
+  #reader: StreamReader;
+  #edge: EdgeLink | undefined;
+  #frames: FrameReader | undefined;
+  #tls: GatewayConnectionInfo["tls"] = null;
+  #certIdentities: string[] = [];
+  /** Whether the peer has been sent a stream header on the current stream (stream errors need one). */
+  #headerSent = false;
+  /** The hosted domain the peer asked for, once known. */
+  #domain: string | undefined;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #lastActivity: number;
+  #closedCalled = false;
+  #tcpClosed = false;
+  #edgeClosed = true; // no edge link yet
+  readonly bytes = { fromPeer: 0, toPeer: 0 };
+
+  constructor(raw: Socket, kind: ListenerKind, deps: ConnectionDeps) {
+    this.#deps = deps;
+    this.#config = deps.config;
+    this.#raw = raw;
+    this.#kind = kind;
+    const addr = raw.remoteAddress ?? "unknown";
+    this.#peer = `${addr.includes(":") ? `[${addr}]` : addr}:${raw.remotePort}`;
+    this.#log = deps.log.child({ conn: randomBytes(6).toString("hex"), peer: this.#peer, port: raw.localPort, listener: kind });
+    this.#reader = this.#newReader();
+    this.#socket = raw;
+    this.#lastActivity = this.#now();
+    raw.setNoDelay(true);
+    raw.on("error", (e) => this.#log.log("debug", "tcp error", { error: e.message }));
+    raw.on("close", () => this.#onTcpClosed());
+    this.#handshakeTimer = setTimeout(() => this.#timeout("handshake"), this.#config.handshakeTimeoutMs);
+    this.#armIdle();
+    this.#log.log("info", "accepted");
+    if (kind === "direct-tls") {
+      // The server already ran TLS on this socket (tls.Server gives a TLSSocket).
+      this.#phase = "tls-handshake";
+      this.#onSecure(raw as TLSSocket);
+    } else {
+      this.#phase = this.#config.requireTls ? "pre-tls" : "pre-tls-proxied";
+      raw.on("data", (chunk: Buffer) => this.#onPeerData(chunk));
+    }
+  }
+
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  /** Graceful shutdown (SIGTERM): RFC 6120 §4.9.3.20 system-shutdown to the peer, <close/> to the edge. */
+  shutdown(): void {
+    if (this.#phase === "closing" || this.#phase === "closed") return;
+    this.#fail(new StreamError("system-shutdown", "the gateway is shutting down"), 1001);
+  }
+
+  /** Cuts both sockets now (after the shutdown grace period). */
+  destroy(): void {
+    this.#edge?.terminate();
+    this.#socket.destroy();
+  }
+
+  #now(): number {
+    return this.#deps.now?.() ?? Date.now();
+  }
+
+  #newReader(): StreamReader {
+    return new StreamReader({ maxStanzaBytes: this.#config.maxStanzaBytes, maxDepth: this.#config.maxDepth });
+  }
+
+  // ------------------------------------------------------------------------------------ peer side
+
+  #onPeerData(chunk: Buffer): void {
+    this.bytes.fromPeer += chunk.length;
+    this.#lastActivity = this.#now();
+    for (const ev of this.#reader.feed(chunk)) {
+      this.#onPeerEvent(ev);
+      // STARTTLS: the socket changes hands; nothing after <starttls/> belongs to this reader.
+      if (this.#phase === "tls-handshake" || this.#phase === "closing" || this.#phase === "closed") return;
+    }
+  }
+
+  #onPeerEvent(ev: StreamEvent): void {
+    switch (this.#phase) {
+      case "pre-tls":
+        return this.#preTls(ev);
+      case "pre-tls-proxied":
+        if (ev.type === "element" && ev.element.is("starttls", NS_TLS)) return this.#proceed();
+        return this.#toEdge(ev);
+      case "proxy":
+        return this.#toEdge(ev);
+      default:
+        return;
+    }
+  }
+
+  /** RFC 6120 §4.2 / §5.3: the gateway's own pre-TLS stream, which offers only STARTTLS. */
+  #preTls(ev: StreamEvent): void {
+    if (ev.type === "error") return this.#fail(ev.error);
+    if (ev.type === "close") return this.#fail(new StreamError("policy-violation", "stream closed before TLS"));
+    if (ev.type === "open") {
+      const to = ev.attrs.to?.toLowerCase();
+      this.#domain = to && this.#config.domains.includes(to) ? to : undefined;
+      this.#sendHeader(ev.attrs);
+      // RFC 6120 §4.9.3.6: a 'to' we do not host.
+      if (!this.#domain) return this.#fail(new StreamError("host-unknown", `this gateway does not serve '${ev.attrs.to ?? ""}'`));
+      // RFC 6120 §4.7.5: STARTTLS needs stream features, which need version 1.0.
+      if (!/^1\./.test(ev.attrs.version ?? "")) return this.#fail(new StreamError("unsupported-version", "TLS is required and needs version='1.0'"));
+      this.#writePeer(`<stream:features><starttls xmlns='${NS_TLS}'><required/></starttls></stream:features>`);
+      return;
+    }
+    if (ev.element.is("starttls", NS_TLS)) return this.#proceed();
+    // RFC 6120 §5.3.1: TLS is mandatory-to-negotiate here; anything else first is refused.
+    this.#fail(new StreamError("policy-violation", "STARTTLS is required before anything else"));
+  }
+
+  /** RFC 6120 §5.4.2.3: <proceed/>, then the TLS handshake on the same socket. */
+  #proceed(): void {
+    this.#writePeer(`<proceed xmlns='${NS_TLS}'/>`);
+    this.#phase = "tls-handshake";
+    if (this.#edge) {
+      // The pre-TLS stream to the edge ends here; a new one starts after TLS.
+      this.#edge.send(closeFrame());
+      this.#detachEdge()?.close(1000);
+    }
+    this.#raw.removeAllListeners("data");
+    this.#deps.upgrade(this.#raw).then(
+      (tlsSocket) => this.#onSecure(tlsSocket),
+      (e: Error) => {
+        // RFC 6120 §5.4.3.2: on TLS failure the connection is simply closed.
+        this.#log.log("info", "tls failed", { error: e.message });
+        this.#raw.destroy();
+      },
+    );
+  }
+
+  #onSecure(s: TLSSocket): void {
+    this.#socket = s;
+    const cipher = s.getCipher();
+    this.#tls = { version: s.getProtocol() ?? "unknown", ...(cipher?.standardName ? { cipher: cipher.standardName } : {}) };
+    this.#certIdentities = verifiedIdentities(s);
+    this.#log.log("info", "tls established", { tls: this.#tls, certIdentities: this.#certIdentities, ...(s.authorizationError ? { certError: String(s.authorizationError) } : {}) });
+    this.#reader = this.#newReader();
+    this.#headerSent = false;
+    this.#phase = "proxy";
+    if (s !== this.#raw) s.on("close", () => this.#onTcpClosed());
+    s.on("error", (e) => this.#log.log("debug", "tls socket error", { error: e.message }));
+    s.on("data", (chunk: Buffer) => this.#onPeerData(chunk));
+    s.on("drain", () => this.#edge?.resume());
+    // Open the edge link now, in parallel with the peer's new stream header.
+    this.#openEdge();
+  }
+
+  /** Peer event -> one frame to the edge (RFC 7395 §3.3-3.6). */
+  #toEdge(ev: StreamEvent): void {
+    if (!this.#edge) this.#openEdge();
+    const edge = this.#edge!;
+    let ok = true;
+    switch (ev.type) {
+      case "open": {
+        const attrs: Record<string, string> = {};
+        for (const [k, v] of Object.entries(ev.attrs)) if (k !== "xmlns" && k !== "xmlns:stream") attrs[k] = v;
+        ok = edge.send(openFrame(attrs));
+        this.#clearHandshake();
+        break;
+      }
+      case "element":
+        ok = edge.send(frameElement(ev.element));
+        break;
+      case "close":
+        // RFC 6120 §4.4: the peer closed its stream; the edge answers with its own <close/>.
+        edge.send(closeFrame());
+        return;
+      case "error":
+        return this.#fail(ev.error);
+    }
+    if (!ok) this.#socket.pause();
+  }
+
+  // ------------------------------------------------------------------------------------ edge side
+
+  #openEdge(): void {
+    const info: GatewayConnectionInfo = { peer: this.#peer, tls: this.#tls, certIdentities: this.#certIdentities, port: this.#raw.localPort ?? 0 };
+    this.#frames = new FrameReader({ maxStanzaBytes: this.#config.maxStanzaBytes * 4, maxDepth: this.#config.maxDepth });
+    this.#edgeClosed = false;
+    const link: EdgeLink = new EdgeLink(this.#config.edgeUrl, this.#config.token, info, this.#config.highWaterMark, {
+      message: (text) => this.#edge === link && this.#fromEdge(text),
+      drained: () => this.#edge === link && this.#socket.resume(),
+      closed: (reason) => {
+        if (this.#edge !== link) return;
+        this.#edgeClosed = true;
+        this.#edge = undefined;
+        if (reason) this.#log.log("warn", "edge link lost", { reason });
+        if (this.#phase === "closing" || this.#phase === "closed") return this.#maybeClosed();
+        // The edge went away without closing the stream: tell the peer (RFC 6120 §4.9.3.8).
+        this.#fail(new StreamError("internal-server-error", "the edge is unavailable"));
+      },
+    });
+    this.#edge = link;
+  }
+
+  /** Forgets the current edge link (its events are ignored from now on) and returns it. */
+  #detachEdge(): EdgeLink | undefined {
+    const link = this.#edge;
+    this.#edge = undefined;
+    this.#edgeClosed = true;
+    return link;
+  }
+
+  #fromEdge(text: string): void {
+    this.#lastActivity = this.#now();
+    for (const ev of this.#frames!.read(text)) {
+      switch (ev.type) {
+        case "open": {
+          this.#sendHeader(undefined, ev.attrs);
+          break;
+        }
+        case "element":
+          this.#elementFromEdge(ev.element);
+          break;
+        case "close":
+          // RFC 7395 §3.6 <close/> = RFC 6120 §4.4 </stream:stream>.
+          this.#writePeer(streamClose());
+          this.#closeTcpSoon();
+          break;
+        case "error":
+          this.#log.log("error", "edge sent a bad frame", { error: ev.error.message });
+          this.#fail(new StreamError("internal-server-error"));
+          break;
+      }
+    }
+  }
+
+  #elementFromEdge(el: Element): void {
+    if (this.#phase === "pre-tls-proxied" && el.is("features", NS_STREAM) && !el.getChild("starttls", NS_TLS)) {
+      // Offer STARTTLS (optional) alongside the edge's own features (RFC 6120 §5.3.1).
+      el.children.unshift(new Element("starttls", { xmlns: NS_TLS }));
+    }
+    this.#writePeer(serialize(el));
+    // RFC 6120 §6.4.6: after SASL success both sides start a new stream on the same socket.
+    if (el.is("success", NS_SASL)) {
+      this.#reader = this.#newReader();
+      this.#headerSent = false;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------ helpers
+
+  /** Our stream header to the peer: from the peer's header (pre-TLS), or the edge's <open/> attributes. */
+  #sendHeader(peerAttrs?: Record<string, string>, edgeAttrs?: Record<string, string>): void {
+    if (this.#headerSent) return;
+    this.#headerSent = true;
+    const attrs: Record<string, string | undefined> = edgeAttrs
+      ? { ...edgeAttrs }
+      : { from: this.#domain ?? peerAttrs?.to, to: peerAttrs?.from, id: randomBytes(12).toString("base64url"), version: "1.0" };
+    if (!attrs.from && this.#domain) attrs.from = this.#domain;
+    this.#writePeer(streamHeader(attrs));
+  }
+
+  #writePeer(text: string): void {
+    if (this.#socket.destroyed || this.#socket.writableEnded) return;
+    this.bytes.toPeer += Buffer.byteLength(text);
+    this.#lastActivity = this.#now();
+    if (!this.#socket.write(text)) this.#edge?.pause();
+  }
+
+  /** RFC 6120 §4.9: stream error (after a header, §4.9.1.1), close the stream, then the edge. */
+  #fail(error: StreamError, wsCode = 1000): void {
+    if (this.#phase === "closing" || this.#phase === "closed") return;
+    const level = error.condition === "system-shutdown" || error.condition === "connection-timeout" ? "info" : "warn";
+    this.#log.log(level, "stream error", { condition: error.condition, text: error.text });
+    if (this.#phase === "tls-handshake") {
+      this.#phase = "closing";
+      this.#socket.destroy();
+    } else {
+      this.#sendHeader();
+      this.#writePeer(serialize(error.toElement() as Element) + streamClose());
+      this.#phase = "closing";
+      this.#closeTcpSoon();
+    }
+    const edge = this.#edge;
+    if (edge) {
+      edge.send(closeFrame());
+      edge.close(wsCode, error.condition);
+    }
+    this.#maybeClosed();
+  }
+
+  /** After our </stream:stream>: half-close, and cut the socket if the peer does not follow. */
+  #closeTcpSoon(): void {
+    if (this.#phase !== "closing") this.#phase = "closing";
+    this.#socket.end();
+    setTimeout(() => this.#socket.destroy(), 5_000).unref();
+  }
+
+  #onTcpClosed(): void {
+    if (this.#tcpClosed) return;
+    this.#tcpClosed = true;
+    this.#log.log("info", "tcp closed", { bytesFromPeer: this.bytes.fromPeer, bytesToPeer: this.bytes.toPeer });
+    const edge = this.#edge;
+    if (edge) {
+      // The transport is gone: the edge learns it from the WebSocket closing (no <close/>: the
+      // peer did not close its stream).
+      edge.close(1000, "peer connection closed");
+    }
+    this.#phase = "closing";
+    this.#maybeClosed();
+  }
+
+  #maybeClosed(): void {
+    if (!this.#tcpClosed || !this.#edgeClosed || this.#closedCalled) return;
+    this.#closedCalled = true;
+    this.#phase = "closed";
+    this.#clearHandshake();
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#deps.onClosed();
+  }
+
+  #clearHandshake(): void {
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
+  }
+
+  #armIdle(): void {
+    const due = this.#lastActivity + this.#config.idleTimeoutMs - this.#now();
+    this.#idleTimer = setTimeout(() => {
+      if (this.#now() - this.#lastActivity >= this.#config.idleTimeoutMs) this.#timeout("idle");
+      else this.#armIdle();
+    }, Math.max(due, 10));
+    this.#idleTimer.unref();
+  }
+
+  #timeout(which: "handshake" | "idle"): void {
+    const condition: StreamErrorCondition = "connection-timeout";
+    this.#fail(new StreamError(condition, which === "handshake" ? "stream setup took too long" : "idle for too long"));
+  }
+}
+
+/**
+ * RFC 6120 §13.7.1.2 / RFC 6125: the DNS identities of a client certificate that verified against
+ * our CA bundle. Unverified certificates yield none: the edge must not trust them.
+ */
+export function verifiedIdentities(s: TLSSocket): string[] {
+  if (!s.authorized) return [];
+  const cert = s.getPeerCertificate();
+  if (!cert || !cert.subjectaltname) return [];
+  return cert.subjectaltname
+    .split(/,\s*/)
+    .filter((e) => e.startsWith("DNS:"))
+    .map((e) => e.slice(4).toLowerCase());
+}

@@ -1,0 +1,124 @@
+// The gateway's side of one WebSocket to the edge's /xmpp-s2s (XEP-0468, RFC 7395 framing,
+// subprotocol "xmpp"). It carries the connection header the edge trusts only with GATEWAY_TOKEN,
+// queues frames until the socket opens, and reports backpressure so the TCP side can pause.
+
+import WebSocket from "ws";
+import { CONNECTION_HEADER, GATEWAY_TOKEN_HEADER } from "../durable-objects/lib/connection-info.js";
+
+/** What the gateway tells the edge about the TCP connection (durable-objects/lib/connection-info.ts). */
+export interface GatewayConnectionInfo {
+  /** The peer's address and port as the gateway saw them, e.g. "203.0.113.5:40212" or "[2001:db8::1]:40212". */
+  peer: string;
+  /** TLS negotiated on the TCP connection, or null for a plaintext stream. */
+  tls: { version: string; cipher?: string } | null;
+  /** Identities (DNS SANs) of a client certificate that verified against the gateway's CA bundle. */
+  certIdentities: string[];
+  /** The gateway port the peer connected to (5269 STARTTLS, 5270 direct TLS). */
+  port: number;
+}
+
+export interface EdgeLinkEvents {
+  /** One WebSocket message from the edge (one framed element). */
+  message(text: string): void;
+  /** The WebSocket is gone; `reason` says why when it was not a normal close. */
+  closed(reason: string | undefined): void;
+  /** bufferedAmount fell below the low-water mark after a pause was requested. */
+  drained(): void;
+}
+
+export class EdgeLink {
+  readonly #ws: WebSocket;
+  readonly #queue: string[] = [];
+  #queuedBytes = 0;
+  #closed = false;
+  readonly #highWaterMark: number;
+
+  constructor(url: string, token: string, info: GatewayConnectionInfo, highWaterMark: number, readonly events: EdgeLinkEvents) {
+    this.#highWaterMark = highWaterMark;
+    this.#ws = new WebSocket(url, "xmpp", {
+      headers: { [GATEWAY_TOKEN_HEADER]: token, [CONNECTION_HEADER]: JSON.stringify(info) },
+      perMessageDeflate: false,
+      maxPayload: 64 * 1024 * 1024,
+    });
+    this.#ws.on("open", () => {
+      if (this.#ws.protocol !== "xmpp") {
+        // RFC 7395 §3.2: without the negotiated subprotocol there is no framing contract.
+        this.#ws.terminate();
+        return this.#finish(`edge did not accept subprotocol xmpp (got '${this.#ws.protocol}')`);
+      }
+      for (const frame of this.#queue.splice(0)) this.#ws.send(frame);
+      this.#queuedBytes = 0;
+    });
+    this.#ws.on("message", (data, isBinary) => {
+      this.events.message(isBinary ? Buffer.from(data as Buffer).toString("utf8") : data.toString());
+    });
+    this.#ws.on("unexpected-response", (_req, res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body.length < 2000 ? (body += c) : undefined));
+      res.on("end", () => this.#finish(`edge refused the WebSocket: HTTP ${res.statusCode} ${body.slice(0, 500)}`));
+      res.on("error", () => this.#finish(`edge refused the WebSocket: HTTP ${res.statusCode}`));
+    });
+    this.#ws.on("error", (e) => this.#finish(`edge WebSocket error: ${e.message}`));
+    this.#ws.on("close", (code, reason) =>
+      this.#finish(code === 1000 || code === 1005 ? undefined : `edge closed the WebSocket: ${code} ${reason.toString()}`));
+  }
+
+  get open(): boolean {
+    return this.#ws.readyState === WebSocket.OPEN;
+  }
+
+  /** True when more than the high-water mark waits to go to the edge: pause the TCP side. */
+  get congested(): boolean {
+    return this.#queuedBytes + this.#ws.bufferedAmount > this.#highWaterMark;
+  }
+
+  /** Sends one frame; returns false when the caller should pause reading (drained() follows). */
+  send(frame: string): boolean {
+    if (this.#closed) return true;
+    if (this.#ws.readyState === WebSocket.CONNECTING) {
+      this.#queue.push(frame);
+      this.#queuedBytes += Buffer.byteLength(frame);
+    } else {
+      this.#ws.send(frame, () => {
+        if (!this.congested && this.#waitingDrain) {
+          this.#waitingDrain = false;
+          this.events.drained();
+        }
+      });
+    }
+    if (this.congested) this.#waitingDrain = true;
+    return !this.congested;
+  }
+  #waitingDrain = false;
+
+  /** Stops reading frames from the edge (the TCP peer is slow). */
+  pause(): void {
+    if (this.open) this.#ws.pause();
+  }
+
+  resume(): void {
+    if (this.open) this.#ws.resume();
+  }
+
+  /** Closes the WebSocket (after any frames already sent, such as <close/>). */
+  close(code = 1000, reason = ""): void {
+    if (this.#closed) return;
+    if (this.#ws.readyState === WebSocket.CONNECTING) {
+      // Frames queued before the socket opened still matter (e.g. a <close/>): send, then close.
+      this.#ws.once("open", () => this.#ws.close(code, reason));
+      return;
+    }
+    this.#ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.#ws.terminate();
+  }
+
+  #finish(reason: string | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.events.closed(reason);
+  }
+}

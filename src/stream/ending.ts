@@ -1,0 +1,62 @@
+// How a stream ends (RFC 6120 §4.4, §4.9): a stream error is sent after our header (if none was sent
+// yet) and always followed by the close; then nothing pending survives: queued stanzas bounce,
+// pending pairs fail, outstanding verifications fail, and `closed` is the last action.
+
+import type { StanzaErrorCondition, StreamError, StreamErrorCondition } from "../errors.js";
+import { headerAttrs } from "../dialback/elements.js";
+import { splitPairKey } from "../dialback/pairs.js";
+import { bounceAll, emit, pairState, send, sendClose, type Ctx } from "./context.js";
+import { dropVerify } from "./verification.js";
+import { transition } from "./phase.js";
+
+/** RFC 6120 §4.9.1: send the error (after our header if none was sent yet), close, finish. */
+export function fail(c: Ctx, err: StreamError, peerAttrs?: Record<string, string>): void {
+  if (c.phase.name === "closed") return;
+  if (!c.headerSent && c.role === "receiving") {
+    c.headerSent = true;
+    const a = peerAttrs ?? {};
+    emit(c, {
+      type: "send",
+      data: {
+        kind: "header",
+        attrs: headerAttrs({ from: a.to, to: a.from, id: c.streamId ?? c.mintId(), version: c.peerVersion1 && !c.legacy }),
+      },
+    });
+  }
+  send(c, err.toElement());
+  sendClose(c);
+  finish(c, "us", err.condition);
+}
+
+/** The stream is over: nothing pending survives; queued stanzas bounce; `closed` is last. */
+export function finish(c: Ctx, by: "us" | "peer" | "transport", error?: StreamErrorCondition): void {
+  c.phase = transition(c.phase, error ? { name: "closed", by, error } : { name: "closed", by });
+  // The bounce table: never reached the peer's stream -> remote-server-not-found; the peer opened
+  // a stream but dialback did not finish -> remote-server-timeout.
+  const condition: StanzaErrorCondition = c.peerHeaderSeen ? "remote-server-timeout" : "remote-server-not-found";
+  for (const [key, rec] of c.outbound) {
+    if (rec.state === "keying" || rec.state === "pending") {
+      const [local, remote] = splitPairKey(key);
+      c.outbound.set(key, { state: "failed", condition });
+      pairState(c, "outbound", local, remote, "error", { condition });
+      bounceAll(c, rec.queue, condition);
+    }
+  }
+  for (const [key, rec] of c.inbound) {
+    if (rec.state === "pending") {
+      const [sender, target] = splitPairKey(key);
+      c.inbound.delete(key);
+      pairState(c, "inbound", target, sender, "error", { condition: "remote-server-timeout" });
+    }
+  }
+  c.inByHandle.clear();
+  c.keyOps.clear();
+  c.checks.clear();
+  c.pending = 0;
+  // XEP-0220 §2.1.2: pending verifications on a closed stream count as failed.
+  for (const v of [...c.verifyByHandle.values()]) {
+    dropVerify(c, v);
+    emit(c, { type: "verify-result", handle: v.handle, from: v.from, to: v.to, id: v.id, outcome: { type: "error", condition: "remote-server-timeout" } });
+  }
+  emit(c, error ? { type: "closed", by, error } : { type: "closed", by });
+}

@@ -1,0 +1,114 @@
+// Snapshot and restore of a stream's state for Durable Object hibernation (JSON, queued stanzas as
+// XML strings). Key work in flight at snapshot time is requested again on restore.
+
+import { parse } from "ltx";
+import type { Domain, StreamId } from "../types.js";
+import type { StreamSnapshot } from "../engine/snapshot.js";
+import { validInbound, validOutbound, verifyKey, type OutstandingVerify } from "../dialback/pairs.js";
+import type { Ctx } from "./context.js";
+import { requestKey } from "./originating.js";
+import { emitCheck } from "./verification.js";
+import { EngineUsageError } from "./phase.js";
+
+export function snapshot(c: Ctx): StreamSnapshot {
+  return {
+    v: 1,
+    role: c.role,
+    phase: c.phase,
+    streamId: c.streamId,
+    local: c.local,
+    remote: c.remote,
+    legacy: c.legacy,
+    peerVersion1: c.peerVersion1,
+    peerHeaderSeen: c.peerHeaderSeen,
+    headerSent: c.headerSent,
+    secure: c.secure,
+    peerCertificate: c.peerCertificate,
+    offeredTls: c.offeredTls,
+    offeredBidi: c.offeredBidi,
+    peerDialbackErrors: c.peerDialbackErrors,
+    bidi: c.bidi,
+    scope: c.scope,
+    nextHandle: c.nextHandle,
+    negotiationDeadline: c.negotiationDeadline,
+    inbound: [...c.inbound],
+    outbound: [...c.outbound].map(([k, r]) => {
+      if (r.state === "keying") return [k, { state: "keying", queue: r.queue.map(String) }];
+      if (r.state === "pending") return [k, { state: "pending", deadline: r.deadline, queue: r.queue.map(String) }];
+      return [k, r];
+    }),
+    verifies: [...c.verifyByHandle.values()].map((v) => ({ ...v })),
+    checks: [...c.checks],
+  };
+}
+
+/** Fills a fresh context (same role) from `snap`; then re-emits key work that was in flight. */
+export function restoreInto(c: Ctx, snap: StreamSnapshot): void {
+  if (snap.v !== 1) throw new EngineUsageError(`unknown snapshot version ${String(snap.v)}`);
+  if (snap.role !== c.role) throw new EngineUsageError("snapshot role mismatch");
+  c.phase = snap.phase;
+  c.streamId = snap.streamId as StreamId | undefined;
+  c.local = snap.local as Domain | undefined;
+  c.remote = snap.remote as Domain | undefined;
+  c.peerVersion1 = snap.peerVersion1;
+  c.peerHeaderSeen = snap.peerHeaderSeen;
+  c.headerSent = snap.headerSent;
+  c.secure = snap.secure;
+  c.peerCertificate = snap.peerCertificate;
+  c.offeredTls = snap.offeredTls;
+  c.offeredBidi = snap.offeredBidi;
+  c.peerDialbackErrors = snap.peerDialbackErrors;
+  c.bidi = snap.bidi;
+  c.scope = { ...snap.scope };
+  c.nextHandle = snap.nextHandle;
+  c.negotiationDeadline = snap.negotiationDeadline;
+
+  // Deadline queues must be filled in deadline order.
+  const inPending: { key: string; handle: number; deadline: number }[] = [];
+  for (const [key, r] of snap.inbound) {
+    if (r.state === "valid") c.inbound.set(key, validInbound(r.level));
+    else {
+      c.inbound.set(key, { state: "pending", handle: r.handle, deadline: r.deadline });
+      inPending.push({ key, handle: r.handle, deadline: r.deadline });
+    }
+  }
+  for (const p of inPending.sort((a, b) => a.deadline - b.deadline)) {
+    c.inByHandle.set(p.handle, p.key);
+    c.inDeadlines.push(p.deadline, p.handle);
+    c.pending++;
+  }
+
+  const outPending: [string, number][] = [];
+  for (const [key, r] of snap.outbound) {
+    if (r.state === "valid") c.outbound.set(key, validOutbound(r.level));
+    else if (r.state === "failed") c.outbound.set(key, { state: "failed", condition: r.condition });
+    else {
+      const queue = r.queue.map((x) => parse(x));
+      c.pending++;
+      if (r.state === "pending" && r.deadline !== undefined) {
+        c.outbound.set(key, { state: "pending", deadline: r.deadline, queue });
+        outPending.push([key, r.deadline]);
+      } else c.outbound.set(key, { state: "keying", handle: 0, queue });
+    }
+  }
+  for (const [key, at] of outPending.sort((a, b) => a[1] - b[1])) c.outDeadlines.push(at, key);
+
+  for (const v of [...snap.verifies].sort((a, b) => a.deadline - b.deadline)) {
+    const ov: OutstandingVerify = { ...v, from: v.from as Domain, to: v.to as Domain };
+    const k = verifyKey(ov.from, ov.to, ov.id);
+    const list = c.verifies.get(k);
+    if (list) list.push(ov);
+    else c.verifies.set(k, [ov]);
+    c.verifyByHandle.set(ov.handle, ov);
+    c.verifyDeadlines.push(ov.deadline, ov.handle);
+  }
+
+  if (c.phase.name === "open") {
+    for (const [key, rec] of c.outbound) if (rec.state === "keying") requestKey(c, key, rec);
+  }
+  for (const [h, req] of snap.checks) {
+    const r = { from: req.from as Domain, to: req.to as Domain, id: req.id, key: req.key };
+    c.checks.set(h, r);
+    emitCheck(c, h, r);
+  }
+}

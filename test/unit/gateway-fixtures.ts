@@ -1,0 +1,182 @@
+// Test fixtures for the gateway: a fake edge (a real `ws` WebSocket server on loopback that records
+// what the gateway sends and lets the test answer), a raw TCP/TLS peer that reads text, and a
+// gateway started with generated certificates.
+
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import type { IncomingMessage } from "node:http";
+import { WebSocketServer, type WebSocket } from "ws";
+import { loadGatewayConfig, type GatewayConfig } from "../../gateway/config.js";
+import { selfSignedFor, testCa, type Pem } from "../../gateway/dev-cert.js";
+import { memoryLogger } from "../../gateway/log.js";
+import { startGateway, type Gateway } from "../../gateway/server.js";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const TOKEN = "gateway-test-token-0123456789";
+export const FRAMING = "urn:ietf:params:xml:ns:xmpp-framing-server";
+
+/** Waits until `pred()` is true (polling), or fails with `what`. */
+export async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export interface EdgeSession {
+  ws: WebSocket;
+  req: IncomingMessage;
+  frames: string[];
+  closed: boolean;
+  closeCode?: number;
+}
+
+/** The fake edge: accepts /xmpp-s2s with subprotocol xmpp (or refuses with `refuse`). */
+export class FakeEdge {
+  readonly sessions: EdgeSession[] = [];
+  refuse: number | undefined;
+  #wss!: WebSocketServer;
+  url = "";
+
+  async start(): Promise<this> {
+    this.#wss = new WebSocketServer({
+      host: "127.0.0.1",
+      port: 0,
+      handleProtocols: (p) => (p.has("xmpp") ? "xmpp" : false),
+      verifyClient: (_info, cb) => (this.refuse ? cb(false, this.refuse, "refused by test") : cb(true)),
+    });
+    await new Promise<void>((r) => this.#wss.once("listening", () => r()));
+    this.url = `ws://127.0.0.1:${(this.#wss.address() as { port: number }).port}/xmpp-s2s`;
+    this.#wss.on("connection", (ws, req) => {
+      const s: EdgeSession = { ws, req, frames: [], closed: false };
+      ws.on("message", (d) => s.frames.push(d.toString()));
+      ws.on("close", (code) => {
+        s.closed = true;
+        s.closeCode = code;
+      });
+      this.sessions.push(s);
+    });
+    return this;
+  }
+
+  async session(i = 0): Promise<EdgeSession> {
+    await until(() => this.sessions.length > i, `edge session ${i}`);
+    return this.sessions[i]!;
+  }
+
+  async frame(s: EdgeSession, match: RegExp): Promise<string> {
+    await until(() => s.frames.some((f) => match.test(f)), `edge frame ${match}`);
+    return s.frames.find((f) => match.test(f))!;
+  }
+
+  stop(): Promise<void> {
+    for (const c of this.#wss.clients) c.terminate();
+    return new Promise((r) => this.#wss.close(() => r()));
+  }
+}
+
+/** A peer's socket with everything it received as text. */
+export class Peer {
+  text = "";
+  closed = false;
+  constructor(public socket: Socket) {
+    this.#listen(socket);
+  }
+
+  #listen(s: Socket) {
+    s.setEncoding("utf8");
+    s.on("data", (d: string) => (this.text += d));
+    s.on("close", () => (this.closed = true));
+    s.on("error", () => {});
+  }
+
+  static async tcp(port: number): Promise<Peer> {
+    const s = netConnect({ host: "127.0.0.1", port });
+    await new Promise((r, j) => s.once("connect", r).once("error", j));
+    return new Peer(s);
+  }
+
+  static async directTls(port: number, opts: { cert?: Pem } = {}): Promise<Peer> {
+    const s = tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false, ALPNProtocols: ["xmpp-server"], servername: "edge.test", ...opts.cert });
+    await new Promise((r, j) => s.once("secureConnect", r).once("error", j));
+    return new Peer(s);
+  }
+
+  write(s: string) {
+    this.socket.write(s);
+  }
+
+  async wait(match: RegExp, what = String(match)): Promise<RegExpMatchArray> {
+    await until(() => match.test(this.text), `peer to receive ${what}; got: ${this.text.slice(-400)}`);
+    return this.text.match(match)!;
+  }
+
+  /** RFC 6120 §5.4: after <proceed/>, TLS on the same socket. Resets the received text. */
+  async startTls(opts: { cert?: Pem } = {}): Promise<TLSSocket> {
+    this.socket.removeAllListeners("data");
+    const s = tlsConnect({ socket: this.socket, rejectUnauthorized: false, servername: "edge.test", ...opts.cert });
+    await new Promise((r, j) => s.once("secureConnect", r).once("error", j));
+    this.text = "";
+    this.socket = s;
+    this.#listen(s);
+    return s;
+  }
+}
+
+export const header = (to = "edge.test", from = "peer.test") =>
+  `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' ` +
+  `xmlns:db='jabber:server:dialback' to='${to}' from='${from}' version='1.0'>`;
+
+export interface Fixture {
+  edge: FakeEdge;
+  gateway: Gateway;
+  config: GatewayConfig;
+  log: ReturnType<typeof memoryLogger>;
+  ca: Pem;
+  stop(): Promise<void>;
+}
+
+let certs: Promise<{ server: Pem; ca: Pem; dir: string }> | undefined;
+function sharedCerts() {
+  certs ??= (async () => {
+    const ca = await testCa();
+    const server = await selfSignedFor(["edge.test"]);
+    const dir = mkdtempSync(join(tmpdir(), "gateway-test-"));
+    writeFileSync(join(dir, "cert.pem"), server.cert);
+    writeFileSync(join(dir, "key.pem"), server.key);
+    writeFileSync(join(dir, "ca.pem"), ca.cert);
+    return { server, ca, dir };
+  })();
+  return certs;
+}
+
+/** Starts a fake edge and a gateway on free loopback ports; `env` overrides gateway variables. */
+export async function startFixture(env: Record<string, string> = {}): Promise<Fixture> {
+  const { ca, dir } = await sharedCerts();
+  const edge = await new FakeEdge().start();
+  const config = loadGatewayConfig({
+    GATEWAY_HOST: "127.0.0.1",
+    GATEWAY_STARTTLS_PORT: "0",
+    GATEWAY_DIRECT_TLS_PORT: "0",
+    GATEWAY_EDGE_URL: edge.url,
+    GATEWAY_TOKEN: TOKEN,
+    GATEWAY_CERT: join(dir, "cert.pem"),
+    GATEWAY_KEY: join(dir, "key.pem"),
+    GATEWAY_CA: join(dir, "ca.pem"),
+    GATEWAY_DOMAINS: "edge.test",
+    GATEWAY_SHUTDOWN_GRACE_MS: "300",
+    ...env,
+  });
+  const log = memoryLogger();
+  const gateway = await startGateway(config, log);
+  return {
+    edge, gateway, config, log, ca,
+    async stop() {
+      await gateway.close();
+      await edge.stop();
+    },
+  };
+}
