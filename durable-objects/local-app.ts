@@ -20,6 +20,7 @@ export interface InboxItem {
 }
 
 export class LocalApp extends DurableObject<Env> {
+  #inserts = 0;
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec(
@@ -39,13 +40,21 @@ export class LocalApp extends DurableObject<Env> {
         "INSERT INTO inbox (received_at, from_jid, to_jid, kind, xml) VALUES (?, ?, ?, ?, ?)",
         Date.now(), stanza.attrs.from ?? null, stanza.attrs.to ?? null, stanza.name, xml,
       );
-      sql.exec("DELETE FROM inbox WHERE seq <= (SELECT MAX(seq) FROM inbox) - ?", INBOX_SIZE);
+      if (++this.#inserts % 50 === 0) sql.exec("DELETE FROM inbox WHERE seq <= (SELECT MAX(seq) FROM inbox) - ?", INBOX_SIZE);
     }
     return r.replies.map(String);
   }
 
-  /** Newest first. */
+  /** Many stanzas in one call (a burst from one stream); replies per stanza, in order. */
+  async deliverMany(xmls: string[]): Promise<string[][]> {
+    const out: string[][] = [];
+    for (const xml of xmls) out.push(await this.deliver(xml));
+    return out;
+  }
+
+  /** Newest first (the last INBOX_SIZE). */
   list(limit: number): InboxItem[] {
+    limit = Math.min(limit, INBOX_SIZE);
     return this.ctx.storage.sql
       .exec<{ seq: number; received_at: number; from_jid: string | null; to_jid: string | null; kind: string; xml: string }>(
         "SELECT * FROM inbox ORDER BY seq DESC LIMIT ?", limit)

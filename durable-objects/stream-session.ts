@@ -16,7 +16,7 @@ import type { Outgoing } from "../src/engine/index.js";
 import { STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, type ConnectionInfo } from "./lib/connection-info.js";
 import { ControlReporter } from "./lib/control.js";
 import { makeEffects, sendOutbound } from "./lib/effects.js";
-import { configPolicy } from "./lib/policy-view.js";
+import { LivePolicy } from "./lib/policy-view.js";
 import { SessionHost, restoreStream } from "./lib/session-host.js";
 import { describeSession, type SessionMeta } from "./lib/describe.js";
 import { SessionStore } from "./lib/store.js";
@@ -26,6 +26,7 @@ export class StreamSession extends DurableObject<Env> {
   #host: SessionHost | undefined;
   #meta: SessionMeta | undefined;
   #codec: FrameCodec | undefined;
+  #policy: LivePolicy | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -47,10 +48,19 @@ export class StreamSession extends DurableObject<Env> {
   async #deps() {
     const config = await edgeConfig(this.env);
     this.#codec ??= new FrameCodec(config.limits, this.#meta!.open);
+    this.#policy ??= new LivePolicy(this.env, config);
+    await this.#policy.refresh();
     const info = this.#meta!.connection;
+    // Behind the gateway, identities from a client certificate it verified count as a valid
+    // certificate for those names (XEP-0238 "trusted"); a direct wss: peer presents none.
+    const names = info.certIdentities;
     return {
-      policy: configPolicy(config),
-      transport: { secure: info.tls !== null, canStartTls: false },
+      policy: this.#policy,
+      transport: {
+        secure: info.tls !== null,
+        canStartTls: false,
+        ...(info.tls !== null ? { peerCertificate: { status: names.length > 0 ? ("valid" as const) : ("none" as const), names } } : {}),
+      },
       newStreamId: () => asStreamId(this.#meta!.id),
     };
   }
@@ -87,6 +97,10 @@ export class StreamSession extends DurableObject<Env> {
 
   #observe(a: ShellAction, control: ControlReporter): void {
     control.action(a);
+    if (a.type === "pair-state" && this.#host && this.#meta) {
+      const { pairs: _, ...info } = describeSession(this.#meta, this.#host);
+      control.session(info);
+    }
     if (a.type === "closed" && this.#meta) {
       this.#meta.closed = true;
       this.#store.putJson("meta", this.#meta);
@@ -131,6 +145,9 @@ export class StreamSession extends DurableObject<Env> {
         this.#meta.open = this.#codec!.lastOpen;
         this.#store.putJson("meta", this.#meta);
       }
+      // A new domain pair is about to be judged: read the current policy first (issue 5: a change
+      // applies to new pairs at once).
+      if (e.type === "element" && e.element.attrs.type === undefined && /(^|:)result$/.test(e.element.name)) await this.#policy?.refresh();
       await host.event(e);
     }
   }

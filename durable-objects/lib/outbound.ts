@@ -17,7 +17,7 @@ import type { Env } from "../../worker/env.js";
 import { ControlReporter } from "./control.js";
 import { describeSession, type SessionMeta } from "./describe.js";
 import { makeEffects } from "./effects.js";
-import { configPolicy } from "./policy-view.js";
+import { LivePolicy } from "./policy-view.js";
 import { SessionHost } from "./session-host.js";
 import type { SessionStore } from "./store.js";
 import { TcpLink } from "./tcp-link.js";
@@ -49,6 +49,7 @@ export class OutboundStream {
   #connectedAt = 0;
   #engineDeadline: number | undefined;
   readonly #control: ControlReporter;
+  #policy: LivePolicy | undefined;
 
   constructor(
     private readonly deps: OutboundDeps,
@@ -104,8 +105,10 @@ export class OutboundStream {
     this.#connectedAt = Date.now();
     this.#meta.connection = { transport: "websocket", peer: `${this.#link.target.host}:${this.#link.target.port}`, tls: this.#link.target.directTls ? { version: "TLS" } : null, certIdentities: [] };
     const direct = this.#link.target.directTls;
+    this.#policy = new LivePolicy(env, this.config);
+    await this.#policy.refresh();
     const stream = new S2SStream({
-      role: "initiating", local: this.local, remote, policy: configPolicy(this.config), now: Date.now(),
+      role: "initiating", local: this.local, remote, policy: this.#policy, now: Date.now(),
       // connect() verifies certificates against public roots, so direct TLS means a CA-valid peer.
       transport: { secure: direct, canStartTls: !direct, ...(direct ? { peerCertificate: { status: "valid", names: [remote] } } : {}) },
     });
@@ -137,6 +140,10 @@ export class OutboundStream {
 
   #observe(a: ShellAction): void {
     this.#control.action(a);
+    if (a.type === "pair-state" && this.#host) {
+      const { pairs: _, ...info } = this.describe() ?? { pairs: [] };
+      if ("id" in info) this.#control.session(info);
+    }
     if (a.type === "verify-result") {
       this.#waiters.get(a.handle)?.(a.outcome);
       this.#waiters.delete(a.handle);
@@ -166,7 +173,11 @@ export class OutboundStream {
       this.#control.action({ type: "bounce", stanza: reply ?? stanza, condition: "remote-server-not-found" });
       return;
     }
-    await this.#host.input((s, now) => s.sendStanza(stanza, now));
+    const host = this.#host;
+    const local = (stanza.attrs.from as string).split("/")[0]!.split("@").pop()!.toLowerCase() as Domain;
+    // A pair not yet valid will be judged by policy: read the current one first (issue 5).
+    if (host.stream.pairState("outbound", local, this.deps.remote) !== "valid") await this.#policy?.refresh();
+    await host.input((s, now) => s.sendStanza(stanza, now));
   }
 
   async verify(req: { from: Domain; to: Domain; id: string; key: string }): Promise<VerifyOutcome> {

@@ -78,6 +78,8 @@ export interface Ctx {
   readonly verifyDeadlines: DeadlineQueue<number>;
 
   readonly out: ActionQueue;
+  /** State changes that emit no action (a stanza queued, a db:verify queued): see `revision`. */
+  quietChanges: number;
 }
 
 export function newCtx(fixed: Pick<Ctx, "role" | "policy" | "transport" | "timeouts" | "mintId" | "legacy" | "preferTls">): Ctx {
@@ -111,15 +113,31 @@ export function newCtx(fixed: Pick<Ctx, "role" | "policy" | "transport" | "timeo
     outDeadlines: new DeadlineQueue(),
     verifyDeadlines: new DeadlineQueue(),
     out: new ActionQueue(),
+    quietChanges: 0,
   };
+}
+
+const STANZA_NAMES = new Set(["message", "presence", "iq"]);
+
+/**
+ * Whether an action goes with a change of stream state. Delivering a stanza or sending one on a
+ * verified pair changes nothing; everything else (dialback, pair states, closing) does.
+ */
+function stateful(a: Action): boolean {
+  if (a.type === "deliver") return false;
+  if (a.type === "send" && a.data.kind === "element") return !STANZA_NAMES.has(a.data.element.name);
+  return true;
 }
 
 /** FIFO of actions with O(1) polling (an index, not Array.shift). */
 export class ActionQueue {
   #items: Action[] = [];
   #head = 0;
+  /** Number of state-changing actions ever pushed (feeds S2SStream.revision). */
+  stateful = 0;
 
   push(a: Action): void {
+    if (stateful(a)) this.stateful++;
     this.#items.push(a);
   }
 

@@ -176,7 +176,12 @@ export function onTlsEstablished(c: Ctx, info: TlsInfo, now: number): void {
   c.secure = true;
   c.peerCertificate = info.peerCertificate;
   c.phase = transition(c.phase, { name: "awaiting-header" });
+  // RFC 6120 §5.4.3.3: the restart discards what the old stream negotiated; XEP-0288 §2.1: bidi
+  // is negotiated after TLS.
   c.peerDialbackErrors = false;
+  c.bidi = false;
+  c.offeredBidi = false;
+  c.offeredTls = false;
   c.negotiationDeadline = now + c.timeouts.negotiation;
   if (c.role === "initiating") sendOurInitiatingHeader(c);
 }

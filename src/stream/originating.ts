@@ -104,6 +104,7 @@ export function sendStanza(c: Ctx, stanza: Element, now: number): void {
     bounceAll(c, [stanza], "resource-constraint");
   } else {
     rec.queue.push(stanza);
+    c.quietChanges++;
   }
 }
 

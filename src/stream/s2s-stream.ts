@@ -98,6 +98,14 @@ export class S2SStream {
   get peerDialbackErrors(): boolean {
     return this.#c.peerDialbackErrors;
   }
+  /**
+   * Changes whenever `snapshot()` would: a shell saves the snapshot only when this differs from
+   * the value at its last save, so delivering stanzas on 10,000 verified pairs costs no
+   * re-serialisation. Restarts from 0 after `restore()`.
+   */
+  get revision(): number {
+    return this.#c.out.stateful + this.#c.quietChanges;
+  }
   /** Dialback requests (both directions) awaiting an answer. */
   get pendingCount(): number {
     return this.#c.pending;

@@ -43,6 +43,7 @@ export function requestVerify(c: Ctx, req: { from: Domain; to: Domain; id: strin
   c.verifyByHandle.set(handle, v);
   c.verifyDeadlines.push(v.deadline, handle);
   if (c.phase.name === "open") sendVerify(c, v);
+  else c.quietChanges++;
   return handle;
 }
 

@@ -7,13 +7,31 @@
  */
 export const NOT_PLAIN_ASCII = /[^\t\n\r\x20-\x7e]/;
 
+/** XML 1.0 §2.2 Char excludes C0 controls other than TAB/LF/CR, U+FFFE and U+FFFF... */
+export const ILLEGAL_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/;
+
 /**
- * XML 1.0 §2.2 Char excludes C0 controls other than TAB/LF/CR, U+FFFE, U+FFFF and unpaired
- * surrogates. (Bytes come through a fatal TextDecoder, which cannot produce lone surrogates; strings
- * handed in directly can, and callers hold back a trailing high surrogate until its pair arrives.)
+ * ...and unpaired surrogates. Bytes come through a fatal TextDecoder, which cannot produce them;
+ * strings handed in directly can (callers hold back a trailing high surrogate until its pair comes).
  */
-export const ILLEGAL_CHAR =
-  /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+const isWellFormed: (s: string) => boolean =
+  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === "function"
+    ? (s) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+    : (s) => !LONE_SURROGATE.test(s);
+
+/**
+ * Index of the first character XML does not allow in `s`, or -1. `paired`: the text came from a
+ * UTF-8 decoder, so surrogates are known to be paired and that (costlier) check is skipped.
+ */
+export function firstIllegalChar(s: string, paired: boolean): number {
+  const m = ILLEGAL_CHAR.exec(s);
+  let at = m ? m.index : -1;
+  // isWellFormed() is a fast native scan; the slow regex only runs to locate a known offender.
+  if (!paired && !isWellFormed(at === -1 ? s : s.slice(0, at))) at = LONE_SURROGATE.exec(s)!.index;
+  return at;
+}
 
 /** XML 1.0 §2.3 S: the four whitespace characters. */
 export function isSpace(c: number): boolean {

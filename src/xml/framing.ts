@@ -59,7 +59,7 @@ export class FrameReader {
       const text = typeof message === "string" ? message : this.#decode(message);
       // Tolerate whitespace-only messages (a peer's keepalive habit); they carry nothing.
       if (/^[ \t\r\n]*$/.test(text)) return [];
-      return [this.#frame(text)];
+      return [this.#frame(text, typeof message !== "string")];
     } catch (e) {
       if (!(e instanceof StreamError)) throw e;
       this.#error = e;
@@ -75,11 +75,11 @@ export class FrameReader {
     }
   }
 
-  #frame(text: string): StreamEvent {
+  #frame(text: string, decoded: boolean): StreamEvent {
     this.#element = undefined;
     this.#lexer.reset();
     this.#tree.setScope(this.#contentNs, this.#prefixes);
-    this.#lexer.write(text);
+    this.#lexer.write(text, decoded);
     const el = this.#element as Element | undefined;
     // RFC 7395 §3.3.3: one complete element per message, never part of one.
     if (!this.#lexer.finished || el === undefined) {

@@ -26,7 +26,7 @@
 // the units, its end tag ends the stream); "document" for RFC 7395 WebSocket frames (one element).
 
 import { StreamError } from "../errors.js";
-import { isNameChar, isNameStart, isSpace, ILLEGAL_CHAR, NOT_PLAIN_ASCII, utf8Length } from "./chars.js";
+import { firstIllegalChar, isNameChar, isNameStart, isSpace, NOT_PLAIN_ASCII, utf8Length } from "./chars.js";
 import { decodeAttr, decodeCdata, decodeText, resolveReference } from "./entities.js";
 
 export interface LexerLimits {
@@ -36,7 +36,8 @@ export interface LexerLimits {
 
 /** Receives tags and character data. `depth` is 0 for the root element. May throw StreamError. */
 export interface LexerSink {
-  startTag(name: string, attrs: Record<string, string>, selfClosing: boolean, depth: number): void;
+  /** `special`: the attribute names that are namespace declarations or prefixed, if any. */
+  startTag(name: string, attrs: Record<string, string>, special: readonly string[] | null, depth: number): void;
   endTag(name: string, depth: number): void;
   /** Character data inside an element below the stream level; never empty. */
   text(text: string): void;
@@ -69,7 +70,13 @@ const DTD_KEYWORDS = ["DOCTYPE", "ENTITY", "ELEMENT", "ATTLIST", "NOTATION"];
 const MAX_DECL = 256;
 const MAX_STREAM_REF = 32;
 
+function indexOrEnd(s: string, what: string, from: number): number {
+  const i = s.indexOf(what, from);
+  return i === -1 ? s.length : i;
+}
+
 const nwf = (text: string) => new StreamError("not-well-formed", text);
+const tooLarge = (max: number) => new StreamError("policy-violation", `element larger than ${max} bytes`);
 
 export class XmlLexer {
   #state = S.Text;
@@ -86,12 +93,22 @@ export class XmlLexer {
   #atStart = true;
   #stack: string[] = [];
   #rootSeen = false;
-  // Byte accounting: offset of the current chunk, and of the current unit's first byte (-1: none).
-  #base = 0;
-  #unitStart = -1;
+  // Byte accounting for the current unit: exact bytes counted so far, up to #unitPos in this chunk.
+  // Counting non-ASCII text costs a pass, so it is done lazily: only for the part of a unit cut by a
+  // chunk end, or when 3 bytes per UTF-16 unit could reach the limit.
+  #inUnit = false;
+  #unitPos = 0;
+  #unitBytes = 0;
   #ascii = true;
-  #cntPos = 0;
-  #cntBytes = 0;
+  #nextAmp = -1; // positions in the current chunk, see #plainText
+  #nextCr = -1;
+  #nextCdEnd = -1;
+  #nextLt = -1;
+  #nextLf = -1;
+  #nextTab = -1;
+  #attrNames: string[] = [];
+  #attrCount = 0;
+  #special: string[] | null = null; // attribute names that are namespace declarations or prefixed
 
   constructor(
     private readonly mode: LexerMode,
@@ -110,9 +127,10 @@ export class XmlLexer {
     this.#stack = [];
     this.#rootSeen = false;
     this.#atStart = true;
-    this.#base = 0;
     // The stream header (and whatever precedes it) is the first unit; a frame is one unit.
-    this.#unitStart = 0;
+    this.#inUnit = true;
+    this.#unitPos = 0;
+    this.#unitBytes = 0;
   }
 
   /** True once the root element has ended. */
@@ -125,65 +143,66 @@ export class XmlLexer {
     return this.#stack.length;
   }
 
-  /** Lexes one chunk of decoded text. Throws StreamError at the first bad character. */
-  write(s: string): void {
+  /**
+   * Lexes one chunk of decoded text. Throws StreamError at the first bad character. `decoded`: the
+   * text came out of a TextDecoder (so it holds no unpaired surrogates).
+   */
+  write(s: string, decoded = false): void {
     if (this.#state === S.Done) return;
     let len = s.length;
     let illegal = false;
     this.#ascii = !NOT_PLAIN_ASCII.test(s);
     if (!this.#ascii) {
-      const bad = ILLEGAL_CHAR.exec(s);
-      if (bad) {
+      const bad = firstIllegalChar(s, decoded);
+      if (bad !== -1) {
         // Everything before the bad character is processed first, as it would be in smaller chunks.
-        len = bad.index;
+        len = bad;
         illegal = true;
       }
     }
-    this.#cntPos = 0;
-    this.#cntBytes = this.#base;
+    this.#nextAmp = this.#nextCr = this.#nextCdEnd = this.#nextLt = this.#nextLf = this.#nextTab = -1;
     let pos = 0;
     while (pos < len && (this.#state as S) !== S.Done) {
       let end = len;
-      if (this.#unitStart >= 0) end = this.#budgetEnd(s, pos, len);
+      if (this.#inUnit) end = this.#budgetEnd(s, pos, len);
       pos = this.#step(s, pos, end);
     }
     if (illegal && (this.#state as S) !== S.Done) {
       throw nwf(`character U+${s.charCodeAt(len).toString(16).toUpperCase().padStart(4, "0")} is not allowed in XML`);
     }
-    this.#base = this.#byteAt(s, s.length);
-  }
-
-  /** Byte offset of s[pos] in the whole input. Positions asked for only grow within a chunk. */
-  #byteAt(s: string, pos: number): number {
-    if (this.#ascii) return this.#base + pos;
-    if (pos < this.#cntPos) {
-      this.#cntPos = 0;
-      this.#cntBytes = this.#base;
+    if (this.#inUnit) {
+      this.#unitBytes += this.#ascii ? s.length - this.#unitPos : utf8Length(s, this.#unitPos, s.length);
+      this.#unitPos = 0;
     }
-    this.#cntBytes += utf8Length(s, this.#cntPos, pos);
-    this.#cntPos = pos;
-    return this.#cntBytes;
   }
 
   /**
-   * How far the current unit may be read without crossing the byte limit. Exact for ASCII chunks;
+   * How far the current unit may be read without crossing the byte limit: exact for ASCII chunks;
    * otherwise a safe underestimate (a UTF-16 unit is at most 3 bytes), refined as it is reached.
    */
   #budgetEnd(s: string, pos: number, len: number): number {
-    const room = this.#unitStart + this.limits.maxStanzaBytes - this.#byteAt(s, pos);
-    const next = pos < len ? utf8Length(s, pos, pos + 1) : 0;
-    if (room < next || room <= 0) {
-      throw new StreamError("policy-violation", `element larger than ${this.limits.maxStanzaBytes} bytes`);
+    const max = this.limits.maxStanzaBytes;
+    if (this.#ascii) {
+      const room = max - this.#unitBytes - (pos - this.#unitPos);
+      if (room <= 0) throw tooLarge(max);
+      return Math.min(len, pos + room);
     }
-    return Math.min(len, pos + (this.#ascii ? room : Math.max(1, Math.floor(room / 3))));
+    if (this.#unitBytes + 3 * (len - this.#unitPos) <= max) return len;
+    this.#unitBytes += utf8Length(s, this.#unitPos, pos);
+    this.#unitPos = pos;
+    const room = max - this.#unitBytes;
+    if (room < utf8Length(s, pos, pos + 1)) throw tooLarge(max);
+    return Math.min(len, pos + Math.max(1, Math.floor(room / 3)));
   }
 
   /** Runs the state machine over s[pos, end); returns where it stopped (end, or a unit boundary). */
   #step(s: string, pos: number, end: number): number {
     let mark = pos; // start of the kept part of the current token within s
+    // The state lives in a local while the loop runs (cheaper than a field on every character).
+    let state = this.#state;
     try {
       while (pos < end) {
-        switch (this.#state) {
+        switch (state) {
           case S.Text: {
             if (this.#inContent()) {
               const lt = s.indexOf("<", pos);
@@ -195,11 +214,17 @@ export class XmlLexer {
                 pos = end;
                 break;
               }
-              const raw = this.#rec ? this.#acc + s.slice(mark, lt) : s.slice(pos, lt);
+              let raw: string;
+              let plain = false;
+              if (this.#rec) raw = this.#acc + s.slice(mark, lt);
+              else {
+                raw = s.slice(pos, lt);
+                plain = this.#plainText(s, pos, lt);
+              }
               this.#rec = false;
               this.#acc = "";
-              if (raw.length > 0) this.sink.text(decodeText(raw));
-              this.#state = S.Lt;
+              if (raw.length > 0) this.sink.text(plain ? raw : decodeText(raw));
+              state = S.Lt;
               this.#ltAtStart = false;
               pos = lt + 1;
               break;
@@ -216,18 +241,20 @@ export class XmlLexer {
               this.#ltAtStart = atStart;
               if (this.#rootSeen && this.mode === "stream") {
                 // A new top-level element (or the stream's end tag) starts a unit here.
-                this.#unitStart = this.#byteAt(s, pos);
-                this.#state = S.Lt;
+                this.#inUnit = true;
+                this.#unitPos = pos;
+                this.#unitBytes = 0;
+                state = S.Lt;
                 return pos + 1;
               }
               if (this.#rootSeen) throw nwf("content after the document element");
-              this.#state = S.Lt;
+              state = S.Lt;
               pos++;
             } else if (c === 0xfeff && this.#atStart) {
               pos++; // a byte order mark handed in as text
             } else if (this.#rootSeen && this.mode === "stream" && c === 0x26 /* & */) {
               this.#bang = "";
-              this.#state = S.StreamRef;
+              state = S.StreamRef;
               pos++;
             } else if (this.#rootSeen && this.mode === "stream") {
               throw new StreamError("bad-format", "character data between top-level elements");
@@ -240,24 +267,26 @@ export class XmlLexer {
           case S.Lt: {
             const c = s.charCodeAt(pos);
             if (c === 0x2f /* / */) {
-              this.#state = S.EndName;
+              state = S.EndName;
               this.#rec = true;
               mark = pos + 1;
             } else if (c === 0x21 /* ! */) {
-              this.#state = S.Bang;
+              state = S.Bang;
               this.#bang = "";
             } else if (c === 0x3f /* ? */) {
               // XML 1.0 §2.8: only the XML declaration, and only as the very first thing.
               if (!this.#ltAtStart) throw new StreamError("restricted-xml", "processing instruction");
-              this.#state = S.Decl;
+              state = S.Decl;
               this.#tail = "";
               this.#rec = true;
               mark = pos + 1;
             } else if (isNameStart(c)) {
-              this.#state = S.StartName;
+              state = S.StartName;
               this.#rec = true;
               mark = pos;
               this.#attrs = {};
+              this.#attrCount = 0;
+              this.#special = null;
             } else {
               throw nwf("'<' not followed by a name");
             }
@@ -274,19 +303,19 @@ export class XmlLexer {
             this.#acc = "";
             this.#rec = false;
             const c = s.charCodeAt(pos);
-            if (this.#state === S.AttrName) {
+            if (state === S.AttrName) {
               this.#attrName = name;
-              if (c === 0x3d /* = */) this.#state = S.AttrQuote;
-              else if (isSpace(c)) this.#state = S.AttrEq;
+              if (c === 0x3d /* = */) state = S.AttrQuote;
+              else if (isSpace(c)) state = S.AttrEq;
               else throw nwf(`attribute '${name}' without a value`);
               pos++;
-            } else if (this.#state === S.StartName) {
+            } else if (state === S.StartName) {
               this.#name = name;
               this.#spaced = true;
-              this.#state = S.InTag; // the delimiter is handled there
+              state = S.InTag; // the delimiter is handled there
             } else {
               this.#name = name;
-              this.#state = S.EndTag;
+              state = S.EndTag;
             }
             break;
           }
@@ -298,14 +327,16 @@ export class XmlLexer {
               pos++;
             } else if (c === 0x3e /* > */) {
               pos++;
-              if (this.#startTag(false)) return pos;
+              const ended = this.#startTag(false);
+              state = this.#state;
+              if (ended) return pos;
             } else if (c === 0x2f /* / */) {
-              this.#state = S.EmptyTag;
+              state = S.EmptyTag;
               pos++;
             } else if (isNameStart(c)) {
               // XML 1.0 §3.1 [40]: attributes are separated by whitespace.
               if (!this.#spaced) throw nwf("attributes not separated by whitespace");
-              this.#state = S.AttrName;
+              state = S.AttrName;
               this.#rec = true;
               mark = pos;
               pos++;
@@ -317,7 +348,7 @@ export class XmlLexer {
 
           case S.AttrEq: {
             const c = s.charCodeAt(pos);
-            if (c === 0x3d /* = */) this.#state = S.AttrQuote;
+            if (c === 0x3d /* = */) state = S.AttrQuote;
             else if (!isSpace(c)) throw nwf(`attribute '${this.#attrName}' without a value`);
             pos++;
             break;
@@ -327,7 +358,7 @@ export class XmlLexer {
             const c = s.charCodeAt(pos);
             if (c === 0x22 /* " */ || c === 0x27 /* ' */) {
               this.#quote = c;
-              this.#state = S.AttrValue;
+              state = S.AttrValue;
               this.#rec = true;
               mark = pos + 1;
             } else if (!isSpace(c)) {
@@ -343,12 +374,18 @@ export class XmlLexer {
               pos = end;
               break;
             }
-            const raw = this.#acc + s.slice(mark, q);
+            let raw: string;
+            let plain = false;
+            if (this.#rec && this.#acc !== "") raw = this.#acc + s.slice(mark, q);
+            else {
+              raw = s.slice(mark, q);
+              plain = this.#plainAttr(s, mark, q);
+            }
             this.#acc = "";
             this.#rec = false;
-            this.#setAttr(this.#attrName, decodeAttr(raw));
+            this.#setAttr(this.#attrName, plain ? raw : decodeAttr(raw));
             this.#spaced = false;
-            this.#state = S.InTag;
+            state = S.InTag;
             pos = q + 1;
             break;
           }
@@ -356,7 +393,9 @@ export class XmlLexer {
           case S.EmptyTag: {
             if (s.charCodeAt(pos) !== 0x3e /* > */) throw nwf("'/' not followed by '>' in a start tag");
             pos++;
-            if (this.#startTag(true)) return pos;
+            const ended = this.#startTag(true);
+            state = this.#state;
+            if (ended) return pos;
             break;
           }
 
@@ -364,7 +403,9 @@ export class XmlLexer {
             const c = s.charCodeAt(pos);
             pos++;
             if (c === 0x3e /* > */) {
-              if (this.#endTag()) return pos;
+              const ended = this.#endTag();
+              state = this.#state;
+              if (ended) return pos;
             } else if (!isSpace(c)) {
               throw nwf(`unexpected '${String.fromCharCode(c)}' in the end tag of '${this.#name}'`);
             }
@@ -386,7 +427,7 @@ export class XmlLexer {
                 }
                 throw nwf("CDATA section outside the document element");
               }
-              this.#state = S.Cdata;
+              state = S.Cdata;
               this.#tail = "";
               this.#rec = true;
               mark = pos;
@@ -418,7 +459,7 @@ export class XmlLexer {
             this.#rec = false;
             const content = full.slice(0, -3);
             if (content.length > 0) this.sink.text(decodeCdata(content));
-            this.#state = S.Text;
+            state = S.Text;
             pos = gt + 1;
             break;
           }
@@ -431,7 +472,7 @@ export class XmlLexer {
               this.#acc = "";
               this.#rec = false;
               checkXmlDecl(body);
-              this.#state = S.Text;
+              state = S.Text;
             } else {
               this.#tail = c === 0x3f /* ? */ ? "?" : "";
               if (this.#acc.length + (pos - mark) > MAX_DECL) throw nwf("XML declaration too long");
@@ -458,8 +499,37 @@ export class XmlLexer {
       }
       return pos;
     } finally {
+      this.#state = state;
       if (this.#rec) this.#acc += s.slice(mark, pos);
     }
+  }
+
+  /**
+   * Whether s[from, to) is text that needs no decoding (no '&', CR or ']]>'). The positions of the
+   * next such characters are remembered per chunk, so each is searched for once per occurrence
+   * rather than once per text node (indexOf would otherwise scan to the chunk's end every time).
+   */
+  #plainText(s: string, from: number, to: number): boolean {
+    if (this.#nextAmp < from) this.#nextAmp = indexOrEnd(s, "&", from);
+    if (this.#nextAmp < to) return false;
+    if (this.#nextCr < from) this.#nextCr = indexOrEnd(s, "\r", from);
+    if (this.#nextCr < to) return false;
+    if (this.#nextCdEnd < from) this.#nextCdEnd = indexOrEnd(s, "]]>", from);
+    return this.#nextCdEnd >= to - 2;
+  }
+
+  /** Whether attribute value s[from, to) needs no decoding (no '&', '<', TAB, LF or CR). */
+  #plainAttr(s: string, from: number, to: number): boolean {
+    if (this.#nextAmp < from) this.#nextAmp = indexOrEnd(s, "&", from);
+    if (this.#nextAmp < to) return false;
+    if (this.#nextLt < from) this.#nextLt = indexOrEnd(s, "<", from);
+    if (this.#nextLt < to) return false;
+    if (this.#nextLf < from) this.#nextLf = indexOrEnd(s, "\n", from);
+    if (this.#nextLf < to) return false;
+    if (this.#nextCr < from) this.#nextCr = indexOrEnd(s, "\r", from);
+    if (this.#nextCr < to) return false;
+    if (this.#nextTab < from) this.#nextTab = indexOrEnd(s, "\t", from);
+    return this.#nextTab >= to;
   }
 
   /** Inside an element below the stream level, where text is kept. */
@@ -469,8 +539,16 @@ export class XmlLexer {
 
   #setAttr(name: string, value: string): void {
     const attrs = this.#attrs;
-    // XML 1.0 §3.1 WFC Unique Att Spec.
-    if (Object.hasOwn(attrs, name)) throw nwf(`attribute '${name}' repeated`);
+    // XML 1.0 §3.1 WFC Unique Att Spec. Compared against a list of this tag's names: a lookup on
+    // the object (`in`, hasOwn) is a megamorphic keyed access, the slowest line of the lexer.
+    const names = this.#attrNames;
+    const n = this.#attrCount;
+    for (let i = 0; i < n; i++) if (names[i] === name) throw nwf(`attribute '${name}' repeated`);
+    names[n] = name;
+    this.#attrCount = n + 1;
+    if ((name.charCodeAt(0) === 0x78 /* x */ && name.startsWith("xmlns")) || name.includes(":")) {
+      (this.#special ??= []).push(name);
+    }
     if (name === "__proto__") Object.defineProperty(attrs, name, { value, enumerable: true, writable: true, configurable: true });
     else attrs[name] = value;
   }
@@ -489,11 +567,11 @@ export class XmlLexer {
     this.#state = S.Text;
     this.#rootSeen = true;
     if (!selfClosing) this.#stack.push(name);
-    this.sink.startTag(name, attrs, selfClosing, depth);
+    this.sink.startTag(name, attrs, this.#special, depth);
     if (selfClosing) this.sink.endTag(name, depth);
     // Units end at the stream header's '>' and at the end of each top-level element.
     const unitEnded = this.mode === "stream" ? depth <= 1 && (depth === 0 || selfClosing) : depth === 0 && selfClosing;
-    if (unitEnded) this.#unitStart = -1;
+    if (unitEnded) this.#inUnit = false;
     if (this.mode === "stream" && depth === 0 && selfClosing) this.#state = S.Done;
     return unitEnded;
   }
@@ -508,7 +586,7 @@ export class XmlLexer {
     this.#state = S.Text;
     this.sink.endTag(open, depth);
     if (this.mode === "stream" ? depth <= 1 : depth === 0) {
-      this.#unitStart = -1;
+      this.#inUnit = false;
       if (depth === 0 && this.mode === "stream") this.#state = S.Done;
       return true;
     }

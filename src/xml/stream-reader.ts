@@ -57,6 +57,7 @@ export class StreamReader {
   feed(chunk: Uint8Array | string): StreamEvent[] {
     if (this.done) return [];
     let text: string;
+    const decoded = typeof chunk !== "string";
     if (typeof chunk === "string") {
       // Keep a trailing high surrogate until its pair arrives, so a pair cut in two is not
       // mistaken for two unpaired (illegal) code units.
@@ -74,7 +75,7 @@ export class StreamReader {
         return this.#fail(new StreamError("not-well-formed", "invalid UTF-8"));
       }
     }
-    return this.#run(text);
+    return this.#run(text, decoded);
   }
 
   /** The transport closed. Reports a truncated UTF-8 sequence; an unclosed stream is not an XML error. */
@@ -101,9 +102,9 @@ export class StreamReader {
     this.#highSurrogate = "";
   }
 
-  #run(text: string): StreamEvent[] {
+  #run(text: string, decoded = false): StreamEvent[] {
     try {
-      this.#lexer.write(text);
+      this.#lexer.write(text, decoded);
     } catch (e) {
       if (!(e instanceof StreamError)) throw e;
       return this.#fail(e);

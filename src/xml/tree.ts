@@ -48,7 +48,7 @@ export class TreeBuilder implements LexerSink {
     this.#undo = [];
   }
 
-  startTag(name: string, attrs: Record<string, string>, _selfClosing: boolean, depth: number): void {
+  startTag(name: string, attrs: Record<string, string>, special: readonly string[] | null, depth: number): void {
     if (depth < this.unitDepth) {
       this.hooks.root?.(name, attrs);
       return;
@@ -59,19 +59,25 @@ export class TreeBuilder implements LexerSink {
     }
     let undo: Undo | null = null;
     let prefixedAttrs: string[] | null = null;
-    for (const k in attrs) {
-      if (k.charCodeAt(0) === 0x78 /* x */ && k.startsWith("xmlns") && (k.length === 5 || k.charCodeAt(5) === 0x3a)) {
-        undo ??= [];
-        this.#declare(k.length === 5 ? "" : k.slice(6), attrs[k]!, undo);
-      } else if (k.includes(":")) {
-        (prefixedAttrs ??= []).push(k);
+    if (special !== null) {
+      for (const k of special) {
+        if (k.startsWith("xmlns") && (k.length === 5 || k.charCodeAt(5) === 0x3a)) {
+          undo ??= [];
+          this.#declare(k.length === 5 ? "" : k.slice(6), attrs[k]!, undo);
+        } else if (k.includes(":")) {
+          (prefixedAttrs ??= []).push(k);
+        }
       }
     }
     this.#undo.push(undo);
     this.#resolve(name, true);
     if (prefixedAttrs) for (const k of prefixedAttrs) this.#resolve(k, false);
 
-    const el = new Element(name);
+    // Same shape as `new Element(name, attrs)` without copying attrs into a fresh object.
+    const el: Element = Object.create(ELEMENT_PROTO);
+    el.name = name;
+    el.parent = null;
+    el.children = [];
     el.attrs = attrs;
     const parent = this.#stack[this.#stack.length - 1];
     if (parent) {
@@ -157,5 +163,7 @@ export class TreeBuilder implements LexerSink {
     }
   }
 }
+
+const ELEMENT_PROTO = Element.prototype;
 
 const nwf = (text: string) => new StreamError("not-well-formed", text);

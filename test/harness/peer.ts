@@ -77,6 +77,8 @@ export interface Stats {
   authorityConnections: number;
   /** Handshake legs the receiving role waited on while verifying (connect, open, verify). */
   authorityRoundTrips: number;
+  /** Stream headers answered on accepted connections (a round trip the dialling side waited on). */
+  inboundOpens: number;
 }
 
 const rid = () => randomBytes(8).toString("hex");
@@ -84,7 +86,7 @@ const domainOf = (jid = "") => jid.split("/")[0]!.split("@").pop()!.toLowerCase(
 
 export class HarnessPeer {
   config = defaultConfig();
-  stats: Stats = { tcpAccepted: 0, verifyRequests: 0, dbResults: 0, authorityConnections: 0, authorityRoundTrips: 0 };
+  stats: Stats = { tcpAccepted: 0, verifyRequests: 0, dbResults: 0, authorityConnections: 0, authorityRoundTrips: 0, inboundOpens: 0 };
   inbox: Element[] = [];
   jobs = new Map<string, Job>();
   readonly #waitingJobs: Job[] = [];
@@ -111,7 +113,7 @@ export class HarnessPeer {
 
   reset(): void {
     this.config = defaultConfig();
-    this.stats = { tcpAccepted: 0, verifyRequests: 0, dbResults: 0, authorityConnections: 0, authorityRoundTrips: 0 };
+    this.stats = { tcpAccepted: 0, verifyRequests: 0, dbResults: 0, authorityConnections: 0, authorityRoundTrips: 0, inboundOpens: 0 };
     this.inbox = [];
     this.jobs.clear();
     this.#waitingJobs.length = 0;
@@ -218,6 +220,7 @@ export class HarnessPeer {
   #onOpen(conn: Conn, attrs: Record<string, string>): void {
     if (conn.direction === "in") {
       // RFC 6120 §4.7: answer with our own header and a fresh id, then features.
+      this.stats.inboundOpens++;
       conn.peerId = attrs.id;
       conn.wire.open({ from: this.domain, ...(attrs.from ? { to: attrs.from } : {}), id: conn.ourId, version: "1.0" });
       const features = new Element("stream:features");

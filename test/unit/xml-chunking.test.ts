@@ -51,7 +51,7 @@ describe("chunk independence", () => {
 
   it("gives the same events for sampled 4-way splits", () => {
     let seed = 42;
-    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) >>> 8) / 0x800000;
     for (let n = 0; n < 2000; n++) {
       const cuts = [0, 0, 0].map(() => 1 + Math.floor(rand() * (BYTES.length - 1))).sort((a, b) => a - b);
       const got = summarize(feedCuts(BYTES, cuts));
@@ -81,6 +81,20 @@ describe("chunk independence", () => {
     expect(whole[1]).toBe("element <message xmlns='jabber:server'><body>a]]&gt;]b]</body></message>");
     for (let cut = HEADER.length; cut < bytes.length; cut++) expect(summarize(feedCuts(bytes, [cut]))).toEqual(whole);
     expect(summarize(feedSized(bytes, 1))).toEqual(whole);
+  });
+
+  it("decodes and normalizes attribute values and text identically for every split point", () => {
+    const bytes = enc.encode(HEADER + "<message a='x\r\ny\tz&#10;&amp;' b=\"'\" c=''><body>a\r\nb\rc&#13;&lt;</body></message><presence/>");
+    const whole = summarize(feedSized(bytes, bytes.length));
+    expect(whole[1]).toBe("element <message a='x y z&#10;&amp;' b='&apos;' c='' xmlns='jabber:server'><body>a\nb\nc&#13;&lt;</body></message>");
+    for (let cut = 1; cut < bytes.length; cut++) expect(summarize(feedCuts(bytes, [cut]))).toEqual(whole);
+  });
+
+  it("refuses '<' in an attribute value for every split point", () => {
+    const bytes = enc.encode(HEADER + "<presence/><message a='x<y'/>");
+    const whole = summarize(feedSized(bytes, bytes.length));
+    expect(whole.at(-1)).toBe("error not-well-formed");
+    for (let cut = 1; cut < bytes.length; cut++) expect(summarize(feedCuts(bytes, [cut]))).toEqual(whole);
   });
 
   it("reports errors identically for every split point, after the same elements", () => {

@@ -16,6 +16,7 @@ import {
   type VerifyOutcome,
 } from "../../../src/engine/index.js";
 import { asDomain, asStreamId, type Domain } from "../../../src/types.js";
+import { serialize, streamClose, streamHeader, StreamReader } from "../../../src/xml/index.js";
 
 export const d = asDomain;
 
@@ -97,10 +98,19 @@ interface End {
   stream: S2SStream;
   peer?: End;
   tlsReady: boolean;
+  /** In "xml" wire mode: parses what the peer writes, as the real XML layer does. */
+  reader?: StreamReader;
+  /** Every byte this end wrote, in "xml" wire mode. */
+  written: string[];
 }
 
 /** The world: servers, links between their streams, an action pump. */
 export class World {
+  /**
+   * "elements": elements cross the link as ltx Elements (re-parsed from their text); "xml": real
+   * wire text through src/xml's writer and StreamReader, as a TCP transport carries it.
+   */
+  constructor(readonly wire: "elements" | "xml" = "elements") {}
   clock = new Clock();
   servers: Server[] = [];
   #ends = new Map<S2SStream, End>();
@@ -131,7 +141,7 @@ export class World {
       legacy: from.opts.legacy ?? false,
       preferTls: from.opts.preferTls ?? true,
     });
-    const outEnd: End = { server: from, stream: out, tlsReady: false };
+    const outEnd: End = { server: from, stream: out, tlsReady: false, written: [], ...this.#reader() };
     this.#ends.set(out, outEnd);
     let inbound: S2SStream | undefined;
     if (target) {
@@ -143,7 +153,7 @@ export class World {
         newStreamId: testIds,
         legacy: target.opts.legacy ?? false,
       });
-      const inEnd: End = { server: target, stream: inbound, peer: outEnd, tlsReady: false };
+      const inEnd: End = { server: target, stream: inbound, peer: outEnd, tlsReady: false, written: [], ...this.#reader() };
       outEnd.peer = inEnd;
       this.#ends.set(inbound, inEnd);
     }
@@ -153,7 +163,30 @@ export class World {
 
   /** Attach a stream driven by the test itself (no peer): its actions are only logged. */
   adopt(server: Server, stream: S2SStream): void {
-    this.#ends.set(stream, { server, stream, tlsReady: false });
+    this.#ends.set(stream, { server, stream, tlsReady: false, written: [] });
+  }
+
+  #reader(): { reader?: StreamReader } {
+    return this.wire === "xml" ? { reader: new StreamReader({ maxStanzaBytes: 262144, maxDepth: 64 }) } : {};
+  }
+
+  /** What `stream`'s end wrote to the wire ("xml" mode). */
+  written(stream: S2SStream): string {
+    return this.#ends.get(stream)?.written.join("") ?? "";
+  }
+
+  /** "xml" mode: the peer's reader turns our text into the events the shell would feed. */
+  #deliverText(end: End, text: string, now: number): void {
+    end.written.push(text);
+    const p = end.peer;
+    if (!p?.reader) return;
+    for (const ev of p.reader.feed(text)) {
+      if (p.stream.phase === "closed") return;
+      if (ev.type === "open") p.stream.handleOpen(ev.attrs, now);
+      else if (ev.type === "element") p.stream.handleElement(ev.element, now);
+      else if (ev.type === "close") p.stream.handleClose(now);
+      else p.stream.close(now, ev.error.condition, ev.error.text);
+    }
   }
 
   /** Runs every stream's actions (and the key work they ask for) until nothing moves. */
@@ -179,6 +212,10 @@ export class World {
     switch (a.type) {
       case "send":
         if (!peer || peer.phase === "closed") return;
+        if (this.wire === "xml") {
+          const d = a.data;
+          return this.#deliverText(end, d.kind === "header" ? streamHeader(d.attrs) : d.kind === "element" ? serialize(d.element) : streamClose(), now);
+        }
         if (a.data.kind === "header") peer.handleOpen(a.data.attrs, now);
         else if (a.data.kind === "element") peer.handleElement(parse(a.data.element.toString()), now);
         else peer.handleClose(now);
@@ -188,6 +225,9 @@ export class World {
         const p = end.peer;
         if (p?.tlsReady) {
           end.tlsReady = p.tlsReady = false;
+          // RFC 6120 §5.4.3.3: both parsers start over with the new stream.
+          end.reader?.reset();
+          p.reader?.reset();
           const none: PeerCertificate = { status: "none", names: [] };
           stream.handleTlsEstablished({ peerCertificate: p.server.opts.certificate ?? none }, now);
           p.stream.handleTlsEstablished({ peerCertificate: server.opts.certificate ?? none }, now);

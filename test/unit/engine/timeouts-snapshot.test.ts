@@ -164,3 +164,47 @@ describe("snapshot / restore (hibernation)", () => {
     }
   });
 });
+
+describe("revision (when to save a snapshot)", () => {
+  it("moves on dialback and queueing, not on stanza traffic over verified pairs", () => {
+    const policy = new TestPolicy(["montague.example"]);
+    const s = new S2SStream({ role: "receiving", policy, transport: { secure: true, canStartTls: false }, now: T0, newStreamId: () => asStreamId("REV") });
+    const r0 = s.revision;
+    s.handleOpen(header("capulet.example", "montague.example"), T0);
+    s.handleElement(el(`<db:result from='capulet.example' to='montague.example'>k</db:result>`), T0);
+    const v = s.drainActions().find((a) => a.type === "verify") as { handle: number };
+    s.handleVerifyResult(v.handle, { type: "valid" }, T0);
+    s.drainActions();
+    const r1 = s.revision;
+    expect(r1).toBeGreaterThan(r0);
+    const snap = JSON.stringify(s.snapshot());
+    for (let i = 0; i < 5; i++) s.handleElement(msg("a@capulet.example", "b@montague.example", `x${i}`), T0);
+    expect(s.drainActions()).toHaveLength(5);
+    expect(s.revision).toBe(r1);
+    expect(JSON.stringify(s.snapshot())).toBe(snap);
+  });
+
+  it("moves when a stanza is queued behind dialback (no action is emitted for it)", () => {
+    const s = openInitiating();
+    s.sendStanza(msg("a@capulet.example", "b@montague.example", "q1"), T0);
+    const r = s.revision;
+    s.sendStanza(msg("a@capulet.example", "b@montague.example", "q2"), T0);
+    expect(s.revision).toBe(r + 1);
+  });
+});
+
+describe("stream restart after STARTTLS", () => {
+  it("forgets a bidi request made before TLS (XEP-0288 §2.1: TLS first)", () => {
+    const s = new S2SStream({ role: "receiving", policy: new TestPolicy(["montague.example"]), transport: { secure: false, canStartTls: true }, now: T0 });
+    s.handleOpen(header("capulet.example", "montague.example"), T0);
+    s.handleElement(el(`<bidi xmlns='urn:xmpp:bidi'/>`), T0);
+    expect(s.bidi).toBe(true);
+    s.handleElement(el(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`), T0);
+    s.handleTlsEstablished({ peerCertificate: { status: "none", names: [] } }, T0);
+    expect(s.bidi).toBe(false);
+    s.handleOpen(header("capulet.example", "montague.example"), T0);
+    expect(s.secure).toBe(true);
+    s.handleElement(el(`<bidi xmlns='urn:xmpp:bidi'/>`), T0);
+    expect(s.bidi).toBe(true);
+  });
+});
