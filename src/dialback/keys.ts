@@ -36,53 +36,130 @@ async function hmacKeyFor(secret: string): Promise<CryptoKey> {
   ]);
 }
 
+export interface KeyCheck {
+  input: KeyInput;
+  key: string;
+}
+
 /** Holds imported HMAC keys for the current and retired secrets. Build once per isolate. */
 export class DialbackKeys {
-  readonly #current: Promise<CryptoKey>;
-  readonly #previous: Promise<CryptoKey>[];
+  readonly #ready: Promise<void>;
+  // Resolved once: after that, generating or verifying a key awaits nothing but the HMAC itself.
+  #current: CryptoKey | undefined;
+  #all: CryptoKey[] = [];
   readonly #formulas: readonly KeyFormula[];
 
   constructor(secret: string, previous: readonly string[] = [], formulas: readonly KeyFormula[] = ["xep0185"]) {
     if (secret.length === 0) throw new Error("dialback secret must not be empty");
-    this.#current = hmacKeyFor(secret);
-    this.#previous = previous.filter((s) => s.length > 0).map(hmacKeyFor);
     this.#formulas = formulas.length > 0 ? formulas : ["xep0185"];
+    const secrets = [secret, ...previous.filter((s) => s.length > 0)];
+    this.#ready = Promise.all(secrets.map(hmacKeyFor)).then((keys) => {
+      this.#all = keys;
+      this.#current = keys[0];
+    });
   }
 
   /** XEP-0185 key for the current secret: lowercase hex HMAC-SHA256. Always the XEP-0185 formula. */
   async generate(input: KeyInput): Promise<string> {
-    return sign(await this.#current, keyText(input, "xep0185"));
+    if (this.#current === undefined) await this.#ready;
+    return hex(await sign(this.#current!, keyText(input, "xep0185")));
   }
 
   /**
    * True when `key` is what any accepted secret and formula gives for `input`. Every candidate is
-   * computed and compared in constant time, and the loop does not stop early, so timing tells
+   * computed and compared in constant time, and none is skipped after a match, so timing tells
    * nothing about which secret or how many bytes matched (CVE-2021-32921).
    */
   async verify(input: KeyInput, key: string): Promise<boolean> {
+    if (this.#current === undefined) await this.#ready;
+    const presented = unhex(key);
+    const keys = this.#all;
+    if (keys.length === 1 && this.#formulas.length === 1) {
+      // The usual deployment (one secret, XEP-0185 only): one HMAC, no Promise.all.
+      return matches(await sign(keys[0]!, keyText(input, this.#formulas[0]!)), presented);
+    }
+    const macs = await Promise.all(this.#formulas.flatMap((f) => keys.map((k) => sign(k, keyText(input, f)))));
     let ok = false;
-    const candidates = [this.#current, ...this.#previous];
-    for (const formula of this.#formulas) {
-      const text = keyText(input, formula);
-      for (const k of candidates) {
-        ok = constantTimeEqual(await sign(await k, text), key) || ok;
+    for (const mac of macs) ok = matches(mac, presented) || ok;
+    return ok;
+  }
+
+  /**
+   * Verifies many keys at once (a stream with many pending db:verify / db:result): every HMAC of
+   * every check is started before any is awaited, so WebCrypto can overlap them, and the batch
+   * awaits once. Same answers, and the same constant-time comparisons, as verify().
+   */
+  async verifyMany(checks: readonly KeyCheck[]): Promise<boolean[]> {
+    if (this.#current === undefined) await this.#ready;
+    const keys = this.#all;
+    const formulas = this.#formulas;
+    const per = keys.length * formulas.length;
+    const pending: Promise<ArrayBuffer>[] = new Array(checks.length * per);
+    let n = 0;
+    for (const c of checks) {
+      for (const f of formulas) {
+        const text = enc.encode(keyText(c.input, f));
+        for (const k of keys) pending[n++] = crypto.subtle.sign("HMAC", k, text);
       }
     }
-    return ok;
+    const macs = await Promise.all(pending);
+    const out: boolean[] = new Array(checks.length);
+    for (let i = 0; i < checks.length; i++) {
+      const presented = unhex(checks[i]!.key);
+      let ok = false;
+      for (let j = i * per; j < (i + 1) * per; j++) ok = matches(new Uint8Array(macs[j]!), presented) || ok;
+      out[i] = ok;
+    }
+    return out;
   }
 }
 
-async function sign(key: CryptoKey, text: string): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(text))));
+async function sign(key: CryptoKey, text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(text)));
+}
+
+// Lowercase hex by table: toHex's per-byte toString/padStart shows up when keys are checked in bulk.
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const UNHEX = new Int16Array(128).fill(-1);
+for (let i = 0; i < 16; i++) UNHEX["0123456789abcdef".charCodeAt(i)] = i;
+
+function hex(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]!];
+  return out;
+}
+
+/**
+ * The 32 bytes a presented key stands for, or undefined when it is not 64 lowercase hex digits
+ * (XEP-0185 keys are lowercase hex; anything else cannot match). Depends only on the presented key.
+ */
+function unhex(key: string): Uint8Array | undefined {
+  if (key.length !== 64) return undefined;
+  const out = new Uint8Array(32);
+  let bad = 0;
+  for (let i = 0; i < 32; i++) {
+    const hi = UNHEX[key.charCodeAt(2 * i) & 0x7f]!;
+    const lo = UNHEX[key.charCodeAt(2 * i + 1) & 0x7f]!;
+    bad |= (hi | lo) & 0x100 ? 1 : 0;
+    bad |= key.charCodeAt(2 * i) > 0x7f || key.charCodeAt(2 * i + 1) > 0x7f ? 1 : 0;
+    out[i] = (hi << 4) | (lo & 0xf);
+  }
+  return bad === 0 ? out : undefined;
+}
+
+/** Constant-time comparison of a computed MAC with the presented bytes (time depends on neither). */
+function matches(mac: Uint8Array, presented: Uint8Array | undefined): boolean {
+  const other = presented ?? mac; // compare against something of the same length either way
+  let diff = presented === undefined ? 1 : 0;
+  for (let i = 0; i < mac.length; i++) diff |= mac[i]! ^ other[i]!;
+  return diff === 0;
 }
 
 /** Compares two strings in time that depends only on their lengths. */
 export function constantTimeEqual(a: string, b: string): boolean {
-  const x = enc.encode(a);
-  const y = enc.encode(b);
-  let diff = x.length ^ y.length;
-  const n = Math.max(x.length, y.length);
-  for (let i = 0; i < n; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  let diff = a.length ^ b.length;
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) diff |= (i < a.length ? a.charCodeAt(i) : 0) ^ (i < b.length ? b.charCodeAt(i) : 0);
   return diff === 0;
 }
 
