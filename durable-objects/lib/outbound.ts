@@ -110,7 +110,11 @@ export class OutboundStream {
         this.#lastActivity = Date.now();
         return this.#host!.event(e);
       })
-      .then(() => (this.#link === link ? this.#host!.input((s, now) => s.handleTransportClosed(now)) : undefined));
+      .then(() => {
+        if (this.#link !== link) return;
+        if (link.tlsFailure && this.#tlsFailed(link.tlsFailure)) return;
+        return this.#host!.input((s, now) => s.handleTransportClosed(now));
+      });
   }
 
   /**
@@ -121,30 +125,36 @@ export class OutboundStream {
    */
   #startTls(link: TcpLink): Promise<void> {
     return link.startTls().catch((err: Error) => {
-      const pol = this.#policy?.forRemote(this.deps.remote);
-      const detail = `TLS with ${this.deps.remote} failed (${err.message}); connect() accepts only publicly trusted certificates`;
-      if (this.#fellBack || !pol?.allowed || pol.minLevel !== "verified") {
-        console.warn(`${detail}; policy requires encryption, giving up`);
-        throw err;
-      }
-      console.warn(`${detail}; policy allows dialback without TLS: reconnecting in plaintext`);
-      this.#fellBack = true;
-      const old = this.#host!;
-      const snap = old.stream.snapshot();
-      old.closed = true; // abandoned: nothing more from it, no bounces
-      const waiters = new Map(this.#waiters);
-      this.#waiters.clear();
-      this.#ready = this.#connect(false).then(() => {
-        for (const [, rec] of snap.outbound) {
-          if (rec.state === "keying" || rec.state === "pending") for (const xml of rec.queue) void this.send(parseXml(xml));
-        }
-        for (const v of snap.verifies) {
-          const resolve = waiters.get(v.handle);
-          if (resolve) void this.verify({ from: v.from as Domain, to: v.to as Domain, id: v.id, key: v.key }).then(resolve);
-        }
-      });
+      if (!this.#tlsFailed(err)) throw err;
       return new Promise<void>(() => {}); // the old stream never resumes
     });
+  }
+
+  /** True when a plaintext retry was started (the old stream is abandoned without bounces). */
+  #tlsFailed(err: Error): boolean {
+    const pol = this.#policy?.forRemote(this.deps.remote);
+    const detail = `TLS with ${this.deps.remote} failed (${err.message}); connect() accepts only publicly trusted certificates`;
+    if (this.#fellBack || !pol?.allowed || pol.minLevel !== "verified") {
+      console.warn(`${detail}; policy requires encryption, giving up`);
+      return false;
+    }
+    console.warn(`${detail}; policy allows dialback without TLS: reconnecting in plaintext`);
+    this.#fellBack = true;
+    const old = this.#host!;
+    const snap = old.stream.snapshot();
+    old.closed = true; // abandoned: nothing more from it, no bounces
+    const waiters = new Map(this.#waiters);
+    this.#waiters.clear();
+    this.#ready = this.#connect(false).then(() => {
+      for (const [, rec] of snap.outbound) {
+        if (rec.state === "keying" || rec.state === "pending") for (const xml of rec.queue) void this.send(parseXml(xml));
+      }
+      for (const v of snap.verifies) {
+        const resolve = waiters.get(v.handle);
+        if (resolve) void this.verify({ from: v.from as Domain, to: v.to as Domain, id: v.id, key: v.key }).then(resolve);
+      }
+    });
+    return true;
   }
 
   #fail(f: Failure): void {

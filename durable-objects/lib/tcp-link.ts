@@ -20,6 +20,9 @@ export class TcpLink implements Link {
   #codec: TcpCodec;
   #tlsWanted: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #closed = false;
+  /** Set when TLS failed after the upgrade call (the handshake error surfaced at the first read). */
+  tlsFailure: Error | undefined;
+  #tlsUnconfirmed = false;
   bytesIn = 0;
   bytesOut = 0;
 
@@ -66,6 +69,7 @@ export class TcpLink implements Link {
             return;
           }
           this.bytesIn += value.byteLength;
+          this.#tlsUnconfirmed = false;
           for (const e of this.#codec.feed(value)) await onEvent(e);
           if (this.#tlsWanted) {
             upgrade = true;
@@ -75,8 +79,9 @@ export class TcpLink implements Link {
         reader.releaseLock();
         if (upgrade) await this.#upgrade();
       }
-    } catch {
-      // reset by the peer, or TLS failure: reported as transport closed by the caller
+    } catch (err) {
+      // Reset by the peer (reported as transport closed by the caller), or the TLS handshake failing.
+      if (this.#tlsUnconfirmed) this.tlsFailure = err as Error;
     } finally {
       this.#closed = true;
     }
@@ -106,7 +111,9 @@ export class TcpLink implements Link {
       this.#writer = this.#socket.writable.getWriter();
       this.#codec.reset();
       await this.#socket.opened;
+      this.#tlsUnconfirmed = true;
     } catch (err) {
+      this.tlsFailure = err as Error;
       wanted.reject(err as Error);
       throw err;
     }
