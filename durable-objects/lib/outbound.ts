@@ -124,12 +124,14 @@ export class OutboundStream {
       this.#arm();
     });
     await this.#host.input((s, now) => s.start(now));
-    this.deps.ctx.waitUntil(
-      link.run((e) => {
+    // The read loop lives as long as the socket (an open socket keeps the DO up, at most 15 minutes:
+    // RECYCLE_MS closes it first); if the DO dies anyway, its constructor requeues and reconnects.
+    void link
+      .run((e) => {
         this.#lastActivity = Date.now();
         return this.#host!.event(e);
-      }).then(() => this.#host!.input((s, now) => s.handleTransportClosed(now))),
-    );
+      })
+      .then(() => this.#host!.input((s, now) => s.handleTransportClosed(now)));
   }
 
   #fail(f: Failure): void {
