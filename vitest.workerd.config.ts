@@ -30,5 +30,9 @@ export default defineProject({
   test: {
     name: "workerd",
     globalSetup: ["./test/harness/global-setup.ts"],
-    include: ["test/workerd/**/*.test.ts"], testTimeout: 30_000 },
+    include: ["test/workerd/**/*.test.ts"], testTimeout: 30_000,
+    // The harness peer is one process shared by every file, with global config and /reset: files
+    // running in parallel would change it under each other's feet.
+    fileParallelism: false,
+  },
 });

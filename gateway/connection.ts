@@ -85,6 +85,7 @@ export class GatewayConnection {
   #tcpClosed = false;
   #edgeClosed = true; // no edge link yet
   readonly bytes = { fromPeer: 0, toPeer: 0 };
+  readonly #debug: boolean;
 
   constructor(raw: Socket, kind: ListenerKind, deps: ConnectionDeps) {
     this.#deps = deps;
@@ -94,6 +95,7 @@ export class GatewayConnection {
     const addr = raw.remoteAddress ?? "unknown";
     this.#peer = `${addr.includes(":") ? `[${addr}]` : addr}:${raw.remotePort}`;
     this.#log = deps.log.child({ conn: randomBytes(6).toString("hex"), peer: this.#peer, port: raw.localPort, listener: kind });
+    this.#debug = this.#log.enabled("debug");
     this.#reader = this.#newReader();
     this.#socket = raw;
     this.#lastActivity = this.#now();
@@ -141,6 +143,7 @@ export class GatewayConnection {
 
   #onPeerData(chunk: Buffer): void {
     this.bytes.fromPeer += chunk.length;
+    if (this.#debug) this.#log.log("debug", "peer data", { phase: this.#phase, data: chunk.toString("utf8").slice(0, 2000) });
     this.#lastActivity = this.#now();
     for (const ev of this.#reader.feed(chunk)) {
       this.#onPeerEvent(ev);
@@ -278,6 +281,7 @@ export class GatewayConnection {
 
   #fromEdge(text: string): void {
     this.#lastActivity = this.#now();
+    if (this.#debug) this.#log.log("debug", "edge frame", { phase: this.#phase, data: text.slice(0, 2000) });
     for (const ev of this.#frames!.read(text)) {
       switch (ev.type) {
         case "open": {

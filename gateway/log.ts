@@ -7,6 +7,8 @@ export type Fields = Record<string, unknown>;
 export interface Logger {
   log(level: Level, msg: string, fields?: Fields): void;
   child(fields: Fields): Logger;
+  /** Whether `level` is logged (skip building expensive fields otherwise). */
+  enabled(level: Level): boolean;
 }
 
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -24,6 +26,9 @@ export function jsonLogger(
     child(fields) {
       return jsonLogger(min, write, { ...base, ...fields });
     },
+    enabled(level) {
+      return ORDER[level] >= ORDER[min];
+    },
   };
 }
 
@@ -37,6 +42,7 @@ export function memoryLogger(): Logger & { entries: Array<Fields & { level: Leve
     child(fields) {
       return make({ ...base, ...fields });
     },
+    enabled: () => true,
   });
   return Object.assign(make({}), { entries });
 }

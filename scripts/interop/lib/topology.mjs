@@ -8,13 +8,14 @@
 
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ensureCa, issueCert } from "./ca.mjs";
 import { startDns } from "./dns.mjs";
 import { startEjabberd } from "./ejabberd.mjs";
 import { startProsody } from "./prosody.mjs";
 
-export const ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..", "..");
+import { ROOT } from "./paths.mjs";
+
+export { ROOT };
 
 export const DOMAINS = {
   prosody: "prosody.test",
@@ -35,7 +36,8 @@ export function pickNet() {
 
 /**
  * opts: { tls: boolean (peers require STARTTLS on s2s), bidi: boolean (Prosody loads mod_s2s_bidi),
- *         prosody = true, ejabberd = true, name = "run" }
+ *         prosody = true, ejabberd = true, name = "run", edgeDirectTls = true (publish
+ *         _xmpps-server._tcp for edge.test), logLevel }
  */
 export async function startTopology(opts = {}) {
   const { tls = false, bidi = false } = opts;
@@ -56,7 +58,7 @@ export async function startTopology(opts = {}) {
       ejabberd: await issueCert(certDir, "ejabberd", [DOMAINS.ejabberd]),
       edge: await issueCert(certDir, "edge", [DOMAINS.edge]),
     };
-    const srv = (domain, host) => [
+    const srv = (domain) => [
       [`_xmpp-server._tcp.${domain}`, domain, 5269],
     ];
     const dnsDir = join(dir, "dns");
@@ -67,7 +69,8 @@ export async function startTopology(opts = {}) {
         a: [[DOMAINS.prosody, ip.prosody], [DOMAINS.prosodyDenied, ip.prosody], [DOMAINS.ejabberd, ip.ejabberd],
           [DOMAINS.edge, ip.gateway]],
         srv: [...srv(DOMAINS.prosody), ...srv(DOMAINS.prosodyDenied), ...srv(DOMAINS.ejabberd), ...srv(DOMAINS.edge),
-          [`_xmpps-server._tcp.${DOMAINS.edge}`, DOMAINS.edge, 5270]],
+          // XEP-0368: the gateway's direct TLS port, unless the run wants peers to use STARTTLS.
+          ...(opts.edgeDirectTls === false ? [] : [[`_xmpps-server._tcp.${DOMAINS.edge}`, DOMAINS.edge, 5270]])],
       },
     });
     started.push(dns.proc);

@@ -1,0 +1,51 @@
+// The edge itself under `wrangler dev`, for interop runs: its own wrangler config copy, .dev.vars
+// and persistence directory under the run's directory (so a developer's .dev.vars is never read),
+// NODE_EXTRA_CA_CERTS pointing at the run's test CA (workerd's connect() then trusts the peers'
+// certificates), and stopped by PID.
+
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { freePort } from "./ports.mjs";
+import { startProcess } from "./proc.mjs";
+import { ROOT } from "./paths.mjs";
+
+/**
+ * opts: { dir, vars: Record<string,string> (EDGE_DOMAINS, S2S_STATIC_ROUTES, ...), caFile, port? }
+ * Returns { url, port, proc, stop(), vars }.
+ */
+export async function startEdge(opts) {
+  const { dir, caFile } = opts;
+  mkdirSync(dir, { recursive: true });
+  const port = opts.port ?? (await freePort("127.0.0.1"));
+  const inspector = await freePort("127.0.0.1");
+  const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8").replace(/^main\s*=\s*"([^"]+)"/m, (_, m) => `main = ${JSON.stringify(join(ROOT, m))}`);
+  writeFileSync(join(dir, "wrangler.toml"), toml);
+  const vars = { EDGE_ENV: "development", ...opts.vars };
+  writeFileSync(join(dir, ".dev.vars"), Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join("\n") + "\n");
+  const bin = join(ROOT, "node_modules", ".bin");
+  const proc = startProcess(join(bin, "wrangler"), [
+    "dev", "--config", join(dir, "wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port),
+    "--inspector-port", String(inspector), "--persist-to", join(dir, "state"), "--show-interactive-dev-session=false",
+    "--log-level", opts.logLevel ?? "info",
+  ], {
+    logFile: join(dir, "wrangler.log"),
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH}`,
+      NODE_EXTRA_CA_CERTS: caFile,
+      WRANGLER_SEND_METRICS: "false",
+      CI: "1",
+    },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (!proc.running) throw new Error(`wrangler dev exited; see ${join(dir, "wrangler.log")}`);
+    const ok = await fetch(url + "/").then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`wrangler dev did not answer on ${url}; see ${join(dir, "wrangler.log")}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { url, port, proc, vars, stop: () => proc.stop(10_000) };
+}

@@ -1,0 +1,30 @@
+// The TCP ingress gateway (gateway/) as its own process for interop runs, in front of the edge on
+// the run's gateway address, with a certificate for the edge's domain from the run's test CA.
+
+import { join } from "node:path";
+import { ROOT } from "./paths.mjs";
+import { startProcess, waitForPort } from "./proc.mjs";
+
+/** opts: { dir, ip, edgeUrl, token, domains, cert: {cert, key, ca}, requireTls, env? } */
+export async function startGatewayProcess(opts) {
+  const bin = join(ROOT, "node_modules", ".bin");
+  const env = {
+    ...process.env,
+    PATH: `${bin}:${process.env.PATH}`,
+    GATEWAY_HOST: opts.ip,
+    GATEWAY_STARTTLS_PORT: "5269",
+    GATEWAY_DIRECT_TLS_PORT: "5270",
+    GATEWAY_EDGE_URL: opts.edgeUrl,
+    GATEWAY_TOKEN: opts.token,
+    GATEWAY_DOMAINS: opts.domains.join(","),
+    GATEWAY_CERT: opts.cert.cert,
+    GATEWAY_KEY: opts.cert.key,
+    GATEWAY_CA: opts.cert.ca,
+    GATEWAY_REQUIRE_TLS: String(opts.requireTls),
+    GATEWAY_LOG_LEVEL: "debug",
+    ...opts.env,
+  };
+  const proc = startProcess(join(bin, "tsx"), [join(ROOT, "gateway", "main.ts")], { logFile: join(opts.dir, "gateway.log"), env, cwd: ROOT });
+  await waitForPort(opts.ip, 5269, { proc, timeoutMs: 30_000 });
+  return { proc, stop: () => proc.stop(), log: join(opts.dir, "gateway.log") };
+}

@@ -1,0 +1,36 @@
+// Types for stack.mjs (used by the TypeScript interop tests).
+
+export interface Proc {
+  pid: number;
+  running: boolean;
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface Stack {
+  dir: string;
+  ip: { dns: string; prosody: string; ejabberd: string; gateway: string };
+  ca: string;
+  tls: boolean;
+  bidi: boolean;
+  domains: { prosody: string; prosodyDenied: string; ejabberd: string; edge: string };
+  prosody?: { proc: Proc; log: string; config: string; stop(): Promise<void> };
+  ejabberd?: { proc: Proc; log: string; node: string; ctl(...args: string[]): Promise<string>; stop(): Promise<void> };
+  edge: { url: string; port: number; proc: Proc; stop(): Promise<void> };
+  gateway: { proc: Proc; log: string; stop(): Promise<void> };
+  tokens: { admin: string; app: string; gateway: string };
+  api(path: string, init?: RequestInit, token?: string): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  tls?: boolean;
+  bidi?: boolean;
+  prosody?: boolean;
+  ejabberd?: boolean;
+  name?: string;
+  edgeDirectTls?: boolean;
+  logLevel?: string;
+  edgeVars?: Record<string, string>;
+}
+
+export function startStack(opts?: StackOptions): Promise<Stack>;

@@ -1,0 +1,57 @@
+// A whole interop run: the peers (topology.mjs), the edge under wrangler dev, and the gateway in
+// front of it, wired so that Prosody and ejabberd reach edge.test through DNS SRV -> gateway -> edge,
+// and the edge reaches them through S2S_STATIC_ROUTES.
+
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { startEdge } from "./edge.mjs";
+import { startGatewayProcess } from "./gateway.mjs";
+import { DOMAINS, startTopology } from "./topology.mjs";
+
+const hex = () => randomBytes(32).toString("hex");
+
+/** opts: topology options plus { edgeVars?: extra edge variables } */
+export async function startStack(opts = {}) {
+  const topo = await startTopology(opts);
+  const extra = [];
+  const stop = async () => {
+    for (const s of extra.reverse()) await s.stop().catch(() => {});
+    await topo.stop();
+  };
+  try {
+    const tokens = { admin: hex(), app: hex(), gateway: hex() };
+    const routes = [
+      `${DOMAINS.prosody}=${topo.ip.prosody}:5269`,
+      `${DOMAINS.prosodyDenied}=${topo.ip.prosody}:5269`,
+      `${DOMAINS.ejabberd}=${topo.ip.ejabberd}:5269`,
+    ].join(",");
+    const edgeDir = join(topo.dir, "edge");
+    mkdirSync(edgeDir, { recursive: true });
+    const edge = await startEdge({
+      dir: edgeDir,
+      caFile: topo.ca,
+      vars: {
+        EDGE_DOMAINS: DOMAINS.edge,
+        DIALBACK_SECRET: hex(),
+        ADMIN_TOKEN: tokens.admin,
+        APP_TOKEN: tokens.app,
+        GATEWAY_TOKEN: tokens.gateway,
+        S2S_STATIC_ROUTES: routes,
+        ...opts.edgeVars,
+      },
+    });
+    extra.push(edge);
+    const gateway = await startGatewayProcess({
+      dir: topo.dir, ip: topo.ip.gateway, edgeUrl: edge.url.replace(/^http/, "ws") + "/xmpp-s2s",
+      token: tokens.gateway, domains: [DOMAINS.edge], cert: topo.certs.edge, requireTls: !!opts.tls,
+    });
+    extra.push(gateway);
+    const api = (path, init = {}, token = tokens.app) =>
+      fetch(edge.url + path, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } });
+    return { ...topo, edge, gateway, tokens, api, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

@@ -1,0 +1,60 @@
+// Issue 6: federation between the edge and a real Prosody 0.12, both directions, in plaintext and
+// with TLS required (through the gateway's STARTTLS port and its direct TLS port, XEP-0368).
+// Inbound: a Prosody user's message reaches the edge's app via DNS SRV -> gateway -> /xmpp-s2s, the
+// edge verifying Prosody's dialback key by dialing Prosody with connect(). Outbound: the edge's app
+// sends to a Prosody user over connect(); Prosody dials back to our authority through the gateway.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { C2sClient } from "../../scripts/interop/lib/c2s.mjs";
+import { startStack, type Stack } from "../../scripts/interop/lib/stack.mjs";
+import { PASSWORD } from "../../scripts/interop/lib/topology.mjs";
+import { gatewayLog, sendFromEdge, uniqueBody, waitForInbox } from "./helpers.js";
+
+describe.each([
+  { label: "plaintext", tls: false, edgeDirectTls: false },
+  { label: "STARTTLS required (gateway 5269)", tls: true, edgeDirectTls: false },
+  { label: "direct TLS (gateway 5270, XEP-0368)", tls: true, edgeDirectTls: true },
+])("edge <-> Prosody ($label)", ({ tls, edgeDirectTls }) => {
+  let stack: Stack;
+  let alice: C2sClient;
+
+  beforeAll(async () => {
+    stack = await startStack({ tls, edgeDirectTls, ejabberd: false, name: `prosody-${tls ? (edgeDirectTls ? "dtls" : "stls") : "plain"}` });
+    alice = await C2sClient.login({ host: stack.ip.prosody, port: 5222, jid: `alice@${stack.domains.prosody}`, password: PASSWORD });
+  });
+  afterAll(async () => {
+    await alice?.close();
+    await stack?.stop();
+  });
+
+  it("delivers a Prosody user's message to the edge's application", async () => {
+    const body = uniqueBody("prosody to edge");
+    alice.sendMessage(`app@${stack.domains.edge}`, body);
+    const item = await waitForInbox(stack, (i) => i.xml.includes(body));
+    expect(item.from).toMatch(/^alice@prosody\.test\//);
+    expect(item.to).toBe("app@edge.test");
+    expect(item.kind).toBe("message");
+
+    const accepted = gatewayLog(stack).filter((e) => e.msg === "accepted");
+    expect(accepted.length).toBeGreaterThan(0);
+    const secured = gatewayLog(stack).filter((e) => e.msg === "tls established");
+    if (tls) {
+      expect(secured.length).toBeGreaterThan(0);
+      expect(secured.every((e) => e.listener === (edgeDirectTls ? "direct-tls" : "starttls"))).toBe(true);
+      // Prosody presents its certificate; it verifies against the run's CA.
+      expect(secured.some((e) => (e.certIdentities as string[]).includes("prosody.test"))).toBe(true);
+    } else {
+      expect(secured).toHaveLength(0);
+    }
+  });
+
+  it("delivers the edge application's message to a Prosody user", async () => {
+    const body = uniqueBody("edge to prosody");
+    const sent = await sendFromEdge(stack,
+      `<message xmlns='jabber:client' from='app@${stack.domains.edge}' to='alice@${stack.domains.prosody}' type='chat'><body>${body}</body></message>`);
+    expect(sent.status).toBe(202);
+    const m = await alice.waitForMessage(body, 30_000);
+    expect(m.attrs.from).toBe("app@edge.test");
+    expect(m.attrs.type).toBe("chat");
+  });
+});

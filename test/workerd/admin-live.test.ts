@@ -1,0 +1,118 @@
+// The admin API against live sessions: the independent harness peer (test/harness, "peer.test")
+// federates with the edge over /xmpp-s2s and TCP, and the operator acts on those streams.
+import { beforeEach, describe, expect, it } from "vitest";
+import { harness, uplink, waitJob, type Uplink } from "../harness/bridge.js";
+import type { Job } from "../harness/peer.js";
+import { admin } from "./admin-helpers.js";
+
+type Pair = { local: string; remote: string; direction: string; state: string; sessionId: string };
+
+/** The harness originates peer.test -> edge.test over WebSocket; resolves once the pair is valid. */
+async function verifiedInbound(id: string): Promise<{ link: Uplink; job: Job }> {
+  const job = await harness<Job>("POST", "/jobs", {
+    kind: "originate",
+    to: "edge.test",
+    stanzas: [`<message from='alice@peer.test' to='bob@edge.test' id='${id}'><body>live</body></message>`],
+  });
+  const link = await uplink(job.id);
+  expect((await waitJob(job.id, ["sent", "refused", "closed"])).result).toEqual({ type: "valid" });
+  return { link, job };
+}
+
+/** Sessions report to the ControlPlane in the background: poll the index for the new pair. */
+async function pairOnNewSession(seen: Set<string>): Promise<Pair> {
+  for (let i = 0; i < 100; i++) {
+    const page = await (await admin("/pairs?remote=peer.test&direction=inbound&state=valid")).json<{ items: Pair[] }>();
+    const p = page.items.find((x) => !seen.has(x.sessionId));
+    if (p) {
+      seen.add(p.sessionId);
+      return p;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error("the session never reported its verified pair");
+}
+
+// The harness is one peer shared by every file (files run one at a time): start from its defaults.
+beforeEach(async () => {
+  await harness("POST", "/reset");
+});
+
+const within = <T>(p: Promise<T>, ms = 5000) =>
+  Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`not within ${ms} ms`)), ms))]);
+
+describe("operator actions on live streams", () => {
+  const seen = new Set<string>();
+
+  it("DELETE /pairs revokes the pair at once; the stream left with no pair closes with policy-violation", async () => {
+    const { link } = await verifiedInbound("live1");
+    const pair = await pairOnNewSession(seen);
+    expect(pair).toMatchObject({ local: "edge.test", remote: "peer.test" });
+    const res = await admin("/pairs/edge.test/peer.test", { method: "DELETE", headers: { "x-admin-actor": "carol" } });
+    expect(res.status).toBe(200);
+    const e = await res.json<{ revoked: { sessionId: string; condition: string }[]; failed: unknown[] }>();
+    expect(e.failed).toEqual([]);
+    expect(e.revoked).toContainEqual(expect.objectContaining({ sessionId: pair.sessionId, condition: "policy-violation" }));
+    await within(link.closed);
+    expect(link.fromEdge.join("")).toContain("policy-violation");
+    expect((await admin("/pairs/edge.test/peer.test")).status).toBe(404);
+    const audit = await (await admin("/audit?kind=pair.revoked")).json<{ items: { actor: string; detail: string }[] }>();
+    expect(audit.items[0]).toMatchObject({ actor: "admin:carol", detail: `session ${pair.sessionId}: policy-violation: the domain pair edge.test <-> peer.test was revoked by the operator` });
+  });
+
+  it("DELETE /sessions/{id} closes the stream with the stream error the operator chose", async () => {
+    const { link } = await verifiedInbound("live2");
+    const pair = await pairOnNewSession(seen);
+    const live = await admin(`/sessions/${pair.sessionId}`);
+    expect(live.status).toBe(200);
+    expect(await live.json()).toMatchObject({ id: pair.sessionId, direction: "inbound", peer: "peer.test" });
+    const res = await admin(`/sessions/${pair.sessionId}?condition=system-shutdown&text=maintenance`, { method: "DELETE" });
+    expect(res.status).toBe(204);
+    await within(link.closed);
+    const wire = link.fromEdge.join("");
+    expect(wire).toContain("system-shutdown");
+    expect(wire).toContain("maintenance");
+    const audit = await (await admin("/audit?kind=session.closed")).json<{ items: { subject: string; detail: string }[] }>();
+    expect(audit.items[0]).toMatchObject({ subject: pair.sessionId, detail: "system-shutdown: maintenance" });
+    expect((await admin(`/sessions/${pair.sessionId}`)).status).toBe(404);
+  });
+
+  it("a deny rule ends the peer's verified pairs on live streams", async () => {
+    const { link } = await verifiedInbound("live3");
+    const pair = await pairOnNewSession(seen);
+    const res = await admin("/policy/domains/peer.test", { method: "PUT", json: { action: "deny" } });
+    expect(res.status).toBe(201);
+    const { enforcement } = await res.json<{ enforcement: { revoked: { sessionId: string; condition: string }[]; failed: unknown[] } }>();
+    expect(enforcement.failed).toEqual([]);
+    expect(enforcement.revoked).toContainEqual(expect.objectContaining({ sessionId: pair.sessionId, condition: "forbidden" }));
+    await within(link.closed);
+    expect(link.fromEdge.join("")).toContain("policy-violation");
+    expect((await admin("/policy/domains/peer.test", { method: "DELETE" })).status).toBe(200);
+  });
+});
+
+describe("POST /peers/{domain}/check against a live peer", () => {
+  it("runs policy, resolve, connect, stream-open and dialback, each timed, and records the attempt", async () => {
+    type Check = { ok: boolean; from: string; steps: { step: string; ok: boolean; ms: number; detail: string }[] };
+    // peer.test verifies our key with our authority, reached over /xmpp-s2s (XEP-0220 §2.1.2).
+    const auth = await harness<Job>("POST", "/jobs", { kind: "authority", to: "edge.test" });
+    await uplink(auth.id);
+    await waitJob(auth.id, ["ready"]);
+    const res = await admin("/peers/peer.test/check", { method: "POST" });
+    expect(res.status).toBe(200);
+    const r = await res.json<Check>();
+    expect(r.steps.map((s) => [s.step, s.ok])).toEqual([
+      ["policy", true],
+      ["resolve", true],
+      ["connect", true],
+      ["stream-open", true],
+      ["dialback", true],
+    ]);
+    expect(r).toMatchObject({ ok: true, from: "edge.test" });
+    for (const s of r.steps) expect(s.ms).toBeGreaterThanOrEqual(0);
+    expect(r.steps[1]!.detail).toMatch(/^127\.0\.0\.1:\d+ \(static\)$/);
+    expect(r.steps[3]!.detail).toMatch(/features: dialback/);
+    const peer = await (await admin("/peers/peer.test")).json<{ outbound: { outcome: string; detail: string }[] }>();
+    expect(peer.outbound[0]).toMatchObject({ outcome: "success", detail: "admin check: dialback valid" });
+  });
+});
