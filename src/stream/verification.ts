@@ -25,14 +25,14 @@ export function requestVerify(c: Ctx, req: { from: Domain; to: Domain; id: strin
   }
   if (!c.policy.isHosted(req.from)) throw new EngineUsageError(`${req.from} is not a hosted domain`);
   const handle = c.nextHandle++;
-  const fail = (condition: DialbackCondition) =>
+  const answerError = (condition: DialbackCondition) =>
     emit(c, { type: "verify-result", handle, from: req.from, to: req.to, id: req.id, outcome: { type: "error", condition } });
   if (c.phase.name === "closed") {
-    fail("remote-connection-failed");
+    answerError("remote-connection-failed");
     return handle;
   }
   if (c.verifyByHandle.size >= c.policy.limits().maxOutstandingVerifies) {
-    fail("resource-constraint");
+    answerError("resource-constraint");
     return handle;
   }
   const v: OutstandingVerify = { handle, ...req, sent: false, deadline: now + c.timeouts.verify };
