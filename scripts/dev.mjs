@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-// `npm start`: runs the edge locally with `wrangler dev` on 127.0.0.1:8787.
+// `npm start`: runs the edge locally with `wrangler dev` on 127.0.0.1:8787, and the TCP ingress gateway
+// (gateway/) in front of it on 127.0.0.1:5269 (STARTTLS) and 5270 (direct TLS) with a self-signed
+// certificate for EDGE_DOMAINS. GATEWAY=off runs the edge alone; GATEWAY_* variables (gateway/README.md)
+// override the gateway's defaults. If the gateway cannot start (say 5269 is taken), the edge keeps running.
 // The first run writes .dev.vars with a random DIALBACK_SECRET, ADMIN_TOKEN and APP_TOKEN (256 bits
 // each, from the CSPRNG) and prints the admin token. Variables set in the process environment
 // override .dev.vars, so `EDGE_DOMAINS=edge.test S2S_STATIC_ROUTES=peer.test=127.0.0.1:25269 npm start`
@@ -68,10 +71,32 @@ function main() {
   const port = process.env.EDGE_PORT ?? "8787";
   const args = ["dev", "--ip", "127.0.0.1", "--port", port, "--env-file", envFile, ...process.argv.slice(2)];
   const child = spawn(join(root, "node_modules", ".bin", "wrangler"), args, { stdio: "inherit", cwd: root });
-  const stop = (sig) => child.kill(sig);
+  const gateway = process.env.GATEWAY === "off" ? null : startGateway(merged, port);
+  const stop = (sig) => {
+    child.kill(sig);
+    gateway?.kill(sig);
+  };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  child.on("exit", (code) => process.exit(code ?? 0));
+  child.on("exit", (code) => {
+    gateway?.kill("SIGTERM");
+    process.exit(code ?? 0);
+  });
+}
+
+/** The gateway next to the edge, sharing its GATEWAY_TOKEN and domains (gateway/dev.ts). */
+function startGateway(vars, edgePort) {
+  const env = {
+    ...process.env,
+    GATEWAY_TOKEN: vars.GATEWAY_TOKEN,
+    GATEWAY_DOMAINS: process.env.GATEWAY_DOMAINS ?? vars.EDGE_DOMAINS,
+    GATEWAY_EDGE_URL: process.env.GATEWAY_EDGE_URL ?? `ws://127.0.0.1:${edgePort}/xmpp-s2s`,
+  };
+  const gw = spawn(join(root, "node_modules", ".bin", "tsx"), [join(root, "gateway", "dev.ts")], { stdio: "inherit", cwd: root, env });
+  gw.on("exit", (code) => {
+    if (code) console.error(`The gateway exited (${code}); the edge keeps running. Set GATEWAY_STARTTLS_PORT / GATEWAY_DIRECT_TLS_PORT, or GATEWAY=off.`);
+  });
+  return gw;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) main();

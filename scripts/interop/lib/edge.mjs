@@ -35,6 +35,9 @@ export async function startEdge(opts) {
       PATH: `${bin}:${process.env.PATH}`,
       NODE_EXTRA_CA_CERTS: caFile,
       WRANGLER_SEND_METRICS: "false",
+      // Loopback only: no Request.cf download from workers.cloudflare.com, no update check.
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      NO_UPDATE_NOTIFIER: "1",
       CI: "1",
     },
   });
