@@ -27,8 +27,12 @@
 //      pair-state / audit -> record (ControlPlane index / audit log)
 //      closed      -> close the socket; the stream object is done (all its pairs are gone)
 // 4. Arm the Durable Object alarm at `pollTimeout()`; on alarm call `handleTimeout(now)`.
-// 5. Hibernation: after draining, store `snapshot()` (JSON); later `S2SStream.restore(snap, deps)`
-//    and drain again (key work in flight at snapshot time is requested again).
+// 5. Hibernation: after draining, store `snapshot()` (JSON) when `revision` changed since the last
+//    save (stanza traffic on verified pairs does not change it, so 10,000 pairs cost nothing per
+//    stanza); later `S2SStream.restore(snap, deps)` and drain again (key work in flight at snapshot
+//    time is requested again).
+// Errors: peer faults become stream errors / dialback errors as actions; `EngineUsageError` is
+// thrown only when the shell misuses the API (e.g. sendStanza from a domain we do not host).
 
 export { S2SStream, DEFAULT_TIMEOUTS, type S2SStreamOptions, type StreamTimeouts } from "../stream/s2s-stream.js";
 export { EngineUsageError, type Phase, type StreamRole } from "../stream/phase.js";

@@ -116,3 +116,44 @@ describe("POST /peers/{domain}/check against a live peer", () => {
     expect(peer.outbound[0]).toMatchObject({ outcome: "success", detail: "admin check: dialback valid" });
   });
 });
+
+describe("a policy change refuses new pairs at once, with the XEP-0220 §2.4 condition", () => {
+  async function originateRefused(): Promise<{ job: Job; link: Uplink }> {
+    const job = await harness<Job>("POST", "/jobs", { kind: "originate", to: "edge.test", stanzas: [] });
+    const link = await uplink(job.id);
+    return { job: await waitJob(job.id, ["sent", "refused", "closed"]), link };
+  }
+
+  it("allowlist-only without peer.test: dialback error forbidden, the stream stays for other pairs", async () => {
+    expect((await admin("/policy", { method: "PATCH", json: { allowlistOnly: true, domains: { "friend.example": { action: "allow" } } } })).status).toBe(200);
+    try {
+      const { job, link } = await originateRefused();
+      expect(job).toMatchObject({ state: "refused", result: { type: "error", condition: "forbidden" } });
+      expect(job.streamError).toBeUndefined();
+      link.ws.close(1000);
+    } finally {
+      await admin("/policy", { method: "PATCH", json: { allowlistOnly: false, domains: { "friend.example": null } } });
+    }
+    // Back to the default: the next pair verifies again.
+    const again = await harness<Job>("POST", "/jobs", { kind: "originate", to: "edge.test", stanzas: [] });
+    await uplink(again.id);
+    expect((await waitJob(again.id, ["sent", "refused", "closed"])).result).toEqual({ type: "valid" });
+  });
+
+  it("level trusted: dialback alone is not-authorized (or policy-violation without TLS)", async () => {
+    expect((await admin("/policy/domains/peer.test", { method: "PUT", json: { action: "allow", level: "trusted" } })).status).toBe(201);
+    try {
+      const { job, link } = await originateRefused();
+      expect(job.state).toBe("refused");
+      // The condition depends on whether this WebSocket counts as TLS: read the session's own facts.
+      const sessions = await (await admin("/sessions")).json<{ items: { peer?: string; tls: boolean }[] }>();
+      const s = sessions.items.find((x) => x.peer === "peer.test");
+      expect(s).toBeDefined();
+      const expected = s?.tls ? "not-authorized" : "policy-violation";
+      expect(job.result).toEqual({ type: "error", condition: expected });
+      link.ws.close(1000);
+    } finally {
+      await admin("/policy/domains/peer.test", { method: "DELETE" });
+    }
+  });
+});
