@@ -3,7 +3,7 @@
 // pending pairs fail, outstanding verifications fail, and `closed` is the last action.
 
 import type { StanzaErrorCondition, StreamError, StreamErrorCondition } from "../errors.js";
-import { headerAttrs } from "../dialback/elements.js";
+import { headerAttrs, type DialbackCondition } from "../dialback/elements.js";
 import { splitPairKey } from "../dialback/pairs.js";
 import { bounceAll, emit, pairState, send, sendClose, type Ctx } from "./context.js";
 import { dropVerify } from "./verification.js";
@@ -53,10 +53,18 @@ export function finish(c: Ctx, by: "us" | "peer" | "transport", error?: StreamEr
   c.keyOps.clear();
   c.checks.clear();
   c.pending = 0;
-  // XEP-0220 §2.1.2: pending verifications on a closed stream count as failed.
+  // XEP-0220 §2.1.2: pending verifications on a closed stream count as failed, with the §2.4
+  // condition for how the authority stream failed: never reached -> remote-connection-failed; the
+  // authority does not host the domain (host-unknown) -> remote-server-not-found; anything else
+  // (closed without verifying) -> remote-server-timeout.
+  const verifyCondition: DialbackCondition = !c.peerHeaderSeen
+    ? "remote-connection-failed"
+    : by === "peer" && error === "host-unknown"
+      ? "remote-server-not-found"
+      : "remote-server-timeout";
   for (const v of [...c.verifyByHandle.values()]) {
     dropVerify(c, v);
-    emit(c, { type: "verify-result", handle: v.handle, from: v.from, to: v.to, id: v.id, outcome: { type: "error", condition: "remote-server-timeout" } });
+    emit(c, { type: "verify-result", handle: v.handle, from: v.from, to: v.to, id: v.id, outcome: { type: "error", condition: verifyCondition } });
   }
   emit(c, error ? { type: "closed", by, error } : { type: "closed", by });
 }

@@ -72,7 +72,8 @@ export function onResultRequest(c: Ctx, db: DialbackElement, now: number): void 
  * A dialback error for an inbound request (XEP-0220 §2.4) when the peer handles them, else the
  * RFC 3920 way: a stream error.
  */
-export function refuseInbound(c: Ctx, 
+export function refuseInbound(
+  c: Ctx,
   sender: Domain,
   target: Domain,
   condition: DialbackCondition,

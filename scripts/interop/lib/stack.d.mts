@@ -8,12 +8,13 @@ export interface Proc {
 
 export interface Stack {
   dir: string;
-  ip: { dns: string; prosody: string; ejabberd: string; gateway: string };
+  ip: { dns: string; prosody: string; ejabberd: string; gateway: string; sink: string };
   ca: string;
   tls: boolean;
   bidi: boolean;
-  domains: { prosody: string; prosodyDenied: string; ejabberd: string; edge: string };
+  domains: { prosody: string; prosodyDenied: string; ejabberd: string; edge: string; sink: string };
   prosody?: { proc: Proc; log: string; config: string; stop(): Promise<void> };
+  sink?: { proc: Proc; log: string; config: string; stop(): Promise<void> };
   ejabberd?: { proc: Proc; log: string; node: string; ctl(...args: string[]): Promise<string>; stop(): Promise<void> };
   edge: { url: string; port: number; proc: Proc; stop(): Promise<void> };
   gateway: { proc: Proc; log: string; stop(): Promise<void> };
@@ -31,6 +32,13 @@ export interface StackOptions {
   edgeDirectTls?: boolean;
   logLevel?: string;
   edgeVars?: Record<string, string>;
+  prosodyExtraHosts?: string[];
+  /** More S2S_STATIC_ROUTES entries, `domain=host:port`. */
+  extraRoutes?: string[];
+  sink?: boolean;
+  extraRecords?: { a?: Array<[string, string]>; srv?: Array<[string, string, number]> };
+  /** Gateway variables (e.g. GATEWAY_REQUIRE_TLS). */
+  gatewayEnv?: Record<string, string>;
 }
 
 export function startStack(opts?: StackOptions): Promise<Stack>;

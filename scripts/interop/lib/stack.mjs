@@ -25,6 +25,9 @@ export async function startStack(opts = {}) {
       `${DOMAINS.prosody}=${topo.ip.prosody}:5269`,
       `${DOMAINS.prosodyDenied}=${topo.ip.prosody}:5269`,
       `${DOMAINS.ejabberd}=${topo.ip.ejabberd}:5269`,
+      `${DOMAINS.sink}=${topo.ip.sink}:5269`,
+      ...(opts.prosodyExtraHosts ?? []).map((h) => `${h}=${topo.ip.prosody}:5269`),
+      ...(opts.extraRoutes ?? []),
     ].join(",");
     const edgeDir = join(topo.dir, "edge");
     mkdirSync(edgeDir, { recursive: true });
@@ -44,7 +47,7 @@ export async function startStack(opts = {}) {
     extra.push(edge);
     const gateway = await startGatewayProcess({
       dir: topo.dir, ip: topo.ip.gateway, edgeUrl: edge.url.replace(/^http/, "ws") + "/xmpp-s2s",
-      token: tokens.gateway, domains: [DOMAINS.edge], cert: topo.certs.edge, requireTls: !!opts.tls,
+      token: tokens.gateway, domains: [DOMAINS.edge], cert: topo.certs.edge, requireTls: !!opts.tls, env: opts.gatewayEnv,
     });
     extra.push(gateway);
     const api = (path, init = {}, token = tokens.app) =>

@@ -23,6 +23,8 @@ export const DOMAINS = {
   prosodyDenied: "denied.test",
   ejabberd: "ejabberd.test",
   edge: "edge.test",
+  /** A second Prosody's host (benchmarks: Prosody-to-Prosody baseline). */
+  sink: "sink.test",
 };
 
 export const PASSWORD = "interop-password";
@@ -37,12 +39,15 @@ export function pickNet() {
 /**
  * opts: { tls: boolean (peers require STARTTLS on s2s), bidi: boolean (Prosody loads mod_s2s_bidi),
  *         prosody = true, ejabberd = true, name = "run", edgeDirectTls = true (publish
- *         _xmpps-server._tcp for edge.test), logLevel }
+ *         _xmpps-server._tcp for edge.test), logLevel, prosodyExtraHosts: string[] (more Prosody
+ *         hosts, each with user@host), sink: boolean (a second Prosody hosting sink.test, bob@sink.test),
+ *         extraRecords: { a, srv } (more DNS records, e.g. for a harness peer) }
  */
 export async function startTopology(opts = {}) {
   const { tls = false, bidi = false } = opts;
   const net = pickNet();
-  const ip = { dns: net(1), prosody: net(2), ejabberd: net(3), gateway: net(4) };
+  const ip = { dns: net(1), prosody: net(2), ejabberd: net(3), gateway: net(4), sink: net(5) };
+  const extraHosts = opts.prosodyExtraHosts ?? [];
   const dir = join(ROOT, ".interop", `${opts.name ?? "run"}-${ip.dns.replace(/\./g, "-")}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -54,7 +59,8 @@ export async function startTopology(opts = {}) {
     const certDir = join(dir, "certs");
     const ca = await ensureCa(certDir);
     const certs = {
-      prosody: await issueCert(certDir, "prosody", [DOMAINS.prosody, DOMAINS.prosodyDenied]),
+      prosody: await issueCert(certDir, "prosody", [DOMAINS.prosody, DOMAINS.prosodyDenied, ...extraHosts]),
+      sink: await issueCert(certDir, "sink", [DOMAINS.sink]),
       ejabberd: await issueCert(certDir, "ejabberd", [DOMAINS.ejabberd]),
       edge: await issueCert(certDir, "edge", [DOMAINS.edge]),
     };
@@ -67,24 +73,36 @@ export async function startTopology(opts = {}) {
       dir: dnsDir, ip: ip.dns,
       records: {
         a: [[DOMAINS.prosody, ip.prosody], [DOMAINS.prosodyDenied, ip.prosody], [DOMAINS.ejabberd, ip.ejabberd],
-          [DOMAINS.edge, ip.gateway]],
+          [DOMAINS.edge, ip.gateway], [DOMAINS.sink, ip.sink], ...extraHosts.map((h) => [h, ip.prosody]),
+          ...(opts.extraRecords?.a ?? [])],
         srv: [...srv(DOMAINS.prosody), ...srv(DOMAINS.prosodyDenied), ...srv(DOMAINS.ejabberd), ...srv(DOMAINS.edge),
+          ...srv(DOMAINS.sink), ...extraHosts.flatMap(srv), ...(opts.extraRecords?.srv ?? []),
           // XEP-0368: the gateway's direct TLS port, unless the run wants peers to use STARTTLS.
           ...(opts.edgeDirectTls === false ? [] : [[`_xmpps-server._tcp.${DOMAINS.edge}`, DOMAINS.edge, 5270]])],
       },
     });
     started.push(dns.proc);
-    const topo = { dir, ip, ca, certs, dns, tls, bidi, stop, prosody: undefined, ejabberd: undefined, domains: DOMAINS };
+    const topo = { dir, ip, ca, certs, dns, tls, bidi, stop, prosody: undefined, ejabberd: undefined, sink: undefined, domains: DOMAINS };
     if (opts.prosody !== false) {
       const pdir = join(dir, "prosody");
       mkdirSync(pdir);
       topo.prosody = await startProsody({
         dir: pdir, ip: ip.prosody, c2sPort: 5222, s2sPort: 5269, tls, bidi,
-        hosts: [DOMAINS.prosody, DOMAINS.prosodyDenied],
-        users: { [`alice@${DOMAINS.prosody}`]: PASSWORD, [`bob@${DOMAINS.prosody}`]: PASSWORD, [`carol@${DOMAINS.prosodyDenied}`]: PASSWORD },
+        hosts: [DOMAINS.prosody, DOMAINS.prosodyDenied, ...extraHosts],
+        users: { [`alice@${DOMAINS.prosody}`]: PASSWORD, [`bob@${DOMAINS.prosody}`]: PASSWORD, [`carol@${DOMAINS.prosodyDenied}`]: PASSWORD,
+          ...Object.fromEntries(extraHosts.map((h) => [`user@${h}`, PASSWORD])) },
         cert: certs.prosody, resolvConf: dns.resolvConf, logLevel: opts.logLevel,
       });
       started.push(topo.prosody);
+    }
+    if (opts.sink) {
+      const sdir = join(dir, "sink");
+      mkdirSync(sdir);
+      topo.sink = await startProsody({
+        dir: sdir, ip: ip.sink, c2sPort: 5222, s2sPort: 5269, tls, bidi, hosts: [DOMAINS.sink],
+        users: { [`bob@${DOMAINS.sink}`]: PASSWORD }, cert: certs.sink, resolvConf: dns.resolvConf, logLevel: opts.logLevel,
+      });
+      started.push(topo.sink);
     }
     if (opts.ejabberd !== false) {
       const edir = join(dir, "ejabberd");

@@ -123,8 +123,11 @@ export class World {
     return s;
   }
 
+  /** DNS as the world sees it: domain -> server, overriding who hosts it (to model misrouting). */
+  routes = new Map<string, Server>();
+
   hosting(domain: string): Server | undefined {
-    return this.servers.find((s) => s.opts.domains.includes(domain));
+    return this.routes.get(domain) ?? this.servers.find((s) => s.opts.domains.includes(domain));
   }
 
   /** Open a stream from `from` (as `local`) to the server hosting `remote`. Not yet pumped. */

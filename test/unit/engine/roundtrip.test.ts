@@ -62,4 +62,21 @@ describe("dialback round trip (three roles)", () => {
     expect(impostor.pairEvents.at(-1)).toMatchObject({ state: "error", condition: "forbidden" });
     expect(impostor.bounced).toEqual([expect.objectContaining({ condition: "remote-server-timeout" })]);
   });
+
+  it("an authority that does not host the sender (host-unknown) becomes the remote-server-not-found dialback error (§2.4)", async () => {
+    const world = new World();
+    const capulet = world.server("capulet", { domains: ["capulet.example"] });
+    const montague = world.server("montague", { domains: ["montague.example"] });
+    const stranger = world.server("stranger", { domains: ["stranger.example"] });
+    const { out } = world.connect(capulet, "capulet.example", "montague.example");
+    // montague's DNS lookup for capulet.example lands on a server that does not host it.
+    world.routes.set("capulet.example", stranger);
+    out.sendStanza(msg("juliet@capulet.example", "romeo@montague.example", "n1"), world.clock.now);
+    await world.run();
+    // The stranger refuses the stream to capulet.example with host-unknown.
+    expect(montague.verifyResults.map((r) => r.outcome)).toEqual([{ type: "error", condition: "remote-server-not-found" }]);
+    expect(capulet.pairEvents.at(-1)).toMatchObject({ direction: "outbound", state: "error", condition: "remote-server-not-found" });
+    expect(capulet.bounced.map((b) => [b.stanza.attrs.id, b.condition])).toEqual([["n1", "remote-server-timeout"]]);
+    expect(montague.delivered).toEqual([]);
+  });
 });

@@ -88,6 +88,15 @@ describe("timeouts", () => {
     expect(show(s.drainActions())).toEqual([`verify-result ${h} error remote-server-timeout`]);
   });
 
+  it("pending verifications on an authority stream that never opened fail with remote-connection-failed", () => {
+    const s = new S2SStream({ role: "initiating", policy: new TestPolicy(["capulet.example"]), transport: { secure: true, canStartTls: false }, now: T0, local: d("capulet.example"), remote: d("montague.example") });
+    s.start(T0);
+    const h = s.requestVerify({ from: d("capulet.example"), to: d("montague.example"), id: "X", key: "k" }, T0);
+    s.drainActions();
+    s.handleTransportClosed(T0 + 5);
+    expect(show(s.drainActions())).toEqual([`verify-result ${h} error remote-connection-failed`, "closed transport"]);
+  });
+
   it("pending verifications fail when the authority stream closes (XEP-0220 §2.1.2)", () => {
     const s = openInitiating();
     const h = s.requestVerify({ from: d("capulet.example"), to: d("montague.example"), id: "X", key: "k" }, T0);

@@ -1,0 +1,169 @@
+// Issue 6 figures, against real Prosody 0.12 on this machine, in the same run (plaintext, loopback):
+//
+// 1. A new peer's first stanza: a Prosody user on a host that has never talked to the receiver sends
+//    one message; time until the receiver has accepted it. Receiver = the edge (through the TCP
+//    gateway, verifying by dialing Prosody) vs a second Prosody (sink.test). Median of K cold hosts.
+// 2. The receiver's CPU per stanza, fed by the test harness's S2S sender (test/harness, not a
+//    bottleneck) over one verified stream: the edge (workerd + gateway processes; wrangler's own Node
+//    process is reported apart) delivering to its local app, vs Prosody delivering to a logged-in
+//    user. CPU from /proc/<pid>/stat (utime + stime) before and after N messages.
+//
+// Needs root and the interop packages (.ci/run); prints "skipped" with the reason otherwise.
+
+import { readdirSync, readFileSync } from "node:fs";
+import { Element } from "ltx";
+import { C2sClient } from "../scripts/interop/lib/c2s.mjs";
+import { startStack, type Stack } from "../scripts/interop/lib/stack.mjs";
+import { PASSWORD } from "../scripts/interop/lib/topology.mjs";
+import { startHarness } from "../test/harness/server.js";
+
+const K = 5; // cold first-stanza samples per receiver
+const N = 20_000; // stanzas for the CPU figure
+const TICK = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system) of `pids` and all their descendants whose command matches `comm`. */
+function cpuSeconds(roots: number[], comm?: RegExp): number {
+  const parent = new Map<number, number>();
+  const name = new Map<number, string>();
+  const ticks = new Map<number, number>();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const f = stat.slice(close + 2).split(" ");
+      parent.set(Number(d), Number(f[1]));
+      name.set(Number(d), stat.slice(stat.indexOf("(") + 1, close));
+      ticks.set(Number(d), Number(f[11]) + Number(f[12]));
+    } catch {
+      /* exited */
+    }
+  }
+  const inTree = (pid: number): boolean => {
+    for (let p: number | undefined = pid; p && p > 1; p = parent.get(p)) if (roots.includes(p)) return true;
+    return false;
+  };
+  let sum = 0;
+  for (const [pid, t] of ticks) if (inTree(pid) && (!comm || comm.test(name.get(pid) ?? ""))) sum += t;
+  return sum / TICK;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function inboxSeq(stack: Stack): Promise<{ seq: number; xml: string }[]> {
+  const res = await stack.api("/api/v1/inbox?limit=20");
+  return ((await res.json()) as { items: { seq: number; xml: string }[] }).items;
+}
+
+export default async function bench(): Promise<void> {
+  if (process.getuid?.() !== 0) return console.log("skipped: needs root (Prosody runs as its own user; see .ci/run)");
+  try {
+    readFileSync("/usr/bin/prosody");
+  } catch {
+    return console.log("skipped: Prosody is not installed (.ci/run installs the interop peers)");
+  }
+  process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
+  const hosts = Array.from({ length: K }, (_, i) => `p${i}.test`);
+  const harness = await startHarness("peer.test", "bench-interop-secret-0123456789", { s2s: 0, uplink: 0, control: 0 });
+  // The harness is only the sender here: when Prosody verifies it, Prosody also authenticates its own
+  // stream to the harness, which accepts without a verification leg of its own.
+  harness.peer.config.verify = "valid";
+  const stack = await startStack({
+    tls: false, edgeDirectTls: false, ejabberd: false, sink: true, prosodyExtraHosts: hosts, name: "bench",
+    gatewayEnv: { GATEWAY_REQUIRE_TLS: "false", GATEWAY_LOG_LEVEL: "info" },
+    extraRoutes: [`peer.test=127.0.0.1:${harness.ports.s2s}`],
+    extraRecords: { a: [["peer.test", "127.0.0.1"]], srv: [["_xmpp-server._tcp.peer.test", "peer.test", harness.ports.s2s]] },
+  }).catch(async (e) => {
+    await harness.close();
+    throw e;
+  });
+  const clients: C2sClient[] = [];
+  try {
+    const bob = await C2sClient.login({ host: stack.ip.sink, port: 5222, jid: `bob@${stack.domains.sink}`, password: PASSWORD });
+    clients.push(bob);
+
+    // ---- 1. first stanza from a new peer
+    const edgeMs: number[] = [];
+    const prosodyMs: number[] = [];
+    for (const h of hosts) {
+      const u = await C2sClient.login({ host: stack.ip.prosody, port: 5222, jid: `user@${h}`, password: PASSWORD });
+      clients.push(u);
+      let body = `first ${h} edge`;
+      let t0 = performance.now();
+      u.sendMessage(`app@${stack.domains.edge}`, body);
+      for (;;) {
+        if ((await inboxSeq(stack)).some((i) => i.xml.includes(body))) break;
+        if (performance.now() - t0 > 30_000) throw new Error(`bench: ${h} -> edge never arrived`);
+      }
+      edgeMs.push(performance.now() - t0);
+      body = `first ${h} sink`;
+      t0 = performance.now();
+      u.sendMessage(`bob@${stack.domains.sink}`, body);
+      await bob.waitForMessage(body, 30_000);
+      prosodyMs.push(performance.now() - t0);
+    }
+
+    // ---- 2. receiver CPU per stanza, harness sender
+    const msg = (to: string, i: number) =>
+      new Element("message", { from: "u@peer.test", to, id: `b${i}`, type: "chat" }).c("body").t(`bench ${i}`).root();
+    const openStream = async (to: string, host: string) => {
+      const job = harness.peer.addJob({ kind: "originate", to, stanzas: [] });
+      harness.peer.dialTcp(job, host, 5269);
+      const deadline = Date.now() + 30_000;
+      while (job.state !== "ready" && job.state !== "sent") {
+        if (["refused", "closed"].includes(job.state) || Date.now() > deadline) throw new Error(`bench: stream to ${to}: ${JSON.stringify(job)}`);
+        await Promise.race([harness.peer.changed(), new Promise((r) => setTimeout(r, 50))]);
+      }
+      return job;
+    };
+
+    // Prosody (sink.test) receiving, delivering to bob's session.
+    const sinkJob = await openStream(stack.domains.sink, stack.ip.sink);
+    const sinkPid = stack.sink!.proc.pid;
+    let cpu0 = cpuSeconds([sinkPid]);
+    let t = performance.now();
+    const before = bob.received.length;
+    for (let i = 0; i < N; i++) harness.peer.sendOn(sinkJob.id, msg(`bob@${stack.domains.sink}`, i));
+    while (bob.received.length < before + N) {
+      if (performance.now() - t > 120_000) throw new Error(`bench: Prosody delivered ${bob.received.length - before}/${N}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const prosodyWall = performance.now() - t;
+    const prosodyCpu = cpuSeconds([sinkPid]) - cpu0;
+
+    // The edge receiving through the gateway, delivering to its local app (SQLite inbox).
+    const edgeJob = await openStream(stack.domains.edge, stack.ip.gateway);
+    const roots = [stack.edge.proc.pid];
+    const gw = [stack.gateway.proc.pid];
+    const start = (await inboxSeq(stack))[0]?.seq ?? 0;
+    cpu0 = cpuSeconds(roots, /workerd/);
+    const gw0 = cpuSeconds(gw);
+    const node0 = cpuSeconds(roots, /node|wrangler/);
+    t = performance.now();
+    for (let i = 0; i < N; i++) harness.peer.sendOn(edgeJob.id, msg(`app@${stack.domains.edge}`, i));
+    for (;;) {
+      const seq = (await inboxSeq(stack))[0]?.seq ?? 0;
+      if (seq >= start + N) break;
+      if (performance.now() - t > 300_000) throw new Error(`bench: edge stored ${seq - start}/${N}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const edgeWall = performance.now() - t;
+    const workerdCpu = cpuSeconds(roots, /workerd/) - cpu0;
+    const gatewayCpu = cpuSeconds(gw) - gw0;
+    const wranglerNodeCpu = cpuSeconds(roots, /node|wrangler/) - node0;
+
+    const us = (s: number) => ((s * 1e6) / N).toFixed(1);
+    console.log("first stanza from a new peer (Prosody host never seen before), median of", K, "(lower is better):");
+    console.log(`  edge via gateway ${median(edgeMs).toFixed(1)} ms vs Prosody-to-Prosody ${median(prosodyMs).toFixed(1)} ms` +
+      `  ratio ${(median(edgeMs) / median(prosodyMs)).toFixed(2)}x  (samples edge ${edgeMs.map((x) => x.toFixed(0)).join(",")}; prosody ${prosodyMs.map((x) => x.toFixed(0)).join(",")})`);
+    console.log(`receiver CPU per stanza, ${N} messages on one stream from the harness sender:`);
+    console.log(`  Prosody: ${us(prosodyCpu)} us/stanza (${(N / (prosodyWall / 1000)).toFixed(0)}/s)`);
+    console.log(`  edge: ${us(workerdCpu + gatewayCpu)} us/stanza = workerd ${us(workerdCpu)} + gateway ${us(gatewayCpu)}` +
+      ` (${(N / (edgeWall / 1000)).toFixed(0)}/s; wrangler's Node process, not on the data path, ${us(wranglerNodeCpu)})`);
+    console.log(`  ratio edge/Prosody: ${((workerdCpu + gatewayCpu) / prosodyCpu).toFixed(2)}x  (target <= 0.5)`);
+  } finally {
+    for (const c of clients) await c.close();
+    await stack.stop();
+    await harness.close();
+  }
+}
