@@ -102,18 +102,20 @@ export class OutboundStream {
       this.#engineDeadline = at;
       this.#arm();
     });
-    await this.#host.input((s, now) => s.start(now));
+    const host = this.#host;
+    await host.input((s, now) => s.start(now));
     // The read loop lives as long as the socket (an open socket keeps the DO up, at most 15 minutes:
     // RECYCLE_MS closes it first); if the DO dies anyway, its constructor requeues and reconnects.
     void link
       .run((e) => {
         this.#lastActivity = Date.now();
-        return this.#host!.event(e);
+        return host.event(e);
       })
       .then(() => {
-        if (this.#link !== link) return;
+        // This link's stream only: after a plaintext fallback a newer one may be running.
+        if (host.closed) return;
         if (link.tlsFailure && this.#tlsFailed(link.tlsFailure)) return;
-        return this.#host!.input((s, now) => s.handleTransportClosed(now));
+        return host.input((s, now) => s.handleTransportClosed(now));
       });
   }
 
