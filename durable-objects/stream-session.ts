@@ -73,6 +73,7 @@ export class StreamSession extends DurableObject<Env> {
       reply: (stanza) => this.#reply(stanza),
       observe: (a) => this.#observe(a, control),
       waitUntil: (p) => this.ctx.waitUntil(p),
+      verified: (seconds) => control.verificationLatency(seconds),
     });
     const link = {
       write: (out: Outgoing) => {

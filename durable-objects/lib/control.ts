@@ -23,6 +23,11 @@ export class ControlReporter {
     }
   }
 
+  /** Receiving role: seconds from db:verify sent to the authority's answer (metrics histogram). */
+  verificationLatency(seconds: number): void {
+    this.#call("observe", [{ kind: "verification-latency", seconds }]);
+  }
+
   session(info: Record<string, unknown>): void {
     this.#call("reportSession", info);
   }
@@ -32,7 +37,15 @@ export class ControlReporter {
       const pair = { local: a.local, remote: a.remote, direction: a.direction };
       if (a.state === "revoked") return this.#call("pairRemoved", this.sessionId, pair);
       this.#call("reportPair", this.sessionId, { ...pair, state: a.state, ...(a.condition ? { condition: a.condition } : {}) });
-      if (a.state !== "pending") this.#call("observe", [{ kind: "dialback", condition: a.state === "valid" ? "valid" : (a.condition ?? a.state) }]);
+      if (a.state !== "pending") {
+        const condition = a.state === "valid" ? undefined : (a.condition ?? a.state);
+        this.#call("observe", [{ kind: "dialback", condition: condition ?? "valid" }]);
+        // GET /admin/v1/peers/{domain}: the last dialback outcomes with each peer, each way.
+        this.#call("reportPeerAttempt", {
+          domain: a.remote, direction: a.direction, at: Date.now(), outcome: condition ? "failure" : "success",
+          ...(condition ? { condition } : {}), detail: `${a.local} ${a.direction === "inbound" ? "<-" : "->"} ${a.remote} on ${this.sessionId}`,
+        });
+      }
     } else if (a.type === "audit") {
       const kind = a.event === "spoofing-attempt" ? "spoofing-attempt" : a.event === "policy-refusal" ? "dialback.failed" : "other";
       this.#call("recordAudit", {

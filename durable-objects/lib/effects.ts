@@ -17,11 +17,22 @@ export interface EffectHooks {
   observe(action: ShellAction): void;
   /** Keeps the DO alive for background work. */
   waitUntil(p: Promise<unknown>): void;
+  /** Seconds a verification with the authority took (answered or failed). */
+  verified?(seconds: number): void;
 }
 
 export function makeEffects(env: Env, hooks: EffectHooks): Effects {
   return {
-    verify: (req) => remoteDomainStub(env, req.to).verify(req.from, req.to, req.id, req.key),
+    verify: async (req) => {
+      // Timed for the verification latency histogram of /admin/v1/metrics (workerd's clock moves
+      // across I/O, which this RPC is).
+      const t0 = Date.now();
+      try {
+        return await remoteDomainStub(env, req.to).verify(req.from, req.to, req.id, req.key);
+      } finally {
+        hooks.verified?.((Date.now() - t0) / 1000);
+      }
+    },
     deliver(stanza) {
       hooks.waitUntil(
         deliverToApp(env, stanza).then(

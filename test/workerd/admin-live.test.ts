@@ -157,3 +157,40 @@ describe("a policy change refuses new pairs at once, with the XEP-0220 §2.4 con
     }
   });
 });
+
+describe("what sessions report shows in the audit log and the metrics", () => {
+  it("a spoofed key is a spoofing-attempt in GET /audit, and a failed dialback outcome in /metrics", async () => {
+    await harness("POST", "/config", { forgeKeys: true });
+    const job = await harness<Job>("POST", "/jobs", { kind: "originate", to: "edge.test", stanzas: [] });
+    const link = await uplink(job.id);
+    expect((await waitJob(job.id, ["sent", "refused", "closed"])).result).toEqual({ type: "error", condition: "forbidden" });
+    // Reports are fire-and-forget: poll for the entry.
+    let items: { kind: string; actor: string; detail: string | null }[] = [];
+    for (let i = 0; i < 100 && items.length === 0; i++) {
+      items = (await (await admin("/audit?kind=spoofing-attempt")).json<{ items: typeof items }>()).items;
+      if (items.length === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(items[0]).toMatchObject({ kind: "spoofing-attempt", actor: expect.stringMatching(/^session:/), detail: expect.stringContaining("peer.test") });
+    const metrics = await (await admin("/metrics")).text();
+    expect(metrics).toMatch(/dialback_edge_dialback_outcomes_total\{condition="forbidden"\} [1-9]/);
+    expect(metrics).toMatch(/dialback_edge_sessions\{direction="inbound",transport="websocket"\} [1-9]/);
+    link.ws.close(1000);
+  });
+});
+
+describe("GET /peers and the latency histogram from live traffic", () => {
+  it("a verified inbound pair is the last inbound attempt with peer.test, and its verification is timed", async () => {
+    await verifiedInbound("peers1");
+    type Peer = { inbound: { outcome: string; condition: string | null; detail: string | null }[] };
+    let peer: Peer = { inbound: [] };
+    for (let i = 0; i < 100; i++) {
+      peer = await (await admin("/peers/peer.test")).json<Peer>();
+      if (peer.inbound[0]?.outcome === "success") break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(peer.inbound[0]).toMatchObject({ outcome: "success", condition: null, detail: expect.stringMatching(/^edge\.test <- peer\.test on [0-9a-f]{32}$/) });
+    const metrics = await (await admin("/metrics")).text();
+    expect(metrics).toMatch(/dialback_edge_verification_latency_seconds_count [1-9]/);
+    expect(metrics).toMatch(/dialback_edge_verification_latency_seconds_bucket\{le="\+Inf"\} [1-9]/);
+  });
+});
