@@ -113,7 +113,7 @@ export class OutboundStream {
       })
       .then(() => {
         // This link's stream only: after a plaintext fallback a newer one may be running.
-        if (host.closed) return;
+        if (host.abandoned) return;
         if (link.tlsFailure && this.#tlsFailed(link.tlsFailure)) return;
         return host.input((s, now) => s.handleTransportClosed(now));
       });
@@ -144,7 +144,7 @@ export class OutboundStream {
     this.#fellBack = true;
     const old = this.#host!;
     const snap = old.stream.snapshot();
-    old.closed = true; // abandoned: nothing more from it, no bounces
+    old.abandoned = true; // nothing more from it, no bounces: its work moves to the new stream
     const waiters = new Map(this.#waiters);
     this.#waiters.clear();
     this.#ready = this.#connect(false).then(() => {
@@ -190,8 +190,17 @@ export class OutboundStream {
     void this.deps.ctx.storage.setAlarm(at);
   }
 
+  /** Waits for the current connection attempt, including one a plaintext fallback started meanwhile. */
+  async #settled(): Promise<void> {
+    let ready: Promise<void>;
+    do {
+      ready = this.#ready;
+      await ready;
+    } while (ready !== this.#ready);
+  }
+
   async send(stanza: Element): Promise<void> {
-    await this.#ready;
+    await this.#settled();
     this.#lastActivity = Date.now();
     if (this.#failure || !this.#host) {
       // The bounce table: no route or no connection -> remote-server-not-found.
@@ -208,7 +217,7 @@ export class OutboundStream {
   }
 
   async verify(req: { from: Domain; to: Domain; id: string; key: string }): Promise<VerifyOutcome> {
-    await this.#ready;
+    await this.#settled();
     this.#lastActivity = Date.now();
     const host = this.#host;
     if (this.#failure || !host) return { type: "error", condition: this.#failure?.condition ?? "remote-connection-failed" };

@@ -41,7 +41,10 @@ export interface Counters {
 export class SessionHost {
   #queue: Promise<void> = Promise.resolve();
   #saved: string | undefined;
+  /** The stream is over (its `closed` action ran); inputs still reach the engine, which bounces. */
   closed = false;
+  /** Replaced by another stream (plaintext fallback): nothing reaches this one any more. */
+  abandoned = false;
   readonly counters: Counters = { bytesIn: 0, bytesOut: 0, stanzasIn: 0, stanzasOut: 0 };
 
   constructor(
@@ -57,7 +60,7 @@ export class SessionHost {
   /** Runs `input` on the stream after every earlier input, then carries out what it caused. */
   input(input: (s: S2SStream, now: number) => void): Promise<void> {
     const run = async () => {
-      if (this.closed) return;
+      if (this.abandoned) return;
       input(this.stream, this.now());
       await this.#pump();
     };
