@@ -67,3 +67,15 @@ describe("GET /admin/v1/openapi.json", () => {
     expect(JSON.stringify(doc.components.schemas.Level)).toContain("trusted");
   });
 });
+
+describe("methods", () => {
+  it("answers a known path with another method 405 and Allow", async () => {
+    const res = await admin("/policy", { method: "POST", json: {} });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("GET, PUT, PATCH");
+    expect((await problemOf(res)).detail).toBe("POST is not allowed on /admin/v1/policy; use GET, PUT, PATCH");
+    const pair = await admin("/pairs/a.example/b.example", { method: "PUT" });
+    expect(pair.status).toBe(405);
+    expect(pair.headers.get("allow")).toBe("GET, DELETE");
+  });
+});

@@ -28,7 +28,17 @@ adminRoutes.doc31("/openapi.json", {
   servers: [{ url: "/admin/v1" }],
 });
 
-// Unknown admin paths are problems too, not Hono's plain-text 404.
+// Unknown admin paths are problems too, not Hono's plain-text 404; a known path with another method
+// is 405 with Allow (RFC 9110 §15.5.6). The table comes from the same route definitions as OpenAPI.
+const known = adminRoutes.openAPIRegistry.definitions.flatMap((d) =>
+  d.type === "route" ? [{ method: d.route.method.toUpperCase(), path: new RegExp(`^/admin/v1${d.route.path.replace(/\{[^}]+\}/g, "[^/]+")}$`) }] : [],
+);
+
 adminRoutes.all("*", (c) => {
-  throw new ProblemError(404, "Not Found", `no admin route ${c.req.method} ${new URL(c.req.url).pathname}`);
+  const path = new URL(c.req.url).pathname;
+  const allow = [...new Set(known.filter((k) => k.path.test(path)).map((k) => k.method))];
+  if (allow.length > 0) {
+    throw new ProblemError(405, "Method Not Allowed", `${c.req.method} is not allowed on ${path}; use ${allow.join(", ")}`, { Allow: allow.join(", ") });
+  }
+  throw new ProblemError(404, "Not Found", `no admin route ${c.req.method} ${path}`);
 });
