@@ -3,6 +3,7 @@
 // (XEP-0220 §2.4, <forbidden/>); Prosody 0.12 does not process dialback errors: it closes the stream
 // with not-authorized and bounces the queued stanza itself.
 
+import type { Element } from "ltx";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { C2sClient } from "../../scripts/interop/lib/c2s.mjs";
 import { startStack, type Stack } from "../../scripts/interop/lib/stack.mjs";
@@ -35,7 +36,7 @@ describe.each([
   it("refuses the denied domain with a dialback error, and Prosody bounces the user's message", async () => {
     const body = uniqueBody("denied");
     const id = carol.sendMessage(`app@${stack.domains.edge}`, body);
-    const bounce = await carol.waitFor((el) => el.is("message") && el.attrs.type === "error" && el.attrs.id === id, 30_000);
+    const bounce = await carol.waitFor((el: Element) => el.is("message") && el.attrs.type === "error" && el.attrs.id === id, 30_000);
     expect(bounce.attrs.from).toBe("app@edge.test");
     // Prosody 0.12's own bounce for a failed outgoing stream.
     const error = bounce.getChild("error");
