@@ -13,6 +13,7 @@ import { evaluatePair, type PolicyDocument } from "../../src/policy/index.js";
 import { resolvePeer, type Target } from "../../src/resolve/resolver.js";
 import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
 import { asStreamId, type Domain } from "../../src/types.js";
+import { completeElementEnd } from "./xml-scan.js";
 
 export interface CheckStep {
   step: "policy" | "resolve" | "connect" | "stream-open" | "starttls" | "dialback";
@@ -226,22 +227,6 @@ class Conn {
     }
     await this.#socket.close().catch(() => undefined);
   }
-}
-
-/** Length of the first complete element at the start of `s`, or 0. Counts open/close tags by name. */
-export function completeElementEnd(s: string): number {
-  if (!s.startsWith("<")) return 0;
-  let depth = 0;
-  const re = /<(\/?)([^\s/>!?]+)[^>]*?(\/?)>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>/g;
-  re.lastIndex = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s))) {
-    if (!m[2]) continue;
-    if (m[1]) depth--;
-    else if (!m[3]) depth++;
-    if (depth === 0) return re.lastIndex;
-  }
-  return 0;
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

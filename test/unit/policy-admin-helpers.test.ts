@@ -1,0 +1,47 @@
+// Pure helpers of the admin API: cursors, Prometheus rendering, and the probe's element scanner.
+import { describe, expect, it } from "vitest";
+import { decodeCursor, encodeCursor } from "../../worker/admin/cursor.js";
+import { renderPrometheus } from "../../worker/admin/prometheus.js";
+import { completeElementEnd } from "../../worker/admin/xml-scan.js";
+
+describe("cursors", () => {
+  it("round-trip their key and refuse anything else", () => {
+    const c = encodeCursor(["edge.test", "peer.test", "inbound", "s/1+?"]);
+    expect(c).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(decodeCursor(c, 4)).toEqual(["edge.test", "peer.test", "inbound", "s/1+?"]);
+    expect(decodeCursor(c, 1)).toBeUndefined();
+    expect(decodeCursor("not-base64!!", 1)).toBeUndefined();
+    expect(decodeCursor(encodeCursor([1]).slice(1), 1)).toBeUndefined();
+    expect(decodeCursor(btoa(JSON.stringify([{}])), 1)).toBeUndefined();
+  });
+});
+
+describe("renderPrometheus", () => {
+  it("writes HELP/TYPE and escapes label values", () => {
+    const text = renderPrometheus([
+      { name: "x_total", help: "Things.", type: "counter", samples: [{ labels: { condition: 'a"b\\c\nd' }, value: 2 }] },
+      { name: "h", help: "H.", type: "histogram", samples: [{ suffix: "_bucket", labels: { le: "+Inf" }, value: 1 }, { suffix: "_count", value: 1 }] },
+    ]);
+    expect(text).toBe(
+      '# HELP x_total Things.\n# TYPE x_total counter\nx_total{condition="a\\"b\\\\c\\nd"} 2\n' +
+        '# HELP h H.\n# TYPE h histogram\nh_bucket{le="+Inf"} 1\nh_count 1\n',
+    );
+  });
+});
+
+describe("completeElementEnd", () => {
+  it.each([
+    "<a/>",
+    "<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>",
+    "<db:result from='a' to='b' type='valid'/>",
+    "<a><!-- <b> --></a>",
+    "<a href='x/y'><b/></a>",
+  ])("%s", (el) => {
+    expect(completeElementEnd(`${el}<next/>`)).toBe(el.length);
+  });
+  it("is 0 while the element is incomplete or when text comes first", () => {
+    expect(completeElementEnd("<a><b/>")).toBe(0);
+    expect(completeElementEnd("<a")).toBe(0);
+    expect(completeElementEnd("text<a/>")).toBe(0);
+  });
+});
