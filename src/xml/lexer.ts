@@ -18,16 +18,23 @@
 //
 // Units and limits: a "unit" is the stream header (with anything before it) or one top-level element
 // of the stream (a stanza, db:result, stream:features...), or in document mode the whole document.
-// A unit may span at most `maxStanzaBytes` bytes of UTF-8 (RFC 6120 §13.12) and nest `maxDepth`
-// elements; everything the lexer and the builder hold belongs to the current unit, so memory is
-// bounded by the limits. Whitespace between stanzas is scanned and dropped, never buffered.
+// A unit may span at most `maxStanzaBytes` bytes of UTF-8 (RFC 6120 §13.12; counted in budget.ts)
+// and nest `maxDepth` elements; everything the lexer and the builder hold belongs to the current
+// unit, so memory is bounded by the limits. Whitespace between stanzas is scanned and dropped.
+//
+// Speed: text runs and attribute values are found with indexOf, and plain.ts says whether they need
+// decoding at all (most do not), so the common path makes no regex call per token. Characters XML
+// forbids are found with one regex per chunk (chars.ts), only for chunks that are not plain ASCII.
 //
 // Modes: "stream" for RFC 6120 TCP streams (the root element is the stream header, its children are
 // the units, its end tag ends the stream); "document" for RFC 7395 WebSocket frames (one element).
 
 import { StreamError } from "../errors.js";
-import { firstIllegalChar, isNameChar, isNameStart, isSpace, NOT_PLAIN_ASCII, utf8Length } from "./chars.js";
+import { firstIllegalChar, isNameChar, isNameStart, isSpace, NOT_PLAIN_ASCII } from "./chars.js";
+import { UnitBudget } from "./budget.js";
+import { checkXmlDecl } from "./declaration.js";
 import { decodeAttr, decodeCdata, decodeText, resolveReference } from "./entities.js";
+import { PlainScanner } from "./plain.js";
 
 export interface LexerLimits {
   maxStanzaBytes: number;
@@ -70,13 +77,7 @@ const DTD_KEYWORDS = ["DOCTYPE", "ENTITY", "ELEMENT", "ATTLIST", "NOTATION"];
 const MAX_DECL = 256;
 const MAX_STREAM_REF = 32;
 
-function indexOrEnd(s: string, what: string, from: number): number {
-  const i = s.indexOf(what, from);
-  return i === -1 ? s.length : i;
-}
-
 const nwf = (text: string) => new StreamError("not-well-formed", text);
-const tooLarge = (max: number) => new StreamError("policy-violation", `element larger than ${max} bytes`);
 
 export class XmlLexer {
   #state = S.Text;
@@ -93,19 +94,9 @@ export class XmlLexer {
   #atStart = true;
   #stack: string[] = [];
   #rootSeen = false;
-  // Byte accounting for the current unit: exact bytes counted so far, up to #unitPos in this chunk.
-  // Counting non-ASCII text costs a pass, so it is done lazily: only for the part of a unit cut by a
-  // chunk end, or when 3 bytes per UTF-16 unit could reach the limit.
-  #inUnit = false;
-  #unitPos = 0;
-  #unitBytes = 0;
-  #ascii = true;
-  #nextAmp = -1; // positions in the current chunk, see #plainText
-  #nextCr = -1;
-  #nextCdEnd = -1;
-  #nextLt = -1;
-  #nextLf = -1;
-  #nextTab = -1;
+  #ascii = true; // the current chunk is printable ASCII (one byte per character)
+  readonly #budget: UnitBudget;
+  readonly #plain = new PlainScanner();
   #attrNames: string[] = [];
   #attrCount = 0;
   #special: string[] | null = null; // attribute names that are namespace declarations or prefixed
@@ -115,6 +106,7 @@ export class XmlLexer {
     private readonly limits: LexerLimits,
     private readonly sink: LexerSink,
   ) {
+    this.#budget = new UnitBudget(limits.maxStanzaBytes);
     this.reset();
   }
 
@@ -128,9 +120,7 @@ export class XmlLexer {
     this.#rootSeen = false;
     this.#atStart = true;
     // The stream header (and whatever precedes it) is the first unit; a frame is one unit.
-    this.#inUnit = true;
-    this.#unitPos = 0;
-    this.#unitBytes = 0;
+    this.#budget.start(0);
   }
 
   /** True once the root element has ended. */
@@ -160,39 +150,17 @@ export class XmlLexer {
         illegal = true;
       }
     }
-    this.#nextAmp = this.#nextCr = this.#nextCdEnd = this.#nextLt = this.#nextLf = this.#nextTab = -1;
+    this.#plain.reset(s);
     let pos = 0;
     while (pos < len && (this.#state as S) !== S.Done) {
       let end = len;
-      if (this.#inUnit) end = this.#budgetEnd(s, pos, len);
+      if (this.#budget.active) end = this.#budget.end(s, pos, len, this.#ascii);
       pos = this.#step(s, pos, end);
     }
     if (illegal && (this.#state as S) !== S.Done) {
       throw nwf(`character U+${s.charCodeAt(len).toString(16).toUpperCase().padStart(4, "0")} is not allowed in XML`);
     }
-    if (this.#inUnit) {
-      this.#unitBytes += this.#ascii ? s.length - this.#unitPos : utf8Length(s, this.#unitPos, s.length);
-      this.#unitPos = 0;
-    }
-  }
-
-  /**
-   * How far the current unit may be read without crossing the byte limit: exact for ASCII chunks;
-   * otherwise a safe underestimate (a UTF-16 unit is at most 3 bytes), refined as it is reached.
-   */
-  #budgetEnd(s: string, pos: number, len: number): number {
-    const max = this.limits.maxStanzaBytes;
-    if (this.#ascii) {
-      const room = max - this.#unitBytes - (pos - this.#unitPos);
-      if (room <= 0) throw tooLarge(max);
-      return Math.min(len, pos + room);
-    }
-    if (this.#unitBytes + 3 * (len - this.#unitPos) <= max) return len;
-    this.#unitBytes += utf8Length(s, this.#unitPos, pos);
-    this.#unitPos = pos;
-    const room = max - this.#unitBytes;
-    if (room < utf8Length(s, pos, pos + 1)) throw tooLarge(max);
-    return Math.min(len, pos + Math.max(1, Math.floor(room / 3)));
+    this.#budget.chunkDone(s, this.#ascii);
   }
 
   /** Runs the state machine over s[pos, end); returns where it stopped (end, or a unit boundary). */
@@ -219,7 +187,7 @@ export class XmlLexer {
               if (this.#rec) raw = this.#acc + s.slice(mark, lt);
               else {
                 raw = s.slice(pos, lt);
-                plain = this.#plainText(s, pos, lt);
+                plain = this.#plain.text(pos, lt);
               }
               this.#rec = false;
               this.#acc = "";
@@ -241,9 +209,7 @@ export class XmlLexer {
               this.#ltAtStart = atStart;
               if (this.#rootSeen && this.mode === "stream") {
                 // A new top-level element (or the stream's end tag) starts a unit here.
-                this.#inUnit = true;
-                this.#unitPos = pos;
-                this.#unitBytes = 0;
+                this.#budget.start(pos);
                 state = S.Lt;
                 return pos + 1;
               }
@@ -379,7 +345,7 @@ export class XmlLexer {
             if (this.#rec && this.#acc !== "") raw = this.#acc + s.slice(mark, q);
             else {
               raw = s.slice(mark, q);
-              plain = this.#plainAttr(s, mark, q);
+              plain = this.#plain.attr(mark, q);
             }
             this.#acc = "";
             this.#rec = false;
@@ -504,34 +470,6 @@ export class XmlLexer {
     }
   }
 
-  /**
-   * Whether s[from, to) is text that needs no decoding (no '&', CR or ']]>'). The positions of the
-   * next such characters are remembered per chunk, so each is searched for once per occurrence
-   * rather than once per text node (indexOf would otherwise scan to the chunk's end every time).
-   */
-  #plainText(s: string, from: number, to: number): boolean {
-    if (this.#nextAmp < from) this.#nextAmp = indexOrEnd(s, "&", from);
-    if (this.#nextAmp < to) return false;
-    if (this.#nextCr < from) this.#nextCr = indexOrEnd(s, "\r", from);
-    if (this.#nextCr < to) return false;
-    if (this.#nextCdEnd < from) this.#nextCdEnd = indexOrEnd(s, "]]>", from);
-    return this.#nextCdEnd >= to - 2;
-  }
-
-  /** Whether attribute value s[from, to) needs no decoding (no '&', '<', TAB, LF or CR). */
-  #plainAttr(s: string, from: number, to: number): boolean {
-    if (this.#nextAmp < from) this.#nextAmp = indexOrEnd(s, "&", from);
-    if (this.#nextAmp < to) return false;
-    if (this.#nextLt < from) this.#nextLt = indexOrEnd(s, "<", from);
-    if (this.#nextLt < to) return false;
-    if (this.#nextLf < from) this.#nextLf = indexOrEnd(s, "\n", from);
-    if (this.#nextLf < to) return false;
-    if (this.#nextCr < from) this.#nextCr = indexOrEnd(s, "\r", from);
-    if (this.#nextCr < to) return false;
-    if (this.#nextTab < from) this.#nextTab = indexOrEnd(s, "\t", from);
-    return this.#nextTab >= to;
-  }
-
   /** Inside an element below the stream level, where text is kept. */
   #inContent(): boolean {
     return this.#stack.length > (this.mode === "stream" ? 1 : 0);
@@ -571,7 +509,7 @@ export class XmlLexer {
     if (selfClosing) this.sink.endTag(name, depth);
     // Units end at the stream header's '>' and at the end of each top-level element.
     const unitEnded = this.mode === "stream" ? depth <= 1 && (depth === 0 || selfClosing) : depth === 0 && selfClosing;
-    if (unitEnded) this.#inUnit = false;
+    if (unitEnded) this.#budget.stop();
     if (this.mode === "stream" && depth === 0 && selfClosing) this.#state = S.Done;
     return unitEnded;
   }
@@ -586,26 +524,10 @@ export class XmlLexer {
     this.#state = S.Text;
     this.sink.endTag(open, depth);
     if (this.mode === "stream" ? depth <= 1 : depth === 0) {
-      this.#inUnit = false;
+      this.#budget.stop();
       if (depth === 0 && this.mode === "stream") this.#state = S.Done;
       return true;
     }
     return false;
-  }
-
-}
-
-/** XML 1.0 §2.8 [23] XMLDecl, and RFC 6120 §11.6: UTF-8 is the only encoding. */
-function checkXmlDecl(body: string): void {
-  const m =
-    /^xml\s+version\s*=\s*(["'])1\.[0-9]+\1(?:\s+encoding\s*=\s*(["'])([A-Za-z][A-Za-z0-9._-]*)\2)?(?:\s+standalone\s*=\s*(["'])(?:yes|no)\4)?\s*$/.exec(
-      body,
-    );
-  if (!m) {
-    if (!/^xml(\s|$)/.test(body)) throw new StreamError("restricted-xml", "processing instruction");
-    throw nwf("malformed XML declaration");
-  }
-  if (m[3] !== undefined && m[3].toLowerCase() !== "utf-8") {
-    throw new StreamError("unsupported-encoding", `encoding '${m[3]}'; XMPP uses UTF-8 only`);
   }
 }

@@ -259,11 +259,38 @@ describe("gateway: limits, timeouts, failures, shutdown", () => {
     const body = "x".repeat(8000);
     const n = 2000; // 16 MB
     for (let i = 0; i < n; i++) s.ws.send(`<message xmlns='jabber:server' to='a@peer.test' id='m${i}'><body>${body}</body></message>`);
-    // The edge's socket backs up because the gateway stopped reading it.
-    await until(() => s.ws.bufferedAmount > 4_000_000, "the edge's WebSocket to back up", 10_000);
+    // Half a second is ample to move 16 MB over loopback; the edge's socket stays backed up because
+    // the gateway stopped reading it (instead of buffering for the slow peer).
+    await new Promise((r) => setTimeout(r, 500));
+    expect(s.ws.bufferedAmount).toBeGreaterThan(4_000_000);
     peer.socket.resume();
     await until(() => peer.text.includes(`id='m${n - 1}'`), "every message to arrive", 30_000);
     const ids = [...peer.text.matchAll(/id='m(\d+)'/g)].map((m) => Number(m[1]));
+    expect(ids).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+
+  it("applies backpressure: an edge that does not read stops the gateway reading the peer, and nothing is lost", async () => {
+    fx = await startFixture({ GATEWAY_HIGH_WATER_MARK: "65536" });
+    const peer = await starttlsPeer(fx);
+    peer.write(header());
+    const s = await fx.edge.session();
+    await fx.edge.frame(s, /^<open /);
+    const edgeSocket = (s.ws as unknown as { _socket: import("node:net").Socket })._socket;
+    edgeSocket.pause();
+    const body = "y".repeat(8000);
+    const n = 2000; // 16 MB
+    let blocked = false;
+    for (let i = 0; i < n; i++) {
+      if (!peer.socket.write(`<message to='b@edge.test' from='a@peer.test' id='p${i}'><body>${body}</body></message>`)) blocked = true;
+    }
+    expect(blocked).toBe(true);
+    // Half a second is ample for the gateway to read 16 MB over loopback; with backpressure the peer's
+    // writes stay backed up in its own socket instead of piling up in the gateway.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(peer.socket.writableLength).toBeGreaterThan(4_000_000);
+    edgeSocket.resume();
+    await until(() => s.frames.some((f) => f.includes(`id='p${n - 1}'`)), "every message at the edge", 30_000);
+    const ids = s.frames.filter((f) => f.startsWith("<message")).map((f) => Number(/id='p(\d+)'/.exec(f)![1]));
     expect(ids).toEqual(Array.from({ length: n }, (_, i) => i));
   });
 });
