@@ -200,20 +200,23 @@ export class OutboundStream {
   }
 
   async send(stanza: Element): Promise<void> {
-    await this.#settled();
-    this.#lastActivity = Date.now();
-    if (this.#failure || !this.#host) {
-      // The bounce table: no route or no connection -> remote-server-not-found.
-      const reply = bounce(stanza, new StanzaError("remote-server-not-found", this.#failure?.detail));
-      if (reply) makeEffects(this.deps.env, { reply: () => {}, observe: () => {}, waitUntil: (p) => this.deps.ctx.waitUntil(p) }).bounce(reply, "remote-server-not-found");
-      this.#control.action({ type: "bounce", stanza: reply ?? stanza, condition: "remote-server-not-found" });
-      return;
-    }
-    const host = this.#host;
     const local = (stanza.attrs.from as string).split("/")[0]!.split("@").pop()!.toLowerCase() as Domain;
-    // A pair not yet valid will be judged by policy: read the current one first (issue 5).
-    if (host.stream.pairState("outbound", local, this.deps.remote) !== "valid") await this.#policy?.refresh();
-    await host.input((s, now) => s.sendStanza(stanza, now));
+    // Retried when a plaintext fallback replaces the stream meanwhile: the stanza goes to the new one.
+    for (;;) {
+      await this.#settled();
+      this.#lastActivity = Date.now();
+      const host = this.#host;
+      if (this.#failure || !host) {
+        // The bounce table: no route or no connection -> remote-server-not-found.
+        const reply = bounce(stanza, new StanzaError("remote-server-not-found", this.#failure?.detail));
+        if (reply) makeEffects(this.deps.env, { reply: () => {}, observe: () => {}, waitUntil: (p) => this.deps.ctx.waitUntil(p) }).bounce(reply, "remote-server-not-found");
+        this.#control.action({ type: "bounce", stanza: reply ?? stanza, condition: "remote-server-not-found" });
+        return;
+      }
+      // A pair not yet valid will be judged by policy: read the current one first (issue 5).
+      if (host.stream.pairState("outbound", local, this.deps.remote) !== "valid") await this.#policy?.refresh();
+      if (await host.tryInput((s, now) => s.sendStanza(stanza, now))) return;
+    }
   }
 
   async verify(req: { from: Domain; to: Domain; id: string; key: string }): Promise<VerifyOutcome> {
@@ -222,14 +225,17 @@ export class OutboundStream {
     const host = this.#host;
     if (this.#failure || !host) return { type: "error", condition: this.#failure?.condition ?? "remote-connection-failed" };
     return new Promise<VerifyOutcome>((resolve) => {
-      void host.input((s, now) => {
-        try {
-          this.#waiters.set(s.requestVerify(req, now), resolve);
-        } catch {
-          // XEP-0220 §4: never on the stream the key arrived on; nothing else to ask.
-          resolve({ type: "error", condition: "remote-connection-failed" });
-        }
-      });
+      void host
+        .tryInput((s, now) => {
+          try {
+            this.#waiters.set(s.requestVerify(req, now), resolve);
+          } catch {
+            // XEP-0220 §4: never on the stream the key arrived on; nothing else to ask.
+            resolve({ type: "error", condition: "remote-connection-failed" });
+          }
+        })
+        // Replaced by a plaintext fallback before it ran: ask on the new stream.
+        .then((ran) => (ran ? undefined : this.verify(req).then(resolve)));
     });
   }
 

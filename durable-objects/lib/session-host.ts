@@ -59,13 +59,20 @@ export class SessionHost {
 
   /** Runs `input` on the stream after every earlier input, then carries out what it caused. */
   input(input: (s: S2SStream, now: number) => void): Promise<void> {
+    return this.tryInput(input).then(() => undefined);
+  }
+
+  /** Like input(); resolves false when the stream was abandoned before the input could run. */
+  tryInput(input: (s: S2SStream, now: number) => void): Promise<boolean> {
     const run = async () => {
-      if (this.abandoned) return;
+      if (this.abandoned) return false;
       input(this.stream, this.now());
       await this.#pump();
+      return true;
     };
-    this.#queue = this.#queue.then(run, run);
-    return this.#queue;
+    const ran = this.#queue.then(run, run);
+    this.#queue = ran.then(() => undefined, () => undefined);
+    return ran;
   }
 
   /** One decoded event from the wire. */
