@@ -28,7 +28,7 @@ export class FrameReader {
   readonly #tree: TreeBuilder;
   readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
   #element: Element | undefined;
-  #prefixes: Record<string, string> = { stream: NS_STREAM };
+  #prefixes: Record<string, string> = streamPrefix();
   #framingNs: string | undefined;
   #error: StreamError | undefined;
   #closed = false;
@@ -91,7 +91,7 @@ export class FrameReader {
     if (local === "open" && framing) {
       // RFC 7395 §3.4 / §3.7: opens the stream, or restarts it; its declarations are inherited.
       this.#framingNs = ns;
-      this.#prefixes = { stream: NS_STREAM };
+      this.#prefixes = streamPrefix();
       const attrs = el.attrs as Record<string, string>;
       for (const k in attrs) {
         if (k.startsWith("xmlns:") && attrs[k] !== NS_XML) this.#prefixes[k.slice(6)] = attrs[k]!;
@@ -108,6 +108,13 @@ export class FrameReader {
     }
     return { type: "element", element: el };
   }
+}
+
+/** A prefix map with no prototype: a peer may declare any prefix, '__proto__' included. */
+function streamPrefix(): Record<string, string> {
+  const p = Object.create(null) as Record<string, string>;
+  p.stream = NS_STREAM;
+  return p;
 }
 
 /** `<open xmlns=framing .../>` (RFC 7395 §3.4, XEP-0468). Declare xmlns:db to offer dialback. */

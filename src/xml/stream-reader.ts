@@ -139,7 +139,8 @@ export class StreamReader {
     if (attrs.xmlns !== this.#contentNs) {
       throw new StreamError("invalid-namespace", `content namespace must be '${this.#contentNs}'`);
     }
-    const prefixes: Record<string, string> = {};
+    // No prototype: a peer may declare any prefix, '__proto__' included.
+    const prefixes = Object.create(null) as Record<string, string>;
     for (const k in attrs) if (k.startsWith("xmlns:")) prefixes[k.slice(6)] = attrs[k]!;
     if (prefixes.xmlns !== undefined || (prefixes.xml !== undefined && prefixes.xml !== "http://www.w3.org/XML/1998/namespace")) {
       throw new StreamError("not-well-formed", "reserved prefix declared on the stream header");

@@ -143,6 +143,16 @@ describe("StreamReader: stream namespaces (RFC 6120 §4.8)", () => {
     expect(errorOf(HEADER.replace(" xmlns:db='jabber:server:dialback'", "") + "<db:result/>")).toBe("bad-namespace-prefix");
   });
 
+  it("treats prefixes and attributes named like Object.prototype members as plain names", () => {
+    const h = HEADER.replace("version='1.0'>", "version='1.0' xmlns:__proto__='urn:p' xmlns:constructor='urn:c'>");
+    const out = read(h + "<message __proto__='1' constructor='2'><__proto__:a/><constructor:b toString='3'/></message>");
+    expect(out[1]).toBe(
+      "element <message __proto__='1' constructor='2' xmlns='jabber:server' xmlns:__proto__='urn:p' xmlns:constructor='urn:c'>" +
+        "<__proto__:a/><constructor:b toString='3'/></message>",
+    );
+    expect(errorOf(HEADER + "<message constructor='1' constructor='2'/>")).toBe("not-well-formed");
+  });
+
   it("scopes a declaration to its element", () => {
     expect(errorOf(HEADER + "<message><a xmlns:x='urn:x'><x:b/></a><x:c/></message>")).toBe("bad-namespace-prefix");
   });
