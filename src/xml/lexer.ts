@@ -77,7 +77,6 @@ const DTD_KEYWORDS = ["DOCTYPE", "ENTITY", "ELEMENT", "ATTLIST", "NOTATION"];
 const MAX_DECL = 256;
 const MAX_STREAM_REF = 32;
 
-
 const nwf = (text: string) => new StreamError("not-well-formed", text);
 
 export class XmlLexer {
@@ -531,5 +530,4 @@ export class XmlLexer {
     }
     return false;
   }
-
 }
