@@ -6,7 +6,7 @@
 // .1 is DNS, .2 Prosody, .3 ejabberd, .4 the TCP gateway in front of the edge. Every server uses the
 // standard ports (5222 c2s, 5269 s2s) on its own address, and SRV records say so too.
 
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ensureCa, issueCert } from "./ca.mjs";
 import { startDns } from "./dns.mjs";
@@ -29,6 +29,20 @@ export const DOMAINS = {
 
 export const PASSWORD = "interop-password";
 
+/** Run directories (logs, configs, data) are kept for inspection; only the newest this many stay. */
+const KEEP_RUNS = 30;
+
+function pruneRuns(root, keep) {
+  let runs;
+  try {
+    runs = readdirSync(root).map((name) => ({ path: join(root, name), mtime: statSync(join(root, name)).mtimeMs }));
+  } catch {
+    return;
+  }
+  runs.sort((a, b) => b.mtime - a.mtime);
+  for (const r of runs.slice(keep)) rmSync(r.path, { recursive: true, force: true });
+}
+
 /** Picks the run's /24 inside 127/8 (avoiding 127.0.0.0/16, where the usual services live). */
 export function pickNet() {
   const a = 100 + Math.floor(Math.random() * 100);
@@ -49,6 +63,7 @@ export async function startTopology(opts = {}) {
   const ip = { dns: net(1), prosody: net(2), ejabberd: net(3), gateway: net(4), sink: net(5) };
   const extraHosts = opts.prosodyExtraHosts ?? [];
   const dir = join(ROOT, ".interop", `${opts.name ?? "run"}-${ip.dns.replace(/\./g, "-")}`);
+  pruneRuns(join(ROOT, ".interop"), KEEP_RUNS);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const started = [];
