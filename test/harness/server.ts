@@ -99,7 +99,7 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
       if (req.method === "POST" && sm) return send(peer.sendOn(sm[1]!, parse(json.xml) as Element) ? 200 : 409, {});
       if (req.method === "POST" && url.pathname === "/bidi-send") return send(peer.sendBidi(parse(json.xml) as Element) ? 200 : 409, {});
       if (req.method === "POST" && url.pathname === "/drop") {
-        peer.dropAll();
+        peer.dropAll(url.searchParams.get("tcpOnly") === "1");
         return send(200, {});
       }
       if (req.method === "GET" && url.pathname === "/inbox") {
