@@ -10,19 +10,17 @@ import type { EdgeConfig } from "../../src/config.js";
 import { DialbackKeys } from "../../src/dialback/keys.js";
 import { splitPairKey } from "../../src/dialback/pairs.js";
 import { S2SStream, type ShellAction, type StreamSnapshot, type VerifyOutcome } from "../../src/engine/index.js";
-import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
-import { FailedTargets, resolvePeer } from "../../src/resolve/resolver.js";
 import type { Domain } from "../../src/types.js";
 import type { Env } from "../../worker/env.js";
 import { ControlReporter } from "./control.js";
 import { describeSession, type SessionMeta } from "./describe.js";
 import { makeEffects } from "./effects.js";
 import { LivePolicy } from "./policy-view.js";
-import { SessionHost } from "./session-host.js";
+import { parseXml, SessionHost } from "./session-host.js";
 import type { SessionStore } from "./store.js";
-import { TcpLink } from "./tcp-link.js";
+import { dial } from "./dial.js";
+import type { TcpLink } from "./tcp-link.js";
 
-export const CONNECT_TIMEOUT_MS = 10_000;
 /** Close an outbound stream with no traffic for this long (RFC 6120 §4.6.2 leaves it to policy). */
 export const IDLE_MS = 10 * 60_000;
 /** Reopen before the platform's 15-minute limit on a DO kept alive by an open socket. */
@@ -42,7 +40,8 @@ export class OutboundStream {
   #host: SessionHost | undefined;
   #link: TcpLink | undefined;
   #failure: Failure | undefined;
-  readonly #ready: Promise<void>;
+  #ready: Promise<void>;
+  #fellBack = false;
   readonly #waiters = new Map<number, (o: VerifyOutcome) => void>();
   #meta: SessionMeta;
   #lastActivity = Date.now();
@@ -76,62 +75,88 @@ export class OutboundStream {
     return out;
   }
 
-  async #connect(): Promise<void> {
+  async #connect(preferTls = true): Promise<void> {
     const { env, store, remote } = this.deps;
-    const failed = FailedTargets.from(store.get<[string, number][]>("failed", true) ?? []);
-    const resolution = await resolvePeer(remote, {
-      staticRoutes: this.config.staticRoutes,
-      fetch: (url, init) => fetch(url, init),
-      dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL,
-      random: Math.random,
-      failed,
-      now: Date.now(),
-    });
-    if (!resolution.ok) return this.#fail({ condition: "remote-server-not-found", detail: resolution.reason });
-    const errors: string[] = [];
-    for (const target of resolution.targets) {
-      try {
-        this.#link = await TcpLink.open(target, remote, this.config.limits, CONNECT_TIMEOUT_MS);
-        failed.markSucceeded(target);
-        break;
-      } catch (err) {
-        failed.markFailed(target, Date.now());
-        errors.push((err as Error).message);
-      }
-    }
-    store.putJson("failed", failed.toJSON());
-    store.put("connections", String(Number(store.get("connections") ?? "0") + (this.#link ? 1 : 0)));
-    if (!this.#link) return this.#fail({ condition: "remote-server-not-found", detail: `no target answered: ${errors.join("; ")}` });
+    const dialled = await dial(env, store, this.config, remote);
+    if (!dialled.ok) return this.#fail({ condition: dialled.condition, detail: dialled.detail });
+    this.#link = dialled.link;
     this.#connectedAt = Date.now();
     this.#meta.connection = { transport: "websocket", peer: `${this.#link.target.host}:${this.#link.target.port}`, tls: this.#link.target.directTls ? { version: "TLS" } : null, certIdentities: [] };
     const direct = this.#link.target.directTls;
     this.#policy = new LivePolicy(env, this.config);
     await this.#policy.refresh();
     const stream = new S2SStream({
-      role: "initiating", local: this.local, remote, policy: this.#policy, now: Date.now(),
+      role: "initiating", local: this.local, remote, policy: this.#policy, now: Date.now(), preferTls,
       // connect() verifies certificates against public roots, so direct TLS means a CA-valid peer.
       transport: { secure: direct, canStartTls: !direct, ...(direct ? { peerCertificate: { status: "valid", names: [remote] } } : {}) },
     });
     const link = this.#link;
+    const linkForHost = { write: link.write.bind(link), close: link.close.bind(link), startTls: () => this.#startTls(link) };
     const effects = makeEffects(env, {
       reply: (stanza) => void this.#host?.input((s, now) => s.sendStanza(stanza, now)),
       observe: (a) => this.#observe(a),
       waitUntil: (p) => this.deps.ctx.waitUntil(p),
     });
     const keys = new DialbackKeys(this.config.secret, this.config.previousSecrets, this.config.keyFormulas);
-    this.#host = new SessionHost(stream, link, effects, keys, store, (at) => {
+    this.#host = new SessionHost(stream, linkForHost, effects, keys, store, (at) => {
       this.#engineDeadline = at;
       this.#arm();
     });
-    await this.#host.input((s, now) => s.start(now));
+    const host = this.#host;
+    await host.input((s, now) => s.start(now));
     // The read loop lives as long as the socket (an open socket keeps the DO up, at most 15 minutes:
     // RECYCLE_MS closes it first); if the DO dies anyway, its constructor requeues and reconnects.
     void link
       .run((e) => {
         this.#lastActivity = Date.now();
-        return this.#host!.event(e);
+        return host.event(e);
       })
-      .then(() => this.#host!.input((s, now) => s.handleTransportClosed(now)));
+      .then(() => {
+        // This link's stream only: after a plaintext fallback a newer one may be running.
+        if (host.abandoned) return;
+        if (link.tlsFailure && this.#tlsFailed(link.tlsFailure)) return;
+        return host.input((s, now) => s.handleTransportClosed(now));
+      });
+  }
+
+  /**
+   * STARTTLS, with the platform's constraint in mind: connect() accepts only certificates that chain
+   * to public roots. When that fails and policy for this peer is "verified" (dialback without TLS is
+   * acceptable, XEP-0238), reconnect once in plaintext, carrying over what was queued and pending;
+   * otherwise the stream fails (bounces say remote-server-timeout, the log says why).
+   */
+  #startTls(link: TcpLink): Promise<void> {
+    return link.startTls().catch((err: Error) => {
+      if (!this.#tlsFailed(err)) throw err;
+      return new Promise<void>(() => {}); // the old stream never resumes
+    });
+  }
+
+  /** True when a plaintext retry was started (the old stream is abandoned without bounces). */
+  #tlsFailed(err: Error): boolean {
+    const pol = this.#policy?.forRemote(this.deps.remote);
+    const detail = `TLS with ${this.deps.remote} failed (${err.message}); connect() accepts only publicly trusted certificates`;
+    if (this.#fellBack || !pol?.allowed || pol.minLevel !== "verified") {
+      console.warn(`${detail}; policy requires encryption, giving up`);
+      return false;
+    }
+    console.warn(`${detail}; policy allows dialback without TLS: reconnecting in plaintext`);
+    this.#fellBack = true;
+    const old = this.#host!;
+    const snap = old.stream.snapshot();
+    old.abandoned = true; // nothing more from it, no bounces: its work moves to the new stream
+    const waiters = new Map(this.#waiters);
+    this.#waiters.clear();
+    this.#ready = this.#connect(false).then(() => {
+      for (const [, rec] of snap.outbound) {
+        if (rec.state === "keying" || rec.state === "pending") for (const xml of rec.queue) void this.send(parseXml(xml));
+      }
+      for (const v of snap.verifies) {
+        const resolve = waiters.get(v.handle);
+        if (resolve) void this.verify({ from: v.from as Domain, to: v.to as Domain, id: v.id, key: v.key }).then(resolve);
+      }
+    });
+    return true;
   }
 
   #fail(f: Failure): void {
@@ -165,37 +190,52 @@ export class OutboundStream {
     void this.deps.ctx.storage.setAlarm(at);
   }
 
+  /** Waits for the current connection attempt, including one a plaintext fallback started meanwhile. */
+  async #settled(): Promise<void> {
+    let ready: Promise<void>;
+    do {
+      ready = this.#ready;
+      await ready;
+    } while (ready !== this.#ready);
+  }
+
   async send(stanza: Element): Promise<void> {
-    await this.#ready;
-    this.#lastActivity = Date.now();
-    if (this.#failure || !this.#host) {
-      // The bounce table: no route or no connection -> remote-server-not-found.
-      const reply = bounce(stanza, new StanzaError("remote-server-not-found", this.#failure?.detail));
-      if (reply) makeEffects(this.deps.env, { reply: () => {}, observe: () => {}, waitUntil: (p) => this.deps.ctx.waitUntil(p) }).bounce(reply, "remote-server-not-found");
-      this.#control.action({ type: "bounce", stanza: reply ?? stanza, condition: "remote-server-not-found" });
-      return;
-    }
-    const host = this.#host;
     const local = (stanza.attrs.from as string).split("/")[0]!.split("@").pop()!.toLowerCase() as Domain;
-    // A pair not yet valid will be judged by policy: read the current one first (issue 5).
-    if (host.stream.pairState("outbound", local, this.deps.remote) !== "valid") await this.#policy?.refresh();
-    await host.input((s, now) => s.sendStanza(stanza, now));
+    // Retried when a plaintext fallback replaces the stream meanwhile: the stanza goes to the new one.
+    for (;;) {
+      await this.#settled();
+      this.#lastActivity = Date.now();
+      const host = this.#host;
+      if (this.#failure || !host) {
+        // The bounce table: no route or no connection -> remote-server-not-found.
+        const reply = bounce(stanza, new StanzaError("remote-server-not-found", this.#failure?.detail));
+        if (reply) makeEffects(this.deps.env, { reply: () => {}, observe: () => {}, waitUntil: (p) => this.deps.ctx.waitUntil(p) }).bounce(reply, "remote-server-not-found");
+        this.#control.action({ type: "bounce", stanza: reply ?? stanza, condition: "remote-server-not-found" });
+        return;
+      }
+      // A pair not yet valid will be judged by policy: read the current one first (issue 5).
+      if (host.stream.pairState("outbound", local, this.deps.remote) !== "valid") await this.#policy?.refresh();
+      if (await host.tryInput((s, now) => s.sendStanza(stanza, now))) return;
+    }
   }
 
   async verify(req: { from: Domain; to: Domain; id: string; key: string }): Promise<VerifyOutcome> {
-    await this.#ready;
+    await this.#settled();
     this.#lastActivity = Date.now();
     const host = this.#host;
     if (this.#failure || !host) return { type: "error", condition: this.#failure?.condition ?? "remote-connection-failed" };
     return new Promise<VerifyOutcome>((resolve) => {
-      void host.input((s, now) => {
-        try {
-          this.#waiters.set(s.requestVerify(req, now), resolve);
-        } catch {
-          // XEP-0220 §4: never on the stream the key arrived on; nothing else to ask.
-          resolve({ type: "error", condition: "remote-connection-failed" });
-        }
-      });
+      void host
+        .tryInput((s, now) => {
+          try {
+            this.#waiters.set(s.requestVerify(req, now), resolve);
+          } catch {
+            // XEP-0220 §4: never on the stream the key arrived on; nothing else to ask.
+            resolve({ type: "error", condition: "remote-connection-failed" });
+          }
+        })
+        // Replaced by a plaintext fallback before it ran: ask on the new stream.
+        .then((ran) => (ran ? undefined : this.verify(req).then(resolve)));
     });
   }
 

@@ -41,7 +41,10 @@ export interface Counters {
 export class SessionHost {
   #queue: Promise<void> = Promise.resolve();
   #saved: string | undefined;
+  /** The stream is over (its `closed` action ran); inputs still reach the engine, which bounces. */
   closed = false;
+  /** Replaced by another stream (plaintext fallback): nothing reaches this one any more. */
+  abandoned = false;
   readonly counters: Counters = { bytesIn: 0, bytesOut: 0, stanzasIn: 0, stanzasOut: 0 };
 
   constructor(
@@ -56,13 +59,20 @@ export class SessionHost {
 
   /** Runs `input` on the stream after every earlier input, then carries out what it caused. */
   input(input: (s: S2SStream, now: number) => void): Promise<void> {
+    return this.tryInput(input).then(() => undefined);
+  }
+
+  /** Like input(); resolves false when the stream was abandoned before the input could run. */
+  tryInput(input: (s: S2SStream, now: number) => void): Promise<boolean> {
     const run = async () => {
-      if (this.closed) return;
+      if (this.abandoned) return false;
       input(this.stream, this.now());
       await this.#pump();
+      return true;
     };
-    this.#queue = this.#queue.then(run, run);
-    return this.#queue;
+    const ran = this.#queue.then(run, run);
+    this.#queue = ran.then(() => undefined, () => undefined);
+    return ran;
   }
 
   /** One decoded event from the wire. */

@@ -18,8 +18,11 @@ export class TcpLink implements Link {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #writes: Promise<void> = Promise.resolve();
   #codec: TcpCodec;
-  #tlsWanted: (() => void) | undefined;
+  #tlsWanted: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #closed = false;
+  /** Set when TLS failed after the upgrade call (the handshake error surfaced at the first read). */
+  tlsFailure: Error | undefined;
+  #tlsUnconfirmed = false;
   bytesIn = 0;
   bytesOut = 0;
 
@@ -66,6 +69,7 @@ export class TcpLink implements Link {
             return;
           }
           this.bytesIn += value.byteLength;
+          this.#tlsUnconfirmed = false;
           for (const e of this.#codec.feed(value)) await onEvent(e);
           if (this.#tlsWanted) {
             upgrade = true;
@@ -75,8 +79,9 @@ export class TcpLink implements Link {
         reader.releaseLock();
         if (upgrade) await this.#upgrade();
       }
-    } catch {
-      // reset by the peer, or TLS failure: reported as transport closed by the caller
+    } catch (err) {
+      // Reset by the peer (reported as transport closed by the caller), or the TLS handshake failing.
+      if (this.#tlsUnconfirmed) this.tlsFailure = err as Error;
     } finally {
       this.#closed = true;
     }
@@ -90,21 +95,29 @@ export class TcpLink implements Link {
   }
 
   startTls(): Promise<void> {
-    return new Promise((resolve) => (this.#tlsWanted = resolve));
+    return new Promise((resolve, reject) => (this.#tlsWanted = { resolve, reject }));
   }
 
   async #upgrade(): Promise<void> {
-    await this.#writes;
-    this.#writer.releaseLock();
-    // connect() verifies the certificate against public roots for this name (no opt-out): a peer
-    // with a self-signed certificate fails here, which the session reports as a transport failure.
-    this.#socket = this.#socket.startTls({ expectedServerHostname: this.servername });
-    this.#writer = this.#socket.writable.getWriter();
-    this.#codec.reset();
-    await this.#socket.opened;
-    const done = this.#tlsWanted!;
+    const wanted = this.#tlsWanted!;
     this.#tlsWanted = undefined;
-    done();
+    try {
+      await this.#writes;
+      this.#writer.releaseLock();
+      // connect() verifies the certificate against public roots for the host it dialled (no
+      // opt-out; workerd rejects expectedServerHostname, so for an SRV target the certificate must
+      // name that host): a peer with a self-signed certificate fails here or at the first read.
+      this.#socket = this.#socket.startTls();
+      this.#writer = this.#socket.writable.getWriter();
+      this.#codec.reset();
+      await this.#socket.opened;
+      this.#tlsUnconfirmed = true;
+    } catch (err) {
+      this.tlsFailure = err as Error;
+      wanted.reject(err as Error);
+      throw err;
+    }
+    wanted.resolve();
   }
 
   close(): void {

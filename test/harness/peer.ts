@@ -6,6 +6,7 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { connect as tcpConnect, createServer, type Server, type Socket } from "node:net";
 import { Element, parse } from "ltx";
+import type { SecureContext } from "node:tls";
 import { NS_DB, tcpWire, type Wire } from "./wire.js";
 
 export function dialbackKey(secret: string, receiving: string, originating: string, streamId: string): string {
@@ -29,6 +30,8 @@ export interface PeerConfig {
   authorityPerRequest: boolean;
   /** Originate with keys made from a wrong secret (a spoofer's). */
   forgeKeys: boolean;
+  /** Offer STARTTLS (with a self-signed certificate, so only a peer that trusts it succeeds). */
+  offerStartTls: boolean;
 }
 
 export const defaultConfig = (): PeerConfig => ({
@@ -38,6 +41,7 @@ export const defaultConfig = (): PeerConfig => ({
   offerDialbackErrors: true,
   authorityPerRequest: false,
   forgeKeys: false,
+  offerStartTls: false,
 });
 
 export interface Job {
@@ -66,6 +70,7 @@ interface Conn {
   verifiedIn: Set<string>;
   job?: Job;
   bidi: boolean;
+  secure?: boolean;
   /** Authority role: db:verify requests waiting for an answer, by "from|to|id". */
   pendingVerify: Map<string, (type: string) => void>;
 }
@@ -79,14 +84,17 @@ export interface Stats {
   authorityRoundTrips: number;
   /** Stream headers answered on accepted connections (a round trip the dialling side waited on). */
   inboundOpens: number;
+  /** <starttls/> requests answered with <proceed/>. */
+  tlsAttempts: number;
 }
 
+const NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls";
 const rid = () => randomBytes(8).toString("hex");
 const domainOf = (jid = "") => jid.split("/")[0]!.split("@").pop()!.toLowerCase();
 
 export class HarnessPeer {
   config = defaultConfig();
-  stats: Stats = { tcpAccepted: 0, verifyRequests: 0, dbResults: 0, authorityConnections: 0, authorityRoundTrips: 0, inboundOpens: 0 };
+  stats: Stats = { tcpAccepted: 0, verifyRequests: 0, dbResults: 0, authorityConnections: 0, authorityRoundTrips: 0, inboundOpens: 0, tlsAttempts: 0 };
   inbox: Element[] = [];
   jobs = new Map<string, Job>();
   readonly #waitingJobs: Job[] = [];
@@ -95,6 +103,8 @@ export class HarnessPeer {
   readonly #conns = new Set<Conn>();
   readonly #listeners = new Set<() => void>();
   #server: Server | undefined;
+  /** Self-signed certificate for STARTTLS (set by the server before offering it). */
+  tlsContext: SecureContext | undefined;
 
   constructor(
     readonly domain: string,
@@ -113,7 +123,7 @@ export class HarnessPeer {
 
   reset(): void {
     this.config = defaultConfig();
-    this.stats = { tcpAccepted: 0, verifyRequests: 0, dbResults: 0, authorityConnections: 0, authorityRoundTrips: 0, inboundOpens: 0 };
+    this.stats = { tcpAccepted: 0, verifyRequests: 0, dbResults: 0, authorityConnections: 0, authorityRoundTrips: 0, inboundOpens: 0, tlsAttempts: 0 };
     this.inbox = [];
     this.jobs.clear();
     this.#waitingJobs.length = 0;
@@ -227,6 +237,7 @@ export class HarnessPeer {
       const db = features.c("dialback", { xmlns: "urn:xmpp:features:dialback" });
       if (this.config.offerDialbackErrors) db.c("errors");
       if (this.config.offerBidi) features.c("bidi", { xmlns: "urn:xmpp:features:bidi" });
+      if (this.config.offerStartTls && !conn.secure && conn.wire.startTlsServer) features.c("starttls", { xmlns: NS_TLS });
       conn.wire.send(features);
       return;
     }
@@ -257,6 +268,13 @@ export class HarnessPeer {
     if (el.name === "stream:error" || (el.name === "error" && el.attrs.xmlns === "http://etherx.jabber.org/streams")) {
       if (job) job.streamError = (el.children.find((c) => typeof c !== "string") as Element | undefined)?.name ?? "unknown";
       this.#notify();
+      return;
+    }
+    if (el.name === "starttls" && el.attrs.xmlns === NS_TLS && conn.wire.startTlsServer) {
+      this.stats.tlsAttempts++;
+      conn.wire.send(new Element("proceed", { xmlns: NS_TLS }));
+      conn.secure = true;
+      conn.wire.startTlsServer(this.tlsContext!);
       return;
     }
     if (el.name === "bidi" && el.attrs.xmlns === "urn:xmpp:bidi") {

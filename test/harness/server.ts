@@ -4,6 +4,8 @@
 
 import { createServer as createHttp, type Server as HttpServer } from "node:http";
 import { createServer, type Server } from "node:net";
+import { createSecureContext } from "node:tls";
+import selfsigned from "selfsigned";
 import { Element, parse } from "ltx";
 import { encodeFrame, FrameDecoder } from "./frames.js";
 import { HarnessPeer, type Job } from "./peer.js";
@@ -25,6 +27,9 @@ const jobView = (j: Job) => ({ ...j });
 
 export async function startHarness(domain: string, secret: string, ports: HarnessPorts): Promise<RunningHarness> {
   const peer = new HarnessPeer(domain, secret);
+  // A self-signed certificate for STARTTLS: what many real servers have, and what connect() refuses.
+  const pems = await selfsigned.generate([{ name: "commonName", value: domain }], { days: 2, keySize: 2048 } as never);
+  peer.tlsContext = createSecureContext({ key: pems.private, cert: pems.cert });
   const actual = { ...ports, s2s: await peer.listen(ports.s2s) };
 
   const uplink: Server = createServer((sock) => {

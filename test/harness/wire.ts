@@ -4,6 +4,7 @@
 
 import { Element, parse } from "ltx";
 import type { Socket } from "node:net";
+import { TLSSocket, type SecureContext } from "node:tls";
 import { XmlStream, type StreamEvent } from "./xml-stream.js";
 
 export const NS_SERVER = "jabber:server";
@@ -13,6 +14,8 @@ export const NS_FRAMING_SERVER = "urn:ietf:params:xml:ns:xmpp-framing-server";
 
 export interface Wire {
   readonly framed: boolean;
+  /** RFC 6120 §5.4.3.3 as the receiving server: TLS over the TCP socket, then a fresh stream. */
+  startTlsServer?(ctx: SecureContext): void;
   open(attrs: Record<string, string>): void;
   send(el: Element): void;
   close(): void;
@@ -25,22 +28,33 @@ export interface Wire {
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/'/g, "&apos;").replace(/"/g, "&quot;");
 const attrText = (attrs: Record<string, string>) => Object.entries(attrs).map(([k, v]) => ` ${k}='${esc(v)}'`).join("");
 
-export function tcpWire(socket: Socket): Wire {
+export function tcpWire(raw: Socket): Wire {
   let handler: (e: StreamEvent) => void = () => {};
   let endHandler = () => {};
-  const xml = new XmlStream((e) => handler(e));
-  socket.setEncoding("utf8");
-  socket.on("data", (d: string) => {
-    try {
-      xml.write(d);
-    } catch {
-      socket.destroy();
-    }
-  });
-  socket.on("close", () => endHandler());
-  socket.on("error", () => {});
+  let xml = new XmlStream((e) => handler(e));
+  let socket: Socket = raw;
+  const attach = (s: Socket) => {
+    s.setEncoding("utf8");
+    s.on("data", (d: string) => {
+      try {
+        xml.write(d);
+      } catch {
+        s.destroy();
+      }
+    });
+    s.on("close", () => endHandler());
+    s.on("error", () => {});
+  };
+  attach(raw);
   return {
     framed: false,
+    startTlsServer(ctx) {
+      raw.removeAllListeners("data");
+      raw.removeAllListeners("close");
+      xml = new XmlStream((e) => handler(e));
+      socket = new TLSSocket(raw, { isServer: true, secureContext: ctx });
+      attach(socket);
+    },
     open(attrs) {
       socket.write(`<?xml version='1.0'?><stream:stream xmlns='${NS_SERVER}' xmlns:stream='${NS_STREAM}' xmlns:db='${NS_DB}'${attrText(attrs)}>`);
     },

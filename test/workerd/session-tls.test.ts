@@ -1,0 +1,68 @@
+// STARTTLS on the outbound stream against a peer whose certificate connect() cannot trust (self-signed,
+// like many small servers): policy "verified" allows dialback without TLS, so the edge reconnects in
+// plaintext and the stanza arrives; "encrypted" does not, and the stanza bounces.
+import { env, SELF } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { harness, inbox, stats, uplink, waitJob } from "../harness/bridge.js";
+import type { Job } from "../harness/peer.js";
+
+const APP = { authorization: "Bearer test-app-token-0123456789ab" };
+const peerDomain = () => env.REMOTE_DOMAIN.get(env.REMOTE_DOMAIN.idFromName("peer.test"));
+const admin = (path: string, init: RequestInit & { json?: unknown } = {}) =>
+  SELF.fetch(`https://edge.test/admin/v1${path}`, {
+    ...init,
+    headers: { authorization: "Bearer test-admin-token-0123456789", "content-type": "application/json" },
+    ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}),
+  });
+
+beforeEach(async () => {
+  await harness("POST", "/reset");
+  const deadline = Date.now() + 3000;
+  while ((await peerDomain().describe()) !== null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await harness("POST", "/config", { offerStartTls: true });
+});
+afterEach(async () => {
+  await admin("/policy/domains/peer.test", { method: "DELETE" });
+});
+
+async function authorityLink() {
+  const auth = await harness<Job>("POST", "/jobs", { kind: "authority", to: "edge.test" });
+  const link = await uplink(auth.id);
+  await waitJob(auth.id, ["ready"]);
+  return link;
+}
+
+const send = (id: string) =>
+  SELF.fetch("https://edge.test/api/v1/stanzas", { method: "POST", headers: APP, body: `<message from='app@edge.test' to='t@peer.test' id='${id}'><body>${id}</body></message>` });
+
+async function appInbox(predicate: (xml: string) => boolean, ms = 5000): Promise<string | undefined> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const res = await SELF.fetch("https://edge.test/api/v1/inbox?limit=100", { headers: APP });
+    const hit = (await res.json<{ items: { xml: string }[] }>()).items.map((i) => i.xml).find(predicate);
+    if (hit || Date.now() > deadline) return hit;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("STARTTLS with an untrusted certificate", () => {
+  it("level verified: falls back to plaintext once and delivers", async () => {
+    const auth = await authorityLink();
+    const before = await peerDomain().connections();
+    expect((await send("tls-fallback")).status).toBe(202);
+    const { items } = await inbox(1);
+    expect(items[0]).toContain('id="tls-fallback"');
+    expect((await stats()).tlsAttempts).toBe(1);
+    expect((await peerDomain().connections()) - before).toBe(2);
+    auth.ws.close(1000);
+  });
+
+  it("level encrypted: no plaintext; the stanza bounces to the application", async () => {
+    const put = await admin("/policy/domains/peer.test", { method: "PUT", json: { action: "allow", level: "encrypted" } });
+    expect(put.status).toBeLessThan(300);
+    await send("tls-required");
+    const b = await appInbox((x) => x.includes('id="tls-required"'));
+    expect(b).toContain('type="error"');
+    expect((await stats()).dbResults).toBe(0);
+  });
+});
