@@ -1,12 +1,14 @@
 // The edge itself under `wrangler dev`, for interop runs: its own wrangler config copy, .dev.vars
 // and persistence directory under the run's directory (so a developer's .dev.vars is never read),
 // NODE_EXTRA_CA_CERTS pointing at the run's test CA (workerd's connect() then trusts the peers'
-// certificates), and stopped by PID.
+// certificates), and stopped by PID. The Worker is bundled once up front (`wrangler deploy --dry-run`)
+// and served with no_bundle: wrangler dev would otherwise reload it, dropping every WebSocket,
+// whenever a source file changes during a run.
 
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "./ports.mjs";
-import { startProcess } from "./proc.mjs";
+import { run, startProcess } from "./proc.mjs";
 import { ROOT } from "./paths.mjs";
 
 /**
@@ -18,29 +20,29 @@ export async function startEdge(opts) {
   mkdirSync(dir, { recursive: true });
   const port = opts.port ?? (await freePort("127.0.0.1"));
   const inspector = await freePort("127.0.0.1");
-  const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8").replace(/^main\s*=\s*"([^"]+)"/m, (_, m) => `main = ${JSON.stringify(join(ROOT, m))}`);
-  writeFileSync(join(dir, "wrangler.toml"), toml);
+  const source = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  const bin = join(ROOT, "node_modules", ".bin");
+  const env = {
+    ...process.env,
+    PATH: `${bin}:${process.env.PATH}`,
+    NODE_EXTRA_CA_CERTS: caFile,
+    WRANGLER_SEND_METRICS: "false",
+    // Loopback only: no Request.cf download from workers.cloudflare.com, no update check.
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    NO_UPDATE_NOTIFIER: "1",
+    CI: "1",
+  };
+  const buildToml = join(dir, "wrangler.build.toml");
+  writeFileSync(buildToml, source.replace(/^main\s*=\s*"([^"]+)"/m, (_, m) => `main = ${JSON.stringify(join(ROOT, m))}`));
+  await run(join(bin, "wrangler"), ["deploy", "--dry-run", "--outdir", join(dir, "dist"), "--config", buildToml], { env, cwd: ROOT });
+  writeFileSync(join(dir, "wrangler.toml"), source.replace(/^main\s*=\s*"([^"]+)"/m, () => `main = ${JSON.stringify(join(dir, "dist", "index.js"))}\nno_bundle = true`));
   const vars = { EDGE_ENV: "development", ...opts.vars };
   writeFileSync(join(dir, ".dev.vars"), Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join("\n") + "\n");
-  const bin = join(ROOT, "node_modules", ".bin");
   const proc = startProcess(join(bin, "wrangler"), [
     "dev", "--config", join(dir, "wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port),
     "--inspector-port", String(inspector), "--persist-to", join(dir, "state"), "--show-interactive-dev-session=false",
     "--log-level", opts.logLevel ?? "info",
-  ], {
-    logFile: join(dir, "wrangler.log"),
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PATH: `${bin}:${process.env.PATH}`,
-      NODE_EXTRA_CA_CERTS: caFile,
-      WRANGLER_SEND_METRICS: "false",
-      // Loopback only: no Request.cf download from workers.cloudflare.com, no update check.
-      CLOUDFLARE_CF_FETCH_ENABLED: "false",
-      NO_UPDATE_NOTIFIER: "1",
-      CI: "1",
-    },
-  });
+  ], { logFile: join(dir, "wrangler.log"), cwd: ROOT, env });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 90_000;
   for (;;) {
