@@ -8,7 +8,7 @@ import type { Domain, StreamId } from "../types.js";
 import type { Action, AuditEvent, PairDirection, PairStateName } from "../engine/actions.js";
 import { certificateValidFor, type FederationLevel, type PeerCertificate, type PolicyView, type TransportInfo } from "../engine/ports.js";
 import type { DialbackCondition } from "../dialback/elements.js";
-import { DeadlineQueue, type InboundPair, type OutboundPair, type OutstandingVerify } from "../dialback/pairs.js";
+import { DeadlineQueue, OutboundPairs, type InboundPair, type OutstandingVerify } from "../dialback/pairs.js";
 import type { Phase, StreamRole } from "./phase.js";
 
 export interface StreamTimeouts {
@@ -63,7 +63,7 @@ export interface Ctx {
   // Domain pairs (XEP-0220 §3): O(1) lookups by pair key.
   readonly inbound: Map<string, InboundPair>;
   readonly inByHandle: Map<number, string>;
-  readonly outbound: Map<string, OutboundPair>;
+  readonly outbound: OutboundPairs;
   readonly keyOps: Map<number, string>;
   /** Dialback requests, both directions, awaiting an answer (capped by policy). */
   pending: number;
@@ -103,7 +103,7 @@ export function newCtx(fixed: Pick<Ctx, "role" | "policy" | "transport" | "timeo
     negotiationDeadline: undefined,
     inbound: new Map(),
     inByHandle: new Map(),
-    outbound: new Map(),
+    outbound: new OutboundPairs(),
     keyOps: new Map(),
     pending: 0,
     verifies: new Map(),
@@ -199,3 +199,13 @@ export function levelFor(c: Ctx, remote: Domain): FederationLevel {
 }
 
 export const nextHandle = (c: Ctx): number => c.nextHandle++;
+
+/**
+ * Domain pairs this stream carries, pending or verified, both directions (XEP-0220 §3): what
+ * `maxPairsPerStream` caps. Failed pairs are not carried (inbound ones are removed, outbound ones
+ * kept only for their bounce condition).
+ */
+export const pairCount = (c: Ctx): number => c.inbound.size + c.outbound.live;
+
+/** True when one more pair would exceed the policy's cap on pairs per stream. */
+export const pairsFull = (c: Ctx): boolean => pairCount(c) >= c.policy.limits().maxPairsPerStream;
