@@ -64,10 +64,6 @@ export class FrameCodec {
     if (out.kind === "close") return closeFrame({}, this.#framingNs);
     return frameElement(out.element);
   }
-
-  restart(): void {
-    this.#reader = new FrameReader(this.limits);
-  }
 }
 
 /** RFC 6120 §4 stream over TCP bytes, any chunking. `reset()` after STARTTLS (§4.3.3). */

@@ -32,6 +32,8 @@ export interface PeerConfig {
   forgeKeys: boolean;
   /** Offer STARTTLS (with a self-signed certificate, so only a peer that trusts it succeeds). */
   offerStartTls: boolean;
+  /** Authoritative role: leave db:verify requests unanswered (to test loss with requests pending). */
+  ignoreVerify: boolean;
 }
 
 export const defaultConfig = (): PeerConfig => ({
@@ -42,6 +44,7 @@ export const defaultConfig = (): PeerConfig => ({
   authorityPerRequest: false,
   forgeKeys: false,
   offerStartTls: false,
+  ignoreVerify: false,
 });
 
 export interface Job {
@@ -147,9 +150,9 @@ export class HarnessPeer {
     return new Promise((r) => (this.#server ? this.#server.close(() => r()) : r()));
   }
 
-  /** Drops every connection without closing tags (network loss). */
-  dropAll(): void {
-    for (const c of this.#conns) c.wire.destroy();
+  /** Drops every connection without closing tags (network loss); `tcpOnly` spares relayed uplinks. */
+  dropAll(tcpOnly = false): void {
+    for (const c of this.#conns) if (!tcpOnly || !c.wire.framed) c.wire.destroy();
   }
 
   // ---- jobs: streams this peer initiates ----
@@ -355,6 +358,7 @@ export class HarnessPeer {
     }
     // Authoritative role (XEP-0220 §2.1.3): is this our key for (receiving=from, originating=to, id)?
     this.stats.verifyRequests++;
+    if (this.config.ignoreVerify) return void this.#notify();
     const reply = new Element("db:verify", { from: to, to: from, id });
     if (to !== this.domain) {
       reply.attrs.type = "error";

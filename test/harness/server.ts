@@ -54,6 +54,8 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
   actual.uplink = (uplink.address() as { port: number }).port;
 
   const dns = new Map<string, string[]>();
+  // A stand-in for the operator's webhook: records deliveries, or fails with `hookStatus`.
+  const hook: { status: number; received: { body: string; signature: string | undefined }[] } = { status: 204, received: [] };
   const waitUntil = async (pred: () => boolean, ms: number) => {
     const deadline = Date.now() + ms;
     while (!pred() && Date.now() < deadline) {
@@ -66,7 +68,12 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
     const url = new URL(req.url ?? "/", "http://harness");
     let body = "";
     for await (const c of req) body += c;
-    const json = body ? JSON.parse(body) : {};
+    let json: any = {};
+    try {
+      json = body && req.headers["content-type"]?.includes("json") ? JSON.parse(body) : {};
+    } catch {
+      // not JSON (the webhook stand-in receives XML)
+    }
     const send = (status: number, v: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify(v));
@@ -99,13 +106,25 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
       if (req.method === "POST" && sm) return send(peer.sendOn(sm[1]!, parse(json.xml) as Element) ? 200 : 409, {});
       if (req.method === "POST" && url.pathname === "/bidi-send") return send(peer.sendBidi(parse(json.xml) as Element) ? 200 : 409, {});
       if (req.method === "POST" && url.pathname === "/drop") {
-        peer.dropAll();
+        peer.dropAll(url.searchParams.get("tcpOnly") === "1");
         return send(200, {});
       }
       if (req.method === "GET" && url.pathname === "/inbox") {
         const count = Number(url.searchParams.get("count") ?? "0");
         await waitUntil(() => peer.inbox.length >= count, wait);
         return send(200, { items: peer.inbox.map(String) });
+      }
+      if (req.method === "POST" && url.pathname === "/hook") {
+        hook.received.push({ body, signature: req.headers["x-dialback-edge-signature"] as string | undefined });
+        res.writeHead(hook.status);
+        return res.end();
+      }
+      if (url.pathname === "/hook-state") {
+        if (req.method === "POST") {
+          hook.status = json.status ?? 204;
+          hook.received = [];
+        }
+        return send(200, hook);
       }
       if (req.method === "GET" && url.pathname === "/dns-query") {
         // DNS-over-HTTPS JSON for the edge's resolver: answers from `dns` (name -> SRV data), else NXDOMAIN.

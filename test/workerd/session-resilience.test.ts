@@ -105,5 +105,26 @@ describe("failure paths bounce to the application", () => {
     expect(done.result).toEqual({ type: "error", condition: "forbidden" });
     link.ws.close(1000);
   });
-});
 
+  it("the edge cannot reach the claimed sender's authority: dialback error remote-server-not-found", async () => {
+    // The harness claims unreachable.test, whose static route leads nowhere.
+    const job = await harness<Job>("POST", "/jobs", { kind: "originate", from: "unreachable.test", to: "edge.test", stanzas: [] });
+    const link = await uplink(job.id);
+    const done = await waitJob(job.id, ["sent", "refused", "closed"]);
+    expect(done.result).toEqual({ type: "error", condition: "remote-server-not-found" });
+    link.ws.close(1000);
+  });
+
+  it("the authority's connection is lost with a verification pending: the request fails with a dialback error", async () => {
+    await harness("POST", "/config", { ignoreVerify: true });
+    const job = await harness<Job>("POST", "/jobs", { kind: "originate", to: "edge.test", stanzas: [] });
+    const link = await uplink(job.id);
+    await stats("verifyRequests", 1);
+    await harness("POST", "/drop?tcpOnly=1"); // the pooled verification stream dies
+    const done = await waitJob(job.id, ["sent", "refused", "closed"]);
+    expect(done.state).toBe("refused");
+    // XEP-0220 §2.4: the authority went away mid-request.
+    expect(done.result).toEqual({ type: "error", condition: "remote-server-timeout" });
+    link.ws.close(1000);
+  });
+});
