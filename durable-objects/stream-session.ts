@@ -137,10 +137,10 @@ export class StreamSession extends DurableObject<Env> {
   override async webSocketMessage(_ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const host = this.#host;
     if (!host) return;
-    // RFC 7395 §3.5: XMPP over WebSocket uses text frames (UTF-8).
-    const text = typeof message === "string" ? message : new TextDecoder().decode(message);
-    host.counters.bytesIn += text.length;
-    for (const e of this.#codec!.decode(text)) {
+    // RFC 7395 §3.5: XMPP over WebSocket uses text frames (UTF-8); binary ones are read as UTF-8
+    // by the codec, strictly (invalid UTF-8 is a not-well-formed stream error).
+    host.counters.bytesIn += typeof message === "string" ? message.length : message.byteLength;
+    for (const e of this.#codec!.decode(message)) {
       if (e.type === "open" && this.#meta && this.#meta.open !== this.#codec!.lastOpen) {
         // Kept so the reader can be primed again after hibernation (RFC 7395 §3.4 declarations).
         this.#meta.open = this.#codec!.lastOpen;

@@ -43,12 +43,18 @@ export class FrameCodec {
     }
   }
 
-  decode(message: string | ArrayBuffer): WireEvent[] {
-    const text = typeof message === "string" ? message : new TextDecoder().decode(message);
-    const events = this.#reader.read(text);
+  /**
+   * Binary messages go to the reader as bytes: it decodes them with a fatal UTF-8 decoder, so
+   * invalid UTF-8 ends the stream with not-well-formed (RFC 6120 §11.6) instead of turning into
+   * U+FFFD unnoticed.
+   */
+  decode(message: string | ArrayBuffer | Uint8Array): WireEvent[] {
+    const input = typeof message === "string" ? message : message instanceof Uint8Array ? message : new Uint8Array(message);
+    const events = this.#reader.read(input);
     return events.map((e) => {
       if (e.type !== "open") return e;
-      this.lastOpen = text;
+      // Only reached when the reader decoded the message successfully, so this cannot fail.
+      this.lastOpen = typeof input === "string" ? input : new TextDecoder().decode(input);
       this.#framingNs = this.#reader.framingNamespace ?? NS_FRAMING_SERVER;
       const { xmlns: _, ...rest } = e.attrs;
       return { ...e, attrs: { xmlns: NS_SERVER, "xmlns:stream": NS_STREAM, "xmlns:db": NS_DIALBACK, ...rest } };
@@ -63,10 +69,6 @@ export class FrameCodec {
     }
     if (out.kind === "close") return closeFrame({}, this.#framingNs);
     return frameElement(out.element);
-  }
-
-  restart(): void {
-    this.#reader = new FrameReader(this.limits);
   }
 }
 

@@ -1,6 +1,6 @@
 // Drives one engine S2SStream inside a Durable Object: inputs are serialised (one at a time, in
 // arrival order), the engine's actions are carried out through a Link (the socket) and Effects (the
-// rest of the edge), and the snapshot is saved to SQLite whenever it changed, so hibernation or
+// rest of the edge), and the snapshot is saved to SQLite whenever its revision changed, so hibernation or
 // eviction loses nothing. The alarm is armed at the engine's next deadline.
 
 import { parse, type Element } from "ltx";
@@ -40,7 +40,8 @@ export interface Counters {
 
 export class SessionHost {
   #queue: Promise<void> = Promise.resolve();
-  #saved: string | undefined;
+  /** `stream.revision` at the last save; undefined until the first save (after start or restore). */
+  #savedRevision: number | undefined;
   /** The stream is over (its `closed` action ran); inputs still reach the engine, which bounces. */
   closed = false;
   /** Replaced by another stream (plaintext fallback): nothing reaches this one any more. */
@@ -136,11 +137,13 @@ export class SessionHost {
     }
   }
 
+  // The engine's revision changes exactly when its snapshot would, so stanza traffic on verified
+  // pairs costs no serialisation (a snapshot with 10,000 pairs is ~800 KB of JSON) and no write.
   #save(): void {
-    const snap = JSON.stringify(this.stream.snapshot());
-    if (snap === this.#saved) return;
-    this.#saved = snap;
-    this.store.put("snapshot", snap);
+    const revision = this.stream.revision;
+    if (revision === this.#savedRevision) return;
+    this.#savedRevision = revision;
+    this.store.put("snapshot", JSON.stringify(this.stream.snapshot()));
   }
 }
 

@@ -12,7 +12,8 @@ import { run, startProcess } from "./proc.mjs";
 import { ROOT } from "./paths.mjs";
 
 /**
- * opts: { dir, vars: Record<string,string> (EDGE_DOMAINS, S2S_STATIC_ROUTES, ...), caFile, port? }
+ * opts: { dir, vars: Record<string,string> (EDGE_DOMAINS, S2S_STATIC_ROUTES, ...), caFile, port?,
+ *         resolvConf? (the run's resolv.conf: names resolve through its dnsmasq) }
  * Returns { url, port, proc, stop(), vars }.
  */
 export async function startEdge(opts) {
@@ -38,7 +39,13 @@ export async function startEdge(opts) {
   writeFileSync(join(dir, "wrangler.toml"), source.replace(/^main\s*=\s*"([^"]+)"/m, () => `main = ${JSON.stringify(join(dir, "dist", "index.js"))}\nno_bundle = true`));
   const vars = { EDGE_ENV: "development", ...opts.vars };
   writeFileSync(join(dir, ".dev.vars"), Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join("\n") + "\n");
-  const proc = startProcess(join(bin, "wrangler"), [
+  // With `resolvConf`, workerd resolves names (S2S_STATIC_ROUTES hosts, SRV targets) through the run's
+  // dnsmasq: it runs in a private mount namespace with that file bind-mounted over /etc/resolv.conf,
+  // as ejabberd does. Then connect() checks the peer's certificate against the name it dialled.
+  const wrap = opts.resolvConf
+    ? ["unshare", ["-m", "--propagation", "private", "sh", "-c", `mount --bind "$1" /etc/resolv.conf && shift && exec "$@"`, "sh", opts.resolvConf, join(bin, "wrangler")]]
+    : [join(bin, "wrangler"), []];
+  const proc = startProcess(wrap[0], [...wrap[1],
     "dev", "--config", join(dir, "wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port),
     "--inspector-port", String(inspector), "--persist-to", join(dir, "state"), "--show-interactive-dev-session=false",
     "--log-level", opts.logLevel ?? "info",

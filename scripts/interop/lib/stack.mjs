@@ -21,12 +21,14 @@ export async function startStack(opts = {}) {
   };
   try {
     const tokens = { admin: hex(), app: hex(), gateway: hex() };
+    // By name, not address: workerd resolves them through the run's dnsmasq, and connect() checks the
+    // peer's certificate against the name it dialled (it has no expectedServerHostname).
     const routes = [
-      `${DOMAINS.prosody}=${topo.ip.prosody}:5269`,
-      `${DOMAINS.prosodyDenied}=${topo.ip.prosody}:5269`,
-      `${DOMAINS.ejabberd}=${topo.ip.ejabberd}:5269`,
-      `${DOMAINS.sink}=${topo.ip.sink}:5269`,
-      ...(opts.prosodyExtraHosts ?? []).map((h) => `${h}=${topo.ip.prosody}:5269`),
+      `${DOMAINS.prosody}=${DOMAINS.prosody}:5269`,
+      `${DOMAINS.prosodyDenied}=${DOMAINS.prosodyDenied}:5269`,
+      `${DOMAINS.ejabberd}=${DOMAINS.ejabberd}:5269`,
+      `${DOMAINS.sink}=${DOMAINS.sink}:5269`,
+      ...(opts.prosodyExtraHosts ?? []).map((h) => `${h}=${h}:5269`),
       ...(opts.extraRoutes ?? []),
     ].join(",");
     const edgeDir = join(topo.dir, "edge");
@@ -34,6 +36,7 @@ export async function startStack(opts = {}) {
     const edge = await startEdge({
       dir: edgeDir,
       caFile: topo.ca,
+      resolvConf: topo.dns.resolvConf,
       vars: {
         EDGE_DOMAINS: DOMAINS.edge,
         DIALBACK_SECRET: hex(),
