@@ -9,14 +9,11 @@
 //  - inside workerd (Miniflare, the runtime the edge is deployed on), where crypto.subtle is
 //    BoringSSL called directly. workerd freezes clocks while code runs, so each contender is timed
 //    from outside, around one request that verifies all keys (the request overhead counts against us).
-// Rows: verify one at a time (drive() today), verifyMany in batches (a stream with many pending
-// db:result/db:verify), and bare subtle.sign one at a time / batched, for reference.
+// Rows: verify one at a time (drive() before it batched), verifyMany in batches (what drive() does
+// with many pending db:verify), and bare subtle.sign one at a time / batched, for reference.
 
-import { build } from "esbuild";
-import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { BATCH, CONTENDERS, prepare, run, type Contender } from "./keys-contenders.js";
+import { startInWorkerd } from "./workerd.js";
 
 const N = 20000;
 const ROUNDS = 5;
@@ -52,37 +49,11 @@ function report(title: string, best: Record<Contender, number>): void {
 }
 
 async function inWorkerd(): Promise<Record<Contender, number>> {
-  const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-  const entry = `
-    import { prepare, run } from "./bench/keys-contenders.ts";
-    export default {
-      async fetch(req) {
-        const u = new URL(req.url);
-        if (u.pathname === "/prepare") { await prepare(Number(u.searchParams.get("n"))); return new Response("ok"); }
-        return new Response(String(await run(u.pathname.slice(1))));
-      },
-    };`;
-  const bundle = await build({
-    stdin: { contents: entry, resolveDir: root, loader: "ts" },
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    external: ["node:*"],
-    write: false,
-  });
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      modules: true,
-      script: bundle.outputFiles[0]!.text,
-      compatibilityDate: "2026-11-01",
-      compatibilityFlags: ["nodejs_compat"],
-    } as Parameters<typeof convertV4MiniflareOptions>[0]),
-  );
+  const w = await startInWorkerd("bench/keys-contenders.ts", N);
   try {
-    await (await mf.dispatchFetch(`http://bench/prepare?n=${N}`)).text();
-    return await race(async (c) => Number(await (await mf.dispatchFetch(`http://bench/${c}`)).text()));
+    return await race((c) => w.run(c));
   } finally {
-    await mf.dispose();
+    await w.dispose();
   }
 }
 

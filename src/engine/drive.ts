@@ -31,6 +31,14 @@ export async function drive(stream: S2SStream, keys: DialbackKeys, now: () => nu
       else out.push(a);
     }
     if (batch.length === 0) return out;
+    if (batch.length === 1) {
+      // The usual trickle: one key, no batch bookkeeping.
+      const a = batch[0]!;
+      // keys.verify compares in constant time against every accepted secret (CVE-2021-32921).
+      if (a.op === "generate") stream.handleKeyGenerated(a.handle, await keys.generate(a.input), now());
+      else stream.handleKeyChecked(a.handle, await keys.verify(a.input, a.key, a.formulas), now());
+      continue;
+    }
     const results = await keyWork(keys, batch);
     for (let i = 0; i < batch.length; i++) {
       const a = batch[i]!;
@@ -42,10 +50,10 @@ export async function drive(stream: S2SStream, keys: DialbackKeys, now: () => nu
 
 /** Results by position in `batch`: the key for "generate", the verdict for "check". */
 async function keyWork(keys: DialbackKeys, batch: readonly KeyAction[]): Promise<(string | boolean)[]> {
-  if (batch.length === 1) {
-    const a = batch[0]!;
-    // keys.verify compares in constant time against every accepted secret (CVE-2021-32921).
-    return [a.op === "generate" ? await keys.generate(a.input) : await keys.verify(a.input, a.key, a.formulas)];
+  const first = batch[0]!;
+  if (first.op === "check" && batch.every((a) => a.op === "check" && a.formulas === first.formulas)) {
+    // The common burst: only checks, one set of formulas. verifyMany is constant-time per key too.
+    return keys.verifyMany((batch as CheckAction[]).map(toCheck), first.formulas);
   }
   const results: (string | boolean)[] = new Array(batch.length);
   const work: Promise<void>[] = [];

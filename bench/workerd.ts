@@ -1,0 +1,51 @@
+// Runs a bench's contenders inside workerd (Miniflare), the runtime the edge is deployed on. The
+// contenders module (bundled with esbuild) must export `prepare(n)` and `run(name) -> count`.
+// workerd freezes clocks while code runs, so each contender is timed from outside, around one
+// request that does all its work (the request overhead counts against every contender alike).
+
+import { build } from "esbuild";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface WorkerdRunner {
+  /** Runs contender `name` once in workerd; resolves to what its `run` returned. */
+  run(name: string): Promise<number>;
+  dispose(): Promise<void>;
+}
+
+/** Bundles `modulePath` (relative to the repo root), starts workerd with it and calls prepare(n). */
+export async function startInWorkerd(modulePath: string, n: number): Promise<WorkerdRunner> {
+  const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+  const entry = `
+    import { prepare, run } from "./${modulePath}";
+    export default {
+      async fetch(req) {
+        const u = new URL(req.url);
+        if (u.pathname === "/prepare") { await prepare(Number(u.searchParams.get("n"))); return new Response("ok"); }
+        return new Response(String(await run(u.pathname.slice(1))));
+      },
+    };`;
+  const bundle = await build({
+    stdin: { contents: entry, resolveDir: root, loader: "ts" },
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    mainFields: ["module", "main"],
+    external: ["node:*"],
+    write: false,
+  });
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      modules: true,
+      script: bundle.outputFiles[0]!.text,
+      compatibilityDate: "2026-11-01",
+      compatibilityFlags: ["nodejs_compat"],
+    } as Parameters<typeof convertV4MiniflareOptions>[0]),
+  );
+  await (await mf.dispatchFetch(`http://bench/prepare?n=${n}`)).text();
+  return {
+    run: async (name) => Number(await (await mf.dispatchFetch(`http://bench/${name}`)).text()),
+    dispose: () => mf.dispose(),
+  };
+}
