@@ -6,31 +6,17 @@
 // all N keys valid.
 
 import { CONTENDERS, PENDING, prepare, run, type Contender } from "./drive-contenders.js";
-import { startInWorkerd } from "./workerd.js";
+import { race, startInWorkerd } from "./contenders.js";
 
 const N = 16384;
 const ROUNDS = 9;
-
-/** Interleaved best-of rounds: the least disturbed figure for each on a shared machine. */
-async function race(runOne: (c: Contender) => Promise<number>): Promise<Record<Contender, number>> {
-  const best = Object.fromEntries(CONTENDERS.map((c) => [c, Infinity])) as Record<Contender, number>;
-  for (let r = 0; r < ROUNDS; r++) {
-    for (let k = 0; k < CONTENDERS.length; k++) {
-      const c = CONTENDERS[(r + k) % CONTENDERS.length]!;
-      const t = performance.now();
-      if ((await runOne(c)) !== N) throw new Error(`bench: ${c} did not answer every key valid`);
-      best[c] = Math.min(best[c], performance.now() - t);
-    }
-  }
-  return best;
-}
 
 function report(title: string, best: Record<Contender, number>): void {
   console.log(title);
   for (const p of PENDING) {
     const base = best[`oneByOne-${p}`];
     const now = best[`drive-${p}`];
-    const rate = (ms: number) => `${((N / ms) * 1000).toFixed(0).padStart(7)}/s`;
+    const rate = (seconds: number) => `${(N / seconds).toFixed(0).padStart(7)}/s`;
     console.log(
       `  ${String(p).padStart(3)} pending: one at a time ${rate(base)}, batched ${rate(now)}  ratio ${(base / now).toFixed(2)}x`,
     );
@@ -39,11 +25,11 @@ function report(title: string, best: Record<Contender, number>): void {
 
 export default async function bench(): Promise<void> {
   await prepare(N);
-  report(`Node ${process.version} (${N} db:verify per row, best of ${ROUNDS}; ratio = batched / one at a time):`, await race(run));
+  report(`Node ${process.version} (${N} db:verify per row, best of ${ROUNDS}; ratio = batched / one at a time):`, await race(CONTENDERS, ROUNDS, N, run));
   try {
     const w = await startInWorkerd("bench/drive-contenders.ts", N);
     try {
-      report(`workerd via Miniflare (${N} db:verify per request, best of ${ROUNDS}):`, await race((c) => w.run(c)));
+      report(`workerd via Miniflare (${N} db:verify per request, best of ${ROUNDS}):`, await race(CONTENDERS, ROUNDS, N, (c) => w.run(c)));
     } finally {
       await w.dispose();
     }

@@ -13,7 +13,7 @@
 // with many pending db:verify), and bare subtle.sign one at a time / batched, for reference.
 
 import { BATCH, CONTENDERS, prepare, run, type Contender } from "./keys-contenders.js";
-import { startInWorkerd } from "./workerd.js";
+import { race, startInWorkerd } from "./contenders.js";
 
 const N = 20000;
 const ROUNDS = 5;
@@ -24,20 +24,6 @@ const LABELS: Record<Contender, string> = {
   subtleSign: "bare subtle.sign, one at a time",
   subtleSignBatch: `bare subtle.sign, ${BATCH} at once`,
 };
-
-/** Interleaved best-of rounds: the least disturbed figure for each on a shared machine. */
-async function race(runOne: (c: Contender) => Promise<number>): Promise<Record<Contender, number>> {
-  const best = Object.fromEntries(CONTENDERS.map((c) => [c, Infinity])) as Record<Contender, number>;
-  for (let r = 0; r < ROUNDS; r++) {
-    for (let k = 0; k < CONTENDERS.length; k++) {
-      const c = CONTENDERS[(r + k) % CONTENDERS.length]!;
-      const t = performance.now();
-      if ((await runOne(c)) !== N) throw new Error(`bench: ${c} disagreed`);
-      best[c] = Math.min(best[c], (performance.now() - t) / 1000);
-    }
-  }
-  return best;
-}
 
 function report(title: string, best: Record<Contender, number>): void {
   console.log(title);
@@ -51,7 +37,7 @@ function report(title: string, best: Record<Contender, number>): void {
 async function inWorkerd(): Promise<Record<Contender, number>> {
   const w = await startInWorkerd("bench/keys-contenders.ts", N);
   try {
-    return await race((c) => w.run(c));
+    return await race(CONTENDERS, ROUNDS, N, (c) => w.run(c));
   } finally {
     await w.dispose();
   }
@@ -59,7 +45,7 @@ async function inWorkerd(): Promise<Record<Contender, number>> {
 
 export default async function bench(): Promise<void> {
   await prepare(N);
-  report(`Node ${process.version} (${N} keys, best of ${ROUNDS}):`, await race(run));
+  report(`Node ${process.version} (${N} keys, best of ${ROUNDS}):`, await race(CONTENDERS, ROUNDS, N, run));
   try {
     report(`workerd via Miniflare (${N} keys per request, best of ${ROUNDS}):`, await inWorkerd());
   } catch (e) {

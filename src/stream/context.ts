@@ -9,7 +9,8 @@ import type { Action, AuditEvent, PairDirection, PairStateName } from "../engine
 import { certificateValidFor, type FederationLevel, type PeerCertificate, type PolicyView, type TransportInfo } from "../engine/ports.js";
 import type { DialbackCondition } from "../dialback/elements.js";
 import { DeadlineQueue, OutboundPairs, type InboundPair, type OutstandingVerify } from "../dialback/pairs.js";
-import type { Phase, StreamRole } from "./phase.js";
+import type { StreamFacts } from "../engine/snapshot.js";
+import type { StreamRole } from "./phase.js";
 
 export interface StreamTimeouts {
   /** RFC 6120 §4.6: the stream must be open (headers, features, TLS) within this many ms. */
@@ -30,7 +31,8 @@ export interface KeyCheck {
   key: string;
 }
 
-export interface Ctx {
+/** The state of one stream: its negotiated facts (shared with snapshots) plus the tables below. */
+export interface Ctx extends StreamFacts<StreamId, Domain> {
   // Fixed at construction.
   readonly role: StreamRole;
   readonly policy: PolicyView;
@@ -39,26 +41,6 @@ export interface Ctx {
   readonly mintId: () => StreamId;
   readonly legacy: boolean;
   readonly preferTls: boolean;
-
-  // The stream.
-  phase: Phase;
-  /** The id keys on this stream are bound to (ours when receiving, the peer's when initiating). */
-  streamId: StreamId | undefined;
-  local: Domain | undefined;
-  remote: Domain | undefined;
-  peerVersion1: boolean;
-  peerHeaderSeen: boolean;
-  headerSent: boolean;
-  secure: boolean;
-  peerCertificate: PeerCertificate | undefined;
-  offeredTls: boolean;
-  offeredBidi: boolean;
-  peerDialbackErrors: boolean;
-  bidi: boolean;
-  /** Prefix -> namespace from the peer's stream header ("" = default namespace). */
-  scope: Record<string, string>;
-  nextHandle: number;
-  negotiationDeadline: number | undefined;
 
   // Domain pairs (XEP-0220 §3): O(1) lookups by pair key.
   readonly inbound: Map<string, InboundPair>;

@@ -15,7 +15,8 @@ import { newStreamId as mintStreamId, type Domain, type StreamId } from "../type
 import type { Action, PairDirection, VerifyOutcome } from "../engine/actions.js";
 import type { PolicyView, TlsInfo, TransportInfo } from "../engine/ports.js";
 import type { StreamSnapshot } from "../engine/snapshot.js";
-import { NS_BIDI, NS_DIALBACK, NS_SERVER, NS_STREAM, NS_TLS, namespaceOf, readDialback, splitName, type DialbackElement } from "../dialback/elements.js";
+import { namespaceOf, readDialback, splitName, type DialbackElement } from "../dialback/elements.js";
+import { NS_BIDI, NS_DIALBACK, NS_SERVER, NS_STREAM, NS_TLS } from "../xml/namespaces.js";
 import { pairKey } from "../dialback/pairs.js";
 import { DEFAULT_TIMEOUTS, newCtx, pairCount, sendClose, type Ctx, type StreamTimeouts } from "./context.js";
 import { fail, finish } from "./ending.js";

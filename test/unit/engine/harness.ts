@@ -13,6 +13,7 @@ import {
   type PeerCertificate,
   type PolicyView,
   type RemotePolicy,
+  type StreamTimeouts,
   type VerifyOutcome,
 } from "../../../src/engine/index.js";
 import { asDomain, asStreamId, type Domain } from "../../../src/types.js";
@@ -353,8 +354,8 @@ export function show(actions: Action[]): string[] {
 // Shared by the transcript tests (conformance-*, attacks, timeouts-snapshot, limits): one engine,
 // the peer's lines fed by hand.
 
-/** The peer's stream header as RFC 6120 §4.7 / XEP-0220 §2.4.1 examples write it. */
-export const peerHeader = (from: string, to: string, extra: Record<string, string> = {}): Record<string, string> => ({
+/** A server-to-server stream header as the RFC 6120 §4.7 / XEP-0220 examples write it. */
+export const s2sHeader = (from: string, to: string, extra: Record<string, string> = {}): Record<string, string> => ({
   xmlns: "jabber:server",
   "xmlns:db": "jabber:server:dialback",
   "xmlns:stream": "http://etherx.jabber.org/streams",
@@ -377,6 +378,7 @@ export interface OpenOptions {
   hosted?: string[];
   policy?: PolicyView;
   limits?: Partial<EngineLimits>;
+  timeouts?: Partial<StreamTimeouts>;
 }
 
 /**
@@ -392,8 +394,9 @@ export function openReceiving(
     transport: { secure: true, canStartTls: false },
     now: opts.now,
     newStreamId: () => asStreamId(opts.id),
+    ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
   });
-  s.handleOpen(opts.header ?? peerHeader(opts.remote, opts.local), opts.now);
+  s.handleOpen(opts.header ?? s2sHeader(opts.remote, opts.local), opts.now);
   s.drainActions();
   return s;
 }
@@ -412,9 +415,10 @@ export function openInitiating(
     now: opts.now,
     local: asDomain(opts.local),
     remote: asDomain(opts.remote),
+    ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
   });
   s.start(opts.now);
-  s.handleOpen(peerHeader(opts.remote, opts.local, { id: opts.id }), opts.now);
+  s.handleOpen(s2sHeader(opts.remote, opts.local, { id: opts.id }), opts.now);
   s.handleElement(
     parse(`<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback>${opts.features ?? ""}</stream:features>`),
     opts.now,

@@ -1,5 +1,6 @@
-// Runs a bench's contenders inside workerd (Miniflare), the runtime the edge is deployed on. The
-// contenders module (bundled with esbuild) must export `prepare(n)` and `run(name) -> count`.
+// Shared by the benches that race contenders (keys, engine-drive): interleaved best-of rounds, and
+// running the contenders inside workerd (Miniflare), the runtime the edge is deployed on. A
+// contenders module (bundled with esbuild) exports `prepare(n)` and `run(name) -> count`.
 // workerd freezes clocks while code runs, so each contender is timed from outside, around one
 // request that does all its work (the request overhead counts against every contender alike).
 
@@ -48,4 +49,27 @@ export async function startInWorkerd(modulePath: string, n: number): Promise<Wor
     run: async (name) => Number(await (await mf.dispatchFetch(`http://bench/${name}`)).text()),
     dispose: () => mf.dispose(),
   };
+}
+
+/**
+ * Interleaved best-of `rounds`: the least disturbed time (seconds) for each contender on a shared
+ * machine. Each run must return `expected` (what it counted), or the race stops.
+ */
+export async function race<C extends string>(
+  contenders: readonly C[],
+  rounds: number,
+  expected: number,
+  runOne: (c: C) => Promise<number>,
+): Promise<Record<C, number>> {
+  const best = Object.fromEntries(contenders.map((c) => [c, Infinity])) as Record<C, number>;
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < contenders.length; k++) {
+      const c = contenders[(r + k) % contenders.length]!;
+      const t = performance.now();
+      const got = await runOne(c);
+      if (got !== expected) throw new Error(`bench: ${c} counted ${got}, expected ${expected}`);
+      best[c] = Math.min(best[c], (performance.now() - t) / 1000);
+    }
+  }
+  return best;
 }
