@@ -9,14 +9,11 @@
 //  - inside workerd (Miniflare, the runtime the edge is deployed on), where crypto.subtle is
 //    BoringSSL called directly. workerd freezes clocks while code runs, so each contender is timed
 //    from outside, around one request that verifies all keys (the request overhead counts against us).
-// Rows: verify one at a time (drive() today), verifyMany in batches (a stream with many pending
-// db:result/db:verify), and bare subtle.sign one at a time / batched, for reference.
+// Rows: verify one at a time (drive() before it batched), verifyMany in batches (what drive() does
+// with many pending db:verify), and bare subtle.sign one at a time / batched, for reference.
 
-import { build } from "esbuild";
-import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { BATCH, CONTENDERS, prepare, run, type Contender } from "./keys-contenders.js";
+import { race, startInWorkerd } from "./contenders.js";
 
 const N = 20000;
 const ROUNDS = 5;
@@ -28,20 +25,6 @@ const LABELS: Record<Contender, string> = {
   subtleSignBatch: `bare subtle.sign, ${BATCH} at once`,
 };
 
-/** Interleaved best-of rounds: the least disturbed figure for each on a shared machine. */
-async function race(runOne: (c: Contender) => Promise<number>): Promise<Record<Contender, number>> {
-  const best = Object.fromEntries(CONTENDERS.map((c) => [c, Infinity])) as Record<Contender, number>;
-  for (let r = 0; r < ROUNDS; r++) {
-    for (let k = 0; k < CONTENDERS.length; k++) {
-      const c = CONTENDERS[(r + k) % CONTENDERS.length]!;
-      const t = performance.now();
-      if ((await runOne(c)) !== N) throw new Error(`bench: ${c} disagreed`);
-      best[c] = Math.min(best[c], (performance.now() - t) / 1000);
-    }
-  }
-  return best;
-}
-
 function report(title: string, best: Record<Contender, number>): void {
   console.log(title);
   const base = N / best.createHmac;
@@ -52,43 +35,17 @@ function report(title: string, best: Record<Contender, number>): void {
 }
 
 async function inWorkerd(): Promise<Record<Contender, number>> {
-  const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-  const entry = `
-    import { prepare, run } from "./bench/keys-contenders.ts";
-    export default {
-      async fetch(req) {
-        const u = new URL(req.url);
-        if (u.pathname === "/prepare") { await prepare(Number(u.searchParams.get("n"))); return new Response("ok"); }
-        return new Response(String(await run(u.pathname.slice(1))));
-      },
-    };`;
-  const bundle = await build({
-    stdin: { contents: entry, resolveDir: root, loader: "ts" },
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    external: ["node:*"],
-    write: false,
-  });
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      modules: true,
-      script: bundle.outputFiles[0]!.text,
-      compatibilityDate: "2026-11-01",
-      compatibilityFlags: ["nodejs_compat"],
-    } as Parameters<typeof convertV4MiniflareOptions>[0]),
-  );
+  const w = await startInWorkerd("bench/keys-contenders.ts", N);
   try {
-    await (await mf.dispatchFetch(`http://bench/prepare?n=${N}`)).text();
-    return await race(async (c) => Number(await (await mf.dispatchFetch(`http://bench/${c}`)).text()));
+    return await race(CONTENDERS, ROUNDS, N, (c) => w.run(c));
   } finally {
-    await mf.dispose();
+    await w.dispose();
   }
 }
 
 export default async function bench(): Promise<void> {
   await prepare(N);
-  report(`Node ${process.version} (${N} keys, best of ${ROUNDS}):`, await race(run));
+  report(`Node ${process.version} (${N} keys, best of ${ROUNDS}):`, await race(CONTENDERS, ROUNDS, N, run));
   try {
     report(`workerd via Miniflare (${N} keys per request, best of ${ROUNDS}):`, await inWorkerd());
   } catch (e) {

@@ -12,6 +12,7 @@ import { edgeConfig } from "../worker/config.js";
 import type { VerifyOutcome } from "../src/engine/index.js";
 import type { StreamErrorCondition } from "../src/errors.js";
 import { asDomain, type Domain } from "../src/types.js";
+import { BidiRoutes } from "./lib/bidi-route.js";
 import { Outbox } from "./lib/outbox.js";
 import { OutboundStream, type OutboundDeps } from "./lib/outbound.js";
 import { SessionStore } from "./lib/store.js";
@@ -19,12 +20,15 @@ import { SessionStore } from "./lib/store.js";
 export class RemoteDomain extends DurableObject<Env> {
   readonly #outbox: Outbox;
   readonly #store: SessionStore;
+  readonly #bidi: BidiRoutes;
+  #flushing: Promise<void> = Promise.resolve();
   #out: OutboundStream | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#outbox = new Outbox(ctx.storage.sql);
     this.#store = new SessionStore(ctx.storage.sql);
+    this.#bidi = new BidiRoutes(env, this.#store);
     void ctx.blockConcurrencyWhile(async () => {
       // A stream from before an eviction is gone with its socket: put its queued stanzas back and
       // reopen transparently (the 15-minute socket lifetime ends here too).
@@ -65,15 +69,44 @@ export class RemoteDomain extends DurableObject<Env> {
     return seq;
   }
 
-  /** Moves the outbox into the engine (connecting first if needed). */
-  async #flush(): Promise<void> {
+  /** One flush at a time: each reads the outbox afresh, so no stanza is handed over twice. */
+  #flush(): Promise<void> {
+    const run = () => this.#flushOnce();
+    this.#flushing = this.#flushing.then(run, run);
+    return this.#flushing;
+  }
+
+  /**
+   * Moves the outbox into an inbound bidi stream of this domain that may carry it (XEP-0288 §2),
+   * else into the outbound engine (connecting first if needed).
+   */
+  async #flushOnce(): Promise<void> {
     for (const local of this.#outbox.locals()) {
-      const out = await this.#stream(asDomain(local));
+      let out: OutboundStream | undefined;
       for (const q of this.#outbox.list(local)) {
+        if (this.#bidi.list().length > 0 && (await this.#bidi.trySend(q.xml))) {
+          this.#outbox.remove(q.seq);
+          continue;
+        }
+        out ??= await this.#stream(asDomain(local));
         await out.send(parse(q.xml) as Element);
         this.#outbox.remove(q.seq);
       }
     }
+  }
+
+  // ---- XEP-0288 routes, announced by inbound bidi StreamSessions of this domain ----
+
+  async addBidiRoute(sessionId: string): Promise<void> {
+    this.#bidi.add(sessionId);
+  }
+
+  async removeBidiRoute(sessionId: string): Promise<void> {
+    this.#bidi.remove(sessionId);
+  }
+
+  bidiRoutes(): string[] {
+    return this.#bidi.list();
   }
 
   /**

@@ -14,6 +14,7 @@ import { jidDomain } from "../src/delivery/submit.js";
 import { FrameCodec } from "./lib/codec.js";
 import type { Outgoing } from "../src/engine/index.js";
 import { STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, type ConnectionInfo } from "./lib/connection-info.js";
+import { BidiAnnouncer, trySendBidi } from "./lib/bidi-route.js";
 import { ControlReporter } from "./lib/control.js";
 import { makeEffects, sendOutbound } from "./lib/effects.js";
 import { LivePolicy } from "./lib/policy-view.js";
@@ -32,6 +33,7 @@ export class StreamSession extends DurableObject<Env> {
   #engineDeadline: number | undefined;
   /** The alarm time last set (undefined: none set by this instance), so unchanged ones cost nothing. */
   #armed: number | undefined;
+  #bidi: BidiAnnouncer | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -114,6 +116,7 @@ export class StreamSession extends DurableObject<Env> {
 
   #observe(a: ShellAction, control: ControlReporter): void {
     control.action(a);
+    this.#announce(a);
     if (a.type === "pair-state" && this.#host && this.#meta) {
       const { pairs: _, ...info } = describeSession(this.#meta, this.#host);
       control.session(info);
@@ -122,6 +125,21 @@ export class StreamSession extends DurableObject<Env> {
       this.#meta.closed = true;
       this.#store.putJson("meta", this.#meta);
     }
+  }
+
+  // XEP-0288 §2: an inbound pair verified on a bidi stream lets the app's stanzas to that peer
+  // ride this stream (RemoteDomain offers them via trySendBidi before dialling out).
+  #announce(a: ShellAction): void {
+    if (!this.#meta) return;
+    this.#bidi ??= new BidiAnnouncer(this.env, this.#meta.id, (p) => this.ctx.waitUntil(p));
+    if (a.type === "pair-state" && a.direction === "inbound" && a.state === "valid" && this.#host?.stream.bidi) this.#bidi.pairVerified(a.remote);
+    else if (a.type === "closed") this.#bidi.closed();
+  }
+
+  /** RemoteDomain's offer of an application stanza for this peer (lib/bidi-route.ts). */
+  async trySendBidi(xml: string) {
+    const ws = this.ctx.getWebSockets()[0];
+    return trySendBidi(this.#host, ws?.readyState === WebSocket.OPEN, xml);
   }
 
   // Replies from the application to the peer: on this stream when bidi lets us, else outbound.

@@ -2,9 +2,10 @@
 // StanzaError bounces one stanza (§8.3). Both know how to become the element the peer sees.
 
 import { clone, Element } from "ltx";
+import { NS_STANZAS, NS_STREAMS } from "./xml/namespaces.js";
 
-export const NS_STREAMS = "urn:ietf:params:xml:ns:xmpp-streams";
-export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
+// RFC 6120 §4.9.3 / §8.3.3 condition namespaces, defined with the others in src/xml/namespaces.ts.
+export { NS_STANZAS, NS_STREAMS };
 
 /** RFC 6120 §4.9.3 defined stream error conditions. */
 export type StreamErrorCondition =

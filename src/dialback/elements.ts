@@ -2,18 +2,17 @@
 // engine exchanges. Names follow the specs; prefixes are those our stream header declares.
 
 import { Element } from "ltx";
-import { NS_STANZAS, STANZA_ERROR_TYPE, type StanzaErrorCondition } from "../errors.js";
+import { STANZA_ERROR_TYPE, type StanzaErrorCondition } from "../errors.js";
 import type { Domain } from "../types.js";
-
-export const NS_SERVER = "jabber:server";
-export const NS_DIALBACK = "jabber:server:dialback";
-export const NS_STREAM = "http://etherx.jabber.org/streams";
-export const NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls";
-export const NS_FEATURE_DIALBACK = "urn:xmpp:features:dialback";
-/** XEP-0288: the stream feature... */
-export const NS_FEATURE_BIDI = "urn:xmpp:features:bidi";
-/** ...and the request: two different namespaces (ejabberd #4300/#4375 mixed them up). */
-export const NS_BIDI = "urn:xmpp:bidi";
+import {
+  NS_DIALBACK,
+  NS_FEATURE_BIDI,
+  NS_FEATURE_DIALBACK,
+  NS_SERVER,
+  NS_STANZAS,
+  NS_STREAM,
+  NS_TLS,
+} from "../xml/namespaces.js";
 
 export type DialbackType = "valid" | "invalid" | "error";
 

@@ -68,17 +68,19 @@ export class DialbackKeys {
   /**
    * True when `key` is what any accepted secret and formula gives for `input`. Every candidate is
    * computed and compared in constant time, and none is skipped after a match, so timing tells
-   * nothing about which secret or how many bytes matched (CVE-2021-32921).
+   * nothing about which secret or how many bytes matched (CVE-2021-32921). `formulas` overrides the
+   * ones given at construction (policy may change them at run time); empty or absent: those.
    */
-  async verify(input: KeyInput, key: string): Promise<boolean> {
+  async verify(input: KeyInput, key: string, formulas?: readonly KeyFormula[]): Promise<boolean> {
     if (this.#current === undefined) await this.#ready;
     const presented = unhex(key);
     const keys = this.#all;
-    if (keys.length === 1 && this.#formulas.length === 1) {
+    const fs = this.#accepted(formulas);
+    if (keys.length === 1 && fs.length === 1) {
       // The usual deployment (one secret, XEP-0185 only): one HMAC, no Promise.all.
-      return matches(await sign(keys[0]!, keyText(input, this.#formulas[0]!)), presented);
+      return matches(await sign(keys[0]!, keyText(input, fs[0]!)), presented);
     }
-    const macs = await Promise.all(this.#formulas.flatMap((f) => keys.map((k) => sign(k, keyText(input, f)))));
+    const macs = await Promise.all(fs.flatMap((f) => keys.map((k) => sign(k, keyText(input, f)))));
     let ok = false;
     for (const mac of macs) ok = matches(mac, presented) || ok;
     return ok;
@@ -87,12 +89,13 @@ export class DialbackKeys {
   /**
    * Verifies many keys at once (a stream with many pending db:verify / db:result): every HMAC of
    * every check is started before any is awaited, so WebCrypto can overlap them, and the batch
-   * awaits once. Same answers, and the same constant-time comparisons, as verify().
+   * awaits once. Same answers, and the same constant-time comparisons, as verify(); `formulas` as
+   * there.
    */
-  async verifyMany(checks: readonly KeyCheck[]): Promise<boolean[]> {
+  async verifyMany(checks: readonly KeyCheck[], formulas?: readonly KeyFormula[]): Promise<boolean[]> {
     if (this.#current === undefined) await this.#ready;
     const keys = this.#all;
-    const formulas = this.#formulas;
+    formulas = this.#accepted(formulas);
     const per = keys.length * formulas.length;
     const pending: Promise<ArrayBuffer>[] = new Array(checks.length * per);
     let n = 0;
@@ -111,6 +114,10 @@ export class DialbackKeys {
       out[i] = ok;
     }
     return out;
+  }
+
+  #accepted(formulas: readonly KeyFormula[] | undefined): readonly KeyFormula[] {
+    return formulas !== undefined && formulas.length > 0 ? formulas : this.#formulas;
   }
 }
 

@@ -49,6 +49,36 @@ const VALID_OUT: Record<FederationLevel, OutboundPair> = {
 };
 export const validOutbound = (level: FederationLevel): OutboundPair => VALID_OUT[level];
 
+/**
+ * The outbound pair table, counting its live pairs (keying, pending or valid; failed records stay
+ * for their bounce condition but carry nothing) so the per-stream pair cap is an O(1) check.
+ */
+export class OutboundPairs extends Map<string, OutboundPair> {
+  #live = 0;
+
+  get live(): number {
+    return this.#live;
+  }
+
+  override set(key: string, rec: OutboundPair): this {
+    const before = super.get(key);
+    if (before !== undefined && before.state !== "failed") this.#live--;
+    if (rec.state !== "failed") this.#live++;
+    return super.set(key, rec);
+  }
+
+  override delete(key: string): boolean {
+    const before = super.get(key);
+    if (before !== undefined && before.state !== "failed") this.#live--;
+    return super.delete(key);
+  }
+
+  override clear(): void {
+    this.#live = 0;
+    super.clear();
+  }
+}
+
 /** One db:verify we sent on this stream towards an Authoritative Server (XEP-0220 §2.1.2). */
 export interface OutstandingVerify {
   handle: number;

@@ -5,7 +5,7 @@ import type { Element } from "ltx";
 import type { StanzaErrorCondition, StreamErrorCondition } from "../errors.js";
 import type { Domain, StreamId } from "../types.js";
 import type { FederationLevel } from "./ports.js";
-import type { KeyInput } from "../dialback/keys.js";
+import type { KeyFormula, KeyInput } from "../dialback/keys.js";
 import type { DialbackCondition } from "../dialback/elements.js";
 
 export type { DialbackCondition };
@@ -57,7 +57,8 @@ export type Action =
    * `drive()` in src/engine/drive.ts does this for shells holding a DialbackKeys.
    */
   | { type: "key"; op: "generate"; handle: number; input: KeyInput }
-  | { type: "key"; op: "check"; handle: number; input: KeyInput; key: string }
+  /** `formulas`: the XEP-0185 formulas policy accepts (PolicyView limits); absent: the shell's own. */
+  | { type: "key"; op: "check"; handle: number; input: KeyInput; key: string; formulas?: readonly KeyFormula[] }
   /**
    * Receiving role, XEP-0220 §2.1.2: ask the Authoritative Server of `to` (the sender domain) to
    * verify `key`: send `<db:verify from=from to=to id=id>key</db:verify>` on a stream to that

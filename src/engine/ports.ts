@@ -3,6 +3,7 @@
 // the socket), so the engine never waits on I/O to decide anything.
 
 import type { Domain } from "../types.js";
+import type { KeyFormula } from "../dialback/keys.js";
 
 /**
  * XEP-0238 §1 federation levels, weakest first. "verified": Server Dialback only; "encrypted": TLS
@@ -49,12 +50,29 @@ export interface EngineLimits {
   maxQueuedPerPair: number;
   /** Outstanding db:verify requests one (authority) stream may carry. */
   maxOutstandingVerifies: number;
+  /**
+   * XEP-0220 §3 multiplexing: domain pairs (pending or verified, both directions) one stream may
+   * carry. A request for one more gets a `resource-constraint` dialback error; existing pairs stay.
+   */
+  maxPairsPerStream: number;
+  /**
+   * RFC 6120 §13.12: the largest stanza (bytes of UTF-8) the shell's reader accepts on this stream.
+   * The engine never sees bytes; the shell passes this to its StreamReader / FrameReader.
+   * Undefined: the deployment's MAX_STANZA_BYTES (EdgeConfig.limits.maxStanzaBytes).
+   */
+  maxStanzaBytes?: number;
+  /**
+   * XEP-0185 key formulas accepted when checking a presented key; carried on each `key` check
+   * action and honoured by drive(). Undefined: those the shell's DialbackKeys was built with.
+   */
+  keyFormulas?: readonly KeyFormula[];
 }
 
 export const DEFAULT_ENGINE_LIMITS: EngineLimits = {
   maxPendingPerStream: 1000,
   maxQueuedPerPair: 1000,
   maxOutstandingVerifies: 100000,
+  maxPairsPerStream: 10_000,
 };
 
 /**

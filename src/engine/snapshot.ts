@@ -6,16 +6,17 @@ import type { DialbackCondition } from "../dialback/elements.js";
 import type { PeerCertificate, FederationLevel } from "./ports.js";
 import type { Phase, StreamRole } from "../stream/phase.js";
 
-export interface StreamSnapshot {
-  v: 1;
-  role: StreamRole;
+/**
+ * What one stream has negotiated, field for field the same in the live state (src/stream/context.ts
+ * `Ctx`, with branded domains and ids) and in a snapshot (plain strings).
+ */
+export interface StreamFacts<Id extends string = string, Dom extends string = string> {
   phase: Phase;
   /** The id keys on this stream are bound to (ours when receiving, the peer's when initiating). */
-  streamId: string | undefined;
+  streamId: Id | undefined;
   /** Our domain / the peer's domain as in the stream headers. */
-  local: string | undefined;
-  remote: string | undefined;
-  legacy: boolean;
+  local: Dom | undefined;
+  remote: Dom | undefined;
   /** The peer speaks XMPP 1.0 (sent version='1.0'). */
   peerVersion1: boolean;
   /** We have seen the peer's stream header (decides remote-server-not-found vs -timeout bounces). */
@@ -30,10 +31,47 @@ export interface StreamSnapshot {
   /** XEP-0220 §3.2 / XEP-0288 §2.2: the peer handles dialback errors. */
   peerDialbackErrors: boolean;
   bidi: boolean;
-  /** Prefix -> namespace declared by the peer's stream header. */
+  /** Prefix -> namespace declared by the peer's stream header ("" = default namespace). */
   scope: Record<string, string>;
   nextHandle: number;
   negotiationDeadline: number | undefined;
+}
+
+/** The keys of StreamFacts, for copying them between a live stream and a snapshot. */
+export const STREAM_FACTS = [
+  "phase",
+  "streamId",
+  "local",
+  "remote",
+  "peerVersion1",
+  "peerHeaderSeen",
+  "headerSent",
+  "secure",
+  "peerCertificate",
+  "offeredTls",
+  "offeredBidi",
+  "peerDialbackErrors",
+  "bidi",
+  "scope",
+  "nextHandle",
+  "negotiationDeadline",
+] as const satisfies readonly (keyof StreamFacts)[];
+
+// Compile-time check that STREAM_FACTS names every field (a new fact must be snapshotted too).
+const _allFacts: Exclude<keyof StreamFacts, (typeof STREAM_FACTS)[number]> extends never ? true : never = true;
+void _allFacts;
+
+/** A copy of the StreamFacts fields of `from` (scope copied too, so the two never share it). */
+export function copyFacts<Id extends string, Dom extends string>(from: StreamFacts<Id, Dom>): StreamFacts<Id, Dom> {
+  const out = {} as Record<string, unknown>;
+  for (const k of STREAM_FACTS) out[k] = from[k];
+  return { ...(out as unknown as StreamFacts<Id, Dom>), scope: { ...from.scope } };
+}
+
+export interface StreamSnapshot extends StreamFacts {
+  v: 1;
+  role: StreamRole;
+  legacy: boolean;
   inbound: [key: string, rec: { state: "pending"; handle: number; deadline: number } | { state: "valid"; level: FederationLevel }][];
   outbound: [
     key: string,

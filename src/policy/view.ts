@@ -9,7 +9,11 @@
 //                                       when "trusted" lacks a valid certificate).
 //   permissive                       -> minLevel "verified": the engine always runs dialback, so
 //                                       permissive can only ever mean "verified" on this edge.
-//   onPairFailure, bidi, maxPendingPerStream -> knobs.
+//   onPairFailure, bidi              -> knobs, per remote.
+//   maxPairsPerStream, maxPendingPerStream, maxStanzaBytes, keyFormulas -> limits(): the document's
+//                                       knob when set, else the deployment default from `opts.limits`
+//                                       (maxStanzaBytes and keyFormulas stay undefined when neither
+//                                       gives one: the shell then keeps its own configuration).
 
 import {
   DEFAULT_ENGINE_LIMITS,
@@ -24,7 +28,10 @@ import { evaluatePair, tlsRequired } from "./evaluate.js";
 
 export interface PolicyViewOptions {
   hosted: readonly string[];
-  /** Deployment defaults (MAX_PENDING_DIALBACK etc.); the document's knobs win. */
+  /**
+   * Deployment defaults (MAX_PENDING_DIALBACK, MAX_STANZA_BYTES, DIALBACK_KEY_FORMULAS); the
+   * document's knobs win.
+   */
   limits?: Partial<EngineLimits>;
 }
 
@@ -39,8 +46,7 @@ export class DocumentPolicyView implements PolicyView {
   constructor(doc: PolicyDocument, opts: PolicyViewOptions) {
     this.#doc = doc;
     this.#hosted = new Set(opts.hosted);
-    const base = { ...DEFAULT_ENGINE_LIMITS, ...opts.limits };
-    this.#limits = { ...base, maxPendingPerStream: doc.knobs.maxPendingPerStream ?? base.maxPendingPerStream };
+    this.#limits = documentLimits(doc, opts.limits);
     // Before the peer names itself: require TLS only if no domain could be accepted without it.
     this.#unknownPeer = {
       allowed: true,
@@ -66,4 +72,19 @@ export class DocumentPolicyView implements PolicyView {
   limits(): EngineLimits {
     return this.#limits;
   }
+}
+
+/** The engine limits a document sets, over the deployment defaults. */
+export function documentLimits(doc: PolicyDocument, defaults: Partial<EngineLimits> = {}): EngineLimits {
+  const k = doc.knobs;
+  const base: EngineLimits = { ...DEFAULT_ENGINE_LIMITS, ...defaults };
+  const maxStanzaBytes = k.maxStanzaBytes ?? base.maxStanzaBytes;
+  const keyFormulas = k.keyFormulas ?? base.keyFormulas;
+  return {
+    ...base,
+    maxPairsPerStream: k.maxPairsPerStream,
+    maxPendingPerStream: k.maxPendingPerStream ?? base.maxPendingPerStream,
+    ...(maxStanzaBytes !== undefined ? { maxStanzaBytes } : {}),
+    ...(keyFormulas !== undefined ? { keyFormulas: [...keyFormulas] } : {}),
+  };
 }

@@ -8,8 +8,9 @@ import type { Domain, StreamId } from "../types.js";
 import type { Action, AuditEvent, PairDirection, PairStateName } from "../engine/actions.js";
 import { certificateValidFor, type FederationLevel, type PeerCertificate, type PolicyView, type TransportInfo } from "../engine/ports.js";
 import type { DialbackCondition } from "../dialback/elements.js";
-import { DeadlineQueue, type InboundPair, type OutboundPair, type OutstandingVerify } from "../dialback/pairs.js";
-import type { Phase, StreamRole } from "./phase.js";
+import { DeadlineQueue, OutboundPairs, type InboundPair, type OutstandingVerify } from "../dialback/pairs.js";
+import type { StreamFacts } from "../engine/snapshot.js";
+import type { StreamRole } from "./phase.js";
 
 export interface StreamTimeouts {
   /** RFC 6120 §4.6: the stream must be open (headers, features, TLS) within this many ms. */
@@ -30,7 +31,8 @@ export interface KeyCheck {
   key: string;
 }
 
-export interface Ctx {
+/** The state of one stream: its negotiated facts (shared with snapshots) plus the tables below. */
+export interface Ctx extends StreamFacts<StreamId, Domain> {
   // Fixed at construction.
   readonly role: StreamRole;
   readonly policy: PolicyView;
@@ -40,30 +42,10 @@ export interface Ctx {
   readonly legacy: boolean;
   readonly preferTls: boolean;
 
-  // The stream.
-  phase: Phase;
-  /** The id keys on this stream are bound to (ours when receiving, the peer's when initiating). */
-  streamId: StreamId | undefined;
-  local: Domain | undefined;
-  remote: Domain | undefined;
-  peerVersion1: boolean;
-  peerHeaderSeen: boolean;
-  headerSent: boolean;
-  secure: boolean;
-  peerCertificate: PeerCertificate | undefined;
-  offeredTls: boolean;
-  offeredBidi: boolean;
-  peerDialbackErrors: boolean;
-  bidi: boolean;
-  /** Prefix -> namespace from the peer's stream header ("" = default namespace). */
-  scope: Record<string, string>;
-  nextHandle: number;
-  negotiationDeadline: number | undefined;
-
   // Domain pairs (XEP-0220 §3): O(1) lookups by pair key.
   readonly inbound: Map<string, InboundPair>;
   readonly inByHandle: Map<number, string>;
-  readonly outbound: Map<string, OutboundPair>;
+  readonly outbound: OutboundPairs;
   readonly keyOps: Map<number, string>;
   /** Dialback requests, both directions, awaiting an answer (capped by policy). */
   pending: number;
@@ -103,7 +85,7 @@ export function newCtx(fixed: Pick<Ctx, "role" | "policy" | "transport" | "timeo
     negotiationDeadline: undefined,
     inbound: new Map(),
     inByHandle: new Map(),
-    outbound: new Map(),
+    outbound: new OutboundPairs(),
     keyOps: new Map(),
     pending: 0,
     verifies: new Map(),
@@ -199,3 +181,13 @@ export function levelFor(c: Ctx, remote: Domain): FederationLevel {
 }
 
 export const nextHandle = (c: Ctx): number => c.nextHandle++;
+
+/**
+ * Domain pairs this stream carries, pending or verified, both directions (XEP-0220 §3): what
+ * `maxPairsPerStream` caps. Failed pairs are not carried (inbound ones are removed, outbound ones
+ * kept only for their bounce condition).
+ */
+export const pairCount = (c: Ctx): number => c.inbound.size + c.outbound.live;
+
+/** True when one more pair would exceed the policy's cap on pairs per stream. */
+export const pairsFull = (c: Ctx): boolean => pairCount(c) >= c.policy.limits().maxPairsPerStream;

@@ -3,7 +3,7 @@
 
 import { parse } from "ltx";
 import type { Domain, StreamId } from "../types.js";
-import type { StreamSnapshot } from "../engine/snapshot.js";
+import { copyFacts, type StreamFacts, type StreamSnapshot } from "../engine/snapshot.js";
 import { validInbound, validOutbound, verifyKey, type OutstandingVerify } from "../dialback/pairs.js";
 import type { Ctx } from "./context.js";
 import { requestKey } from "./originating.js";
@@ -14,23 +14,8 @@ export function snapshot(c: Ctx): StreamSnapshot {
   return {
     v: 1,
     role: c.role,
-    phase: c.phase,
-    streamId: c.streamId,
-    local: c.local,
-    remote: c.remote,
     legacy: c.legacy,
-    peerVersion1: c.peerVersion1,
-    peerHeaderSeen: c.peerHeaderSeen,
-    headerSent: c.headerSent,
-    secure: c.secure,
-    peerCertificate: c.peerCertificate,
-    offeredTls: c.offeredTls,
-    offeredBidi: c.offeredBidi,
-    peerDialbackErrors: c.peerDialbackErrors,
-    bidi: c.bidi,
-    scope: c.scope,
-    nextHandle: c.nextHandle,
-    negotiationDeadline: c.negotiationDeadline,
+    ...copyFacts(c),
     inbound: [...c.inbound],
     outbound: [...c.outbound].map(([k, r]) => {
       if (r.state === "keying") return [k, { state: "keying", queue: r.queue.map(String) }];
@@ -46,22 +31,8 @@ export function snapshot(c: Ctx): StreamSnapshot {
 export function restoreInto(c: Ctx, snap: StreamSnapshot): void {
   if (snap.v !== 1) throw new EngineUsageError(`unknown snapshot version ${String(snap.v)}`);
   if (snap.role !== c.role) throw new EngineUsageError("snapshot role mismatch");
-  c.phase = snap.phase;
-  c.streamId = snap.streamId as StreamId | undefined;
-  c.local = snap.local as Domain | undefined;
-  c.remote = snap.remote as Domain | undefined;
-  c.peerVersion1 = snap.peerVersion1;
-  c.peerHeaderSeen = snap.peerHeaderSeen;
-  c.headerSent = snap.headerSent;
-  c.secure = snap.secure;
-  c.peerCertificate = snap.peerCertificate;
-  c.offeredTls = snap.offeredTls;
-  c.offeredBidi = snap.offeredBidi;
-  c.peerDialbackErrors = snap.peerDialbackErrors;
-  c.bidi = snap.bidi;
-  c.scope = { ...snap.scope };
-  c.nextHandle = snap.nextHandle;
-  c.negotiationDeadline = snap.negotiationDeadline;
+  // Brands: the snapshot was taken from a context, so its domains and ids were branded then.
+  Object.assign(c, copyFacts(snap as StreamFacts<StreamId, Domain>));
 
   // Deadline queues must be filled in deadline order.
   const inPending: { key: string; handle: number; deadline: number }[] = [];

@@ -9,7 +9,7 @@ import type { PairStateName } from "../engine/actions.js";
 import { LEVEL_RANK } from "../engine/ports.js";
 import { dbResult, type DialbackCondition, type DialbackElement } from "../dialback/elements.js";
 import { pairKey, splitPairKey, validOutbound, type OutboundPair } from "../dialback/pairs.js";
-import { audit, bounceAll, emit, levelFor, pairState, send, type Ctx } from "./context.js";
+import { audit, bounceAll, emit, levelFor, pairsFull, pairState, send, type Ctx } from "./context.js";
 import { jidDomain, toDomain } from "./addressing.js";
 import { EngineUsageError } from "./phase.js";
 
@@ -55,7 +55,9 @@ export function authenticate(c: Ctx, local: Domain, remote: Domain, now: number)
     pairState(c, "outbound", local, remote, "error", { condition: pol.condition });
     return;
   }
-  if (c.pending >= c.policy.limits().maxPendingPerStream) {
+  if (c.pending >= c.policy.limits().maxPendingPerStream || pairsFull(c)) {
+    // Capacity, not a verdict: the new pair fails with resource-constraint (its stanzas bounce so);
+    // the shell may authenticate it on another stream (XEP-0220 §3). Existing pairs are untouched.
     c.outbound.set(key, { state: "failed", condition: "resource-constraint" });
     pairState(c, "outbound", local, remote, "error", { condition: "resource-constraint" });
     return;

@@ -9,7 +9,7 @@ import type { VerifyOutcome } from "../engine/actions.js";
 import { LEVEL_RANK } from "../engine/ports.js";
 import { dbResult, type DialbackCondition, type DialbackElement } from "../dialback/elements.js";
 import { pairKey, splitPairKey, validInbound } from "../dialback/pairs.js";
-import { audit, emit, levelFor, pairState, send, sendClose, type Ctx } from "./context.js";
+import { audit, emit, levelFor, pairCount, pairsFull, pairState, send, sendClose, type Ctx } from "./context.js";
 import { jidDomain, toDomain } from "./addressing.js";
 import { fail, finish } from "./ending.js";
 
@@ -45,6 +45,18 @@ export function onResultRequest(c: Ctx, db: DialbackElement, now: number): void 
     const condition = pol.minLevel === "trusted" && c.secure ? "not-authorized" : "policy-violation";
     audit(c, "policy-refusal", `inbound ${sender} -> ${target} at level ${level}, policy wants ${pol.minLevel}`, target, sender);
     return refuseInbound(c, sender, target, condition, "not-authorized");
+  }
+  if (pairsFull(c)) {
+    // A capacity limit, not a verdict on the peer: `resource-constraint` (RFC 6120 §8.3.3.18, type
+    // wait; XEP-0220 §2.4 allows any stanza error condition and reserves `policy-violation` for
+    // "TLS before dialback"). XEP-0220 §3: the peer can open another stream for more pairs. Sent
+    // as a dialback error even to peers that did not announce them (§2.4: "SHOULD still attempt
+    // to send the dialback error instead of terminating the stream"), so the pairs already
+    // verified on this stream are never torn down for it.
+    audit(c, "policy-refusal", `pair limit reached (${pairCount(c)} pairs on this stream)`, target, sender);
+    send(c, dbResult({ from: target, to: sender, type: "error", condition: "resource-constraint" }));
+    pairState(c, "inbound", target, sender, "error", { condition: "resource-constraint" });
+    return;
   }
   if (c.pending >= c.policy.limits().maxPendingPerStream) {
     audit(c, "policy-refusal", `too many pending dialback requests on one stream`, target, sender);

@@ -15,9 +15,10 @@ import { newStreamId as mintStreamId, type Domain, type StreamId } from "../type
 import type { Action, PairDirection, VerifyOutcome } from "../engine/actions.js";
 import type { PolicyView, TlsInfo, TransportInfo } from "../engine/ports.js";
 import type { StreamSnapshot } from "../engine/snapshot.js";
-import { NS_BIDI, NS_DIALBACK, NS_SERVER, NS_STREAM, NS_TLS, namespaceOf, readDialback, splitName, type DialbackElement } from "../dialback/elements.js";
+import { namespaceOf, readDialback, splitName, type DialbackElement } from "../dialback/elements.js";
+import { NS_BIDI, NS_DIALBACK, NS_SERVER, NS_STREAM, NS_TLS } from "../xml/namespaces.js";
 import { pairKey } from "../dialback/pairs.js";
-import { DEFAULT_TIMEOUTS, newCtx, sendClose, type Ctx, type StreamTimeouts } from "./context.js";
+import { DEFAULT_TIMEOUTS, newCtx, pairCount, sendClose, type Ctx, type StreamTimeouts } from "./context.js";
 import { fail, finish } from "./ending.js";
 import { snapshot, restoreInto } from "./hibernation.js";
 import { onBidiRequest, onFeatures, onHeader, onPeerStreamError, onTls, onTlsEstablished, start } from "./negotiation.js";
@@ -116,6 +117,10 @@ export class S2SStream {
     const r = this.#c.outbound.get(pairKey(local, remote));
     if (!r) return "none";
     return r.state === "keying" ? "pending" : r.state;
+  }
+  /** Pairs this stream carries, pending or verified, both directions: what maxPairsPerStream caps. O(1). */
+  get pairCount(): number {
+    return pairCount(this.#c);
   }
   /** Number of verified pairs per direction (O(pairs): for tests and metrics, not hot paths). */
   validPairCount(direction: PairDirection): number {

@@ -66,12 +66,15 @@ export function onVerifyRequest(c: Ctx, db: DialbackElement): void {
 }
 
 export function emitCheck(c: Ctx, handle: number, req: KeyCheck): void {
+  // The formulas policy accepts now (a knob the admin API can change); read per check, not cached.
+  const formulas = c.policy.limits().keyFormulas;
   emit(c, {
     type: "key",
     op: "check",
     handle,
     input: { receiving: req.from, originating: req.to, streamId: req.id as StreamId },
     key: req.key,
+    ...(formulas ? { formulas } : {}),
   });
 }
 

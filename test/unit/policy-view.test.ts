@@ -51,6 +51,17 @@ describe("DocumentPolicyView", () => {
     expect(view({}, { maxPendingPerStream: 7 }).limits().maxPendingPerStream).toBe(7);
     expect(view({ knobs: { maxPendingPerStream: 3 } }, { maxPendingPerStream: 7 }).limits().maxPendingPerStream).toBe(3);
   });
+
+  it("limits: maxPairsPerStream, maxStanzaBytes and keyFormulas from the knobs, else the deployment defaults", () => {
+    expect(view({}).limits()).toMatchObject({ maxPairsPerStream: 10_000 });
+    expect(view({}).limits().maxStanzaBytes).toBeUndefined();
+    expect(view({}).limits().keyFormulas).toBeUndefined();
+    const deployment = { maxStanzaBytes: 65_536, keyFormulas: ["xep0185"] as const };
+    expect(view({}, deployment).limits()).toMatchObject({ maxStanzaBytes: 65_536, keyFormulas: ["xep0185"] });
+    expect(
+      view({ knobs: { maxPairsPerStream: 5, maxStanzaBytes: 4096, keyFormulas: ["originating-first"] } }, deployment).limits(),
+    ).toMatchObject({ maxPairsPerStream: 5, maxStanzaBytes: 4096, keyFormulas: ["originating-first"] });
+  });
 });
 
 describe("DocumentPolicyView driving the engine (receiving side refuses a new pair)", () => {
@@ -84,6 +95,24 @@ describe("DocumentPolicyView driving the engine (receiving side refuses a new pa
     const { w, montague } = world({ level: "encrypted" }, true);
     await w.run();
     expect(montague.delivered.map((x) => x.stanza.attrs.id)).toEqual(["m1"]);
+  });
+
+  it("knobs.maxPairsPerStream 1: the second pair on the stream gets resource-constraint, the first keeps working", async () => {
+    const w = new World();
+    const capulet = w.server("capulet", { domains: ["capulet.example", "rooms.capulet.example"] });
+    const montague = w.server("montague", { domains: ["montague.example"] });
+    (montague as { policy: PolicyView }).policy = new DocumentPolicyView(doc({ knobs: { maxPairsPerStream: 1 } }), { hosted: ["montague.example"] });
+    const { out } = w.connect(capulet, "capulet.example", "montague.example");
+    out.sendStanza(msg("juliet@capulet.example", "romeo@montague.example", "m1"), w.clock.now);
+    await w.run();
+    out.sendStanza(msg("nurse@rooms.capulet.example", "romeo@montague.example", "m2"), w.clock.now);
+    await w.run();
+    out.sendStanza(msg("juliet@capulet.example", "romeo@montague.example", "m3"), w.clock.now);
+    await w.run();
+    expect(montague.delivered.map((x) => x.stanza.attrs.id)).toEqual(["m1", "m3"]);
+    expect(capulet.pairEvents.at(-1)).toMatchObject({ local: "rooms.capulet.example", state: "error", condition: "resource-constraint" });
+    // XEP-0220 §2.4: stanzas queued behind a dialback error return with remote-server-timeout.
+    expect(capulet.bounced).toEqual([expect.objectContaining({ condition: "remote-server-timeout" })]);
   });
 
   it("level trusted without a valid certificate: not-authorized", async () => {

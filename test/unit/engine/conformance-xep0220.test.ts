@@ -5,12 +5,9 @@ import { describe, expect, it } from "vitest";
 import { DialbackKeys } from "../../../src/dialback/keys.js";
 import { drive, S2SStream, type Action } from "../../../src/engine/index.js";
 import { asStreamId } from "../../../src/types.js";
-import { TestPolicy, d, el, show } from "./harness.js";
+import { TestPolicy, d, el, openInitiating, s2sHeader, sentElements, show } from "./harness.js";
 
 const NOW = 1000;
-const sentElements = (as: Action[]) =>
-  as.flatMap((a) => (a.type === "send" && a.data.kind === "element" ? [a.data.element.toString()] : []));
-
 function receiving(hosted: string[], id = "417GAF25") {
   const s = new S2SStream({
     role: "receiving",
@@ -22,23 +19,14 @@ function receiving(hosted: string[], id = "417GAF25") {
   return s;
 }
 
-const header = (from: string, to: string) => ({
-  xmlns: "jabber:server",
-  "xmlns:db": "jabber:server:dialback",
-  "xmlns:stream": "http://etherx.jabber.org/streams",
-  from,
-  to,
-  version: "1.0",
-});
-
 describe("XEP-0220 §2.2.1 receiving server (Examples 1, 2, 3, 8)", () => {
   it("answers the header with our id, offers dialback errors, asks the shell to verify", () => {
     const s = receiving(["montague.example"]);
-    s.handleOpen(header("capulet.example", "montague.example"), NOW);
+    s.handleOpen(s2sHeader("capulet.example", "montague.example"), NOW);
     const out = s.drainActions();
     expect(out[0]).toEqual({
       type: "send",
-      data: { kind: "header", attrs: { ...header("montague.example", "capulet.example"), id: "417GAF25" } },
+      data: { kind: "header", attrs: { ...s2sHeader("montague.example", "capulet.example"), id: "417GAF25" } },
     });
     expect(sentElements(out)).toEqual([
       "<stream:features><dialback xmlns=\"urn:xmpp:features:dialback\"><errors/></dialback><bidi xmlns=\"urn:xmpp:features:bidi\"/></stream:features>",
@@ -57,7 +45,7 @@ describe("XEP-0220 §2.2.1 receiving server (Examples 1, 2, 3, 8)", () => {
 
   it("sends type='valid' (Example 2) and then accepts stanzas on the pair", () => {
     const s = receiving(["montague.example"]);
-    s.handleOpen(header("capulet.example", "montague.example"), NOW);
+    s.handleOpen(s2sHeader("capulet.example", "montague.example"), NOW);
     s.handleElement(el(`<db:result from='capulet.example' to='montague.example'>k</db:result>`), NOW);
     const verify = s.drainActions().find((a) => a.type === "verify")!;
     s.handleVerifyResult((verify as { handle: number }).handle, { type: "valid" }, NOW);
@@ -70,7 +58,7 @@ describe("XEP-0220 §2.2.1 receiving server (Examples 1, 2, 3, 8)", () => {
 
   it("answers an unhosted target with the item-not-found dialback error (Example 4/8), keeping the stream", () => {
     const s = receiving(["montague.example"]);
-    s.handleOpen(header("capulet.example", "montague.example"), NOW);
+    s.handleOpen(s2sHeader("capulet.example", "montague.example"), NOW);
     s.drainActions();
     s.handleElement(el(`<db:result from='capulet.example' to='elsewhere.example'>k</db:result>`), NOW);
     expect(sentElements(s.drainActions())).toEqual([
@@ -85,7 +73,7 @@ describe("XEP-0220 §2.2.2 authoritative server (Examples 5, 6, 7, 9)", () => {
 
   it("answers the spec's db:verify as valid, from/to swapped and id copied", async () => {
     const s = receiving(["montague.example"], "authstream");
-    s.handleOpen(header("capulet.example", "montague.example"), NOW);
+    s.handleOpen(s2sHeader("capulet.example", "montague.example"), NOW);
     s.drainActions();
     s.handleElement(
       el(`<db:verify from='capulet.example' id='417GAF25' to='montague.example'>
@@ -99,7 +87,7 @@ describe("XEP-0220 §2.2.2 authoritative server (Examples 5, 6, 7, 9)", () => {
 
   it("answers a wrong key as invalid (Example 7)", async () => {
     const s = receiving(["montague.example"], "authstream");
-    s.handleOpen(header("capulet.example", "montague.example"), NOW);
+    s.handleOpen(s2sHeader("capulet.example", "montague.example"), NOW);
     s.drainActions();
     s.handleElement(el(`<db:verify from='capulet.example' id='417GAF25' to='montague.example'>deadbeef</db:verify>`), NOW);
     expect(sentElements(await drive(s, keys, () => NOW))).toEqual([
@@ -109,7 +97,7 @@ describe("XEP-0220 §2.2.2 authoritative server (Examples 5, 6, 7, 9)", () => {
 
   it("answers a db:verify for a domain we do not host with item-not-found (Example 9)", async () => {
     const s = receiving(["montague.example"], "authstream");
-    s.handleOpen(header("capulet.example", "montague.example"), NOW);
+    s.handleOpen(s2sHeader("capulet.example", "montague.example"), NOW);
     s.drainActions();
     s.handleElement(el(`<db:verify from='capulet.example' id='417GAF25' to='other.example'>k</db:verify>`), NOW);
     expect(sentElements(await drive(s, keys, () => NOW))).toEqual([
@@ -119,20 +107,7 @@ describe("XEP-0220 §2.2.2 authoritative server (Examples 5, 6, 7, 9)", () => {
 });
 
 describe("XEP-0220 §2.1 initiating server", () => {
-  function initiating() {
-    const s = new S2SStream({
-      role: "initiating",
-      policy: new TestPolicy(["capulet.example"]),
-      transport: { secure: true, canStartTls: false },
-      now: NOW,
-      local: d("capulet.example"),
-      remote: d("montague.example"),
-    });
-    s.start(NOW);
-    s.handleOpen({ ...header("montague.example", "capulet.example"), id: "417GAF25" }, NOW);
-    s.handleElement(el(`<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>`), NOW);
-    return s;
-  }
+  const initiating = () => openInitiating({ now: NOW, local: "capulet.example", remote: "montague.example", id: "417GAF25" });
 
   it("sends db:result with the XEP-0185 key for (target, sender, stream id) (Example 1)", async () => {
     const s = initiating();

@@ -2,10 +2,38 @@
 // other action in order.
 
 import { describe, expect, it } from "vitest";
-import { DialbackKeys } from "../../../src/dialback/keys.js";
-import { drive, S2SStream } from "../../../src/engine/index.js";
+import { DialbackKeys, type KeyCheck, type KeyFormula, type KeyInput } from "../../../src/dialback/keys.js";
+import { drive, S2SStream, type Action, type ShellAction } from "../../../src/engine/index.js";
 import { asStreamId } from "../../../src/types.js";
-import { TestPolicy, d, el, msg } from "./harness.js";
+import { TestPolicy, d, el, msg, openInitiating, openReceiving, show } from "./harness.js";
+
+/** DialbackKeys that counts how it is called. */
+class CountingKeys extends DialbackKeys {
+  calls = { generate: 0, verify: 0, verifyMany: 0 };
+  override generate(input: KeyInput): Promise<string> {
+    this.calls.generate++;
+    return super.generate(input);
+  }
+  override verify(input: KeyInput, key: string, formulas?: readonly KeyFormula[]): Promise<boolean> {
+    this.calls.verify++;
+    return super.verify(input, key, formulas);
+  }
+  override verifyMany(checks: readonly KeyCheck[], formulas?: readonly KeyFormula[]): Promise<boolean[]> {
+    this.calls.verifyMany++;
+    return super.verifyMany(checks, formulas);
+  }
+}
+
+/** drive() as it was before batching: one key at a time, fed back at once. The reference order. */
+async function driveOneByOne(stream: S2SStream, keys: DialbackKeys, now: () => number): Promise<ShellAction[]> {
+  const out: ShellAction[] = [];
+  for (let a: Action | undefined = stream.pollAction(); a !== undefined; a = stream.pollAction()) {
+    if (a.type !== "key") out.push(a);
+    else if (a.op === "generate") stream.handleKeyGenerated(a.handle, await keys.generate(a.input), now());
+    else stream.handleKeyChecked(a.handle, await keys.verify(a.input, a.key, a.formulas), now());
+  }
+  return out;
+}
 
 describe("drive()", () => {
   it("generates keys, checks keys, and returns the rest in order", async () => {
@@ -33,5 +61,51 @@ describe("drive()", () => {
       '<db:verify from="capulet.example" to="montague.example" id="D1" type="invalid"/>',
     ]);
     expect(s.pollAction()).toBeUndefined();
+  });
+
+  it("checks every pending key in one verifyMany, with the same actions in the same order as one at a time", async () => {
+    const secret = "drive-batch-secret-0123456789";
+    const ref = new DialbackKeys(secret);
+    const valid = await ref.generate({ receiving: d("capulet.example"), originating: d("montague.example"), streamId: asStreamId("V1") });
+    // The peer (authority side) sends db:verify requests, a db:result and a stanza, interleaved.
+    const feed = (s: S2SStream) => {
+      s.handleElement(el(`<db:verify from='capulet.example' to='montague.example' id='V1'>${valid}</db:verify>`), 0);
+      s.handleElement(el(`<db:result from='capulet.example' to='montague.example'>abc</db:result>`), 0);
+      s.handleElement(el(`<db:verify from='capulet.example' to='montague.example' id='V2'>${valid}</db:verify>`), 0);
+      s.handleElement(el(`<db:verify from='capulet.example' to='montague.example' id='V1'>${"0".repeat(64)}</db:verify>`), 0);
+      s.handleElement(el(`<db:verify from='capulet.example' to='nowhere.example' id='V3'>${valid}</db:verify>`), 0);
+      s.handleElement(el(`<db:verify from='capulet.example' to='montague.example' id='V1'>${valid}</db:verify>`), 0);
+    };
+    const open = () => openReceiving({ now: 0, local: "montague.example", remote: "capulet.example", id: "R1" });
+    const a = open();
+    const b = open();
+    feed(a);
+    feed(b);
+    const keys = new CountingKeys(secret);
+    const batched = show(await drive(a, keys, () => 0));
+    const oneByOne = show(await driveOneByOne(b, ref, () => 0));
+    expect(batched).toEqual(oneByOne);
+    expect(batched.filter((x) => x.includes("db:verify"))).toEqual([
+      'send <db:verify from="nowhere.example" to="capulet.example" id="V3" type="error"><error type="cancel"><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></db:verify>',
+      'send <db:verify from="montague.example" to="capulet.example" id="V1" type="valid"/>',
+      'send <db:verify from="montague.example" to="capulet.example" id="V2" type="invalid"/>',
+      'send <db:verify from="montague.example" to="capulet.example" id="V1" type="invalid"/>',
+      'send <db:verify from="montague.example" to="capulet.example" id="V1" type="valid"/>',
+    ]);
+    expect(keys.calls).toEqual({ generate: 0, verify: 0, verifyMany: 1 });
+  });
+
+  it("generates the keys of several new pairs together, in the same order as one at a time", async () => {
+    const secret = "drive-batch-secret-0123456789";
+    const hosted = ["capulet.example", "a.capulet.example", "b.capulet.example"];
+    const open = () => openInitiating({ now: 0, local: "capulet.example", remote: "montague.example", id: "G1", hosted });
+    const a = open();
+    const b = open();
+    for (const s of [a, b]) for (const h of hosted) s.sendStanza(msg(`u@${h}`, "v@montague.example"), 0);
+    const keys = new CountingKeys(secret);
+    const batched = show(await drive(a, keys, () => 0));
+    expect(batched).toEqual(show(await driveOneByOne(b, new DialbackKeys(secret), () => 0)));
+    expect(batched.filter((x) => x.startsWith("send <db:result"))).toHaveLength(3);
+    expect(keys.calls.generate).toBe(3);
   });
 });

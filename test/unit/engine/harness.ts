@@ -13,6 +13,7 @@ import {
   type PeerCertificate,
   type PolicyView,
   type RemotePolicy,
+  type StreamTimeouts,
   type VerifyOutcome,
 } from "../../../src/engine/index.js";
 import { asDomain, asStreamId, type Domain } from "../../../src/types.js";
@@ -347,4 +348,81 @@ export function show(actions: Action[]): string[] {
         return "start-tls";
     }
   });
+}
+
+// ------------------------------------------------------------ single-engine helpers
+// Shared by the transcript tests (conformance-*, attacks, timeouts-snapshot, limits): one engine,
+// the peer's lines fed by hand.
+
+/** A server-to-server stream header as the RFC 6120 §4.7 / XEP-0220 examples write it. */
+export const s2sHeader = (from: string, to: string, extra: Record<string, string> = {}): Record<string, string> => ({
+  xmlns: "jabber:server",
+  "xmlns:db": "jabber:server:dialback",
+  "xmlns:stream": "http://etherx.jabber.org/streams",
+  from,
+  to,
+  version: "1.0",
+  ...extra,
+});
+
+/** The elements a stream wrote, serialised (headers and closes left out). */
+export const sentElements = (as: readonly Action[]): string[] =>
+  as.flatMap((a) => (a.type === "send" && a.data.kind === "element" ? [a.data.element.toString()] : []));
+
+/** The audit events among `as`, in order. */
+export const auditEvents = (as: readonly Action[]): string[] => as.flatMap((a) => (a.type === "audit" ? [a.event] : []));
+
+export interface OpenOptions {
+  now: number;
+  /** Our hosted domains (default: `local` only). */
+  hosted?: string[];
+  policy?: PolicyView;
+  limits?: Partial<EngineLimits>;
+  timeouts?: Partial<StreamTimeouts>;
+}
+
+/**
+ * A receiving stream for `local`, opened by a peer claiming `remote` (header with version='1.0'
+ * unless `header` says otherwise), with its actions drained. Stream id `id`.
+ */
+export function openReceiving(
+  opts: OpenOptions & { local: string; remote: string; id: string; header?: Record<string, string> },
+): S2SStream {
+  const s = new S2SStream({
+    role: "receiving",
+    policy: opts.policy ?? new TestPolicy(opts.hosted ?? [opts.local], ALLOW, opts.limits),
+    transport: { secure: true, canStartTls: false },
+    now: opts.now,
+    newStreamId: () => asStreamId(opts.id),
+    ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
+  });
+  s.handleOpen(opts.header ?? s2sHeader(opts.remote, opts.local), opts.now);
+  s.drainActions();
+  return s;
+}
+
+/**
+ * An initiating stream `local` -> `remote`, opened: the peer's header (id `id`) and features with
+ * dialback errors (plus `features` inside), actions drained.
+ */
+export function openInitiating(
+  opts: OpenOptions & { local: string; remote: string; id: string; features?: string },
+): S2SStream {
+  const s = new S2SStream({
+    role: "initiating",
+    policy: opts.policy ?? new TestPolicy(opts.hosted ?? [opts.local], ALLOW, opts.limits),
+    transport: { secure: true, canStartTls: false },
+    now: opts.now,
+    local: asDomain(opts.local),
+    remote: asDomain(opts.remote),
+    ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
+  });
+  s.start(opts.now);
+  s.handleOpen(s2sHeader(opts.remote, opts.local, { id: opts.id }), opts.now);
+  s.handleElement(
+    parse(`<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback>${opts.features ?? ""}</stream:features>`),
+    opts.now,
+  );
+  s.drainActions();
+  return s;
 }

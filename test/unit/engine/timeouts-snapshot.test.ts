@@ -4,47 +4,24 @@
 import { describe, expect, it } from "vitest";
 import { S2SStream, type StreamSnapshot } from "../../../src/engine/index.js";
 import { asStreamId } from "../../../src/types.js";
-import { TestPolicy, World, d, el, msg, show } from "./harness.js";
+import { TestPolicy, World, d, el, msg, openInitiating, s2sHeader, show } from "./harness.js";
 
 const T0 = 100_000;
-const header = (from: string, to: string, extra: Record<string, string> = {}) => ({
-  xmlns: "jabber:server",
-  "xmlns:db": "jabber:server:dialback",
-  "xmlns:stream": "http://etherx.jabber.org/streams",
-  from,
-  to,
-  version: "1.0",
-  ...extra,
-});
 const timeouts = { negotiation: 10_000, dialback: 20_000, verify: 15_000 };
 
-function openInitiating(policy = new TestPolicy(["capulet.example"])) {
-  const s = new S2SStream({
-    role: "initiating",
-    policy,
-    transport: { secure: true, canStartTls: false },
-    now: T0,
-    local: d("capulet.example"),
-    remote: d("montague.example"),
-    timeouts,
-  });
-  s.start(T0);
-  s.handleOpen({ ...header("montague.example", "capulet.example"), id: "I1" }, T0);
-  s.handleElement(el(`<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>`), T0);
-  s.drainActions();
-  return s;
-}
+const openInitiatingI1 = (policy = new TestPolicy(["capulet.example"])) =>
+  openInitiating({ now: T0, local: "capulet.example", remote: "montague.example", id: "I1", policy, timeouts });
 
 describe("timeouts", () => {
   it("has no deadline once open and idle; negotiation deadline before that", () => {
     const s = new S2SStream({ role: "receiving", policy: new TestPolicy(["montague.example"]), transport: { secure: true, canStartTls: false }, now: T0, timeouts });
     expect(s.pollTimeout()).toBe(T0 + 10_000);
-    s.handleOpen(header("capulet.example", "montague.example"), T0 + 5);
+    s.handleOpen(s2sHeader("capulet.example", "montague.example"), T0 + 5);
     expect(s.pollTimeout()).toBeUndefined();
   });
 
   it("originating: an unanswered db:result fails the pair and bounces with remote-server-timeout", () => {
-    const s = openInitiating();
+    const s = openInitiatingI1();
     s.sendStanza(msg("a@capulet.example", "b@montague.example", "t1"), T0);
     const key = s.drainActions().find((a) => a.type === "key") as { handle: number };
     s.handleKeyGenerated(key.handle, "k", T0 + 1);
@@ -66,7 +43,7 @@ describe("timeouts", () => {
 
   it("receiving: no verdict from the authority in time -> remote-server-timeout dialback error", () => {
     const s = new S2SStream({ role: "receiving", policy: new TestPolicy(["montague.example"]), transport: { secure: true, canStartTls: false }, now: T0, timeouts, newStreamId: () => asStreamId("R") });
-    s.handleOpen(header("capulet.example", "montague.example"), T0);
+    s.handleOpen(s2sHeader("capulet.example", "montague.example"), T0);
     s.handleElement(el(`<db:result from='capulet.example' to='montague.example'>k</db:result>`), T0);
     const v = s.drainActions().find((a) => a.type === "verify") as { handle: number };
     s.handleTimeout(s.pollTimeout()!);
@@ -80,7 +57,7 @@ describe("timeouts", () => {
   });
 
   it("authority stream: an unanswered db:verify yields verify-result error remote-server-timeout", () => {
-    const s = openInitiating();
+    const s = openInitiatingI1();
     const h = s.requestVerify({ from: d("capulet.example"), to: d("montague.example"), id: "X", key: "k" }, T0);
     s.drainActions();
     expect(s.pollTimeout()).toBe(T0 + 15_000);
@@ -98,7 +75,7 @@ describe("timeouts", () => {
   });
 
   it("pending verifications fail when the authority stream closes (XEP-0220 §2.1.2)", () => {
-    const s = openInitiating();
+    const s = openInitiatingI1();
     const h = s.requestVerify({ from: d("capulet.example"), to: d("montague.example"), id: "X", key: "k" }, T0);
     s.drainActions();
     s.handleTransportClosed(T0 + 5);
@@ -110,7 +87,7 @@ describe("snapshot / restore (hibernation)", () => {
   it("resumes a receiving stream with a pending pair and a verified pair from JSON", () => {
     const policy = new TestPolicy(["montague.example"]);
     const s = new S2SStream({ role: "receiving", policy, transport: { secure: true, canStartTls: false }, now: T0, timeouts, newStreamId: () => asStreamId("HIB") });
-    s.handleOpen(header("capulet.example", "montague.example"), T0);
+    s.handleOpen(s2sHeader("capulet.example", "montague.example"), T0);
     s.handleElement(el(`<db:result from='capulet.example' to='montague.example'>k1</db:result>`), T0);
     s.handleElement(el(`<db:result from='rooms.capulet.example' to='montague.example'>k2</db:result>`), T0);
     const vs = s.drainActions().filter((a) => a.type === "verify") as { handle: number }[];
@@ -130,7 +107,7 @@ describe("snapshot / restore (hibernation)", () => {
 
   it("resumes an initiating stream with queued stanzas (as XML) and outstanding verifies", () => {
     const policy = new TestPolicy(["capulet.example"]);
-    const s = openInitiating(policy);
+    const s = openInitiatingI1(policy);
     s.sendStanza(msg("a@capulet.example", "b@montague.example", "q1"), T0);
     const key = s.drainActions().find((a) => a.type === "key") as { handle: number };
     s.handleKeyGenerated(key.handle, "thekey", T0);
@@ -151,7 +128,7 @@ describe("snapshot / restore (hibernation)", () => {
 
   it("re-requests key work that was in flight at snapshot time", () => {
     const policy = new TestPolicy(["capulet.example"]);
-    const s = openInitiating(policy);
+    const s = openInitiatingI1(policy);
     s.authenticate(d("capulet.example"), d("montague.example"), T0);
     s.drainActions(); // the key action is lost with the isolate
     const r = S2SStream.restore(JSON.parse(JSON.stringify(s.snapshot())) as StreamSnapshot, { policy, transport: { secure: true, canStartTls: false } });
@@ -179,7 +156,7 @@ describe("revision (when to save a snapshot)", () => {
     const policy = new TestPolicy(["montague.example"]);
     const s = new S2SStream({ role: "receiving", policy, transport: { secure: true, canStartTls: false }, now: T0, newStreamId: () => asStreamId("REV") });
     const r0 = s.revision;
-    s.handleOpen(header("capulet.example", "montague.example"), T0);
+    s.handleOpen(s2sHeader("capulet.example", "montague.example"), T0);
     s.handleElement(el(`<db:result from='capulet.example' to='montague.example'>k</db:result>`), T0);
     const v = s.drainActions().find((a) => a.type === "verify") as { handle: number };
     s.handleVerifyResult(v.handle, { type: "valid" }, T0);
@@ -194,7 +171,7 @@ describe("revision (when to save a snapshot)", () => {
   });
 
   it("moves when a stanza is queued behind dialback (no action is emitted for it)", () => {
-    const s = openInitiating();
+    const s = openInitiatingI1();
     s.sendStanza(msg("a@capulet.example", "b@montague.example", "q1"), T0);
     const r = s.revision;
     s.sendStanza(msg("a@capulet.example", "b@montague.example", "q2"), T0);
@@ -205,13 +182,13 @@ describe("revision (when to save a snapshot)", () => {
 describe("stream restart after STARTTLS", () => {
   it("forgets a bidi request made before TLS (XEP-0288 §2.1: TLS first)", () => {
     const s = new S2SStream({ role: "receiving", policy: new TestPolicy(["montague.example"]), transport: { secure: false, canStartTls: true }, now: T0 });
-    s.handleOpen(header("capulet.example", "montague.example"), T0);
+    s.handleOpen(s2sHeader("capulet.example", "montague.example"), T0);
     s.handleElement(el(`<bidi xmlns='urn:xmpp:bidi'/>`), T0);
     expect(s.bidi).toBe(true);
     s.handleElement(el(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`), T0);
     s.handleTlsEstablished({ peerCertificate: { status: "none", names: [] } }, T0);
     expect(s.bidi).toBe(false);
-    s.handleOpen(header("capulet.example", "montague.example"), T0);
+    s.handleOpen(s2sHeader("capulet.example", "montague.example"), T0);
     expect(s.secure).toBe(true);
     s.handleElement(el(`<bidi xmlns='urn:xmpp:bidi'/>`), T0);
     expect(s.bidi).toBe(true);
