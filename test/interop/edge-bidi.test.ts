@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { C2sClient } from "../../scripts/interop/lib/c2s.mjs";
 import { startStack, type Stack } from "../../scripts/interop/lib/stack.mjs";
 import { PASSWORD } from "../../scripts/interop/lib/topology.mjs";
-import { gatewayLog, uniqueBody, waitForInbox } from "./helpers.js";
+import { gatewayLog, sendFromEdge, uniqueBody, waitForInbox } from "./helpers.js";
 
 describe("edge <-> Prosody with mod_s2s_bidi (STARTTLS required)", () => {
   let stack: Stack;
@@ -41,5 +41,28 @@ describe("edge <-> Prosody with mod_s2s_bidi (STARTTLS required)", () => {
     expect(log.some((e) => e.conn === conn && e.msg === "peer data" && String(e.data).includes(body))).toBe(true);
     // The answer went back as a frame on that same gateway connection: the edge did not dial Prosody for it.
     expect(log.some((e) => e.conn === conn && e.msg === "edge frame" && /<iq [^>]*id='bidi-ping'[^>]*type='result'|<iq [^>]*type='result'[^>]*id='bidi-ping'/.test(String(e.data)))).toBe(true);
+  });
+
+  it("sends the edge application's stanza (POST /api/v1/stanzas) on Prosody's bidi connection, with no dialback outward", async () => {
+    // Prosody's user speaks first: Prosody's bidi stream to the edge now has prosody -> edge verified,
+    // whose inverse the edge may send on it (XEP-0288 §2).
+    const hello = uniqueBody("bidi hello");
+    alice.sendMessage(`app@${stack.domains.edge}`, hello);
+    await waitForInbox(stack, (i) => i.xml.includes(hello));
+
+    const body = uniqueBody("bidi api out");
+    const sent = await sendFromEdge(stack, `<message from='app@${stack.domains.edge}' to='alice@${stack.domains.prosody}' id='bidi-api' type='chat'><body>${body}</body></message>`);
+    expect(sent.status).toBe(202);
+    const got = await alice.waitFor((el: Element) => el.is("message") && el.getChildText("body") === body, 30_000);
+    expect(got.attrs.from).toBe(`app@${stack.domains.edge}`);
+
+    const log = gatewayLog(stack);
+    const bidiConns = new Set(log.filter((e) => e.msg === "peer data" && String(e.data).includes("<bidi xmlns='urn:xmpp:bidi'/>")).map((e) => e.conn));
+    // Written by the edge as a frame on a connection Prosody opened with bidi ...
+    expect(log.some((e) => bidiConns.has(e.conn) && e.msg === "edge frame" && String(e.data).includes(body))).toBe(true);
+    // ... and the edge never authenticated edge -> prosody on a stream of its own.
+    const res = await stack.api(`/admin/v1/pairs?local=${stack.domains.edge}&remote=${stack.domains.prosody}&direction=outbound`, {}, stack.tokens.admin);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { items: unknown[] }).items).toEqual([]);
   });
 });
