@@ -20,6 +20,7 @@ import { makeEffects, sendOutbound } from "./lib/effects.js";
 import { LivePolicy } from "./lib/policy-view.js";
 import { SessionHost, restoreStream } from "./lib/session-host.js";
 import { describeSession, type SessionMeta } from "./lib/describe.js";
+import { IdleClock, idleMs } from "./lib/idle.js";
 import { SessionStore } from "./lib/store.js";
 
 export class StreamSession extends DurableObject<Env> {
@@ -28,6 +29,10 @@ export class StreamSession extends DurableObject<Env> {
   #meta: SessionMeta | undefined;
   #codec: FrameCodec | undefined;
   #policy: LivePolicy | undefined;
+  #idle: IdleClock | undefined;
+  #engineDeadline: number | undefined;
+  /** The alarm time last set (undefined: none set by this instance), so unchanged ones cost nothing. */
+  #armed: number | undefined;
   #bidi: BidiAnnouncer | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -91,11 +96,22 @@ export class StreamSession extends DurableObject<Env> {
         }
       },
     };
+    this.#idle = new IdleClock(idleMs(this.env), ws, Date.now());
     const host = new SessionHost(stream, link, effects, keys, this.#store, (at) => {
-      if (at === undefined) void this.ctx.storage.deleteAlarm();
-      else void this.ctx.storage.setAlarm(at);
+      this.#engineDeadline = at;
+      this.#arm(host);
     });
     return host;
+  }
+
+  // One alarm for the engine's next deadline and the idle check; setAlarm only when it moves (the
+  // host reports after every input, and most stanzas change neither).
+  #arm(host: SessionHost): void {
+    const at = host.closed ? undefined : Math.min(this.#engineDeadline ?? Infinity, this.#idle?.due ?? Infinity);
+    if (at === this.#armed) return;
+    this.#armed = at;
+    if (at === undefined || at === Infinity) void this.ctx.storage.deleteAlarm();
+    else void this.ctx.storage.setAlarm(at);
   }
 
   #observe(a: ShellAction, control: ControlReporter): void {
@@ -158,6 +174,7 @@ export class StreamSession extends DurableObject<Env> {
     // RFC 7395 §3.5: XMPP over WebSocket uses text frames (UTF-8); binary ones are read as UTF-8
     // by the codec, strictly (invalid UTF-8 is a not-well-formed stream error).
     host.counters.bytesIn += typeof message === "string" ? message.length : message.byteLength;
+    this.#idle?.traffic(Date.now());
     for (const e of this.#codec!.decode(message)) {
       if (e.type === "open" && this.#meta && this.#meta.open !== this.#codec!.lastOpen) {
         // Kept so the reader can be primed again after hibernation (RFC 7395 §3.4 declarations).
@@ -190,7 +207,16 @@ export class StreamSession extends DurableObject<Env> {
 
   /** What the alarm does, at a given time (runInDurableObject lets tests skip the wait). */
   async alarmAt(now: number): Promise<void> {
-    await this.#host?.input((s) => s.handleTimeout(now));
+    const host = this.#host;
+    if (!host) return;
+    this.#armed = undefined; // the alarm that fired is gone
+    if (!host.closed && this.#idle?.expired(now)) {
+      // RFC 6120 §4.9.3.4: no traffic from the peer for the idle limit.
+      const seconds = Math.round(this.#idle.limitMs / 1000);
+      await host.input((s, t) => s.close(t, "connection-timeout", `no traffic for ${seconds} seconds`));
+      return;
+    }
+    await host.input((s) => s.handleTimeout(now));
   }
 
   // ---- StreamSessionRpc (durable-objects/lib/session-rpc.ts), called by the ControlPlane ----

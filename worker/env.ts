@@ -24,6 +24,8 @@ export interface Env {
   MAX_STANZA_BYTES?: string;
   MAX_ELEMENT_DEPTH?: string;
   MAX_PENDING_DIALBACK?: string;
+  /** Seconds without traffic from the peer before an inbound stream is closed (default 600). */
+  S2S_IDLE_SECONDS?: string;
   /** `development` under `npm start` and tests. */
   EDGE_ENV?: string;
   /** DNS-over-HTTPS JSON resolver for SRV lookups. */
