@@ -2,7 +2,7 @@
 // application's stanzas (POST /api/v1/stanzas) on that very stream, for the inverse of the pairs it
 // verified there (XEP-0288 §2), instead of a new outbound connection; everything else, and anything
 // the stream can no longer carry, goes the normal outbound way.
-import { env, SELF } from "cloudflare:test";
+import { env, evictDurableObject, SELF } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { harness, inbox, stats, uplink, waitJob, type Uplink } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
@@ -61,6 +61,18 @@ describe("application stanzas over the peer's inbound bidi stream (XEP-0288 §2)
     expect(after.dbResults).toBe(before.dbResults);
     expect(after.connections).toBe(before.connections);
     expect(await peerDomain().queued()).toBe(0);
+    link.ws.close(1000);
+  });
+
+  it("still uses the bidi stream after the stream session was evicted (its pairs come back from SQLite)", async () => {
+    const { link, session } = await bidiStream();
+    await evictDurableObject(env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName(session)));
+    const before = await stats();
+    await apiSend("<message from='app@edge.test' to='carol@peer.test' id='bidi-evict'><body>after eviction</body></message>");
+    const { items } = await inbox(1);
+    expect(items.some((x) => x.includes('id="bidi-evict"'))).toBe(true);
+    expect(link.fromEdge.some((f) => f.includes("bidi-evict"))).toBe(true);
+    expect((await stats()).dbResults).toBe(before.dbResults);
     link.ws.close(1000);
   });
 
