@@ -12,6 +12,10 @@ export default defineProject({
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
+        // An operator application behind a service binding (test/harness/app-worker.js), under names
+        // other than APP so every other test keeps the built-in local app.
+        workers: [{ name: "test-app", modules: true, scriptPath: "./test/harness/app-worker.js", compatibilityDate: "2026-11-01" }],
+        serviceBindings: { TEST_APP_FETCH: "test-app", TEST_APP_RPC: { name: "test-app", entrypoint: "RpcApp" } },
         bindings: {
           EDGE_ENV: "development",
           EDGE_DOMAINS: "edge.test,chat.edge.test",

@@ -51,15 +51,25 @@ export interface AppBinding {
   fetch(url: string, init: { method: "POST"; headers: Record<string, string>; body: string }): Promise<ResponseLike>;
 }
 
+// A service binding stub answers every property with a callable RPC stub, so `typeof deliver` cannot
+// tell whether the application implements it; the call fails with this instead (workerd's wording).
+const NO_RPC_METHOD = /does not implement|not a function|not found on|no such method/i;
+
 export function serviceBindingTransport(app: AppBinding): DeliveryTransport {
+  let rpc = typeof app.deliver === "function";
   return {
     name: "service binding APP",
     async send(xml) {
       try {
-        if (typeof app.deliver === "function") {
-          // RPC: a resolved call is accepted; `false` from the app means "refused".
-          const r = await app.deliver(xml);
-          return r === false ? { ok: false, retryable: false, reason: "APP.deliver returned false" } : { ok: true };
+        if (rpc) {
+          try {
+            // RPC: a resolved call is accepted; `false` from the app means "refused".
+            const r = await app.deliver!(xml);
+            return r === false ? { ok: false, retryable: false, reason: "APP.deliver returned false" } : { ok: true };
+          } catch (err) {
+            if (!NO_RPC_METHOD.test((err as Error)?.message ?? "")) throw err;
+            rpc = false; // a fetch-only worker: POST from now on
+          }
         }
         const res = await app.fetch("https://app.internal/xmpp/inbound", {
           method: "POST",
