@@ -128,11 +128,13 @@ export class StreamSession extends DurableObject<Env> {
   }
 
   // XEP-0288 §2: an inbound pair verified on a bidi stream lets the app's stanzas to that peer
-  // ride this stream (RemoteDomain offers them via trySendBidi before dialling out).
+  // ride this stream (RemoteDomain offers them via trySendBidi before dialling out). Announced as
+  // soon as the pair is pending: trySendBidi checks validity per stanza, and the RemoteDomain then
+  // knows the route before the peer learns its pair is valid and could expect an answer.
   #announce(a: ShellAction): void {
     if (!this.#meta) return;
     this.#bidi ??= new BidiAnnouncer(this.env, this.#meta.id, (p) => this.ctx.waitUntil(p));
-    if (a.type === "pair-state" && a.direction === "inbound" && a.state === "valid" && this.#host?.stream.bidi) this.#bidi.pairVerified(a.remote);
+    if (a.type === "pair-state" && a.direction === "inbound" && (a.state === "pending" || a.state === "valid") && this.#host?.stream.bidi) this.#bidi.pairAnnounced(a.remote);
     else if (a.type === "closed") this.#bidi.closed();
   }
 

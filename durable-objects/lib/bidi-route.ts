@@ -3,7 +3,7 @@
 // (XEP-0288 §2), so a stanza local -> remote needs no outbound connection when `remote` has such a
 // stream open to us. Two halves:
 //   - StreamSession (inbound, bidi) announces itself to the RemoteDomain of each remote domain that
-//     verified a pair on it (`announceBidi`), and answers `trySendBidi` by sending only when the
+//     has a pair pending or verified on it (BidiAnnouncer), and answers `trySendBidi` by sending only when the
 //     engine would send at once (pair allowed, stream open, socket open).
 //   - RemoteDomain keeps those announcements (BidiRoutes, persisted) and offers each queued stanza
 //     to them before its own outbound stream; a refusal leaves the stanza in its outbox, so it goes
@@ -70,8 +70,8 @@ export class BidiAnnouncer {
     private readonly waitUntil: (p: Promise<unknown>) => void,
   ) {}
 
-  /** XEP-0288 §2: `remote` verified a pair on this bidi stream, so it can carry our stanzas to it. */
-  pairVerified(remote: Domain): void {
+  /** XEP-0288 §2: `remote` has (or is verifying) a pair on this bidi stream: it may carry our stanzas to it. */
+  pairAnnounced(remote: Domain): void {
     if (this.#told.has(remote)) return;
     this.#told.add(remote);
     this.waitUntil(remoteDomainStub(this.env, remote).addBidiRoute(this.sessionId).catch(() => this.#told.delete(remote)));

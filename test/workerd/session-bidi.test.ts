@@ -25,7 +25,7 @@ async function apiSend(xml: string): Promise<void> {
 }
 
 /** peer.test opens a bidi stream to edge.test over /xmpp-s2s and gets peer.test -> edge.test verified. */
-async function bidiStream(): Promise<{ link: Uplink; session: string }> {
+async function bidiStream(waitRoute = true): Promise<{ link: Uplink; session: string }> {
   const job = await harness<Job>("POST", "/jobs", {
     kind: "originate", to: "edge.test", requestBidi: true,
     stanzas: ["<message from='alice@peer.test' to='bob@edge.test' id='in1'><body>hello</body></message>"],
@@ -34,7 +34,8 @@ async function bidiStream(): Promise<{ link: Uplink; session: string }> {
   const done = await waitJob(job.id, ["sent", "refused", "closed"]);
   expect(done.result).toEqual({ type: "valid" });
   expect(done.bidi).toBe(true);
-  // The session announces itself to peer.test's RemoteDomain once the pair is verified.
+  if (!waitRoute) return { link, session: "" };
+  // The session announces itself to peer.test's RemoteDomain (already while the pair is pending).
   const routes = await until(() => peerDomain().bidiRoutes(), (r) => r.length > 0);
   expect(routes.length).toBeGreaterThan(0);
   return { link, session: routes[0]! };
@@ -61,6 +62,15 @@ describe("application stanzas over the peer's inbound bidi stream (XEP-0288 §2)
     expect(after.dbResults).toBe(before.dbResults);
     expect(after.connections).toBe(before.connections);
     expect(await peerDomain().queued()).toBe(0);
+    link.ws.close(1000);
+  });
+
+  it("carries an API stanza sent right after the peer saw its pair valid, without waiting for the route", async () => {
+    const { link } = await bidiStream(false);
+    await apiSend("<message from='app@edge.test' to='carol@peer.test' id='bidi-now'><body>right away</body></message>");
+    const { items } = await inbox(1);
+    expect(items.some((x) => x.includes('id="bidi-now"'))).toBe(true);
+    expect(link.fromEdge.some((f) => f.includes("bidi-now"))).toBe(true);
     link.ws.close(1000);
   });
 
