@@ -17,7 +17,7 @@ import { STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, type ConnectionInfo } from
 import { BidiAnnouncer, trySendBidi } from "./lib/bidi-route.js";
 import { ControlReporter } from "./lib/control.js";
 import { makeEffects, sendOutbound } from "./lib/effects.js";
-import { LivePolicy } from "./lib/policy-view.js";
+import { LivePolicy, readerLimits } from "./lib/policy-view.js";
 import { SessionHost, restoreStream } from "./lib/session-host.js";
 import { describeSession, type SessionMeta } from "./lib/describe.js";
 import { IdleClock, idleMs } from "./lib/idle.js";
@@ -54,9 +54,10 @@ export class StreamSession extends DurableObject<Env> {
 
   async #deps() {
     const config = await edgeConfig(this.env);
-    this.#codec ??= new FrameCodec(config.limits, this.#meta!.open);
     this.#policy ??= new LivePolicy(this.env, config);
     await this.#policy.refresh();
+    // RFC 6120 §13.12: the policy's maxStanzaBytes knob, else MAX_STANZA_BYTES (set at stream start).
+    this.#codec ??= new FrameCodec(readerLimits(config, this.#policy), this.#meta!.open);
     const info = this.#meta!.connection;
     // Behind the gateway, identities from a client certificate it verified count as a valid
     // certificate for those names (XEP-0238 "trusted"); a direct wss: peer presents none.

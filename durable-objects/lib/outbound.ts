@@ -15,7 +15,7 @@ import type { Env } from "../../worker/env.js";
 import { ControlReporter } from "./control.js";
 import { describeSession, type SessionMeta } from "./describe.js";
 import { makeEffects } from "./effects.js";
-import { LivePolicy } from "./policy-view.js";
+import { LivePolicy, readerLimits } from "./policy-view.js";
 import { parseXml, SessionHost } from "./session-host.js";
 import type { SessionStore } from "./store.js";
 import { dial } from "./dial.js";
@@ -77,14 +77,15 @@ export class OutboundStream {
 
   async #connect(preferTls = true): Promise<void> {
     const { env, store, remote } = this.deps;
-    const dialled = await dial(env, store, this.config, remote);
+    const policy = new LivePolicy(env, this.config);
+    await policy.refresh();
+    const dialled = await dial(env, store, { ...this.config, limits: readerLimits(this.config, policy) }, remote);
     if (!dialled.ok) return this.#fail({ condition: dialled.condition, detail: dialled.detail });
     this.#link = dialled.link;
     this.#connectedAt = Date.now();
     this.#meta.connection = { transport: "websocket", peer: `${this.#link.target.host}:${this.#link.target.port}`, tls: this.#link.target.directTls ? { version: "TLS" } : null, certIdentities: [] };
     const direct = this.#link.target.directTls;
-    this.#policy = new LivePolicy(env, this.config);
-    await this.#policy.refresh();
+    this.#policy = policy;
     const stream = new S2SStream({
       role: "initiating", local: this.local, remote, policy: this.#policy, now: Date.now(), preferTls,
       // connect() verifies certificates against public roots, so direct TLS means a CA-valid peer.

@@ -62,3 +62,9 @@ export class LivePolicy implements PolicyView {
     return this.#view.limits();
   }
 }
+
+/** The stream reader's limits: the policy's maxStanzaBytes knob when set, else the deployment's. */
+export function readerLimits(config: EdgeConfig, policy: PolicyView): EdgeConfig["limits"] {
+  const max = policy.limits().maxStanzaBytes;
+  return max === undefined ? config.limits : { ...config.limits, maxStanzaBytes: max };
+}

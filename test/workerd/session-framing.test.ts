@@ -1,5 +1,7 @@
-// RFC 7395 framing details on the inbound WebSocket: binary messages are read as strict UTF-8.
+// RFC 7395 framing details on the inbound WebSocket: binary messages are read as strict UTF-8, and
+// the stanza size limit comes from the policy's maxStanzaBytes knob when it is set.
 import { SELF } from "cloudflare:test";
+import { admin } from "./admin-helpers.js";
 import { describe, expect, it } from "vitest";
 
 async function openSocket() {
@@ -43,5 +45,22 @@ describe("binary WebSocket messages", () => {
     const err = await s.until((f) => /<(stream:)?error[ >]/.test(f));
     expect(err).toContain("not-well-formed");
     await s.closed;
+  });
+});
+
+describe("the policy's maxStanzaBytes knob", () => {
+  it("limits stanzas on new streams: a larger one ends the stream with policy-violation (RFC 6120 §13.12)", async () => {
+    expect((await admin("/policy", { method: "PATCH", json: { knobs: { maxStanzaBytes: 1024 } } })).status).toBe(200);
+    try {
+      const s = await openSocket();
+      s.ws.send(OPEN);
+      await s.until((f) => f.startsWith("<open"));
+      s.ws.send(`<message from='a@peer.test' to='b@edge.test'><body>${"x".repeat(2000)}</body></message>`);
+      const err = await s.until((f) => /<(stream:)?error[ >]/.test(f));
+      expect(err).toContain("policy-violation");
+      await s.closed;
+    } finally {
+      await admin("/policy", { method: "PATCH", json: { knobs: { maxStanzaBytes: null } } });
+    }
   });
 });
