@@ -19,7 +19,7 @@ import { parse, type Element } from "ltx";
 import { undeliverable } from "../../src/delivery/bounce.js";
 
 /** Stanzas per delivery call (one LocalApp RPC carries a whole batch). */
-export const BATCH = 100;
+export const BATCH = 1000;
 /** Failed delivery calls (thrown, e.g. the LocalApp DO unreachable) before the stanza is bounced. */
 export const MAX_ATTEMPTS = 5;
 /** While rows are waiting, the alarm comes back this soon (covers an eviction mid-delivery). */
@@ -50,7 +50,7 @@ type Row = {
 export class DeliveryQueue {
   #running: Promise<void> | undefined;
   #scheduled = false;
-  /** When the alarm should come back for this queue; undefined when empty (and nothing failed). */
+  /** When the alarm should come back for this queue; set while rows may remain, cleared at the alarm. */
   due: number | undefined;
 
   constructor(private readonly sql: SqlStorage, private readonly hooks: QueueHooks) {
@@ -108,12 +108,9 @@ export class DeliveryQueue {
   async #drain(): Promise<void> {
     for (;;) {
       const rows = this.sql.exec<Row>("SELECT seq, xml, attempts FROM app_queue ORDER BY seq LIMIT ?", BATCH).toArray();
-      if (rows.length === 0) {
-        // Drained: the alarm may stay where it is (it fires once, finds nothing, and is re-armed for
-        // the session's own deadlines), so a busy stream does not move it twice per burst.
-        this.due = undefined;
-        return;
-      }
+      // Drained: `due` stays where it is (the alarm fires once, finds nothing, and is re-armed for
+      // the session's own deadlines), so a busy stream does not move the alarm twice per batch.
+      if (rows.length === 0) return;
       const stanzas = rows.map((r) => parse(r.xml) as Element);
       let back: Element[][];
       try {

@@ -102,11 +102,10 @@ describe("final failure", () => {
       });
       q.accept(msg("q-refused"));
       await q.flush();
-      return { replies, left: q.size(), due: q.due };
+      return { replies, left: q.size() };
     });
     await appState({});
     expect(back.left).toBe(0);
-    expect(back.due).toBeUndefined();
     expect(back.replies).toHaveLength(1);
     const b = parse(back.replies[0]!) as Element;
     expect(b.attrs).toMatchObject({ type: "error", id: "q-refused", from: "b@edge.test", to: "a@peer.test" });
