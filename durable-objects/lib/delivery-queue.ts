@@ -19,7 +19,7 @@ import { parse, type Element } from "ltx";
 import { undeliverable } from "../../src/delivery/bounce.js";
 
 /** Stanzas per delivery call (one LocalApp RPC carries a whole batch). */
-export const BATCH = 1000;
+export const BATCH = 100;
 /** Failed delivery calls (thrown, e.g. the LocalApp DO unreachable) before the stanza is bounced. */
 export const MAX_ATTEMPTS = 5;
 /** While rows are waiting, the alarm comes back this soon (covers an eviction mid-delivery). */
