@@ -22,6 +22,8 @@ import { SessionHost, restoreStream } from "./lib/session-host.js";
 import { describeSession, type SessionMeta } from "./lib/describe.js";
 import { IdleClock, idleMs } from "./lib/idle.js";
 import { SessionStore } from "./lib/store.js";
+import { DeliveryQueue } from "./lib/delivery-queue.js";
+import { deliverBatchToApp } from "./lib/deliver.js";
 
 export class StreamSession extends DurableObject<Env> {
   readonly #store: SessionStore;
@@ -34,11 +36,23 @@ export class StreamSession extends DurableObject<Env> {
   /** The alarm time last set (undefined: none set by this instance), so unchanged ones cost nothing. */
   #armed: number | undefined;
   #bidi: BidiAnnouncer | undefined;
+  /** Stanzas for the application, persisted until delivered or bounced (at-least-once). */
+  readonly #queue: DeliveryQueue;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#store = new SessionStore(ctx.storage.sql);
-    void ctx.blockConcurrencyWhile(() => this.#resume());
+    this.#queue = new DeliveryQueue(ctx.storage.sql, {
+      deliver: (stanzas) => deliverBatchToApp(this.env, stanzas),
+      reply: (stanza) => this.#reply(stanza),
+      rearm: () => this.#arm(),
+      now: () => Date.now(),
+    });
+    void ctx.blockConcurrencyWhile(async () => {
+      await this.#resume();
+      // What an earlier instance accepted but did not deliver (even on a stream now closed).
+      this.#queue.resume();
+    });
   }
 
   // After hibernation or eviction: rebuild the engine from its snapshot around the live socket.
@@ -82,6 +96,7 @@ export class StreamSession extends DurableObject<Env> {
       observe: (a) => this.#observe(a, control),
       waitUntil: (p) => this.ctx.waitUntil(p),
       verified: (seconds) => control.verificationLatency(seconds),
+      accept: (stanza) => this.#queue.accept(stanza),
     });
     const link = {
       write: (out: Outgoing) => {
@@ -105,13 +120,15 @@ export class StreamSession extends DurableObject<Env> {
     return host;
   }
 
-  // One alarm for the engine's next deadline and the idle check; setAlarm only when it moves (the
-  // host reports after every input, and most stanzas change neither).
-  #arm(host: SessionHost): void {
-    const at = host.closed ? undefined : Math.min(this.#engineDeadline ?? Infinity, this.#idle?.due ?? Infinity);
+  // One alarm for the engine's next deadline, the idle check and the delivery queue's retry;
+  // setAlarm only when it moves (the host reports after every input, and most stanzas change none).
+  #arm(host: SessionHost | undefined = this.#host): void {
+    const open = host && !host.closed ? Math.min(this.#engineDeadline ?? Infinity, this.#idle?.due ?? Infinity) : Infinity;
+    const next = Math.min(open, this.#queue.due ?? Infinity);
+    const at = next === Infinity ? undefined : next;
     if (at === this.#armed) return;
     this.#armed = at;
-    if (at === undefined || at === Infinity) void this.ctx.storage.deleteAlarm();
+    if (at === undefined) void this.ctx.storage.deleteAlarm();
     else void this.ctx.storage.setAlarm(at);
   }
 
@@ -146,13 +163,16 @@ export class StreamSession extends DurableObject<Env> {
   }
 
   // Replies from the application to the peer: on this stream when bidi lets us, else outbound.
-  #reply(stanza: Element): void {
+  // Resolves once handed on (the RemoteDomain persists it), so the queue deletes its row after.
+  #reply(stanza: Element): Promise<unknown> | undefined {
     const host = this.#host;
     const from = jidDomain(stanza.attrs.from);
     const to = jidDomain(stanza.attrs.to);
     if (!from || !to) return;
-    if (host && !host.closed && host.stream.bidi) void host.input((s, now) => s.sendStanza(stanza, now));
-    else this.ctx.waitUntil(sendOutbound(this.env, stanza, to as Domain, from as Domain));
+    if (host && !host.closed && host.stream.bidi) return host.input((s, now) => s.sendStanza(stanza, now));
+    const sent = sendOutbound(this.env, stanza, to as Domain, from as Domain);
+    this.ctx.waitUntil(sent);
+    return sent;
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -210,9 +230,15 @@ export class StreamSession extends DurableObject<Env> {
 
   /** What the alarm does, at a given time (runInDurableObject lets tests skip the wait). */
   async alarmAt(now: number): Promise<void> {
-    const host = this.#host;
-    if (!host) return;
     this.#armed = undefined; // the alarm that fired is gone
+    // Whatever the stream's state, stanzas accepted earlier are delivered (or bounced).
+    const delivered = this.#queue.alarm();
+    const host = this.#host;
+    if (host) await this.#streamAlarm(host, now);
+    await delivered;
+  }
+
+  async #streamAlarm(host: SessionHost, now: number): Promise<void> {
     if (!host.closed && this.#idle?.expired(now)) {
       // RFC 6120 §4.9.3.4: no traffic from the peer for the idle limit.
       const seconds = Math.round(this.#idle.limitMs / 1000);

@@ -62,3 +62,19 @@ export async function deliverToApp(env: Env, stanza: Element): Promise<Element[]
   const b = undeliverable(stanza, `the application did not accept the stanza (${outcome.reason})`);
   return b ? [b] : [];
 }
+
+/**
+ * One batch from a session's persisted queue (lib/delivery-queue.ts): per stanza, in order, what
+ * goes back to the remote sender. The local app takes the whole batch in one RPC and a failed RPC
+ * throws (the queue keeps the batch); the APP binding / webhook get one stanza at a time, in order,
+ * each with its retries and, when those fail, the service-unavailable bounce.
+ */
+export async function deliverBatchToApp(env: Env, stanzas: Element[]): Promise<Element[][]> {
+  if (!appTransport(env)) {
+    const replies = await localAppStub(env).deliverMany(stanzas.map(String));
+    return replies.map((r) => r.map((x) => parse(x) as Element));
+  }
+  const out: Element[][] = [];
+  for (const s of stanzas) out.push(await deliverToApp(env, s));
+  return out;
+}

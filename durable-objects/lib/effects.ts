@@ -19,6 +19,11 @@ export interface EffectHooks {
   waitUntil(p: Promise<unknown>): void;
   /** Seconds a verification with the authority took (answered or failed). */
   verified?(seconds: number): void;
+  /**
+   * Persists a stanza for the application (lib/delivery-queue.ts), which then delivers it or bounces
+   * it; without it, delivery is fire-and-forget (lost if the DO is evicted before it finishes).
+   */
+  accept?(stanza: Element): void;
 }
 
 export function makeEffects(env: Env, hooks: EffectHooks): Effects {
@@ -34,6 +39,7 @@ export function makeEffects(env: Env, hooks: EffectHooks): Effects {
       }
     },
     deliver(stanza) {
+      if (hooks.accept) return hooks.accept(stanza);
       hooks.waitUntil(
         deliverToApp(env, stanza).then(
           (back) => back.forEach((s) => hooks.reply(s)),
@@ -43,6 +49,7 @@ export function makeEffects(env: Env, hooks: EffectHooks): Effects {
     },
     bounce(stanza) {
       // An error reply for our application, which sent the original: delivered like inbound traffic.
+      if (hooks.accept) return hooks.accept(stanza);
       hooks.waitUntil(deliverToApp(env, stanza).catch((err) => console.error("bounce delivery failed", err)));
     },
     observe: (a) => hooks.observe(a),

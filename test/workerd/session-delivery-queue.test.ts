@@ -1,0 +1,152 @@
+// The StreamSession's persisted delivery queue (durable-objects/lib/delivery-queue.ts): a stanza the
+// session accepted survives an eviction before the application took it, rows go once delivered, and
+// a final failure bounces the stanza to its sender with service-unavailable.
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
+import { parse, type Element } from "ltx";
+import { beforeEach, describe, expect, it } from "vitest";
+import { deliverBatchToApp } from "../../durable-objects/lib/deliver.js";
+import { DeliveryQueue, MAX_ATTEMPTS, SAFETY_MS } from "../../durable-objects/lib/delivery-queue.js";
+import { harness, uplink, waitJob } from "../harness/bridge.js";
+import type { Job } from "../harness/peer.js";
+
+const APP = { authorization: "Bearer test-app-token-0123456789ab" };
+const localApp = () => env.LOCAL_APP.get(env.LOCAL_APP.idFromName("local"));
+
+beforeEach(async () => {
+  await harness("POST", "/reset");
+});
+
+async function verifiedSession() {
+  const job = await harness<Job>("POST", "/jobs", { kind: "originate", to: "edge.test", stanzas: [] });
+  const link = await uplink(job.id);
+  expect((await waitJob(job.id, ["sent", "refused", "closed"])).result).toEqual({ type: "valid" });
+  const streamId = /id=['"]([0-9a-f]{32})['"]/.exec(link.fromEdge[0]!)![1]!;
+  return { job, link, stub: env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName(streamId)) };
+}
+
+type Stub = ReturnType<typeof env.STREAM_SESSION.get>;
+const queued = (stub: Stub) =>
+  runInDurableObject(stub, (_i, state) => state.storage.sql.exec<{ xml: string }>("SELECT xml FROM app_queue").toArray().map((r) => r.xml));
+
+async function inboxCount(id: string): Promise<number> {
+  const res = await SELF.fetch("https://edge.test/api/v1/inbox?limit=200", { headers: APP });
+  return (await res.json<{ items: { xml: string }[] }>()).items.filter((i) => i.xml.includes(`id="${id}"`)).length;
+}
+
+async function until(pred: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe("persisted delivery queue", () => {
+  it("a stanza accepted while the application hangs, then the session evicted, is delivered after the restart", async () => {
+    const { job, link, stub } = await verifiedSession();
+    // The local app takes no calls for 1.5 s: the session's delivery is still in flight at eviction.
+    await runInDurableObject(localApp(), (_i, state) => {
+      void state.blockConcurrencyWhile(() => new Promise((r) => setTimeout(r, 1500)));
+    });
+    await harness("POST", `/jobs/${job.id}/send`, { xml: "<message from='a@peer.test' to='b@edge.test' id='q-evict'><body>kept</body></message>" });
+    await until(async () => (await queued(stub)).some((x) => x.includes("q-evict")));
+    // The row is there before the application took it, and an alarm will come back for it.
+    const alarm = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect(alarm!).toBeLessThanOrEqual(Date.now() + SAFETY_MS);
+
+    await evictDurableObject(stub);
+    await new Promise((r) => setTimeout(r, 1600));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    // At-least-once: the evicted instance's call may have reached the app too, so one or two copies.
+    await until(async () => (await inboxCount("q-evict")) >= 1);
+    expect(await inboxCount("q-evict")).toBeLessThanOrEqual(2);
+    expect(await queued(stub)).toEqual([]);
+    link.ws.close(1000);
+  });
+
+  it("rows are removed once the application took the stanza", async () => {
+    const { job, link, stub } = await verifiedSession();
+    for (let i = 0; i < 5; i++) {
+      await harness("POST", `/jobs/${job.id}/send`, { xml: `<message from='a@peer.test' to='b@edge.test' id='q-ok${i}'><body>${i}</body></message>` });
+    }
+    await until(async () => (await inboxCount("q-ok4")) === 1);
+    await until(async () => (await queued(stub)).length === 0);
+    for (let i = 0; i < 5; i++) expect(await inboxCount(`q-ok${i}`)).toBe(1);
+    link.ws.close(1000);
+  });
+
+  it("a stanza on a stream closed right after it is still delivered", async () => {
+    const { job, link, stub } = await verifiedSession();
+    await harness("POST", `/jobs/${job.id}/send`, { xml: "<message from='a@peer.test' to='b@edge.test' id='q-close'><body>last words</body></message>" });
+    link.ws.close(1000);
+    await until(async () => (await inboxCount("q-close")) === 1);
+    await until(async () => (await queued(stub)).length === 0);
+  });
+});
+
+describe("final failure", () => {
+  const msg = (id: string) => parse(`<message from='a@peer.test' to='b@edge.test' id='${id}'><body>x</body></message>`) as Element;
+  const appState = (reset: { rpcResult?: boolean }) => env.TEST_APP_FETCH.fetch("https://app.internal/state", { method: "POST", body: JSON.stringify(reset) });
+
+  it("an application that refuses the stanza: the sender gets service-unavailable and the row goes", async () => {
+    await appState({ rpcResult: false });
+    const stub = env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName("queue-refused"));
+    const back = await runInDurableObject(stub, async (_i, state) => {
+      const replies: string[] = [];
+      const q = new DeliveryQueue(state.storage.sql, {
+        deliver: (s) => deliverBatchToApp({ ...env, APP: env.TEST_APP_RPC } as never, s),
+        reply: (s) => void replies.push(s.toString()),
+        rearm: () => {},
+        now: () => Date.now(),
+      });
+      q.accept(msg("q-refused"));
+      await q.flush();
+      return { replies, left: q.size() };
+    });
+    await appState({});
+    expect(back.left).toBe(0);
+    expect(back.replies).toHaveLength(1);
+    const b = parse(back.replies[0]!) as Element;
+    expect(b.attrs).toMatchObject({ type: "error", id: "q-refused", from: "b@edge.test", to: "a@peer.test" });
+    expect(back.replies[0]).toContain("<service-unavailable");
+  });
+
+  it(`an unreachable application: kept for retry with an alarm, bounced with service-unavailable after ${MAX_ATTEMPTS} failed calls`, async () => {
+    const stub = env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName("queue-unreachable"));
+    const out = await runInDurableObject(stub, async (_i, state) => {
+      const replies: string[] = [];
+      const dues: (number | undefined)[] = [];
+      let calls = 0;
+      const q = new DeliveryQueue(state.storage.sql, {
+        deliver: async () => {
+          calls++;
+          throw new Error("app down");
+        },
+        reply: (s) => void replies.push(s.toString()),
+        rearm: () => {},
+        now: () => Date.now(),
+      });
+      q.accept(msg("q-down"));
+      q.accept(parse("<presence from='a@peer.test' to='b@edge.test'/>") as Element);
+      // accept() scheduled the first attempt; the rest are what the alarm would run.
+      await new Promise((r) => setTimeout(r, 20));
+      dues.push(q.due);
+      for (let i = 1; i < MAX_ATTEMPTS - 1; i++) {
+        await q.flush();
+        dues.push(q.due);
+      }
+      const keptBeforeLast = q.size();
+      await q.flush();
+      return { replies, calls, dues, keptBeforeLast, left: q.size() };
+    });
+    expect(out.calls).toBe(MAX_ATTEMPTS);
+    expect(out.keptBeforeLast).toBe(2);
+    for (const d of out.dues) expect(d).toBeGreaterThan(Date.now() - 5000);
+    expect(out.left).toBe(0);
+    // RFC 6121 §4.3.2: presence is not bounced; the message is.
+    expect(out.replies).toHaveLength(1);
+    expect(out.replies[0]).toContain('id="q-down"');
+    expect(out.replies[0]).toContain("<service-unavailable");
+  });
+});
