@@ -2,21 +2,12 @@
 // test runs on one machine never collide. The config puts them into the edge's bindings
 // (S2S_STATIC_ROUTES, DOH_URL) and hands them to globalSetup through the environment.
 
-import { createServer } from "node:net";
+// Drawn below the kernel's ephemeral range (see scripts/interop/lib/ports.mjs): the ports are chosen
+// when the config loads and bound later, and workerd binds ephemeral ports in between.
+import { freePort } from "../../scripts/interop/lib/ports.mjs";
 import type { HarnessPorts } from "./server.js";
 
 export const PORTS_ENV = "DIALBACK_HARNESS_PORTS";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** s2s, uplink, control, and `closed`: a port nothing listens on (for connection-failure tests). */
 export async function harnessPorts(): Promise<HarnessPorts & { closed: number }> {

@@ -17,6 +17,19 @@ import { ROOT } from "./paths.mjs";
  * Returns { url, port, proc, stop(), vars }.
  */
 export async function startEdge(opts) {
+  // A port checked free can still be taken before wrangler binds it; try again with fresh ports
+  // (only when the log says so: any other failure is reported at once).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEdgeOnce(opts);
+    } catch (e) {
+      const log = e.logFile ? readFileSync(e.logFile, "utf8") : "";
+      if (attempt >= 3 || opts.port !== undefined || !/Address already in use|EADDRINUSE/.test(log)) throw e;
+    }
+  }
+}
+
+async function startEdgeOnce(opts) {
   const { dir, caFile } = opts;
   mkdirSync(dir, { recursive: true });
   const port = opts.port ?? (await freePort("127.0.0.1"));
@@ -53,7 +66,9 @@ export async function startEdge(opts) {
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (!proc.running) throw new Error(`wrangler dev exited; see ${join(dir, "wrangler.log")}`);
+    if (!proc.running) {
+      throw Object.assign(new Error(`wrangler dev exited; see ${join(dir, "wrangler.log")}`), { logFile: join(dir, "wrangler.log") });
+    }
     const ok = await fetch(url + "/").then((r) => r.ok, () => false);
     if (ok) break;
     if (Date.now() > deadline) throw new Error(`wrangler dev did not answer on ${url}; see ${join(dir, "wrangler.log")}`);
