@@ -16,6 +16,9 @@ import { BidiRoutes } from "./lib/bidi-route.js";
 import { Outbox } from "./lib/outbox.js";
 import { OutboundStream, type OutboundDeps } from "./lib/outbound.js";
 import { SessionStore } from "./lib/store.js";
+import { DeliveryQueue } from "./lib/delivery-queue.js";
+import { deliverBatchToApp } from "./lib/deliver.js";
+import { jidDomain } from "../src/delivery/submit.js";
 
 export class RemoteDomain extends DurableObject<Env> {
   readonly #outbox: Outbox;
@@ -23,13 +26,26 @@ export class RemoteDomain extends DurableObject<Env> {
   readonly #bidi: BidiRoutes;
   #flushing: Promise<void> = Promise.resolve();
   #out: OutboundStream | undefined;
+  /** Stanzas for our application (bounces, stanzas arriving on the outbound stream), persisted. */
+  readonly #toApp: DeliveryQueue;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#outbox = new Outbox(ctx.storage.sql);
+    this.#toApp = new DeliveryQueue(ctx.storage.sql, {
+      deliver: (stanzas) => deliverBatchToApp(this.env, stanzas),
+      // The application's replies (and bounces for the remote sender) go out through the outbox.
+      reply: (stanza) => {
+        const local = jidDomain(stanza.attrs.from);
+        return local ? this.enqueue(local, stanza.toString()) : undefined;
+      },
+      rearm: () => this.#rearm(),
+      now: () => Date.now(),
+    });
     this.#store = new SessionStore(ctx.storage.sql);
     this.#bidi = new BidiRoutes(env, this.#store);
     void ctx.blockConcurrencyWhile(async () => {
+      this.#toApp.resume();
       // A stream from before an eviction is gone with its socket: put its queued stanzas back and
       // reopen transparently (the 15-minute socket lifetime ends here too).
       const domain = this.#store.get("domain");
@@ -46,7 +62,17 @@ export class RemoteDomain extends DurableObject<Env> {
       ctx: this.ctx,
       store: this.#store,
       remote: asDomain(this.#store.get("domain")!),
+      accept: (stanza) => this.#toApp.accept(stanza),
+      alarmFloor: () => this.#toApp.due,
     };
+  }
+
+  // The delivery queue's retry, merged with the outbound stream's alarm (which includes it as a floor
+  // whenever it re-arms): only ever brings the alarm forward.
+  #rearm(): void {
+    const due = this.#toApp.due;
+    if (due === undefined) return;
+    void this.ctx.storage.getAlarm().then((cur) => (cur === null || cur > due ? this.ctx.storage.setAlarm(due) : undefined));
   }
 
   async #stream(local: Domain): Promise<OutboundStream> {
@@ -134,7 +160,9 @@ export class RemoteDomain extends DurableObject<Env> {
 
   /** What the alarm does, at a given time (runInDurableObject lets tests skip the wait). */
   async alarmAt(now: number): Promise<void> {
+    const delivered = this.#toApp.alarm();
     await this.#out?.timeout(now);
+    await delivered;
   }
 
   // ---- StreamSessionRpc for the outbound stream (ControlPlane addresses it as "remote:<domain>") ----

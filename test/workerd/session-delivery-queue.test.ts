@@ -150,3 +150,26 @@ describe("final failure", () => {
     expect(out.replies[0]).toContain("<service-unavailable");
   });
 });
+
+describe("RemoteDomain's queue for the application", () => {
+  const send = (xml: string) => SELF.fetch("https://edge.test/api/v1/stanzas", { method: "POST", headers: APP, body: xml });
+  const rd = (domain: string) => env.REMOTE_DOMAIN.get(env.REMOTE_DOMAIN.idFromName(domain));
+  const rdQueued = (domain: string) =>
+    runInDurableObject(rd(domain), (_i, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM app_queue").one().n);
+
+  it("a bounce for our application goes through it and leaves no row", async () => {
+    expect((await send("<message from='app@edge.test' to='x@unreachable.test' id='q-rd-bounce'><body>x</body></message>")).status).toBe(202);
+    await until(async () => (await inboxCount("q-rd-bounce")) === 1, 15_000);
+    expect(await rdQueued("unreachable.test")).toBe(0);
+  });
+
+  it("what an evicted instance left in it is delivered when the DO starts again", async () => {
+    const xml = "<message type='error' from='x@gone.test' to='app@edge.test' id='q-rd-left'><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>";
+    // As if the DO died right after accepting the bounce.
+    await runInDurableObject(rd("gone.test"), (_i, state) => void state.storage.sql.exec("INSERT INTO app_queue (xml) VALUES (?)", xml));
+    await evictDurableObject(rd("gone.test"));
+    await rd("gone.test").describe(); // any call starts it again
+    await until(async () => (await inboxCount("q-rd-left")) === 1);
+    await until(async () => (await rdQueued("gone.test")) === 0);
+  });
+});
