@@ -94,7 +94,6 @@ export class StreamSession extends DurableObject<Env> {
     const effects = makeEffects(this.env, {
       reply: (stanza) => this.#reply(stanza),
       observe: (a) => this.#observe(a, control),
-      waitUntil: (p) => this.ctx.waitUntil(p),
       verified: (seconds) => control.verificationLatency(seconds),
       accept: (stanza) => this.#queue.accept(stanza),
     });

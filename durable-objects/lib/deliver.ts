@@ -23,37 +23,12 @@ export function appTransport(env: Env): DeliveryTransport | undefined {
 
 const clock = { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) };
 
-// Stanzas for the local app that arrive in one burst go in one RPC (one DO round trip per batch,
-// not per stanza); each caller still gets its own replies.
-const batches = new WeakMap<Env, { xml: string[]; done: ((r: string[]) => void)[]; fail: ((e: unknown) => void)[] }>();
-
-function localDeliver(env: Env, xml: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    let batch = batches.get(env);
-    if (!batch) {
-      const b = { xml: [] as string[], done: [] as ((r: string[]) => void)[], fail: [] as ((e: unknown) => void)[] };
-      batches.set(env, b);
-      batch = b;
-      setTimeout(() => {
-        batches.delete(env);
-        localAppStub(env).deliverMany(b.xml).then(
-          (replies) => replies.forEach((r, i) => b.done[i]!(r)),
-          (err) => b.fail.forEach((f) => f(err)),
-        );
-      }, 0);
-    }
-    batch.xml.push(xml);
-    batch.done.push(resolve);
-    batch.fail.push(reject);
-  });
-}
-
 /** Delivers; resolves with stanzas to send back to the remote side (replies or a bounce). */
 export async function deliverToApp(env: Env, stanza: Element): Promise<Element[]> {
   const xml = stanza.toString();
   const transport = appTransport(env);
   if (!transport) {
-    const replies = await localDeliver(env, xml);
+    const [replies = []] = await localAppStub(env).deliverMany([xml]);
     return replies.map((r) => parse(r) as Element);
   }
   const outcome = await deliverWithRetry(transport, xml, clock);

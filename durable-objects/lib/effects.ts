@@ -6,7 +6,6 @@ import type { Element } from "ltx";
 import type { Env } from "../../worker/env.js";
 import type { ShellAction } from "../../src/engine/index.js";
 import type { Domain } from "../../src/types.js";
-import { deliverToApp } from "./deliver.js";
 import type { Effects } from "./session-host.js";
 import { remoteDomainStub } from "./stubs.js";
 
@@ -15,15 +14,13 @@ export interface EffectHooks {
   reply(stanza: Element): void;
   /** Observes pair-state / audit / closed / verify-result. */
   observe(action: ShellAction): void;
-  /** Keeps the DO alive for background work. */
-  waitUntil(p: Promise<unknown>): void;
   /** Seconds a verification with the authority took (answered or failed). */
   verified?(seconds: number): void;
   /**
    * Persists a stanza for the application (lib/delivery-queue.ts), which then delivers it or bounces
-   * it; without it, delivery is fire-and-forget (lost if the DO is evicted before it finishes).
+   * it: never fire-and-forget, so an eviction cannot lose an accepted stanza.
    */
-  accept?(stanza: Element): void;
+  accept(stanza: Element): void;
 }
 
 export function makeEffects(env: Env, hooks: EffectHooks): Effects {
@@ -38,20 +35,9 @@ export function makeEffects(env: Env, hooks: EffectHooks): Effects {
         hooks.verified?.((Date.now() - t0) / 1000);
       }
     },
-    deliver(stanza) {
-      if (hooks.accept) return hooks.accept(stanza);
-      hooks.waitUntil(
-        deliverToApp(env, stanza).then(
-          (back) => back.forEach((s) => hooks.reply(s)),
-          (err) => console.error("delivery failed", err),
-        ),
-      );
-    },
-    bounce(stanza) {
-      // An error reply for our application, which sent the original: delivered like inbound traffic.
-      if (hooks.accept) return hooks.accept(stanza);
-      hooks.waitUntil(deliverToApp(env, stanza).catch((err) => console.error("bounce delivery failed", err)));
-    },
+    deliver: (stanza) => hooks.accept(stanza),
+    // An error reply for our application, which sent the original: delivered like inbound traffic.
+    bounce: (stanza) => hooks.accept(stanza),
     observe: (a) => hooks.observe(a),
   };
 }

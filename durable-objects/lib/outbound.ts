@@ -32,7 +32,7 @@ export interface OutboundDeps {
   store: SessionStore;
   remote: Domain;
   /** Persists a stanza for the application (the RemoteDomain's delivery queue, lib/delivery-queue.ts). */
-  accept?(stanza: Element): void;
+  accept(stanza: Element): void;
   /** An earlier alarm someone else in the DO needs (the delivery queue's retry), merged into ours. */
   alarmFloor?(): number | undefined;
 }
@@ -100,8 +100,7 @@ export class OutboundStream {
     const effects = makeEffects(env, {
       reply: (stanza) => void this.#host?.input((s, now) => s.sendStanza(stanza, now)),
       observe: (a) => this.#observe(a),
-      waitUntil: (p) => this.deps.ctx.waitUntil(p),
-      ...(this.deps.accept ? { accept: this.deps.accept } : {}),
+      accept: this.deps.accept,
     });
     const keys = new DialbackKeys(this.config.secret, this.config.previousSecrets, this.config.keyFormulas);
     this.#host = new SessionHost(stream, linkForHost, effects, keys, store, (at) => {
@@ -215,7 +214,7 @@ export class OutboundStream {
       if (this.#failure || !host) {
         // The bounce table: no route or no connection -> remote-server-not-found.
         const reply = bounce(stanza, new StanzaError("remote-server-not-found", this.#failure?.detail));
-        if (reply) makeEffects(this.deps.env, { reply: () => {}, observe: () => {}, waitUntil: (p) => this.deps.ctx.waitUntil(p), ...(this.deps.accept ? { accept: this.deps.accept } : {}) }).bounce(reply, "remote-server-not-found");
+        if (reply) makeEffects(this.deps.env, { reply: () => {}, observe: () => {}, accept: this.deps.accept }).bounce(reply, "remote-server-not-found");
         this.#control.action({ type: "bounce", stanza: reply ?? stanza, condition: "remote-server-not-found" });
         return;
       }
