@@ -3,7 +3,7 @@
 
 import { afterEach, describe, expect, it } from "vitest";
 import { selfSignedFor } from "../../gateway/dev-cert.js";
-import { FRAMING, Peer, TOKEN, header, startFixture, until, type Fixture } from "./gateway-fixtures.js";
+import { FRAMING, Peer, TOKEN, header, startFixture, until, type EdgeSession, type Fixture } from "./gateway-fixtures.js";
 
 let fx: Fixture | undefined;
 afterEach(async () => {
@@ -20,6 +20,19 @@ async function starttlsPeer(f: Fixture, cert?: { cert: string; key: string }): P
   await peer.wait(/<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'\/>/);
   await peer.startTls(cert ? { cert } : {});
   return peer;
+}
+
+/**
+ * A peer past STARTTLS whose new stream header reached the edge as <open/>; with `answerId` the edge
+ * answers with its own <open/> carrying that stream id.
+ */
+async function streamAtEdge(f: Fixture, answerId?: string): Promise<{ peer: Peer; s: EdgeSession }> {
+  const peer = await starttlsPeer(f);
+  peer.write(header());
+  const s = await f.edge.session();
+  await f.edge.frame(s, /^<open /);
+  if (answerId) s.ws.send(`<open xmlns='${FRAMING}' from='edge.test' to='peer.test' id='${answerId}' version='1.0'/>`);
+  return { peer, s };
 }
 
 describe("gateway: STARTTLS port (RFC 6120 §5)", () => {
@@ -128,11 +141,7 @@ describe("gateway: STARTTLS port (RFC 6120 §5)", () => {
 
   it("restarts the stream after SASL success (RFC 6120 §6.4.6): the new header becomes a new <open/>", async () => {
     fx = await startFixture();
-    const peer = await starttlsPeer(fx);
-    peer.write(header());
-    const s = await fx.edge.session();
-    await fx.edge.frame(s, /^<open /);
-    s.ws.send(`<open xmlns='${FRAMING}' from='edge.test' to='peer.test' id='s1' version='1.0'/>`);
+    const { peer, s } = await streamAtEdge(fx, "s1");
     peer.write("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>");
     await fx.edge.frame(s, /<auth /);
     s.ws.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
@@ -210,11 +219,7 @@ describe("gateway: limits, timeouts, failures, shutdown", () => {
 
   it("closes an idle stream with connection-timeout and closes the edge's WebSocket", async () => {
     fx = await startFixture({ GATEWAY_IDLE_TIMEOUT_MS: "300" });
-    const peer = await starttlsPeer(fx);
-    peer.write(header());
-    const s = await fx.edge.session();
-    await fx.edge.frame(s, /^<open /);
-    s.ws.send(`<open xmlns='${FRAMING}' from='edge.test' to='peer.test' id='s1' version='1.0'/>`);
+    const { peer, s } = await streamAtEdge(fx, "s1");
     await peer.wait(/<connection-timeout xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
     await until(() => s.closed, "edge WebSocket closed");
     expect(s.frames.at(-1)).toBe(`<close xmlns='${FRAMING}'/>`);
@@ -232,11 +237,7 @@ describe("gateway: limits, timeouts, failures, shutdown", () => {
 
   it("on shutdown closes every stream with system-shutdown and sends <close/> to the edge", async () => {
     fx = await startFixture();
-    const peer = await starttlsPeer(fx);
-    peer.write(header());
-    const s = await fx.edge.session();
-    await fx.edge.frame(s, /^<open /);
-    s.ws.send(`<open xmlns='${FRAMING}' from='edge.test' to='peer.test' id='s1' version='1.0'/>`);
+    const { peer, s } = await streamAtEdge(fx, "s1");
     await peer.wait(/<stream:stream /);
     const closed = fx.gateway.close();
     await peer.wait(/<stream:error><system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>.*<\/stream:stream>/);
@@ -249,11 +250,7 @@ describe("gateway: limits, timeouts, failures, shutdown", () => {
 
   it("applies backpressure: a peer that does not read stops the gateway reading the edge, and nothing is lost", async () => {
     fx = await startFixture({ GATEWAY_HIGH_WATER_MARK: "65536" });
-    const peer = await starttlsPeer(fx);
-    peer.write(header());
-    const s = await fx.edge.session();
-    await fx.edge.frame(s, /^<open /);
-    s.ws.send(`<open xmlns='${FRAMING}' from='edge.test' to='peer.test' id='s1' version='1.0'/>`);
+    const { peer, s } = await streamAtEdge(fx, "s1");
     await peer.wait(/<stream:stream /);
     peer.socket.pause();
     const body = "x".repeat(8000);
@@ -271,10 +268,7 @@ describe("gateway: limits, timeouts, failures, shutdown", () => {
 
   it("applies backpressure: an edge that does not read stops the gateway reading the peer, and nothing is lost", async () => {
     fx = await startFixture({ GATEWAY_HIGH_WATER_MARK: "65536" });
-    const peer = await starttlsPeer(fx);
-    peer.write(header());
-    const s = await fx.edge.session();
-    await fx.edge.frame(s, /^<open /);
+    const { peer, s } = await streamAtEdge(fx);
     const edgeSocket = (s.ws as unknown as { _socket: import("node:net").Socket })._socket;
     edgeSocket.pause();
     const body = "y".repeat(8000);

@@ -6,9 +6,7 @@ import { env, evictDurableObject, SELF } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { harness, inbox, stats, uplink, waitJob, type Uplink } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
-
-const APP = { authorization: "Bearer test-app-token-0123456789ab" };
-const peerDomain = () => env.REMOTE_DOMAIN.get(env.REMOTE_DOMAIN.idFromName("peer.test"));
+import { APP, peerDomain } from "./helpers.js";
 
 async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 5000): Promise<T> {
   const deadline = Date.now() + ms;

@@ -6,23 +6,14 @@ import { parse, type Element } from "ltx";
 import { beforeEach, describe, expect, it } from "vitest";
 import { deliverBatchToApp } from "../../durable-objects/lib/deliver.js";
 import { DeliveryQueue, MAX_ATTEMPTS, SAFETY_MS } from "../../durable-objects/lib/delivery-queue.js";
-import { harness, uplink, waitJob } from "../harness/bridge.js";
-import type { Job } from "../harness/peer.js";
+import { harness } from "../harness/bridge.js";
+import { APP, verifiedSession } from "./helpers.js";
 
-const APP = { authorization: "Bearer test-app-token-0123456789ab" };
 const localApp = () => env.LOCAL_APP.get(env.LOCAL_APP.idFromName("local"));
 
 beforeEach(async () => {
   await harness("POST", "/reset");
 });
-
-async function verifiedSession() {
-  const job = await harness<Job>("POST", "/jobs", { kind: "originate", to: "edge.test", stanzas: [] });
-  const link = await uplink(job.id);
-  expect((await waitJob(job.id, ["sent", "refused", "closed"])).result).toEqual({ type: "valid" });
-  const streamId = /id=['"]([0-9a-f]{32})['"]/.exec(link.fromEdge[0]!)![1]!;
-  return { job, link, stub: env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName(streamId)) };
-}
 
 type Stub = ReturnType<typeof env.STREAM_SESSION.get>;
 const queued = (stub: Stub) =>

@@ -4,8 +4,7 @@ import { env, SELF } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { harness, inbox, stats, uplink, waitJob, type Uplink } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
-
-const APP = { authorization: "Bearer test-app-token-0123456789ab" };
+import { APP } from "./helpers.js";
 
 async function appInbox(predicate: (xml: string) => boolean, ms = 5000): Promise<string[]> {
   const deadline = Date.now() + ms;

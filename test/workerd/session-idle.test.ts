@@ -1,23 +1,15 @@
 // Idle limit on inbound WebSocket streams (RFC 6120 §4.9.3.4): with no traffic from the peer for the
 // configured time (default 600 s), the stream ends with a connection-timeout stream error.
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_IDLE_SECONDS } from "../../durable-objects/lib/idle.js";
 import type { StreamSession } from "../../durable-objects/stream-session.js";
-import { harness, uplink, waitJob } from "../harness/bridge.js";
-import type { Job } from "../harness/peer.js";
+import { harness } from "../harness/bridge.js";
+import { verifiedSession } from "./helpers.js";
 
 beforeEach(async () => {
   await harness("POST", "/reset");
 });
-
-async function verifiedSession() {
-  const job = await harness<Job>("POST", "/jobs", { kind: "originate", to: "edge.test", stanzas: [] });
-  const link = await uplink(job.id);
-  expect((await waitJob(job.id, ["sent", "refused", "closed"])).result).toEqual({ type: "valid" });
-  const streamId = /id=['"]([0-9a-f]{32})['"]/.exec(link.fromEdge[0]!)![1]!;
-  return { job, link, stub: env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName(streamId)) };
-}
 
 describe("idle inbound streams", () => {
   it("an alarm is armed for the idle check; firing it before the limit keeps the stream", async () => {

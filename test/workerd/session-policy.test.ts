@@ -1,16 +1,10 @@
 // Sessions under the ControlPlane's policy (issue 5 with real sessions from issue 4): a denied peer
 // gets the right dialback error, a revoked pair closes a live stream, and sessions show in the index.
-import { env, SELF } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { harness, uplink, waitJob } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
-
-const admin = (path: string, init: RequestInit & { json?: unknown } = {}) =>
-  SELF.fetch(`https://edge.test/admin/v1${path}`, {
-    ...init,
-    headers: { authorization: "Bearer test-admin-token-0123456789", "content-type": "application/json" },
-    ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}),
-  });
+import { admin } from "./helpers.js";
 
 beforeEach(async () => {
   await harness("POST", "/reset");

@@ -5,19 +5,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { RemoteDomain } from "../../durable-objects/remote-domain.js";
 import { harness, inbox, stats, uplink, waitJob } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
-
-const APP = { authorization: "Bearer test-app-token-0123456789ab" };
-const peerDomain = () => env.REMOTE_DOMAIN.get(env.REMOTE_DOMAIN.idFromName("peer.test"));
-
-async function appInbox(predicate: (xml: string) => boolean, ms = 5000): Promise<string | undefined> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const res = await SELF.fetch("https://edge.test/api/v1/inbox?limit=100", { headers: APP });
-    const hit = (await res.json<{ items: { xml: string }[] }>()).items.map((i) => i.xml).find(predicate);
-    if (hit || Date.now() > deadline) return hit;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { APP, appInbox, peerDomain } from "./helpers.js";
 
 const send = (xml: string) => SELF.fetch("https://edge.test/api/v1/stanzas", { method: "POST", headers: APP, body: xml });
 

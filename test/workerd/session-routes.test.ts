@@ -1,7 +1,6 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-
-const APP = { authorization: "Bearer test-app-token-0123456789ab" };
+import { APP } from "./helpers.js";
 
 describe("GET /xmpp-s2s", () => {
   it("refuses a plain GET with 426 problem+json naming the WebSocket requirement", async () => {

@@ -1,22 +1,11 @@
 // What a session writes to SQLite: the engine snapshot only when the engine's state changed, never
 // per verified stanza (a snapshot with many pairs is large), and still enough to resume after eviction.
-import { env, evictDurableObject, runInDurableObject, SELF } from "cloudflare:test";
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { S2SStream } from "../../src/engine/index.js";
 import { harness, uplink, waitJob } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
-
-const APP = { authorization: "Bearer test-app-token-0123456789ab" };
-
-async function appInbox(predicate: (xml: string) => boolean, ms = 5000): Promise<string | undefined> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const res = await SELF.fetch("https://edge.test/api/v1/inbox?limit=100", { headers: APP });
-    const hit = (await res.json<{ items: { xml: string }[] }>()).items.map((i) => i.xml).find(predicate);
-    if (hit || Date.now() > deadline) return hit;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { APP, appInbox } from "./helpers.js";
 
 // Counts writes to the session's key/value rows with an SQLite trigger (test-only instrumentation).
 const countWrites = `CREATE TABLE IF NOT EXISTS test_writes (k TEXT PRIMARY KEY, n INTEGER NOT NULL);

@@ -6,9 +6,8 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { RemoteDomain } from "../../durable-objects/remote-domain.js";
 import { harness, inbox, stats, uplink, waitJob } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
+import { APP, peerDomain } from "./helpers.js";
 
-const APP = { authorization: "Bearer test-app-token-0123456789ab" };
-const peerDomain = () => env.REMOTE_DOMAIN.get(env.REMOTE_DOMAIN.idFromName("peer.test"));
 const ping = (id: string) => `<iq type='get' id='${id}' from='peer.test' to='edge.test'><ping xmlns='urn:xmpp:ping'/></iq>`;
 
 beforeEach(async () => {

@@ -1,19 +1,11 @@
 // STARTTLS on the outbound stream against a peer whose certificate connect() cannot trust (self-signed,
 // like many small servers): policy "verified" allows dialback without TLS, so the edge reconnects in
 // plaintext and the stanza arrives; "encrypted" does not, and the stanza bounces.
-import { env, SELF } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { harness, inbox, stats, uplink, waitJob } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
-
-const APP = { authorization: "Bearer test-app-token-0123456789ab" };
-const peerDomain = () => env.REMOTE_DOMAIN.get(env.REMOTE_DOMAIN.idFromName("peer.test"));
-const admin = (path: string, init: RequestInit & { json?: unknown } = {}) =>
-  SELF.fetch(`https://edge.test/admin/v1${path}`, {
-    ...init,
-    headers: { authorization: "Bearer test-admin-token-0123456789", "content-type": "application/json" },
-    ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}),
-  });
+import { APP, admin, appInbox, peerDomain } from "./helpers.js";
 
 beforeEach(async () => {
   await harness("POST", "/reset");
@@ -34,16 +26,6 @@ async function authorityLink() {
 
 const send = (id: string) =>
   SELF.fetch("https://edge.test/api/v1/stanzas", { method: "POST", headers: APP, body: `<message from='app@edge.test' to='t@peer.test' id='${id}'><body>${id}</body></message>` });
-
-async function appInbox(predicate: (xml: string) => boolean, ms = 5000): Promise<string | undefined> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const res = await SELF.fetch("https://edge.test/api/v1/inbox?limit=100", { headers: APP });
-    const hit = (await res.json<{ items: { xml: string }[] }>()).items.map((i) => i.xml).find(predicate);
-    if (hit || Date.now() > deadline) return hit;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("STARTTLS with an untrusted certificate", () => {
   it("level verified: falls back to plaintext once and delivers", async () => {

@@ -1,0 +1,39 @@
+// Shared setup for the workerd session tests: the application's bearer token, the test peer's
+// RemoteDomain, admin calls, polling the application inbox, and a verified inbound session.
+import { env, SELF } from "cloudflare:test";
+import { expect } from "vitest";
+import { harness, uplink, waitJob } from "../harness/bridge.js";
+import type { Job } from "../harness/peer.js";
+
+export const APP = { authorization: "Bearer test-app-token-0123456789ab" };
+
+/** The RemoteDomain for the harness peer (peer.test). */
+export const peerDomain = () => env.REMOTE_DOMAIN.get(env.REMOTE_DOMAIN.idFromName("peer.test"));
+
+/** A call to /admin/v1 with the admin token; `json` becomes the body. */
+export const admin = (path: string, init: RequestInit & { json?: unknown } = {}) =>
+  SELF.fetch(`https://edge.test/admin/v1${path}`, {
+    ...init,
+    headers: { authorization: "Bearer test-admin-token-0123456789", "content-type": "application/json" },
+    ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}),
+  });
+
+/** Polls the application inbox until a stanza matches `predicate` (or `ms` pass); the match or undefined. */
+export async function appInbox(predicate: (xml: string) => boolean, ms = 5000): Promise<string | undefined> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const res = await SELF.fetch("https://edge.test/api/v1/inbox?limit=100", { headers: APP });
+    const hit = (await res.json<{ items: { xml: string }[] }>()).items.map((i) => i.xml).find(predicate);
+    if (hit || Date.now() > deadline) return hit;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A peer that originated a stream to edge.test and got dialback type='valid', with its StreamSession. */
+export async function verifiedSession() {
+  const job = await harness<Job>("POST", "/jobs", { kind: "originate", to: "edge.test", stanzas: [] });
+  const link = await uplink(job.id);
+  expect((await waitJob(job.id, ["sent", "refused", "closed"])).result).toEqual({ type: "valid" });
+  const streamId = /id=['"]([0-9a-f]{32})['"]/.exec(link.fromEdge[0]!)![1]!;
+  return { job, link, stub: env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName(streamId)) };
+}
