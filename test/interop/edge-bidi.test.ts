@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { C2sClient } from "../../scripts/interop/lib/c2s.mjs";
 import { startStack, type Stack } from "../../scripts/interop/lib/stack.mjs";
 import { PASSWORD } from "../../scripts/interop/lib/topology.mjs";
-import { gatewayLog, sendFromEdge, uniqueBody, waitForInbox } from "./helpers.js";
+import { gatewayLogWhen, sendFromEdge, uniqueBody, waitForInbox } from "./helpers.js";
 
 describe("edge <-> Prosody with mod_s2s_bidi (STARTTLS required)", () => {
   let stack: Stack;
@@ -34,13 +34,15 @@ describe("edge <-> Prosody with mod_s2s_bidi (STARTTLS required)", () => {
     expect(pong.attrs.type).toBe("result");
     expect(pong.attrs.from).toBe("edge.test");
 
-    const log = gatewayLog(stack);
+    const isPong = (e: Record<string, unknown>) =>
+      e.msg === "edge frame" && /<iq [^>]*id='bidi-ping'[^>]*type='result'|<iq [^>]*type='result'[^>]*id='bidi-ping'/.test(String(e.data));
+    const log = await gatewayLogWhen(stack, (l) => l.some(isPong));
     const requested = log.find((e) => e.msg === "peer data" && String(e.data).includes("<bidi xmlns='urn:xmpp:bidi'/>"));
     expect(requested, "Prosody requested bidi (XEP-0288 §3)").toBeDefined();
     const conn = requested!.conn;
     expect(log.some((e) => e.conn === conn && e.msg === "peer data" && String(e.data).includes(body))).toBe(true);
     // The answer went back as a frame on that same gateway connection: the edge did not dial Prosody for it.
-    expect(log.some((e) => e.conn === conn && e.msg === "edge frame" && /<iq [^>]*id='bidi-ping'[^>]*type='result'|<iq [^>]*type='result'[^>]*id='bidi-ping'/.test(String(e.data)))).toBe(true);
+    expect(log.some((e) => e.conn === conn && isPong(e))).toBe(true);
   });
 
   it("sends the edge application's stanza (POST /api/v1/stanzas) on Prosody's bidi connection, with no dialback outward", async () => {
@@ -56,7 +58,7 @@ describe("edge <-> Prosody with mod_s2s_bidi (STARTTLS required)", () => {
     const got = await alice.waitFor((el: Element) => el.is("message") && el.getChildText("body") === body, 30_000);
     expect(got.attrs.from).toBe(`app@${stack.domains.edge}`);
 
-    const log = gatewayLog(stack);
+    const log = await gatewayLogWhen(stack, (l) => l.some((e) => e.msg === "edge frame" && String(e.data).includes(body)));
     const bidiConns = new Set(log.filter((e) => e.msg === "peer data" && String(e.data).includes("<bidi xmlns='urn:xmpp:bidi'/>")).map((e) => e.conn));
     // Written by the edge as a frame on a connection Prosody opened with bidi ...
     expect(log.some((e) => bidiConns.has(e.conn) && e.msg === "edge frame" && String(e.data).includes(body))).toBe(true);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { C2sClient } from "../../scripts/interop/lib/c2s.mjs";
 import { startStack, type Stack } from "../../scripts/interop/lib/stack.mjs";
 import { PASSWORD } from "../../scripts/interop/lib/topology.mjs";
-import { gatewayLog, inbox, uniqueBody, waitForInbox } from "./helpers.js";
+import { gatewayLogWhen, inbox, uniqueBody, waitForInbox } from "./helpers.js";
 
 describe.each([
   { label: "plaintext", tls: false },
@@ -44,7 +44,8 @@ describe.each([
     expect(error?.getChildText("text", "urn:ietf:params:xml:ns:xmpp-stanzas")).toContain("dialback authentication failed");
 
     // What the edge told Prosody, as carried by the gateway.
-    const refusal = gatewayLog(stack).find((e) => e.msg === "edge frame" && /<db:result [^>]*to='denied\.test'[^>]*type='error'/.test(String(e.data)));
+    const isRefusal = (e: Record<string, unknown>) => e.msg === "edge frame" && /<db:result [^>]*to='denied\.test'[^>]*type='error'/.test(String(e.data));
+    const refusal = (await gatewayLogWhen(stack, (l) => l.some(isRefusal))).find(isRefusal);
     expect(refusal, "db:result type='error' to denied.test").toBeDefined();
     expect(String(refusal!.data)).toContain("<forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>");
     expect((await inbox(stack)).some((i) => i.xml.includes(body))).toBe(false);

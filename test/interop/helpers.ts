@@ -45,6 +45,24 @@ export function gatewayLog(stack: Stack): Array<Record<string, unknown>> {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/**
+ * The gateway's log once `ready(log)` holds, or as it stands after `timeoutMs` (the caller's
+ * assertions then fail with what is there). The gateway writes its log asynchronously, so a line
+ * about a frame can land after the peer has already acted on that frame.
+ */
+export async function gatewayLogWhen(
+  stack: Stack,
+  ready: (log: Array<Record<string, unknown>>) => boolean,
+  timeoutMs = 10_000,
+): Promise<Array<Record<string, unknown>>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const log = gatewayLog(stack);
+    if (ready(log) || Date.now() > deadline) return log;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 let n = 0;
 /** A unique message body per test, so assertions never match a previous test's stanza. */
 export const uniqueBody = (label: string) => `${label} #${++n} ${Math.random().toString(36).slice(2, 8)}`;
