@@ -26,7 +26,7 @@ import {
   StreamReader,
   closeFrame,
   frameElement,
-  openFrame,
+  headerToOpenFrame,
   serialize,
   streamClose,
   streamHeader,
@@ -230,9 +230,7 @@ export class GatewayConnection {
     let ok = true;
     switch (ev.type) {
       case "open": {
-        const attrs: Record<string, string> = {};
-        for (const [k, v] of Object.entries(ev.attrs)) if (k !== "xmlns" && k !== "xmlns:stream") attrs[k] = v;
-        ok = edge.send(openFrame(attrs));
+        ok = edge.send(headerToOpenFrame(ev.attrs));
         this.#clearHandshake();
         break;
       }

@@ -1,6 +1,6 @@
 // Bytes <-> engine events for the two transports a stream session runs on, built on src/xml:
 // RFC 6120 TCP (outbound connect(): StreamReader, streamHeader, serialize) and RFC 7395 / XEP-0468
-// framing (inbound WebSocket: FrameReader, openFrame, frameElement).
+// framing (inbound WebSocket: FrameReader, headerToOpenFrame, frameElement).
 
 import type { Limits } from "../../src/config.js";
 import type { Outgoing } from "../../src/engine/index.js";
@@ -13,7 +13,7 @@ import {
   StreamReader,
   closeFrame,
   frameElement,
-  openFrame,
+  headerToOpenFrame,
   serialize,
   streamClose,
   streamHeader,
@@ -63,10 +63,7 @@ export class FrameCodec {
 
   /** Engine output -> one WebSocket message, every element standalone. Answers in the peer's framing namespace. */
   encode(out: Outgoing): string {
-    if (out.kind === "header") {
-      const { xmlns: _x, "xmlns:stream": _s, ...rest } = out.attrs;
-      return openFrame(rest, this.#framingNs);
-    }
+    if (out.kind === "header") return headerToOpenFrame(out.attrs, this.#framingNs);
     if (out.kind === "close") return closeFrame({}, this.#framingNs);
     return frameElement(out.element);
   }

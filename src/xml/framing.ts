@@ -122,6 +122,17 @@ export function openFrame(attrs: Record<string, string | undefined>, framingNs: 
   return frameOf("open", attrs, framingNs);
 }
 
+/**
+ * A TCP stream header's attributes (RFC 6120 §4.7) as the `<open/>` frame that stands for it
+ * (RFC 7395 §3.3.2): the content and stream namespaces have no place on `<open/>` (the framing
+ * namespace replaces them); other declarations such as xmlns:db stay. The gateway uses it for the
+ * peer's header, the edge for its own.
+ */
+export function headerToOpenFrame(attrs: Record<string, string | undefined>, framingNs: string = NS_FRAMING_SERVER): string {
+  const { xmlns: _x, "xmlns:stream": _s, ...rest } = attrs;
+  return openFrame(rest, framingNs);
+}
+
 /** `<close xmlns=framing/>`, optionally with see-other-uri (RFC 7395 §3.6). */
 export function closeFrame(attrs: Record<string, string | undefined> = {}, framingNs: string = NS_FRAMING_SERVER): string {
   return frameOf("close", attrs, framingNs);

@@ -3,7 +3,7 @@
 
 export type { StreamEvent } from "./events.js";
 export { StreamReader, type StreamReaderOptions } from "./stream-reader.js";
-export { FrameReader, type FrameReaderOptions, openFrame, closeFrame, frameElement } from "./framing.js";
+export { FrameReader, type FrameReaderOptions, openFrame, headerToOpenFrame, closeFrame, frameElement } from "./framing.js";
 export {
   streamHeader,
   streamClose,

@@ -4,6 +4,7 @@ import { Element } from "ltx";
 import { describe, expect, it } from "vitest";
 import {
   closeFrame, FrameReader, frameElement, NS_DIALBACK, NS_FRAMING, NS_FRAMING_SERVER, NS_SERVER, NS_STREAM, openFrame,
+  headerToOpenFrame,
 } from "../../src/xml/index.js";
 import { elementOf, summarize } from "./xml-helpers.js";
 
@@ -113,6 +114,14 @@ describe("framing writer", () => {
     expect(closeFrame({ "see-other-uri": "wss://x/?a=1&b=2" }, NS_FRAMING)).toBe(
       `<close xmlns='${NS_FRAMING}' see-other-uri='wss://x/?a=1&amp;b=2'/>`,
     );
+  });
+
+  it("turns a stream header's attributes into <open/>: the framing namespace replaces the content and stream ones, xmlns:db stays", () => {
+    const attrs = { xmlns: NS_SERVER, "xmlns:stream": NS_STREAM, "xmlns:db": NS_DIALBACK, from: "capulet.example", to: "montague.example", version: "1.0" };
+    expect(headerToOpenFrame(attrs)).toBe(
+      `<open xmlns='${NS_FRAMING_SERVER}' xmlns:db='${NS_DIALBACK}' from='capulet.example' to='montague.example' version='1.0'/>`,
+    );
+    expect(headerToOpenFrame({ to: "montague.example" }, NS_FRAMING)).toBe(`<open xmlns='${NS_FRAMING}' to='montague.example'/>`);
   });
 
   it("makes elements standalone without touching the caller's element", () => {

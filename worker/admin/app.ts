@@ -5,6 +5,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { Env } from "../env.js";
 import { ProblemError } from "../problem.js";
+import { normalizeDomain, type Domain } from "../../src/types.js";
 
 export type AdminEnv = { Bindings: Env };
 
@@ -30,3 +31,10 @@ export function actor(c: Context): string {
 }
 
 export const security = [{ Bearer: [] }];
+
+/** A domain from a path or query value (percent-decoded, normalised), or a 422 problem naming `what`. */
+export function domainParam(raw: string, what: string): Domain {
+  const d = normalizeDomain(decodeURIComponent(raw));
+  if (!d) throw new ProblemError(422, "Invalid domain", `${what} '${raw}' is not a domain name`);
+  return d;
+}

@@ -2,7 +2,7 @@
 // HTTP service for servers that share our secret).
 
 import { createRoute, z } from "@hono/zod-openapi";
-import { adminApp, security } from "./app.js";
+import { adminApp, domainParam, security } from "./app.js";
 import { controlPlane } from "./control.js";
 import { CheckBody, CheckResult, DomainParam, PeerState, VerifyBody, VerifyResult, problemResponse } from "./schemas.js";
 import { checkPeer } from "./peer-check.js";
@@ -10,19 +10,13 @@ import { edgeConfig } from "../config.js";
 import { ProblemError } from "../problem.js";
 import { DialbackKeys } from "../../src/dialback/keys.js";
 import { effectiveKnobs } from "../../src/policy/index.js";
-import { asStreamId, normalizeDomain, type Domain } from "../../src/types.js";
+import { asStreamId } from "../../src/types.js";
 
 export const peerRoutes = adminApp();
 
 const unauthorized = { 401: problemResponse("missing or wrong bearer token") };
 const invalid = { 422: problemResponse("invalid value; detail names it") };
 const PeerPath = z.object({ domain: DomainParam.openapi({ param: { name: "domain", in: "path" }, example: "peer.example" }) });
-
-function domain(raw: string, what: string): Domain {
-  const d = normalizeDomain(decodeURIComponent(raw));
-  if (!d) throw new ProblemError(422, "Invalid domain", `${what} '${raw}' is not a domain name`);
-  return d;
-}
 
 peerRoutes.openapi(
   createRoute({
@@ -33,7 +27,7 @@ peerRoutes.openapi(
     request: { params: PeerPath },
     responses: { 200: { description: "peer", content: { "application/json": { schema: PeerState } } }, ...unauthorized, ...invalid },
   }),
-  async (c) => c.json(await controlPlane(c.env).peer(domain(c.req.valid("param").domain, "domain")), 200),
+  async (c) => c.json(await controlPlane(c.env).peer(domainParam(c.req.valid("param").domain, "domain")), 200),
 );
 
 peerRoutes.openapi(
@@ -51,9 +45,9 @@ peerRoutes.openapi(
   }),
   async (c) => {
     const config = await edgeConfig(c.env);
-    const peer = domain(c.req.valid("param").domain, "domain");
+    const peer = domainParam(c.req.valid("param").domain, "domain");
     const body = (c.req.header("content-type") ?? "").includes("json") ? c.req.valid("json") : {};
-    const from = body.from === undefined ? config.domains[0]! : domain(body.from, "from");
+    const from = body.from === undefined ? config.domains[0]! : domainParam(body.from, "from");
     if (!config.domains.includes(from)) {
       throw new ProblemError(422, "Not a hosted domain", `from '${from}' is not one of EDGE_DOMAINS (${config.domains.join(", ")})`);
     }
@@ -95,8 +89,8 @@ peerRoutes.openapi(
   async (c) => {
     const b = c.req.valid("json");
     const config = await edgeConfig(c.env);
-    const receiving = domain(b.receiving, "receiving");
-    const originating = domain(b.originating, "originating");
+    const receiving = domainParam(b.receiving, "receiving");
+    const originating = domainParam(b.originating, "originating");
     // XEP-0220 §2.4: item-not-found when the domain asked about is not hosted here.
     if (!config.domains.includes(originating)) {
       throw new ProblemError(404, "Not a hosted domain", `originating '${originating}' is not hosted by this edge`);

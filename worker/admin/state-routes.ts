@@ -2,23 +2,16 @@
 // ControlPlane's index, fed by the StreamSession DOs; operator actions fan out to those sessions.
 
 import { createRoute, z } from "@hono/zod-openapi";
-import { adminApp, actor, security } from "./app.js";
+import { adminApp, actor, domainParam, security } from "./app.js";
 import { controlPlane, orThrow } from "./control.js";
 import { AuditPage, Cursor, Enforcement, DomainParam, Limit, Pair, PairPage, SessionDetail, SessionPage, StreamCondition, problemResponse } from "./schemas.js";
 import { ProblemError } from "../problem.js";
-import { normalizeDomain } from "../../src/types.js";
 
 export const stateRoutes = adminApp();
 
 const unauthorized = { 401: problemResponse("missing or wrong bearer token") };
 const invalid = { 422: problemResponse("invalid query or path value") };
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
-
-function domain(raw: string, what: string): string {
-  const d = normalizeDomain(decodeURIComponent(raw));
-  if (!d) throw new ProblemError(422, "Invalid domain", `${what} '${raw}' is not a domain name`);
-  return d;
-}
 
 stateRoutes.openapi(
   createRoute({
@@ -41,8 +34,8 @@ stateRoutes.openapi(
   async (c) => {
     const q = c.req.valid("query");
     const filter = {
-      local: q.local === undefined ? undefined : domain(q.local, "local"),
-      remote: q.remote === undefined ? undefined : domain(q.remote, "remote"),
+      local: q.local === undefined ? undefined : domainParam(q.local, "local"),
+      remote: q.remote === undefined ? undefined : domainParam(q.remote, "remote"),
       direction: q.direction,
       state: q.state,
     };
@@ -66,7 +59,7 @@ stateRoutes.openapi(
   }),
   async (c) => {
     const p = c.req.valid("param");
-    const [local, remote] = [domain(p.local, "local"), domain(p.remote, "remote")];
+    const [local, remote] = [domainParam(p.local, "local"), domainParam(p.remote, "remote")];
     const items = await controlPlane(c.env).pairsBetween(local, remote);
     if (items.length === 0) throw new ProblemError(404, "No such pair", `no stream carries the domain pair ${local} <-> ${remote}`);
     return c.json({ items }, 200);
@@ -89,7 +82,7 @@ stateRoutes.openapi(
   }),
   async (c) => {
     const p = c.req.valid("param");
-    const r = orThrow(await controlPlane(c.env).revokePair(domain(p.local, "local"), domain(p.remote, "remote"), actor(c)));
+    const r = orThrow(await controlPlane(c.env).revokePair(domainParam(p.local, "local"), domainParam(p.remote, "remote"), actor(c)));
     return c.json(r, 200);
   },
 );
