@@ -4,6 +4,10 @@
 // multiplexed on it (seed 000), so a second verification opens no connection. Stanzas are persisted
 // in the outbox before the API answers, and move into the engine (whose snapshot is persisted) once
 // a stream exists; after an eviction they are put back and the stream is reopened.
+// With XEP-0288 bidi the peer may also authenticate its own domain to us on that outbound stream
+// (db:result in the reverse direction). Its key must be verified with the peer's Authoritative Server
+// on another connection (XEP-0220 §4, XEP-0288 §2.1), so the DO then opens a second, verify-only link
+// to the domain, which multiplexes db:verify like the outbound stream does for everyone else.
 
 import { DurableObject } from "cloudflare:workers";
 import { parse, type Element } from "ltx";
@@ -20,12 +24,19 @@ import { DeliveryQueue } from "./lib/delivery-queue.js";
 import { deliverBatchToApp } from "./lib/deliver.js";
 import { jidDomain } from "../src/delivery/submit.js";
 
+/** Storage-key prefix of the verify-only link's snapshot. */
+const VERIFY_PREFIX = "verify:";
+
 export class RemoteDomain extends DurableObject<Env> {
   readonly #outbox: Outbox;
   readonly #store: SessionStore;
   readonly #bidi: BidiRoutes;
   #flushing: Promise<void> = Promise.resolve();
   #out: OutboundStream | undefined;
+  /** Verify-only link: for keys that arrived on #out itself. */
+  #verifier: OutboundStream | undefined;
+  /** When each stream wants the DO's one alarm; merged with the delivery queue's retry. */
+  readonly #wants = new Map<"out" | "verify", number>();
   /** Stanzas for our application (bounces, stanzas arriving on the outbound stream), persisted. */
   readonly #toApp: DeliveryQueue;
 
@@ -51,34 +62,46 @@ export class RemoteDomain extends DurableObject<Env> {
       const domain = this.#store.get("domain");
       if (!domain) return;
       const orphans = OutboundStream.orphanedQueue(this.#store);
+      // The verify link queues no stanzas; its outstanding verifications died with their callers.
+      OutboundStream.orphanedQueue(this.#store, VERIFY_PREFIX);
       for (const q of orphans) this.#outbox.add(q.local, q.xml, Date.now());
       if (this.#outbox.size() > 0) this.ctx.waitUntil(this.#flush());
     });
   }
 
-  #deps(): OutboundDeps {
+  #deps(which: "out" | "verify"): OutboundDeps {
     return {
       env: this.env,
       ctx: this.ctx,
       store: this.#store,
       remote: asDomain(this.#store.get("domain")!),
       accept: (stanza) => this.#toApp.accept(stanza),
-      alarmFloor: () => this.#toApp.due,
+      arm: (at) => {
+        if (at === undefined) this.#wants.delete(which);
+        else this.#wants.set(which, at);
+        this.#rearm();
+      },
+      ...(which === "verify" ? { keyPrefix: VERIFY_PREFIX, idSuffix: "#verify" } : {}),
     };
   }
 
-  // The delivery queue's retry, merged with the outbound stream's alarm (which includes it as a floor
-  // whenever it re-arms): only ever brings the alarm forward.
+  // One alarm for the DO: the earliest of what the outbound stream, the verify link and the delivery
+  // queue's retry need; none left -> no alarm.
   #rearm(): void {
-    const due = this.#toApp.due;
-    if (due === undefined) return;
-    void this.ctx.storage.getAlarm().then((cur) => (cur === null || cur > due ? this.ctx.storage.setAlarm(due) : undefined));
+    const at = Math.min(...this.#wants.values(), this.#toApp.due ?? Infinity);
+    void (at === Infinity ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(at));
   }
 
   async #stream(local: Domain): Promise<OutboundStream> {
     if (this.#out && !this.#out.ended) return this.#out;
-    this.#out = new OutboundStream(this.#deps(), local, await edgeConfig(this.env));
+    this.#out = new OutboundStream(this.#deps("out"), local, await edgeConfig(this.env));
     return this.#out;
+  }
+
+  async #verifyLink(local: Domain): Promise<OutboundStream> {
+    if (this.#verifier && !this.#verifier.ended) return this.#verifier;
+    this.#verifier = new OutboundStream(this.#deps("verify"), local, await edgeConfig(this.env));
+    return this.#verifier;
   }
 
   #remember(remote: string): void {
@@ -137,12 +160,15 @@ export class RemoteDomain extends DurableObject<Env> {
 
   /**
    * Receiving role elsewhere (XEP-0220 §2.1.2): ask this domain's Authoritative Server whether `key`
-   * is right for (from = our domain, to = this domain, id). Multiplexed on the one outbound stream.
+   * is right for (from = our domain, to = this domain, id). Multiplexed on the one outbound stream,
+   * unless the key arrived on that very stream (bidi): then on the verify-only link (XEP-0220 §4).
    */
   async verify(from: string, to: string, id: string, key: string): Promise<VerifyOutcome> {
     this.#remember(to);
-    const out = await this.#stream(asDomain(from));
-    return out.verify({ from: asDomain(from), to: asDomain(to), id, key });
+    const req = { from: asDomain(from), to: asDomain(to), id, key };
+    const out = await this.#stream(req.from);
+    if (!out.carries(id)) return out.verify(req);
+    return (await this.#verifyLink(req.from)).verify(req);
   }
 
   queued(): number {
@@ -162,6 +188,7 @@ export class RemoteDomain extends DurableObject<Env> {
   async alarmAt(now: number): Promise<void> {
     const delivered = this.#toApp.alarm();
     await this.#out?.timeout(now);
+    await this.#verifier?.timeout(now);
     await delivered;
   }
 

@@ -35,6 +35,15 @@ export interface OutboundDeps {
   accept(stanza: Element): void;
   /** An earlier alarm someone else in the DO needs (the delivery queue's retry), merged into ours. */
   alarmFloor?(): number | undefined;
+  /**
+   * When given, the stream never touches the DO's single alarm itself: it reports when it wants to
+   * be woken (undefined: not any more) and the owner merges that with its other needs.
+   */
+  arm?(at: number | undefined): void;
+  /** Storage-key prefix for this stream's snapshot (a second stream in the same DO needs its own). */
+  keyPrefix?: string;
+  /** Appended to the session id reported to the ControlPlane ("remote:<domain><suffix>"). */
+  idSuffix?: string;
 }
 
 type Failure = { condition: "remote-server-not-found" | "remote-connection-failed"; detail: string };
@@ -60,7 +69,7 @@ export class OutboundStream {
     private readonly config: EdgeConfig,
   ) {
     this.#meta = {
-      id: `remote:${deps.remote}`, direction: "outbound", openedAt: Date.now(), closed: false,
+      id: `remote:${deps.remote}${deps.idSuffix ?? ""}`, direction: "outbound", openedAt: Date.now(), closed: false,
       connection: { transport: "websocket", peer: undefined, tls: null, certIdentities: [] },
     };
     this.#control = new ControlReporter(deps.env, this.#meta.id, (p) => deps.ctx.waitUntil(p));
@@ -68,15 +77,24 @@ export class OutboundStream {
   }
 
   /** Queued stanzas of a stream that died with its DO (eviction): to be sent again. */
-  static orphanedQueue(store: SessionStore): { local: string; xml: string }[] {
-    const snap = store.get<StreamSnapshot>("snapshot", true);
-    store.delete("snapshot");
+  static orphanedQueue(store: SessionStore, keyPrefix = ""): { local: string; xml: string }[] {
+    const snap = store.get<StreamSnapshot>(`${keyPrefix}snapshot`, true);
+    store.delete(`${keyPrefix}snapshot`);
     if (!snap || snap.phase.name === "closed") return [];
     const out: { local: string; xml: string }[] = [];
     for (const [key, rec] of snap.outbound) {
       if (rec.state === "keying" || rec.state === "pending") for (const xml of rec.queue) out.push({ local: splitPairKey(key)[0], xml });
     }
     return out;
+  }
+
+  get #snapshotKey(): string {
+    return `${this.deps.keyPrefix ?? ""}snapshot`;
+  }
+
+  /** True when `id` is this stream's id: a key that arrived here must be verified elsewhere (XEP-0220 §4). */
+  carries(id: string): boolean {
+    return !this.ended && this.#host?.stream.streamId === id;
   }
 
   async #connect(preferTls = true): Promise<void> {
@@ -106,7 +124,7 @@ export class OutboundStream {
     this.#host = new SessionHost(stream, linkForHost, effects, keys, store, (at) => {
       this.#engineDeadline = at;
       this.#arm();
-    });
+    }, Date.now, this.#snapshotKey);
     const host = this.#host;
     await host.input((s, now) => s.start(now));
     // The read loop lives as long as the socket (an open socket keeps the DO up, at most 15 minutes:
@@ -182,8 +200,9 @@ export class OutboundStream {
     } else if (a.type === "closed") {
       this.ended = true;
       this.#meta.closed = true;
-      this.deps.store.delete("snapshot");
-      void this.deps.ctx.storage.deleteAlarm();
+      this.deps.store.delete(this.#snapshotKey);
+      if (this.deps.arm) this.deps.arm(undefined);
+      else void this.deps.ctx.storage.deleteAlarm();
     }
   }
 
@@ -192,7 +211,8 @@ export class OutboundStream {
     const idle = this.#lastActivity + IDLE_MS;
     const recycle = this.#connectedAt + RECYCLE_MS;
     const at = Math.min(this.#engineDeadline ?? Infinity, idle, recycle, this.deps.alarmFloor?.() ?? Infinity);
-    void this.deps.ctx.storage.setAlarm(at);
+    if (this.deps.arm) this.deps.arm(at);
+    else void this.deps.ctx.storage.setAlarm(at);
   }
 
   /** Waits for the current connection attempt, including one a plaintext fallback started meanwhile. */

@@ -56,6 +56,8 @@ export class SessionHost {
     private readonly store: SessionStore,
     private readonly setAlarm: (at: number | undefined) => void,
     private readonly now: () => number = Date.now,
+    /** Where the snapshot lives in the DO's store (a DO with two streams gives each its own key). */
+    private readonly snapshotKey = "snapshot",
   ) {}
 
   /** Runs `input` on the stream after every earlier input, then carries out what it caused. */
@@ -143,7 +145,7 @@ export class SessionHost {
     const revision = this.stream.revision;
     if (revision === this.#savedRevision) return;
     this.#savedRevision = revision;
-    this.store.put("snapshot", JSON.stringify(this.stream.snapshot()));
+    this.store.put(this.snapshotKey, JSON.stringify(this.stream.snapshot()));
   }
 }
 

@@ -34,6 +34,13 @@ export interface PeerConfig {
   offerStartTls: boolean;
   /** Authoritative role: leave db:verify requests unanswered (to test loss with requests pending). */
   ignoreVerify: boolean;
+  /**
+   * XEP-0288 reverse dialback: on the first connection the edge opens to us with bidi, authenticate
+   * our own domain to the edge there (db:result, with a forged key if `forge`), then send `stanza`
+   * once the edge answered (whatever the answer: the edge must deliver it only after type='valid').
+   * `to`: the edge's domain to authenticate to (default: the one the edge's header named).
+   */
+  reverse?: { stanza: string; forge?: boolean; to?: string };
 }
 
 export const defaultConfig = (): PeerConfig => ({
@@ -46,6 +53,15 @@ export const defaultConfig = (): PeerConfig => ({
   offerStartTls: false,
   ignoreVerify: false,
 });
+
+/** What happened to the reverse dialback of `PeerConfig.reverse`. */
+export interface ReverseState {
+  /** Our stream id of the connection the db:result went out on. */
+  sentOn?: string;
+  result?: { type: string; condition?: string };
+  /** Our stream ids of the connections on which db:verify requests from the edge arrived. */
+  verifyOn: string[];
+}
 
 export interface Job {
   id: string;
@@ -69,6 +85,8 @@ interface Conn {
   direction: "in" | "out";
   ourId: string;
   peerId?: string;
+  /** The domain the other side named in its header (`from`). */
+  peerDomain?: string;
   /** Pairs "from|to" verified for stanzas arriving on this stream. */
   verifiedIn: Set<string>;
   job?: Job;
@@ -100,6 +118,8 @@ export class HarnessPeer {
   stats: Stats = { tcpAccepted: 0, verifyRequests: 0, dbResults: 0, authorityConnections: 0, authorityRoundTrips: 0, inboundOpens: 0, tlsAttempts: 0 };
   inbox: Element[] = [];
   jobs = new Map<string, Job>();
+  reverse: ReverseState = { verifyOn: [] };
+  #reverseConn: Conn | undefined;
   readonly #waitingJobs: Job[] = [];
   #authority: Conn | undefined;
   #authorityReady: Promise<Conn> | undefined;
@@ -129,6 +149,8 @@ export class HarnessPeer {
     this.stats = { tcpAccepted: 0, verifyRequests: 0, dbResults: 0, authorityConnections: 0, authorityRoundTrips: 0, inboundOpens: 0, tlsAttempts: 0 };
     this.inbox = [];
     this.jobs.clear();
+    this.reverse = { verifyOn: [] };
+    this.#reverseConn = undefined;
     this.#waitingJobs.length = 0;
     for (const c of this.#conns) c.wire.destroy();
     this.#conns.clear();
@@ -235,6 +257,7 @@ export class HarnessPeer {
       // RFC 6120 §4.7: answer with our own header and a fresh id, then features.
       this.stats.inboundOpens++;
       conn.peerId = attrs.id;
+      conn.peerDomain = attrs.from;
       conn.wire.open({ from: this.domain, ...(attrs.from ? { to: attrs.from } : {}), id: conn.ourId, version: "1.0" });
       const features = new Element("stream:features");
       const db = features.c("dialback", { xmlns: "urn:xmpp:features:dialback" });
@@ -282,6 +305,7 @@ export class HarnessPeer {
     }
     if (el.name === "bidi" && el.attrs.xmlns === "urn:xmpp:bidi") {
       conn.bidi = true;
+      if (conn.direction === "in") this.#reverseDialback(conn);
       return;
     }
     if (el.name === "db:result" || (el.name === "result" && el.attrs.xmlns === NS_DB)) return this.#onResult(conn, el);
@@ -302,8 +326,29 @@ export class HarnessPeer {
     }
   }
 
+  /** XEP-0288 §2: on a bidi stream the edge opened, authenticate our own domain to it (once). */
+  #reverseDialback(conn: Conn): void {
+    const spec = this.config.reverse;
+    if (!spec || this.#reverseConn || !conn.peerDomain) return;
+    this.#reverseConn = conn;
+    this.reverse.sentOn = conn.ourId;
+    // Keyed by the id of this stream, which we (the responding entity) chose (XEP-0220 §2.1.1).
+    const to = spec.to ?? conn.peerDomain;
+    const key = dialbackKey(spec.forge ? `forged-${this.secret}` : this.secret, to, this.domain, conn.ourId);
+    conn.wire.send(new Element("db:result", { from: this.domain, to }).t(key));
+    this.#notify();
+  }
+
   #onResult(conn: Conn, el: Element): void {
     const { from, to, type } = el.attrs;
+    const reverseTo = this.config.reverse?.to ?? conn.peerDomain;
+    if (type && conn === this.#reverseConn && to === this.domain && from === reverseTo && !this.reverse.result) {
+      const condition = (el.getChild("error")?.children.find((c) => typeof c !== "string") as Element | undefined)?.name;
+      this.reverse.result = { type, ...(condition ? { condition } : {}) };
+      if (this.config.reverse) conn.wire.send(parse(this.config.reverse.stanza) as Element);
+      this.#notify();
+      return;
+    }
     if (type) {
       // The answer to our own db:result on a stream we initiated.
       const job = conn.job;
@@ -358,6 +403,7 @@ export class HarnessPeer {
     }
     // Authoritative role (XEP-0220 §2.1.3): is this our key for (receiving=from, originating=to, id)?
     this.stats.verifyRequests++;
+    if (!this.reverse.verifyOn.includes(conn.ourId)) this.reverse.verifyOn.push(conn.ourId);
     if (this.config.ignoreVerify) return void this.#notify();
     const reply = new Element("db:verify", { from: to, to: from, id });
     if (to !== this.domain) {

@@ -105,6 +105,11 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
       const sm = /^\/jobs\/([0-9a-f]+)\/send$/.exec(url.pathname);
       if (req.method === "POST" && sm) return send(peer.sendOn(sm[1]!, parse(json.xml) as Element) ? 200 : 409, {});
       if (req.method === "POST" && url.pathname === "/bidi-send") return send(peer.sendBidi(parse(json.xml) as Element) ? 200 : 409, {});
+      if (req.method === "GET" && url.pathname === "/reverse") {
+        // XEP-0288 reverse dialback (PeerConfig.reverse): waits for the edge's answer.
+        await waitUntil(() => peer.reverse.result !== undefined, wait);
+        return send(200, peer.reverse);
+      }
       if (req.method === "POST" && url.pathname === "/drop") {
         peer.dropAll(url.searchParams.get("tcpOnly") === "1");
         return send(200, {});

@@ -1,0 +1,58 @@
+// XEP-0288 reverse dialback on the edge's OUTBOUND stream: the peer authenticates its own domain to
+// us there (db:result). Its key must be verified with the peer's Authoritative Server on another
+// connection (XEP-0220 §4, XEP-0288 §2.1), so the RemoteDomain opens a verify-only link for it; the
+// stanza the peer then sends on the outbound stream reaches the application only after type='valid'.
+// The peer authenticates peer.test -> chat.edge.test, not the inverse of the pair the edge verified
+// (edge.test -> peer.test), so nothing but the reverse dialback lets that stanza through.
+import { beforeEach, describe, expect, it } from "vitest";
+import { harness, inbox, stats } from "../harness/bridge.js";
+import type { ReverseState } from "../harness/peer.js";
+import { APP, appInbox, peerDomain } from "./helpers.js";
+import { SELF } from "cloudflare:test";
+
+const reverse = (id: string) => `<message from='alice@peer.test' to='bob@chat.edge.test' id='${id}'><body>back to you</body></message>`;
+
+async function openOutbound(id: string): Promise<void> {
+  const res = await SELF.fetch("https://edge.test/api/v1/stanzas", {
+    method: "POST", headers: APP,
+    body: `<message from='app@edge.test' to='carol@peer.test' id='${id}'><body>hello</body></message>`,
+  });
+  expect(res.status).toBe(202);
+  // The edge's stream reached peer.test and carried the stanza (edge.test -> peer.test is valid).
+  const { items } = await inbox(1);
+  expect(items.some((x) => x.includes(`id="${id}"`))).toBe(true);
+}
+
+beforeEach(async () => {
+  await harness("POST", "/reset");
+});
+
+describe("reverse dialback on the outbound bidi stream (XEP-0288 §2)", () => {
+  it("verifies the peer's key on a separate connection to its authority, answers valid and delivers its stanza", async () => {
+    await harness("POST", "/config", { verify: "valid", offerBidi: true, reverse: { stanza: reverse("rev-in"), to: "chat.edge.test" } });
+    await openOutbound("rev-out1");
+    const rev = await harness<ReverseState>("GET", "/reverse?wait=10000");
+    expect(rev.result).toEqual({ type: "valid" });
+    // The db:verify came on a connection other than the one the key was sent on ...
+    expect(rev.sentOn).toBeDefined();
+    expect(rev.verifyOn.length).toBeGreaterThan(0);
+    expect(rev.verifyOn).not.toContain(rev.sentOn);
+    // ... which the edge opened: two connections to peer.test, the outbound stream and the verify link.
+    expect((await stats()).tcpAccepted).toBe(2);
+    expect(await peerDomain().connections()).toBe(2);
+    // The stanza the peer sent on the outbound stream after 'valid' reached the application.
+    expect(await appInbox((x) => x.includes("rev-in") && x.includes("back to you"))).toBeDefined();
+  });
+
+  it("answers a forged key invalid and delivers nothing the peer sends for that pair", async () => {
+    await harness("POST", "/config", { verify: "valid", offerBidi: true, reverse: { stanza: reverse("rev-forged"), forge: true, to: "chat.edge.test" } });
+    await openOutbound("rev-out2");
+    const rev = await harness<ReverseState>("GET", "/reverse?wait=10000");
+    expect(rev.result?.type).not.toBe("valid");
+    expect(["invalid", "error"]).toContain(rev.result?.type);
+    expect(rev.verifyOn.length).toBeGreaterThan(0);
+    expect(rev.verifyOn).not.toContain(rev.sentOn);
+    // The harness sent the stanza anyway: the edge must not hand it to the application.
+    expect(await appInbox((x) => x.includes("rev-forged"), 1500)).toBeUndefined();
+  });
+});
