@@ -44,12 +44,12 @@ describe("reverse dialback on the outbound bidi stream (XEP-0288 §2)", () => {
     expect(await appInbox((x) => x.includes("rev-in") && x.includes("back to you"))).toBeDefined();
   });
 
-  it("answers a forged key invalid and delivers nothing the peer sends for that pair", async () => {
+  it("refuses a forged key (authority: invalid -> forbidden) and delivers nothing the peer sends for that pair", async () => {
     await harness("POST", "/config", { verify: "valid", offerBidi: true, reverse: { stanza: reverse("rev-forged"), forge: true, to: "chat.edge.test" } });
     await openOutbound("rev-out2");
     const rev = await harness<ReverseState>("GET", "/reverse?wait=10000");
-    expect(rev.result?.type).not.toBe("valid");
-    expect(["invalid", "error"]).toContain(rev.result?.type);
+    // The authority said invalid; with dialback errors offered the edge refuses with forbidden.
+    expect(rev.result).toEqual({ type: "error", condition: "forbidden" });
     expect(rev.verifyOn.length).toBeGreaterThan(0);
     expect(rev.verifyOn).not.toContain(rev.sentOn);
     // The harness sent the stanza anyway: the edge must not hand it to the application.
