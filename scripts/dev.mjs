@@ -70,7 +70,10 @@ function main() {
   writeFileSync(envFile, Object.entries(merged).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join("\n") + "\n", { mode: 0o600 });
   const port = process.env.EDGE_PORT ?? "8787";
   const args = ["dev", "--ip", "127.0.0.1", "--port", port, "--env-file", envFile, ...process.argv.slice(2)];
-  const child = spawn(join(root, "node_modules", ".bin", "wrangler"), args, { stdio: "inherit", cwd: root });
+  // The edge needs no Request.cf object; without this wrangler dev tries to download it from
+  // workers.cloudflare.com at every start and logs an error when offline.
+  const wranglerEnv = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false" };
+  const child = spawn(join(root, "node_modules", ".bin", "wrangler"), args, { stdio: "inherit", cwd: root, env: wranglerEnv });
   const gateway = process.env.GATEWAY === "off" ? null : startGateway(merged, port);
   const stop = (sig) => {
     child.kill(sig);
