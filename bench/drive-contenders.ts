@@ -6,8 +6,9 @@
 
 import { Element } from "ltx";
 import { DialbackKeys } from "../src/dialback/keys.js";
-import { DEFAULT_ENGINE_LIMITS, drive, S2SStream, type Action, type PolicyView, type ShellAction } from "../src/engine/index.js";
+import { DEFAULT_ENGINE_LIMITS, drive, S2SStream, type PolicyView } from "../src/engine/index.js";
 import { asDomain, asStreamId, type Domain } from "../src/types.js";
+import { driveOneByOne } from "../test/unit/engine/harness.js";
 
 export const PENDING = [1, 4, 16, 64] as const;
 export type Contender = `${"oneByOne" | "drive"}-${(typeof PENDING)[number]}`;
@@ -45,22 +46,11 @@ export async function prepare(n: number): Promise<void> {
   );
 }
 
-/** drive() before batching: the reference. */
-async function oneByOne(stream: S2SStream, k: DialbackKeys, now: () => number): Promise<ShellAction[]> {
-  const out: ShellAction[] = [];
-  for (let a: Action | undefined = stream.pollAction(); a !== undefined; a = stream.pollAction()) {
-    if (a.type !== "key") out.push(a);
-    else if (a.op === "generate") stream.handleKeyGenerated(a.handle, await k.generate(a.input), now());
-    else stream.handleKeyChecked(a.handle, await k.verify(a.input, a.key, a.formulas), now());
-  }
-  return out;
-}
-
 /** Answers every prepared request, `pending` arriving before each drain; returns the valid answers. */
 export async function run(which: Contender): Promise<number> {
   const [mode, p] = which.split("-") as ["oneByOne" | "drive", string];
   const pending = Number(p);
-  const doDrive = mode === "drive" ? drive : oneByOne;
+  const doDrive = mode === "drive" ? drive : driveOneByOne;
   const s = new S2SStream({ role: "receiving", policy, transport: { secure: true, canStartTls: false }, now: 0 });
   s.handleOpen(header, 0);
   s.drainActions();

@@ -3,9 +3,9 @@
 
 import { describe, expect, it } from "vitest";
 import { DialbackKeys, type KeyCheck, type KeyFormula, type KeyInput } from "../../../src/dialback/keys.js";
-import { drive, S2SStream, type Action, type ShellAction } from "../../../src/engine/index.js";
+import { drive, S2SStream } from "../../../src/engine/index.js";
 import { asStreamId } from "../../../src/types.js";
-import { TestPolicy, d, el, msg, openInitiating, openReceiving, show } from "./harness.js";
+import { TestPolicy, d, driveOneByOne, el, msg, openInitiating, openReceiving, show } from "./harness.js";
 
 /** DialbackKeys that counts how it is called. */
 class CountingKeys extends DialbackKeys {
@@ -22,17 +22,6 @@ class CountingKeys extends DialbackKeys {
     this.calls.verifyMany++;
     return super.verifyMany(checks, formulas);
   }
-}
-
-/** drive() as it was before batching: one key at a time, fed back at once. The reference order. */
-async function driveOneByOne(stream: S2SStream, keys: DialbackKeys, now: () => number): Promise<ShellAction[]> {
-  const out: ShellAction[] = [];
-  for (let a: Action | undefined = stream.pollAction(); a !== undefined; a = stream.pollAction()) {
-    if (a.type !== "key") out.push(a);
-    else if (a.op === "generate") stream.handleKeyGenerated(a.handle, await keys.generate(a.input), now());
-    else stream.handleKeyChecked(a.handle, await keys.verify(a.input, a.key, a.formulas), now());
-  }
-  return out;
 }
 
 describe("drive()", () => {

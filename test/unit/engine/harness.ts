@@ -13,6 +13,7 @@ import {
   type PeerCertificate,
   type PolicyView,
   type RemotePolicy,
+  type ShellAction,
   type StreamTimeouts,
   type VerifyOutcome,
 } from "../../../src/engine/index.js";
@@ -425,4 +426,15 @@ export function openInitiating(
   );
   s.drainActions();
   return s;
+}
+
+/** drive() as it was before batching: one key at a time, fed back at once. The reference order. */
+export async function driveOneByOne(stream: S2SStream, keys: DialbackKeys, now: () => number): Promise<ShellAction[]> {
+  const out: ShellAction[] = [];
+  for (let a: Action | undefined = stream.pollAction(); a !== undefined; a = stream.pollAction()) {
+    if (a.type !== "key") out.push(a);
+    else if (a.op === "generate") stream.handleKeyGenerated(a.handle, await keys.generate(a.input), now());
+    else stream.handleKeyChecked(a.handle, await keys.verify(a.input, a.key, a.formulas), now());
+  }
+  return out;
 }
