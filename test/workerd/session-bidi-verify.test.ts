@@ -8,7 +8,9 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { harness, inbox, stats } from "../harness/bridge.js";
 import type { ReverseState } from "../harness/peer.js";
 import { APP, appInbox, peerDomain } from "./helpers.js";
-import { SELF } from "cloudflare:test";
+import { runInDurableObject, SELF } from "cloudflare:test";
+import type { RemoteDomain } from "../../durable-objects/remote-domain.js";
+import { IDLE_MS } from "../../durable-objects/lib/outbound.js";
 
 const reverse = (id: string) => `<message from='alice@peer.test' to='bob@chat.edge.test' id='${id}'><body>back to you</body></message>`;
 
@@ -54,5 +56,25 @@ describe("reverse dialback on the outbound bidi stream (XEP-0288 §2)", () => {
     expect(rev.verifyOn).not.toContain(rev.sentOn);
     // The harness sent the stanza anyway: the edge must not hand it to the application.
     expect(await appInbox((x) => x.includes("rev-forged"), 1500)).toBeUndefined();
+  });
+
+  it("shares the DO's one alarm between both links: idle closes both and no alarm is left", async () => {
+    await harness("POST", "/config", { verify: "valid", offerBidi: true, reverse: { stanza: reverse("rev-idle"), to: "chat.edge.test" } });
+    await openOutbound("rev-out3");
+    expect((await harness<ReverseState>("GET", "/reverse?wait=10000")).result).toEqual({ type: "valid" });
+    expect(await appInbox((x) => x.includes("rev-idle"))).toBeDefined();
+    const alarm = await runInDurableObject(peerDomain(), (_d, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect(alarm!).toBeLessThanOrEqual(Date.now() + IDLE_MS);
+    await runInDurableObject(peerDomain(), (d: RemoteDomain) => d.alarmAt(Date.now() + IDLE_MS + 1000));
+    // Both links closed (RFC 6120 §4.4) and withdrew their wake-ups: nothing keeps an alarm.
+    const deadline = Date.now() + 5000;
+    let left = alarm;
+    while (left !== null && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      left = await runInDurableObject(peerDomain(), (_d, state) => state.storage.getAlarm());
+    }
+    expect(left).toBeNull();
+    expect(await peerDomain().describe()).toBeNull();
   });
 });
