@@ -100,7 +100,10 @@ export class RemoteDomain extends DurableObject<Env> {
 
   async #verifyLink(local: Domain): Promise<OutboundStream> {
     if (this.#verifier && !this.#verifier.ended) return this.#verifier;
-    this.#verifier = new OutboundStream(this.#deps("verify"), local, await edgeConfig(this.env));
+    const config = await edgeConfig(this.env);
+    // Checked again after the await: keys arriving together share one link.
+    if (this.#verifier && !this.#verifier.ended) return this.#verifier;
+    this.#verifier = new OutboundStream(this.#deps("verify"), local, config);
     return this.#verifier;
   }
 

@@ -38,9 +38,10 @@ export interface PeerConfig {
    * XEP-0288 reverse dialback: on the first connection the edge opens to us with bidi, authenticate
    * our own domain to the edge there (db:result, with a forged key if `forge`), then send `stanza`
    * once the edge answered (whatever the answer: the edge must deliver it only after type='valid').
-   * `to`: the edge's domain to authenticate to (default: the one the edge's header named).
+   * `to`: the edge's domain to authenticate to (default: the one the edge's header named); `alsoTo`:
+   * further edge domains authenticated right after it on the same stream (answers only recorded).
    */
-  reverse?: { stanza: string; forge?: boolean; to?: string };
+  reverse?: { stanza: string; forge?: boolean; to?: string; alsoTo?: string[] };
 }
 
 export const defaultConfig = (): PeerConfig => ({
@@ -61,6 +62,8 @@ export interface ReverseState {
   result?: { type: string; condition?: string };
   /** Our stream ids of the connections on which db:verify requests from the edge arrived. */
   verifyOn: string[];
+  /** The edge's answers for `alsoTo`, by domain. */
+  also: Record<string, string>;
 }
 
 export interface Job {
@@ -118,7 +121,7 @@ export class HarnessPeer {
   stats: Stats = { tcpAccepted: 0, verifyRequests: 0, dbResults: 0, authorityConnections: 0, authorityRoundTrips: 0, inboundOpens: 0, tlsAttempts: 0 };
   inbox: Element[] = [];
   jobs = new Map<string, Job>();
-  reverse: ReverseState = { verifyOn: [] };
+  reverse: ReverseState = { verifyOn: [], also: {} };
   #reverseConn: Conn | undefined;
   readonly #waitingJobs: Job[] = [];
   #authority: Conn | undefined;
@@ -149,7 +152,7 @@ export class HarnessPeer {
     this.stats = { tcpAccepted: 0, verifyRequests: 0, dbResults: 0, authorityConnections: 0, authorityRoundTrips: 0, inboundOpens: 0, tlsAttempts: 0 };
     this.inbox = [];
     this.jobs.clear();
-    this.reverse = { verifyOn: [] };
+    this.reverse = { verifyOn: [], also: {} };
     this.#reverseConn = undefined;
     this.#waitingJobs.length = 0;
     for (const c of this.#conns) c.wire.destroy();
@@ -336,12 +339,21 @@ export class HarnessPeer {
     const to = spec.to ?? conn.peerDomain;
     const key = dialbackKey(spec.forge ? `forged-${this.secret}` : this.secret, to, this.domain, conn.ourId);
     conn.wire.send(new Element("db:result", { from: this.domain, to }).t(key));
+    for (const other of spec.alsoTo ?? []) {
+      const k = dialbackKey(spec.forge ? `forged-${this.secret}` : this.secret, other, this.domain, conn.ourId);
+      conn.wire.send(new Element("db:result", { from: this.domain, to: other }).t(k));
+    }
     this.#notify();
   }
 
   #onResult(conn: Conn, el: Element): void {
     const { from, to, type } = el.attrs;
     const reverseTo = this.config.reverse?.to ?? conn.peerDomain;
+    if (type && conn === this.#reverseConn && to === this.domain && from && this.config.reverse?.alsoTo?.includes(from) && from !== reverseTo) {
+      this.reverse.also[from] = type;
+      this.#notify();
+      return;
+    }
     if (type && conn === this.#reverseConn && to === this.domain && from === reverseTo && !this.reverse.result) {
       const condition = (el.getChild("error")?.children.find((c) => typeof c !== "string") as Element | undefined)?.name;
       this.reverse.result = { type, ...(condition ? { condition } : {}) };

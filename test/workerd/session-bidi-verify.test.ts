@@ -32,6 +32,7 @@ beforeEach(async () => {
 describe("reverse dialback on the outbound bidi stream (XEP-0288 §2)", () => {
   it("verifies the peer's key on a separate connection to its authority, answers valid and delivers its stanza", async () => {
     await harness("POST", "/config", { verify: "valid", offerBidi: true, reverse: { stanza: reverse("rev-in"), to: "chat.edge.test" } });
+    const before = await peerDomain().connections();
     await openOutbound("rev-out1");
     const rev = await harness<ReverseState>("GET", "/reverse?wait=10000");
     expect(rev.result).toEqual({ type: "valid" });
@@ -41,7 +42,7 @@ describe("reverse dialback on the outbound bidi stream (XEP-0288 §2)", () => {
     expect(rev.verifyOn).not.toContain(rev.sentOn);
     // ... which the edge opened: two connections to peer.test, the outbound stream and the verify link.
     expect((await stats()).tcpAccepted).toBe(2);
-    expect(await peerDomain().connections()).toBe(2);
+    expect(await peerDomain().connections()).toBe(before + 2);
     // The stanza the peer sent on the outbound stream after 'valid' reached the application.
     expect(await appInbox((x) => x.includes("rev-in") && x.includes("back to you"))).toBeDefined();
   });
@@ -76,5 +77,29 @@ describe("reverse dialback on the outbound bidi stream (XEP-0288 §2)", () => {
     }
     expect(left).toBeNull();
     expect(await peerDomain().describe()).toBeNull();
+  });
+
+  it("multiplexes keys that arrive together on the one verify link (no third connection)", async () => {
+    await harness("POST", "/config", {
+      verify: "valid", offerBidi: true,
+      reverse: { stanza: reverse("rev-two"), to: "chat.edge.test", alsoTo: ["edge.test"] },
+    });
+    const before = await peerDomain().connections();
+    await openOutbound("rev-out4");
+    const rev = await harness<ReverseState>("GET", "/reverse?wait=10000");
+    expect(rev.result).toEqual({ type: "valid" });
+    const deadline = Date.now() + 5000;
+    let also = rev.also;
+    while (!also["edge.test"] && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      also = (await harness<ReverseState>("GET", "/reverse")).also;
+    }
+    expect(also).toEqual({ "edge.test": "valid" });
+    const after = await harness<ReverseState>("GET", "/reverse");
+    expect(after.verifyOn).toHaveLength(1);
+    expect(after.verifyOn).not.toContain(after.sentOn);
+    expect((await stats()).verifyRequests).toBe(2);
+    expect((await stats()).tcpAccepted).toBe(2);
+    expect(await peerDomain().connections()).toBe(before + 2);
   });
 });
