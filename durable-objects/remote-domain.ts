@@ -94,7 +94,11 @@ export class RemoteDomain extends DurableObject<Env> {
 
   async #stream(local: Domain): Promise<OutboundStream> {
     if (this.#out && !this.#out.ended) return this.#out;
-    this.#out = new OutboundStream(this.#deps("out"), local, await edgeConfig(this.env));
+    const config = await edgeConfig(this.env);
+    // Checked again after the await: a caller that arrived meanwhile may have made it, and a second
+    // stream would orphan the first one's queue (one stream per peer, XEP-0220 §2.5).
+    if (this.#out && !this.#out.ended) return this.#out;
+    this.#out = new OutboundStream(this.#deps("out"), local, config);
     return this.#out;
   }
 
