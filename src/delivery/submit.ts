@@ -3,7 +3,11 @@
 // Every refusal names what is wrong, so the application can fix it.
 
 import { parse, type Element } from "ltx";
-import { normalizeDomain, toHex, type Domain } from "../types.js";
+import { toHex, type Domain } from "../types.js";
+import { jidDomain } from "../stream/addressing.js";
+
+// Re-exported for the shells, which check stanza addresses the same way the engine does.
+export { jidDomain };
 
 export type Submitted =
   | { ok: true; stanza: Element; from: Domain; to: Domain; id: string }
@@ -11,14 +15,6 @@ export type Submitted =
 
 const STANZAS = new Set(["message", "presence", "iq"]);
 const CLIENT_NS = new Set([undefined, "jabber:server", "jabber:client"]);
-
-/** The domainpart of a JID (RFC 7622 §3.2), normalized; undefined when it is not a domain. */
-export function jidDomain(jid: string | undefined): Domain | undefined {
-  if (!jid) return undefined;
-  const noResource = jid.split("/")[0]!;
-  const at = noResource.lastIndexOf("@");
-  return normalizeDomain(at >= 0 ? noResource.slice(at + 1) : noResource);
-}
 
 export function submitStanza(xml: string, hosted: readonly Domain[], maxBytes: number): Submitted {
   const bytes = new TextEncoder().encode(xml).length;
