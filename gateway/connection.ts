@@ -22,7 +22,9 @@ import { Element } from "ltx";
 import { StreamError, type StreamErrorCondition } from "../src/errors.js";
 import {
   FrameReader,
+  NS_SASL,
   NS_STREAM,
+  NS_TLS,
   StreamReader,
   closeFrame,
   frameElement,
@@ -36,8 +38,6 @@ import type { GatewayConfig } from "./config.js";
 import { EdgeLink, type GatewayConnectionInfo } from "./edge-link.js";
 import type { Logger } from "./log.js";
 
-const NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls";
-const NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
 
 export type ListenerKind = "starttls" | "direct-tls";
 

@@ -14,6 +14,8 @@ export const NS_STREAMS = "urn:ietf:params:xml:ns:xmpp-streams";
 export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 /** RFC 6120 §5.4: STARTTLS negotiation. */
 export const NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls";
+/** RFC 6120 §6.4: SASL negotiation. */
+export const NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
 /** XEP-0220 §2.4.2: the stream feature announcing dialback with error handling. */
 export const NS_FEATURE_DIALBACK = "urn:xmpp:features:dialback";
 /** XEP-0288 §2: the bidi stream feature... */
