@@ -2,7 +2,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeCursor, encodeCursor } from "../../worker/admin/cursor.js";
 import { renderPrometheus } from "../../worker/admin/prometheus.js";
-import { completeElementEnd } from "../../worker/admin/xml-scan.js";
 
 describe("cursors", () => {
   it("round-trip their key and refuse anything else", () => {
@@ -26,22 +25,5 @@ describe("renderPrometheus", () => {
       '# HELP x_total Things.\n# TYPE x_total counter\nx_total{condition="a\\"b\\\\c\\nd"} 2\n' +
         '# HELP h H.\n# TYPE h histogram\nh_bucket{le="+Inf"} 1\nh_count 1\n',
     );
-  });
-});
-
-describe("completeElementEnd", () => {
-  it.each([
-    "<a/>",
-    "<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>",
-    "<db:result from='a' to='b' type='valid'/>",
-    "<a><!-- <b> --></a>",
-    "<a href='x/y'><b/></a>",
-  ])("%s", (el) => {
-    expect(completeElementEnd(`${el}<next/>`)).toBe(el.length);
-  });
-  it("is 0 while the element is incomplete or when text comes first", () => {
-    expect(completeElementEnd("<a><b/>")).toBe(0);
-    expect(completeElementEnd("<a")).toBe(0);
-    expect(completeElementEnd("text<a/>")).toBe(0);
   });
 });

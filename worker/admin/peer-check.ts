@@ -6,14 +6,14 @@
 // The probe uses its own short-lived connection; it never touches live sessions.
 
 import { connect } from "cloudflare:sockets";
-import { parse, type Element } from "ltx";
+import type { Element } from "ltx";
 import type { EdgeConfig } from "../../src/config.js";
 import { DialbackKeys } from "../../src/dialback/keys.js";
 import { evaluatePair, type PolicyDocument } from "../../src/policy/index.js";
 import { resolvePeer, type Target } from "../../src/resolve/resolver.js";
 import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
 import { asStreamId, type Domain } from "../../src/types.js";
-import { completeElementEnd } from "./xml-scan.js";
+import { NS_TLS, StreamReader, streamClose, streamHeader, type StreamEvent } from "../../src/xml/index.js";
 
 export interface CheckStep {
   step: "policy" | "resolve" | "connect" | "stream-open" | "starttls" | "dialback";
@@ -24,7 +24,6 @@ export interface CheckStep {
 }
 
 const STEP_TIMEOUT_MS = 10_000;
-const NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls";
 
 export async function checkPeer(
   domain: Domain,
@@ -78,7 +77,7 @@ export async function checkPeer(
   await run("connect", async () => {
     for (const t of targets) {
       try {
-        const c = new Conn(t);
+        const c = new Conn(t, config.limits);
         await c.opened();
         conn = c;
         target = t;
@@ -134,15 +133,12 @@ export async function checkPeer(
 }
 
 async function openStream(conn: Conn, from: string, to: string) {
-  await conn.write(
-    `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:db='jabber:server:dialback' ` +
-      `xmlns:stream='http://etherx.jabber.org/streams' from='${from}' to='${to}' version='1.0'>`,
-  );
+  await conn.write(streamHeader({ from, to, version: "1.0" }));
   const header = await conn.header();
-  const id = header.attrs.id;
+  const id = header.id;
   if (!id) return { ok: false, detail: "the peer's stream header has no id", condition: "invalid-xml" };
   // Pre-1.0 peers (XEP-0238 type 1) send no features: dialback goes ahead without them.
-  if (header.attrs.version !== "1.0") return { ok: true, detail: `stream ${id} (pre-XMPP-1.0 peer, no features)`, value: { id, features: undefined } };
+  if (header.version !== "1.0") return { ok: true, detail: `stream ${id} (pre-XMPP-1.0 peer, no features)`, value: { id, features: undefined } };
   const el = await conn.nextElement();
   if (el.name === "stream:error") {
     const cond = el.children.find((c): c is Element => typeof c !== "string")?.name ?? "undefined-condition";
@@ -154,20 +150,21 @@ async function openStream(conn: Conn, from: string, to: string) {
 }
 
 /**
- * A tiny XML stream reader over a socket: enough for the probe (header, then whole top-level elements),
- * with a byte cap so a hostile peer cannot make it buffer without bound.
+ * The probe's socket, read with the edge's own XML stream layer (src/xml): the same restricted-XML
+ * checks and size/depth limits as any peer stream, so a hostile peer cannot make it buffer without bound.
  */
 class Conn {
   #socket: Socket;
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #buf = "";
-  #decoder = new TextDecoder();
+  readonly #xml: StreamReader;
+  #events: StreamEvent[] = [];
 
-  constructor(t: Target) {
+  constructor(t: Target, limits: EdgeConfig["limits"]) {
     this.#socket = connect({ hostname: t.host, port: t.port }, { secureTransport: t.directTls ? "on" : "starttls", allowHalfOpen: false });
     this.#reader = this.#socket.readable.getReader();
     this.#writer = this.#socket.writable.getWriter();
+    this.#xml = new StreamReader(limits);
   }
 
   async opened(): Promise<void> {
@@ -184,44 +181,42 @@ class Conn {
     this.#socket = this.#socket.startTls({ expectedServerHostname });
     this.#reader = this.#socket.readable.getReader();
     this.#writer = this.#socket.writable.getWriter();
-    this.#buf = "";
+    // RFC 6120 §5.4.3.3: a new stream after TLS; the reader starts over.
+    this.#xml.reset();
+    this.#events = [];
   }
 
-  async #more(): Promise<void> {
-    const { value, done } = await this.#reader.read();
-    if (done) throw Object.assign(new Error("the peer closed the connection"), { condition: "remote-connection-failed" });
-    this.#buf += this.#decoder.decode(value, { stream: true });
-    if (this.#buf.length > 1 << 20) throw new Error("the peer sent over 1 MiB without a complete element");
-  }
-
-  /** The peer's `<stream:stream ...>` opening tag. */
-  async header(): Promise<Element> {
+  async #next(): Promise<StreamEvent> {
     for (;;) {
-      const m = /<stream:stream\b[^>]*>/.exec(this.#buf);
-      if (m) {
-        this.#buf = this.#buf.slice(m.index + m[0].length);
-        return parse(m[0].replace(/>$/, "/>")) as Element;
+      const e = this.#events.shift();
+      if (e) {
+        if (e.type === "error") throw Object.assign(new Error(`the peer broke the stream: ${e.error.message}`), { condition: e.error.condition });
+        if (e.type === "close") throw Object.assign(new Error("the peer closed the stream"), { condition: "remote-connection-failed" });
+        return e;
       }
-      await this.#more();
+      const { value, done } = await this.#reader.read();
+      if (done) throw Object.assign(new Error("the peer closed the connection"), { condition: "remote-connection-failed" });
+      this.#events.push(...this.#xml.feed(value));
     }
   }
 
-  /** The next complete top-level element (ltx parses the smallest well-formed prefix). */
+  /** The attributes of the peer's stream header. */
+  async header(): Promise<Record<string, string>> {
+    const e = await this.#next();
+    if (e.type !== "open") throw Object.assign(new Error("expected the peer's stream header"), { condition: "bad-format" });
+    return e.attrs;
+  }
+
+  /** The next complete top-level element. */
   async nextElement(): Promise<Element> {
-    for (;;) {
-      const s = this.#buf.replace(/^\s+/, "");
-      const end = completeElementEnd(s);
-      if (end > 0) {
-        this.#buf = s.slice(end);
-        return parse(s.slice(0, end)) as Element;
-      }
-      await this.#more();
-    }
+    const e = await this.#next();
+    if (e.type !== "element") throw Object.assign(new Error("expected an element"), { condition: "bad-format" });
+    return e.element;
   }
 
   async close(): Promise<void> {
     try {
-      await this.#writer.write(new TextEncoder().encode("</stream:stream>"));
+      await this.#writer.write(new TextEncoder().encode(streamClose()));
     } catch {
       /* already closed */
     }
