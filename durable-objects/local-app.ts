@@ -3,10 +3,10 @@
 // local-app.ts decides) and keeps the last INBOX_SIZE inbound stanzas for GET /api/v1/inbox.
 
 import { DurableObject } from "cloudflare:workers";
-import { parse, type Element } from "ltx";
 import type { Env } from "../worker/env.js";
 import { edgeConfig } from "../worker/config.js";
-import { localApp } from "../src/delivery/local-app.js";
+import { localApp, localAppFromHead } from "../src/delivery/local-app.js";
+import { appStanzaElement, appStanzaFromXml, type AppStanza } from "../src/delivery/app-stanza.js";
 
 export const INBOX_SIZE = 200;
 
@@ -31,24 +31,37 @@ export class LocalApp extends DurableObject<Env> {
 
   /** Handles one verified inbound stanza; returns the replies to send back (serialized). */
   async deliver(xml: string): Promise<string[]> {
-    const stanza = parse(xml) as Element;
-    const config = await edgeConfig(this.env);
-    const r = localApp(stanza, config.domains);
-    if (r.store) {
-      const sql = this.ctx.storage.sql;
-      sql.exec(
-        "INSERT INTO inbox (received_at, from_jid, to_jid, kind, xml) VALUES (?, ?, ?, ?, ?)",
-        Date.now(), stanza.attrs.from ?? null, stanza.attrs.to ?? null, stanza.name, xml,
-      );
-      if (++this.#inserts % 50 === 0) sql.exec("DELETE FROM inbox WHERE seq <= (SELECT MAX(seq) FROM inbox) - ?", INBOX_SIZE);
-    }
-    return r.replies.map(String);
+    const [replies = []] = await this.deliverMany([xml]);
+    return replies;
   }
 
-  /** Many stanzas in one call (a burst from one stream); replies per stanza, in order. */
-  async deliverMany(xmls: string[]): Promise<string[][]> {
+  /**
+   * Many stanzas in one call (a burst from one stream); replies per stanza, in order. Messages and
+   * presence are stored from their head alone (no parse), and all of them with one INSERT.
+   */
+  async deliverMany(items: (AppStanza | string)[]): Promise<string[][]> {
+    const config = await edgeConfig(this.env);
     const out: string[][] = [];
-    for (const xml of xmls) out.push(await this.deliver(xml));
+    const rows: [string | null, string | null, string, string][] = [];
+    for (const it of items) {
+      const item = typeof it === "string" ? appStanzaFromXml(it) : it;
+      const r = localAppFromHead(item.name, item.type) ?? localApp(appStanzaElement(item), config.domains);
+      if (r.store) rows.push([item.from ?? null, item.to ?? null, item.name, item.xml]);
+      out.push(r.replies.map(String));
+    }
+    if (rows.length > 0) {
+      const sql = this.ctx.storage.sql;
+      sql.exec(
+        `INSERT INTO inbox (received_at, from_jid, to_jid, kind, xml)
+          SELECT ?, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each(?) AS j`,
+        Date.now(), JSON.stringify(rows),
+      );
+      this.#inserts += rows.length;
+      if (this.#inserts >= 50) {
+        this.#inserts = 0;
+        sql.exec("DELETE FROM inbox WHERE seq <= (SELECT MAX(seq) FROM inbox) - ?", INBOX_SIZE);
+      }
+    }
     return out;
   }
 

@@ -13,7 +13,7 @@ import { asStreamId, type Domain } from "../src/types.js";
 import { jidDomain } from "../src/delivery/submit.js";
 import { FrameCodec } from "./lib/codec.js";
 import type { Outgoing } from "../src/engine/index.js";
-import { STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, type ConnectionInfo } from "./lib/connection-info.js";
+import { FRAMING_HEADER, STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, type ConnectionInfo } from "./lib/connection-info.js";
 import { BidiAnnouncer, trySendBidi } from "./lib/bidi-route.js";
 import { ControlReporter } from "./lib/control.js";
 import { makeEffects, sendOutbound } from "./lib/effects.js";
@@ -71,7 +71,7 @@ export class StreamSession extends DurableObject<Env> {
     this.#policy ??= new LivePolicy(this.env, config);
     await this.#policy.refresh();
     // RFC 6120 §13.12: the policy's maxStanzaBytes knob, else MAX_STANZA_BYTES (set at stream start).
-    this.#codec ??= new FrameCodec(readerLimits(config, this.#policy), this.#meta!.open);
+    this.#codec ??= new FrameCodec(readerLimits(config, this.#policy), this.#meta!.open, this.#meta!.connection.batched);
     const info = this.#meta!.connection;
     // Behind the gateway, identities from a client certificate it verified count as a valid
     // certificate for those names (XEP-0238 "trusted"); a direct wss: peer presents none.
@@ -187,7 +187,9 @@ export class StreamSession extends DurableObject<Env> {
     const stream = new S2SStream({ role: "receiving", ...deps, now: Date.now() });
     this.#host = await this.#makeHost(stream, server);
     // RFC 7395 §3.2 / RFC 6455 §4.2.2: the server selects the "xmpp" subprotocol.
-    return new Response(null, { status: 101, webSocket: client, headers: { "sec-websocket-protocol": "xmpp" } });
+    const headers: Record<string, string> = { "sec-websocket-protocol": "xmpp" };
+    if (connection.batched) headers[FRAMING_HEADER] = "batched";
+    return new Response(null, { status: 101, webSocket: client, headers });
   }
 
   override async webSocketMessage(_ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -197,6 +199,15 @@ export class StreamSession extends DurableObject<Env> {
     // by the codec, strictly (invalid UTF-8 is a not-well-formed stream error).
     host.counters.bytesIn += typeof message === "string" ? message.length : message.byteLength;
     this.#idle?.traffic(Date.now());
+    try {
+      await this.#read(host, message);
+    } finally {
+      // Everything this message brought for the application, as one row, in this event.
+      this.#queue.persist();
+    }
+  }
+
+  async #read(host: SessionHost, message: string | ArrayBuffer): Promise<void> {
     for (const e of this.#codec!.decode(message)) {
       if (e.type === "open" && this.#meta && this.#meta.open !== this.#codec!.lastOpen) {
         // Kept so the reader can be primed again after hibernation (RFC 7395 §3.4 declarations).

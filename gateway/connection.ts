@@ -71,6 +71,8 @@ export class GatewayConnection {
   #phase: Phase;
   #reader: StreamReader;
   #edge: EdgeLink | undefined;
+  /** Frames from the current TCP read, not yet handed to the edge link (#flushToEdge). */
+  #toSend: string[] = [];
   #frames: FrameReader | undefined;
   #tls: GatewayConnectionInfo["tls"] = null;
   #certIdentities: string[] = [];
@@ -85,6 +87,8 @@ export class GatewayConnection {
   #tcpClosed = false;
   #edgeClosed = true; // no edge link yet
   readonly bytes = { fromPeer: 0, toPeer: 0 };
+  /** TCP reads from the peer and WebSocket messages to the edge (batching shows as fewer messages). */
+  readonly counts = { reads: 0, edgeMessages: 0 };
   readonly #debug: boolean;
 
   constructor(raw: Socket, kind: ListenerKind, deps: ConnectionDeps) {
@@ -143,12 +147,17 @@ export class GatewayConnection {
 
   #onPeerData(chunk: Buffer): void {
     this.bytes.fromPeer += chunk.length;
+    this.counts.reads++;
     if (this.#debug) this.#log.log("debug", "peer data", { phase: this.#phase, data: chunk.toString("utf8").slice(0, 2000) });
     this.#lastActivity = this.#now();
-    for (const ev of this.#reader.feed(chunk)) {
-      this.#onPeerEvent(ev);
-      // STARTTLS: the socket changes hands; nothing after <starttls/> belongs to this reader.
-      if (this.#phase === "tls-handshake" || this.#phase === "closing" || this.#phase === "closed") return;
+    try {
+      for (const ev of this.#reader.feed(chunk)) {
+        this.#onPeerEvent(ev);
+        // STARTTLS: the socket changes hands; nothing after <starttls/> belongs to this reader.
+        if (this.#phase === "tls-handshake" || this.#phase === "closing" || this.#phase === "closed") return;
+      }
+    } finally {
+      this.#flushToEdge();
     }
   }
 
@@ -188,6 +197,7 @@ export class GatewayConnection {
 
   /** RFC 6120 §5.4.2.3: <proceed/>, then the TLS handshake on the same socket. */
   #proceed(): void {
+    this.#flushToEdge();
     this.#writePeer(`<proceed xmlns='${NS_TLS}'/>`);
     this.#phase = "tls-handshake";
     if (this.#edge) {
@@ -223,34 +233,47 @@ export class GatewayConnection {
     this.#openEdge();
   }
 
-  /** Peer event -> one frame to the edge (RFC 7395 §3.3-3.6). */
+  /**
+   * Peer event -> one frame to the edge (RFC 7395 §3.3-3.6). Frames wait in #toSend until the TCP
+   * read that completed them is done, then go together (one message when the edge takes batches).
+   */
   #toEdge(ev: StreamEvent): void {
     if (!this.#edge) this.#openEdge();
-    const edge = this.#edge!;
-    let ok = true;
     switch (ev.type) {
-      case "open": {
-        ok = edge.send(headerToOpenFrame(ev.attrs));
+      case "open":
+        this.#toSend.push(headerToOpenFrame(ev.attrs));
         this.#clearHandshake();
-        break;
-      }
+        return;
       case "element":
-        ok = edge.send(frameElement(ev.element));
-        break;
+        this.#toSend.push(frameElement(ev.element));
+        return;
       case "close":
         // RFC 6120 §4.4: the peer closed its stream; the edge answers with its own <close/>.
-        edge.send(closeFrame());
+        this.#toSend.push(closeFrame());
         return;
       case "error":
         return this.#fail(ev.error);
     }
-    if (!ok) this.#socket.pause();
+  }
+
+  /** Sends the frames of the current TCP read; pauses the peer when the edge link is congested. */
+  #flushToEdge(): void {
+    if (this.#toSend.length === 0) return;
+    const frames = this.#toSend;
+    this.#toSend = [];
+    if (this.#edge && !this.#edge.sendMany(frames)) this.#socket.pause();
   }
 
   // ------------------------------------------------------------------------------------ edge side
 
   #openEdge(): void {
-    const info: GatewayConnectionInfo = { peer: this.#peer, tls: this.#tls, certIdentities: this.#certIdentities, port: this.#raw.localPort ?? 0 };
+    const info: GatewayConnectionInfo = {
+      peer: this.#peer,
+      tls: this.#tls,
+      certIdentities: this.#certIdentities,
+      port: this.#raw.localPort ?? 0,
+      framing: "batched",
+    };
     this.#frames = new FrameReader({ maxStanzaBytes: this.#config.maxStanzaBytes * 4, maxDepth: this.#config.maxDepth });
     this.#edgeClosed = false;
     const link: EdgeLink = new EdgeLink(this.#config.edgeUrl, this.#config.token, info, this.#config.highWaterMark, {
@@ -258,6 +281,7 @@ export class GatewayConnection {
       drained: () => this.#edge === link && this.#socket.resume(),
       closed: (reason) => {
         if (this.#edge !== link) return;
+        this.counts.edgeMessages += link.messagesSent;
         this.#edgeClosed = true;
         this.#edge = undefined;
         if (reason) this.#log.log("warn", "edge link lost", { reason });
@@ -274,6 +298,7 @@ export class GatewayConnection {
     const link = this.#edge;
     this.#edge = undefined;
     this.#edgeClosed = true;
+    this.counts.edgeMessages += link?.messagesSent ?? 0;
     return link;
   }
 
@@ -349,6 +374,8 @@ export class GatewayConnection {
       this.#phase = "closing";
       this.#closeTcpSoon();
     }
+    // What the peer sent before the error still reaches the edge, then the <close/>.
+    this.#flushToEdge();
     const edge = this.#edge;
     if (edge) {
       edge.send(closeFrame());
@@ -367,7 +394,12 @@ export class GatewayConnection {
   #onTcpClosed(): void {
     if (this.#tcpClosed) return;
     this.#tcpClosed = true;
-    this.#log.log("info", "tcp closed", { bytesFromPeer: this.bytes.fromPeer, bytesToPeer: this.bytes.toPeer });
+    this.#log.log("info", "tcp closed", {
+      bytesFromPeer: this.bytes.fromPeer,
+      bytesToPeer: this.bytes.toPeer,
+      reads: this.counts.reads,
+      edgeMessages: this.counts.edgeMessages + (this.#edge?.messagesSent ?? 0),
+    });
     const edge = this.#edge;
     if (edge) {
       // The transport is gone: the edge learns it from the WebSocket closing (no <close/>: the

@@ -3,7 +3,7 @@
 // queues frames until the socket opens, and reports backpressure so the TCP side can pause.
 
 import WebSocket from "ws";
-import { CONNECTION_HEADER, GATEWAY_TOKEN_HEADER } from "../durable-objects/lib/connection-info.js";
+import { CONNECTION_HEADER, FRAMING_HEADER, GATEWAY_TOKEN_HEADER } from "../durable-objects/lib/connection-info.js";
 
 /** What the gateway tells the edge about the TCP connection (durable-objects/lib/connection-info.ts). */
 export interface GatewayConnectionInfo {
@@ -15,7 +15,15 @@ export interface GatewayConnectionInfo {
   certIdentities: string[];
   /** The gateway port the peer connected to (5269 STARTTLS, 5270 direct TLS). */
   port: number;
+  /** Asks for several frames per message (durable-objects/lib/connection-info.ts). */
+  framing?: "batched";
 }
+
+/**
+ * The most one batched message carries (UTF-16 units of the joined frames): a frame larger than this
+ * goes alone. A TCP read is at most 64 KiB, so a batch rarely comes near it.
+ */
+export const MAX_BATCH_CHARS = 256 * 1024;
 
 export interface EdgeLinkEvents {
   /** One WebSocket message from the edge (one framed element). */
@@ -31,6 +39,8 @@ export class EdgeLink {
   readonly #queue: string[] = [];
   #queuedBytes = 0;
   #closed = false;
+  /** The edge agreed to several frames per message (X-Edge-Framing: batched on its 101). */
+  #batched = false;
   readonly #highWaterMark: number;
 
   constructor(url: string, token: string, info: GatewayConnectionInfo, highWaterMark: number, readonly events: EdgeLinkEvents) {
@@ -40,14 +50,18 @@ export class EdgeLink {
       perMessageDeflate: false,
       maxPayload: 64 * 1024 * 1024,
     });
+    this.#ws.on("upgrade", (res) => {
+      this.#batched = info.framing === "batched" && res.headers[FRAMING_HEADER] === "batched";
+    });
     this.#ws.on("open", () => {
       if (this.#ws.protocol !== "xmpp") {
         // RFC 7395 §3.2: without the negotiated subprotocol there is no framing contract.
         this.#ws.terminate();
         return this.#finish(`edge did not accept subprotocol xmpp (got '${this.#ws.protocol}')`);
       }
-      for (const frame of this.#queue.splice(0)) this.#ws.send(frame);
+      const queued = this.#queue.splice(0);
       this.#queuedBytes = 0;
+      this.#write(queued);
     });
     this.#ws.on("message", (data, isBinary) => {
       this.events.message(isBinary ? Buffer.from(data as Buffer).toString("utf8") : data.toString());
@@ -73,24 +87,68 @@ export class EdgeLink {
     return this.#queuedBytes + this.#ws.bufferedAmount > this.#highWaterMark;
   }
 
+  /** Whether messages may hold several frames (known once the socket is open). */
+  get batched(): boolean {
+    return this.#batched;
+  }
+
   /** Sends one frame; returns false when the caller should pause reading (drained() follows). */
   send(frame: string): boolean {
-    if (this.#closed) return true;
+    return this.sendMany([frame]);
+  }
+
+  /**
+   * Sends frames in order: as few messages as the edge allows (batched), else one each. Returns
+   * false when the caller should pause reading (drained() follows).
+   */
+  sendMany(frames: string[]): boolean {
+    if (this.#closed || frames.length === 0) return true;
     if (this.#ws.readyState === WebSocket.CONNECTING) {
-      this.#queue.push(frame);
-      this.#queuedBytes += Buffer.byteLength(frame);
+      for (const frame of frames) {
+        this.#queue.push(frame);
+        this.#queuedBytes += Buffer.byteLength(frame);
+      }
     } else {
-      this.#ws.send(frame, () => {
-        if (!this.congested && this.#waitingDrain) {
-          this.#waitingDrain = false;
-          this.events.drained();
-        }
-      });
+      this.#write(frames);
     }
     if (this.congested) this.#waitingDrain = true;
     return !this.congested;
   }
   #waitingDrain = false;
+
+  /** WebSocket messages sent so far. */
+  messagesSent = 0;
+
+  #write(frames: string[]): void {
+    if (!this.#batched) {
+      for (const frame of frames) this.#ws.send(frame, this.#sent);
+      this.messagesSent += frames.length;
+      return;
+    }
+    let batch: string[] = [];
+    let chars = 0;
+    for (const frame of frames) {
+      if (chars > 0 && chars + frame.length > MAX_BATCH_CHARS) {
+        this.#ws.send(batch.join(""), this.#sent);
+        this.messagesSent++;
+        batch = [];
+        chars = 0;
+      }
+      batch.push(frame);
+      chars += frame.length;
+    }
+    if (batch.length > 0) {
+      this.#ws.send(batch.length === 1 ? batch[0]! : batch.join(""), this.#sent);
+      this.messagesSent++;
+    }
+  }
+
+  readonly #sent = () => {
+    if (!this.congested && this.#waitingDrain) {
+      this.#waitingDrain = false;
+      this.events.drained();
+    }
+  };
 
   /** Stops reading frames from the edge (the TCP peer is slow). */
   pause(): void {

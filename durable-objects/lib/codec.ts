@@ -14,6 +14,7 @@ import {
   closeFrame,
   frameElement,
   headerToOpenFrame,
+  openFrame,
   serialize,
   streamClose,
   streamHeader,
@@ -34,8 +35,8 @@ export class FrameCodec {
   /** The peer's <open/>, kept so a restored session can prime a new reader. */
   lastOpen: string | undefined;
 
-  constructor(private readonly limits: ReaderLimits, resumeWith?: string) {
-    this.#reader = new FrameReader(limits);
+  constructor(private readonly limits: ReaderLimits, resumeWith?: string, private readonly batched = false) {
+    this.#reader = new FrameReader(limits, { batched });
     if (resumeWith) {
       this.#reader.read(resumeWith);
       this.lastOpen = resumeWith;
@@ -53,10 +54,13 @@ export class FrameCodec {
     const events = this.#reader.read(input);
     return events.map((e) => {
       if (e.type !== "open") return e;
-      // Only reached when the reader decoded the message successfully, so this cannot fail.
-      this.lastOpen = typeof input === "string" ? input : new TextDecoder().decode(input);
       this.#framingNs = this.#reader.framingNamespace ?? NS_FRAMING_SERVER;
       const { xmlns: _, ...rest } = e.attrs;
+      // A batched message holds more than the <open/>: keep that frame alone, rebuilt from its
+      // attributes (declarations included). Otherwise the message is the frame; it was decoded
+      // successfully by the reader, so decoding it again cannot fail.
+      if (this.batched) this.lastOpen = openFrame(rest, this.#framingNs);
+      else this.lastOpen = typeof input === "string" ? input : new TextDecoder().decode(input);
       return { ...e, attrs: { xmlns: NS_SERVER, "xmlns:stream": NS_STREAM, "xmlns:db": NS_DIALBACK, ...rest } };
     });
   }

@@ -8,6 +8,10 @@
 //
 // A request carrying X-Edge-Connection without the right token is refused (403): it is a spoofing
 // attempt, or a misconfigured gateway, either way not something to guess about.
+//
+// `"framing":"batched"` in X-Edge-Connection asks for several complete RFC 7395 frames per WebSocket
+// message (src/xml/framing.ts); the edge agrees by answering the upgrade with `X-Edge-Framing:
+// batched`, and a gateway that does not see it sends one frame per message, as any XEP-0468 peer.
 
 import { z } from "zod";
 
@@ -16,12 +20,15 @@ export const CONNECTION_HEADER = "x-edge-connection";
 /** Set by the route for the DO only (the DO is reachable only through the Worker). */
 export const TRUSTED_CONNECTION_HEADER = "x-edge-trusted-connection";
 export const STREAM_ID_HEADER = "x-edge-stream-id";
+/** On the 101 answer to the gateway: `batched` when its messages may hold several frames. */
+export const FRAMING_HEADER = "x-edge-framing";
 
 export const connectionInfoSchema = z.object({
   peer: z.string().max(200).optional(),
   tls: z.object({ version: z.string().max(40), cipher: z.string().max(200).optional() }).nullable().optional(),
   certIdentities: z.array(z.string().max(253)).max(100).optional(),
   port: z.number().int().min(1).max(65535).optional(),
+  framing: z.enum(["batched"]).optional(),
 });
 
 export interface ConnectionInfo {
@@ -31,6 +38,8 @@ export interface ConnectionInfo {
   tls: { version: string; cipher?: string } | null;
   /** Identities from a client certificate the gateway verified (for `trusted` / SASL EXTERNAL). */
   certIdentities: string[];
+  /** The gateway's messages may hold several frames (see the top of this file). */
+  batched?: boolean;
 }
 
 export function directConnectionInfo(req: Request): ConnectionInfo {
@@ -72,6 +81,12 @@ export function connectionInfo(req: Request, gatewayToken: string | undefined): 
   const v = parsed.data;
   return {
     ok: true,
-    info: { transport: "gateway-tcp", peer: v.peer, tls: v.tls ?? null, certIdentities: v.certIdentities ?? [] },
+    info: {
+      transport: "gateway-tcp",
+      peer: v.peer,
+      tls: v.tls ?? null,
+      certIdentities: v.certIdentities ?? [],
+      ...(v.framing === "batched" ? { batched: true } : {}),
+    },
   };
 }

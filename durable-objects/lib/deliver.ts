@@ -5,7 +5,10 @@
 import { parse, type Element } from "ltx";
 import type { Env } from "../../worker/env.js";
 import {
+  appStanzaElement,
+  toAppStanza,
   deliverWithRetry,
+  type AppStanza,
   serviceBindingTransport,
   undeliverable,
   webhookTransport,
@@ -24,17 +27,17 @@ export function appTransport(env: Env): DeliveryTransport | undefined {
 const clock = { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) };
 
 /** Delivers; resolves with stanzas to send back to the remote side (replies or a bounce). */
-export async function deliverToApp(env: Env, stanza: Element): Promise<Element[]> {
-  const xml = stanza.toString();
+export async function deliverToApp(env: Env, given: AppStanza | Element): Promise<Element[]> {
+  const stanza = typeof (given as AppStanza).xml === "string" ? (given as AppStanza) : toAppStanza(given as Element);
   const transport = appTransport(env);
   if (!transport) {
-    const [replies = []] = await localAppStub(env).deliverMany([xml]);
+    const [replies = []] = await localAppStub(env).deliverMany([stanza]);
     return replies.map((r) => parse(r) as Element);
   }
-  const outcome = await deliverWithRetry(transport, xml, clock);
+  const outcome = await deliverWithRetry(transport, stanza.xml, clock);
   if (outcome.ok) return [];
   console.warn(`delivery to ${transport.name} failed after ${outcome.attempts} attempts: ${outcome.reason}`);
-  const b = undeliverable(stanza, `the application did not accept the stanza (${outcome.reason})`);
+  const b = undeliverable(appStanzaElement(stanza), `the application did not accept the stanza (${outcome.reason})`);
   return b ? [b] : [];
 }
 
@@ -44,9 +47,9 @@ export async function deliverToApp(env: Env, stanza: Element): Promise<Element[]
  * throws (the queue keeps the batch); the APP binding / webhook get one stanza at a time, in order,
  * each with its retries and, when those fail, the service-unavailable bounce.
  */
-export async function deliverBatchToApp(env: Env, stanzas: Element[]): Promise<Element[][]> {
+export async function deliverBatchToApp(env: Env, stanzas: AppStanza[]): Promise<Element[][]> {
   if (!appTransport(env)) {
-    const replies = await localAppStub(env).deliverMany(stanzas.map(String));
+    const replies = await localAppStub(env).deliverMany(stanzas);
     return replies.map((r) => r.map((x) => parse(x) as Element));
   }
   const out: Element[][] = [];

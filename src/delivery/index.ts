@@ -4,3 +4,4 @@ export * from "./signature.js";
 export * from "./local-app.js";
 export * from "./bounce.js";
 export * from "./submit.js";
+export * from "./app-stanza.js";

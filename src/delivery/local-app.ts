@@ -28,16 +28,24 @@ function result(iq: Element): Element {
   return new Element("iq", attrs);
 }
 
-export function localApp(stanza: Element, hosted: readonly string[]): LocalAppResult {
-  if (stanza.name !== "iq") {
-    // Messages and presence are kept. RFC 6121 §4.3: presence is never answered with an error by a
-    // server that merely has no one to deliver it to; messages to an account-less domain are stored
-    // for the operator rather than bounced, so nothing is lost.
-    return { replies: [], store: true };
-  }
-  const type = stanza.attrs.type;
-  // RFC 6120 §8.2.3: result and error iqs are never answered.
+/**
+ * What localApp() decides from the stanza's head alone: everything but an iq get/set is only kept,
+ * so the local app parses just those. Undefined: the whole stanza is needed (call localApp()).
+ */
+export function localAppFromHead(name: string, type: string | undefined): LocalAppResult | undefined {
+  if (name !== "iq") return { replies: [], store: true };
   if (type !== "get" && type !== "set") return { replies: [], store: true };
+  return undefined;
+}
+
+export function localApp(stanza: Element, hosted: readonly string[]): LocalAppResult {
+  // Messages and presence are kept. RFC 6121 §4.3: presence is never answered with an error by a
+  // server that merely has no one to deliver it to; messages to an account-less domain are stored
+  // for the operator rather than bounced, so nothing is lost. RFC 6120 §8.2.3: result and error
+  // iqs are never answered.
+  const fromHead = localAppFromHead(stanza.name, stanza.attrs.type);
+  if (fromHead) return fromHead;
+  const type = stanza.attrs.type;
   const payload = stanza.children.find((c): c is Element => typeof c !== "string");
   const toDomain = bareDomain(stanza.attrs.to);
   const onDomain = toDomain !== undefined && hosted.includes(toDomain);

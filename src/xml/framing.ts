@@ -14,6 +14,13 @@ import { TreeBuilder } from "./tree.js";
 
 export interface FrameReaderOptions {
   contentNamespace?: string;
+  /**
+   * Several complete frames per message, in order (the edge's link from its own TCP gateway, which
+   * puts every frame one TCP read completed into one message: a WebSocket message costs the edge far
+   * more than an element does). Each frame is exactly what it would be alone; a message must still
+   * end on a frame boundary, so no state is carried between messages but the stream's scope.
+   */
+  batched?: boolean;
 }
 
 /**
@@ -32,11 +39,28 @@ export class FrameReader {
   #framingNs: string | undefined;
   #error: StreamError | undefined;
   #closed = false;
+  readonly #batched: boolean;
+  /** Batched mode: the events of the message being read. */
+  #events: StreamEvent[] = [];
 
   constructor(limits: Pick<Limits, "maxStanzaBytes" | "maxDepth">, options: FrameReaderOptions = {}) {
     this.#contentNs = options.contentNamespace ?? NS_SERVER;
-    this.#tree = new TreeBuilder(0, { element: (el) => (this.#element = el) });
-    this.#lexer = new XmlLexer("document", limits, this.#tree);
+    this.#batched = options.batched ?? false;
+    if (this.#batched) {
+      // One lexer for the whole connection, in stream mode under a root of our own: every frame is
+      // then a top-level unit with its own byte and depth budget, exactly as on a TCP stream.
+      this.#tree = new TreeBuilder(1, {
+        root: () => this.#tree.setScope(this.#contentNs, this.#prefixes),
+        element: (el) => {
+          if (!this.#closed) this.#events.push(this.#classify(el));
+        },
+      });
+      this.#lexer = new XmlLexer("stream", limits, this.#tree);
+      this.#lexer.write("<frames>");
+    } else {
+      this.#tree = new TreeBuilder(0, { element: (el) => (this.#element = el) });
+      this.#lexer = new XmlLexer("document", limits, this.#tree);
+    }
   }
 
   /** The framing namespace the peer opened with (answer in the same one), once it has. */
@@ -59,12 +83,24 @@ export class FrameReader {
       const text = typeof message === "string" ? message : this.#decode(message);
       // Tolerate whitespace-only messages (a peer's keepalive habit); they carry nothing.
       if (/^[ \t\r\n]*$/.test(text)) return [];
+      if (this.#batched) return this.#frames(text, typeof message !== "string");
       return [this.#frame(text, typeof message !== "string")];
     } catch (e) {
       if (!(e instanceof StreamError)) throw e;
       this.#error = e;
-      return [{ type: "error", error: e }];
+      // Batched: the frames before the bad one stand, as they would have as separate messages.
+      const before = this.#events;
+      this.#events = [];
+      return [...before, { type: "error", error: e }];
     }
+  }
+
+  #frames(text: string, decoded: boolean): StreamEvent[] {
+    this.#lexer.write(text, decoded);
+    if (!this.#lexer.betweenUnits) throw new StreamError("not-well-formed", "a WebSocket message must hold complete elements only");
+    const out = this.#events;
+    this.#events = [];
+    return out;
   }
 
   #decode(bytes: Uint8Array): string {
@@ -85,6 +121,10 @@ export class FrameReader {
     if (!this.#lexer.finished || el === undefined) {
       throw new StreamError("not-well-formed", "a WebSocket message must hold exactly one complete element");
     }
+    return this.#classify(el);
+  }
+
+  #classify(el: Element): StreamEvent {
     const ns = el.getNS();
     const framing = ns === NS_FRAMING_SERVER || ns === NS_FRAMING;
     const local = el.getName();
@@ -96,6 +136,8 @@ export class FrameReader {
       for (const k in attrs) {
         if (k.startsWith("xmlns:") && attrs[k] !== NS_XML) this.#prefixes[k.slice(6)] = attrs[k]!;
       }
+      // Batched: the frames after it in the same message are read in the new scope.
+      if (this.#batched) this.#tree.setScope(this.#contentNs, this.#prefixes);
       return { type: "open", name: el.name, attrs };
     }
     if (this.#framingNs === undefined) {

@@ -128,6 +128,11 @@ export class XmlLexer {
     return this.#rootSeen && this.#stack.length === 0;
   }
 
+  /** Stream mode: the header is open and no unit is partly read (only whitespace since the last one). */
+  get betweenUnits(): boolean {
+    return this.#state === S.Text && this.#rootSeen && this.#stack.length === 1 && !this.#rec;
+  }
+
   /** Elements open right now (the stream header counts). */
   get depth(): number {
     return this.#stack.length;

@@ -28,6 +28,8 @@ export const stats = (key?: keyof Stats, atLeast = 0, ms = 10_000) =>
 export interface Uplink {
   /** The edge's WebSocket (to close it, or to look at the response). */
   ws: WebSocket;
+  /** The edge agreed to several frames per message (X-Edge-Framing: batched). */
+  batched: boolean;
   closed: Promise<void>;
   /** Frames the edge sent, as text, in order. */
   fromEdge: string[];
@@ -40,6 +42,7 @@ export async function uplink(jobId: string, headers: Record<string, string> = {}
   });
   if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade refused: ${res.status} ${await res.text()}`);
   const ws = res.webSocket;
+  const batched = res.headers.get("x-edge-framing") === "batched";
   ws.accept();
   const sock = connect({ hostname: "127.0.0.1", port: ports().uplink });
   const writer = sock.writable.getWriter();
@@ -63,7 +66,10 @@ export async function uplink(jobId: string, headers: Record<string, string> = {}
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        for (const t of dec.push(value)) ws.send(t);
+        const frames = dec.push(value);
+        // An edge that agreed to batched framing (the gateway's link) gets what one read brought as one message.
+        if (batched && frames.length > 0) ws.send(frames.join(""));
+        else for (const t of frames) ws.send(t);
       }
     } catch {
       // the harness dropped the pipe
@@ -74,5 +80,5 @@ export async function uplink(jobId: string, headers: Record<string, string> = {}
       // already closed
     }
   })();
-  return { ws, closed, fromEdge };
+  return { ws, batched, closed, fromEdge };
 }

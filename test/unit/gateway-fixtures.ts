@@ -38,6 +38,8 @@ export interface EdgeSession {
 export class FakeEdge {
   readonly sessions: EdgeSession[] = [];
   refuse: number | undefined;
+  /** Answer the upgrade with X-Edge-Framing: batched (several frames per message), as the edge does. */
+  batched = false;
   #wss!: WebSocketServer;
   url = "";
 
@@ -47,6 +49,9 @@ export class FakeEdge {
       port: 0,
       handleProtocols: (p) => (p.has("xmpp") ? "xmpp" : false),
       verifyClient: (_info, cb) => (this.refuse ? cb(false, this.refuse, "refused by test") : cb(true)),
+    });
+    this.#wss.on("headers", (headers) => {
+      if (this.batched) headers.push("X-Edge-Framing: batched");
     });
     await new Promise<void>((r) => this.#wss.once("listening", () => r()));
     this.url = `ws://127.0.0.1:${(this.#wss.address() as { port: number }).port}/xmpp-s2s`;

@@ -3,6 +3,7 @@
 
 import { afterEach, describe, expect, it } from "vitest";
 import { selfSignedFor } from "../../gateway/dev-cert.js";
+import { FrameReader } from "../../src/xml/index.js";
 import { FRAMING, Peer, TOKEN, header, startFixture, until, type EdgeSession, type Fixture } from "./gateway-fixtures.js";
 
 let fx: Fixture | undefined;
@@ -60,6 +61,7 @@ describe("gateway: STARTTLS port (RFC 6120 §5)", () => {
       tls: { version: tls.getProtocol(), cipher: tls.getCipher().standardName },
       certIdentities: [],
       port: fx.gateway.ports.starttls,
+      framing: "batched",
     });
     const open = await fx.edge.frame(s, /^<open /);
     expect(open).toContain(`xmlns='${FRAMING}'`);
@@ -163,6 +165,46 @@ describe("gateway: direct TLS port (XEP-0368)", () => {
     expect(info.tls.version).toMatch(/^TLSv1\.[23]$/);
     expect(info.port).toBe(fx.gateway.ports.directTls);
     await fx.edge.frame(s, /^<open [^>]*to='edge.test'/);
+  });
+});
+
+describe("gateway: batched framing toward the edge", () => {
+  const three = ["a", "b", "c"].map((id) => `<message from='u@peer.test' to='app@edge.test' id='${id}'><body>${id}</body></message>`);
+
+  it("puts every frame of one TCP read into one WebSocket message when the edge answered X-Edge-Framing: batched", async () => {
+    fx = await startFixture({ GATEWAY_REQUIRE_TLS: "false" });
+    fx.edge.batched = true;
+    const peer = await Peer.tcp(fx.gateway.ports.starttls!);
+    peer.write(header());
+    const s = await fx.edge.session();
+    await fx.edge.frame(s, /^<open /);
+    const before = s.frames.length;
+    peer.write(three.join(""));
+    const batch = await fx.edge.frame(s, /id='c'|id="c"/);
+    expect(s.frames.length).toBe(before + 1);
+    // The edge's reader in batched mode gets the three stanzas, in order, each standalone.
+    const reader = new FrameReader({ maxStanzaBytes: 10_000, maxDepth: 10 }, { batched: true });
+    const events = [...s.frames.slice(0, before), batch].flatMap((f) => reader.read(f));
+    const ids = events.flatMap((e) => (e.type === "element" ? [e.element.attrs.id] : []));
+    expect(ids).toEqual(["a", "b", "c"]);
+    expect(events.every((e) => e.type !== "error")).toBe(true);
+  });
+
+  it("sends one frame per message to an edge that did not agree (RFC 7395 §3.3.3)", async () => {
+    fx = await startFixture({ GATEWAY_REQUIRE_TLS: "false" });
+    const peer = await Peer.tcp(fx.gateway.ports.starttls!);
+    peer.write(header());
+    const s = await fx.edge.session();
+    await fx.edge.frame(s, /^<open /);
+    peer.write(three.join(""));
+    await fx.edge.frame(s, /id='c'|id="c"/);
+    const stanzas = s.frames.filter((f) => f.startsWith("<message"));
+    expect(stanzas).toHaveLength(3);
+    for (const f of stanzas) {
+      const reader = new FrameReader({ maxStanzaBytes: 10_000, maxDepth: 10 });
+      reader.read(`<open xmlns='${FRAMING}'/>`);
+      expect(reader.read(f).map((e) => e.type)).toEqual(["element"]);
+    }
   });
 });
 

@@ -105,6 +105,67 @@ describe("FrameReader", () => {
   });
 });
 
+describe("FrameReader, batched (the edge's link from its own TCP gateway)", () => {
+  const batched = () => new FrameReader(LIMITS, { batched: true });
+  const STANZAS = ["<message to='a@b' id='1'><body>x</body></message>", "<presence/>", `<db:result from='montague.example' to='capulet.example'>k</db:result>`];
+
+  it("reads several complete frames from one message, in order, each as it would be alone", () => {
+    const one = opened();
+    const alone = STANZAS.map((x) => summarize(one.read(x))[0]);
+    const r = batched();
+    const events = r.read(OPEN + STANZAS.join("\n"));
+    expect(events[0]!.type).toBe("open");
+    expect(summarize(events.slice(1))).toEqual(alone);
+    expect(elementOf(events[3]).is("result", NS_DIALBACK)).toBe(true); // xmlns:db from the <open/> in the same message
+  });
+
+  it("gives the same events for any split at frame boundaries", () => {
+    const all = [OPEN, ...STANZAS, `<close xmlns='${NS_FRAMING_SERVER}'/>`];
+    const whole = summarize(batched().read(all.join("")));
+    for (let cut = 1; cut < all.length; cut++) {
+      const r = batched();
+      expect(summarize([...r.read(all.slice(0, cut).join("")), ...r.read(all.slice(cut).join(""))])).toEqual(whole);
+    }
+    expect(whole.at(-1)).toMatch(/^close/);
+  });
+
+  it("refuses a message that ends inside a frame, and keeps the frames before it", () => {
+    const r = batched();
+    const events = r.read(OPEN + "<presence/><message><body>");
+    expect(summarize(events).slice(1)).toEqual(["element <presence xmlns='jabber:server'/>", "error not-well-formed"]);
+    expect(events[0]!.type).toBe("open");
+    expect(r.read("</body></message>")).toEqual([]);
+  });
+
+  it("applies restricted XML, the byte limit and the depth limit to each frame", () => {
+    const bad = (frame: string) => {
+      const r = batched();
+      return summarize(r.read(OPEN + "<presence/>" + frame)).slice(1);
+    };
+    expect(bad("<message><!-- x --></message>")).toEqual(["element <presence xmlns='jabber:server'/>", "error restricted-xml"]);
+    expect(bad(`<message><body>${"x".repeat(1024)}</body></message>`).at(-1)).toBe("error policy-violation");
+    expect(bad("<a>".repeat(9) + "</a>".repeat(9)).at(-1)).toBe("error policy-violation");
+    // Frames that together exceed the byte limit are fine: it is per frame.
+    expect(bad(`<message><body>${"x".repeat(600)}</body></message><message><body>${"x".repeat(600)}</body></message>`).at(-1)).toMatch(/^element/);
+  });
+
+  it("wants <open/> first, and reads nothing after <close/>", () => {
+    expect(summarize(batched().read("<presence/>")).at(-1)).toBe("error invalid-namespace");
+    const r = batched();
+    const events = r.read(OPEN + `<close xmlns='${NS_FRAMING_SERVER}'/><presence/>`);
+    expect(events.map((e) => e.type)).toEqual(["open", "close"]);
+    expect(r.done).toBe(true);
+  });
+
+  it("a restart <open/> in the middle of a message sets the scope for the frames after it", () => {
+    const r = batched();
+    const other = `<open xmlns='${NS_FRAMING_SERVER}' to='capulet.example' version='1.0' xmlns:x='urn:example:x'/>`;
+    const events = r.read(OPEN + other + "<message><x:y/></message>");
+    expect(events.map((e) => e.type)).toEqual(["open", "open", "element"]);
+    expect(elementOf(events[2]).getChild("y", "urn:example:x")).toBeDefined();
+  });
+});
+
 describe("framing writer", () => {
   it("writes <open/> and <close/> in XEP-0468's namespace by default", () => {
     expect(openFrame({ from: "capulet.example", to: "montague.example", id: "s1", version: "1.0" })).toBe(
