@@ -9,8 +9,9 @@
 //      │                         after TLS (the stream restarts anyway, §5.4.3.3).
 //      └─(direct TLS port)──> TLS from the first byte (XEP-0368).
 //   after TLS: every peer event goes to the edge as one RFC 7395 frame (header -> <open/>,
-//      element -> standalone element, </stream:stream> -> <close/>) and every edge frame comes back
-//      as TCP stream text. The edge learns the peer address, TLS version/cipher and verified client
+//      element -> standalone element, </stream:stream> -> <close/>); the frames one TCP read
+//      completed go as one WebSocket message when the edge agreed to batched framing (edge-link.ts).
+//      Every edge frame comes back as TCP stream text. The edge learns the peer address, TLS version/cipher and verified client
 //      certificate identities from the X-Edge-Connection header (see gateway/README.md).
 //
 // The gateway keeps no state beyond the two sockets: any number can run side by side.
