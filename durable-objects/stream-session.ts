@@ -9,7 +9,7 @@ import { edgeConfig } from "../worker/config.js";
 import { DialbackKeys } from "../src/dialback/keys.js";
 import { S2SStream, type ShellAction } from "../src/engine/index.js";
 import type { StreamErrorCondition } from "../src/errors.js";
-import { asStreamId, type Domain } from "../src/types.js";
+import { asStreamId, newStreamId, type Domain } from "../src/types.js";
 import { jidDomain } from "../src/delivery/submit.js";
 import { FrameCodec } from "./lib/codec.js";
 import type { Outgoing } from "../src/engine/index.js";
@@ -36,6 +36,10 @@ export class StreamSession extends DurableObject<Env> {
   /** The alarm time last set (undefined: none set by this instance), so unchanged ones cost nothing. */
   #armed: number | undefined;
   #bidi: BidiAnnouncer | undefined;
+  /** Bidi seen on by this instance (routes for the pairs then on the stream were announced). */
+  #bidiOn = false;
+  /** The DO's name has been used as a stream id (any later header needs a fresh one). */
+  #idUsed = false;
   /** Stanzas for the application, persisted until delivered or bounced (at-least-once). */
   readonly #queue: DeliveryQueue;
 
@@ -61,6 +65,7 @@ export class StreamSession extends DurableObject<Env> {
     const snap = this.#store.get("snapshot");
     const ws = this.ctx.getWebSockets()[0];
     if (!this.#meta || !snap || this.#meta.closed) return;
+    this.#idUsed = true;
     const stream = restoreStream(snap, await this.#deps());
     this.#host = await this.#makeHost(stream, ws);
     if (!ws) await this.#host.input((s, now) => s.handleTransportClosed(now));
@@ -83,7 +88,13 @@ export class StreamSession extends DurableObject<Env> {
         canStartTls: false,
         ...(info.tls !== null ? { peerCertificate: { status: names.length > 0 ? ("valid" as const) : ("none" as const), names } } : {}),
       },
-      newStreamId: () => asStreamId(this.#meta!.id),
+      // The first header we send carries the DO's own name (the id /xmpp-s2s minted); a restart
+      // (RFC 6120 §6.4.6, after SASL) needs a new stream id (§4.7.3), and gets a fresh one.
+      newStreamId: () => {
+        if (this.#idUsed) return newStreamId();
+        this.#idUsed = true;
+        return asStreamId(this.#meta!.id);
+      },
     };
   }
 
@@ -218,7 +229,17 @@ export class StreamSession extends DurableObject<Env> {
       // applies to new pairs at once).
       if (e.type === "element" && e.element.attrs.type === undefined && /(^|:)result$/.test(e.element.name)) await this.#policy?.refresh();
       await host.event(e);
+      if (!this.#bidiOn && host.stream.bidi) this.#bidiTurnedOn(host);
     }
+  }
+
+  // XEP-0288 negotiated after pairs were already authenticated (SASL EXTERNAL authenticates before
+  // the restart, RFC 6120 §6.4.6, and bidi comes after it): those pairs' routes are announced now.
+  #bidiTurnedOn(host: SessionHost): void {
+    this.#bidiOn = true;
+    if (!this.#meta) return;
+    this.#bidi ??= new BidiAnnouncer(this.env, this.#meta.id, (p) => this.ctx.waitUntil(p));
+    for (const remote of host.stream.inboundRemotes()) this.#bidi.pairAnnounced(remote);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {

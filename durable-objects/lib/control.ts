@@ -43,7 +43,8 @@ export class ControlReporter {
         // GET /admin/v1/peers/{domain}: the last dialback outcomes with each peer, each way.
         this.#call("reportPeerAttempt", {
           domain: a.remote, direction: a.direction, at: Date.now(), outcome: condition ? "failure" : "success",
-          ...(condition ? { condition } : {}), detail: `${a.local} ${a.direction === "inbound" ? "<-" : "->"} ${a.remote} on ${this.sessionId}`,
+          ...(condition ? { condition } : {}),
+          detail: `${a.local} ${a.direction === "inbound" ? "<-" : "->"} ${a.remote} on ${this.sessionId}${a.via === "sasl-external" ? " by SASL EXTERNAL" : ""}`,
         });
       }
     } else if (a.type === "audit") {

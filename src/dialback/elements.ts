@@ -12,6 +12,7 @@ import {
   NS_STANZAS,
   NS_STREAM,
   NS_TLS,
+  NS_SASL,
 } from "../xml/namespaces.js";
 
 export type DialbackType = "valid" | "invalid" | "error";
@@ -116,12 +117,14 @@ export function headerAttrs(a: { from?: string; to?: string; id?: string; versio
 }
 
 /** RFC 6120 §4.3.2 features as the Receiving Server offers them. */
-export function featuresElement(f: { starttls: boolean; tlsRequired: boolean; bidi: boolean }): Element {
+export function featuresElement(f: { starttls: boolean; tlsRequired: boolean; bidi: boolean; saslExternal?: boolean }): Element {
   const el = new Element("stream:features");
   if (f.starttls) {
     const tls = el.c("starttls", { xmlns: NS_TLS });
     if (f.tlsRequired) tls.c("required");
   }
+  // RFC 6120 §6.3.3 / XEP-0178 §2: SASL EXTERNAL for a peer with a valid certificate.
+  if (f.saslExternal) el.c("mechanisms", { xmlns: NS_SASL }).c("mechanism").t("EXTERNAL");
   // XEP-0220 §3.2: we handle dialback errors gracefully, and say so.
   el.c("dialback", { xmlns: NS_FEATURE_DIALBACK }).c("errors");
   if (f.bidi) el.c("bidi", { xmlns: NS_FEATURE_BIDI });

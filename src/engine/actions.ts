@@ -80,6 +80,8 @@ export type Action =
       state: PairStateName;
       condition?: DialbackCondition;
       level?: FederationLevel;
+      /** How a valid inbound pair was authenticated when not by dialback (RFC 6120 §6, XEP-0178). */
+      via?: "sasl-external";
     }
   /** Something the operator should see (audit log). */
   | { type: "audit"; event: AuditEvent; local?: Domain; remote?: Domain; detail: string }

@@ -28,6 +28,8 @@ export interface StreamFacts<Id extends string = string, Dom extends string = st
   offeredTls: boolean;
   /** Receiving role: we offered XEP-0288 bidi on this stream. */
   offeredBidi: boolean;
+  /** Receiving role: SASL EXTERNAL (src/stream/sasl.ts) not offered, offered, or done. */
+  sasl: "none" | "offered" | "done";
   /** XEP-0220 §3.2 / XEP-0288 §2.2: the peer handles dialback errors. */
   peerDialbackErrors: boolean;
   bidi: boolean;
@@ -50,6 +52,7 @@ export const STREAM_FACTS = [
   "peerCertificate",
   "offeredTls",
   "offeredBidi",
+  "sasl",
   "peerDialbackErrors",
   "bidi",
   "scope",

@@ -78,6 +78,7 @@ export function newCtx(fixed: Pick<Ctx, "role" | "policy" | "transport" | "timeo
     peerCertificate: fixed.transport.peerCertificate,
     offeredTls: false,
     offeredBidi: false,
+    sasl: "none",
     peerDialbackErrors: false,
     bidi: false,
     scope: {},
@@ -160,7 +161,7 @@ export function pairState(
   local: Domain,
   remote: Domain,
   state: PairStateName,
-  extra: { condition?: DialbackCondition; level?: FederationLevel } = {},
+  extra: { condition?: DialbackCondition; level?: FederationLevel; via?: "sasl-external" } = {},
 ): void {
   emit(c, { type: "pair-state", local, remote, direction, state, ...extra });
 }

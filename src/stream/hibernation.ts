@@ -33,6 +33,8 @@ export function restoreInto(c: Ctx, snap: StreamSnapshot): void {
   if (snap.role !== c.role) throw new EngineUsageError("snapshot role mismatch");
   // Brands: the snapshot was taken from a context, so its domains and ids were branded then.
   Object.assign(c, copyFacts(snap as StreamFacts<StreamId, Domain>));
+  // Snapshots from before SASL EXTERNAL have no `sasl` fact: nothing was offered on them.
+  c.sasl ??= "none";
 
   // Deadline queues must be filled in deadline order.
   const inPending: { key: string; handle: number; deadline: number }[] = [];

@@ -11,6 +11,7 @@ import { audit, emit, send, sendClose, type Ctx } from "./context.js";
 import { toDomain } from "./addressing.js";
 import { fail, finish } from "./ending.js";
 import { requestKey } from "./originating.js";
+import { offersSaslExternal } from "./sasl.js";
 import { sendVerify } from "./verification.js";
 import { EngineUsageError, transition } from "./phase.js";
 
@@ -42,7 +43,10 @@ export function openReceiving(c: Ctx, attrs: Record<string, string>, now: number
     c.offeredTls = !c.secure && c.transport.canStartTls;
     const tlsRequired = c.offeredTls && pol.allowed && pol.minLevel !== "verified";
     c.offeredBidi = pol.allowed && pol.bidi;
-    send(c, featuresElement({ starttls: c.offeredTls, tlsRequired, bidi: c.offeredBidi }));
+    const sasl = offersSaslExternal(c, from);
+    if (sasl) c.sasl = "offered";
+    // Bidi already on (asked for before SASL, kept over its restart) is not offered again.
+    send(c, featuresElement({ starttls: c.offeredTls, tlsRequired, bidi: c.offeredBidi && !c.bidi, saslExternal: sasl }));
     // XEP-0220 §2.4: "the server that generates the error SHOULD still attempt to send the dialback
     // error"; an XMPP 1.0 peer gets dialback errors, a pre-1.0 one gets RFC 3920 behaviour.
     c.peerDialbackErrors = true;
@@ -125,7 +129,7 @@ export function onTls(c: Ctx, local: string): void {
 
 // XEP-0288 §2.2: the initiator asks for bidi with <bidi xmlns='urn:xmpp:bidi'/>.
 export function onBidiRequest(c: Ctx): void {
-  if (c.role !== "receiving" || !c.offeredBidi) {
+  if (c.role !== "receiving" || (!c.offeredBidi && !c.bidi)) {
     return fail(c, new StreamError("unsupported-stanza-type", "bidi was not offered"));
   }
   c.bidi = true;

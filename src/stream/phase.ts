@@ -11,6 +11,7 @@
 //   receiving (the peer opened the connection):
 //     awaiting-header --peer header--> open (features sent when v1.0)
 //       --<starttls/>--> tls --handleTlsEstablished--> awaiting-header (stream restart, RFC 6120 §5.4.3.3)
+//       --SASL <success/> sent--> awaiting-header (stream restart, RFC 6120 §6.4.6; ./sasl.ts)
 //   any --> closed (stream error, peer close, transport gone)
 // In "open" dialback and stanzas flow; everything else about the stream is settled.
 
@@ -33,7 +34,7 @@ const ALLOWED: Record<PhaseName, readonly PhaseName[]> = {
   "awaiting-features": ["awaiting-proceed", "open", "closed"],
   "awaiting-proceed": ["tls", "closed"],
   tls: ["awaiting-header", "closed"],
-  open: ["tls", "closed"],
+  open: ["tls", "awaiting-header", "closed"],
   closed: [],
 };
 

@@ -16,8 +16,9 @@ import type { Action, PairDirection, VerifyOutcome } from "../engine/actions.js"
 import type { PolicyView, TlsInfo, TransportInfo } from "../engine/ports.js";
 import type { StreamSnapshot } from "../engine/snapshot.js";
 import { namespaceOf, readDialback, splitName, type DialbackElement } from "../dialback/elements.js";
-import { NS_BIDI, NS_DIALBACK, NS_SERVER, NS_STREAM, NS_TLS } from "../xml/namespaces.js";
-import { pairKey } from "../dialback/pairs.js";
+import { NS_BIDI, NS_DIALBACK, NS_SASL, NS_SERVER, NS_STREAM, NS_TLS } from "../xml/namespaces.js";
+import { onSasl } from "./sasl.js";
+import { pairKey, splitPairKey } from "../dialback/pairs.js";
 import { DEFAULT_TIMEOUTS, newCtx, pairCount, sendClose, type Ctx, type StreamTimeouts } from "./context.js";
 import { fail, finish } from "./ending.js";
 import { snapshot, restoreInto } from "./hibernation.js";
@@ -118,6 +119,12 @@ export class S2SStream {
     if (!r) return "none";
     return r.state === "keying" ? "pending" : r.state;
   }
+  /** Remote domains with an inbound pair pending or verified here (O(pairs): not for hot paths). */
+  inboundRemotes(): Domain[] {
+    const out = new Set<Domain>();
+    for (const key of this.#c.inbound.keys()) out.add(splitPairKey(key)[0] as Domain);
+    return [...out];
+  }
   /** Pairs this stream carries, pending or verified, both directions: what maxPairsPerStream caps. O(1). */
   get pairCount(): number {
     return pairCount(this.#c);
@@ -207,6 +214,7 @@ export class S2SStream {
       return fail(c, new StreamError("not-authorized", `<${el.name}/> before stream negotiation finished`));
     }
     if (ns === NS_BIDI && local === "bidi") return onBidiRequest(c);
+    if (ns === NS_SASL) return onSasl(c, el, local, now);
     if (ns === NS_DIALBACK && (local === "result" || local === "verify")) return this.#onDialback(readDialback(el, local), now);
     if (ns === NS_SERVER && STANZAS.has(local)) return onStanza(c, el);
     // RFC 6120 §4.9.3.24: a first-level element we do not support (including <bidi/> in the

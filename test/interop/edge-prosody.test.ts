@@ -1,7 +1,8 @@
 // Issue 6: federation between the edge and a real Prosody 0.12, both directions, in plaintext and
 // with TLS required (through the gateway's STARTTLS port and its direct TLS port, XEP-0368).
 // Inbound: a Prosody user's message reaches the edge's app via DNS SRV -> gateway -> /xmpp-s2s, the
-// edge verifying Prosody's dialback key by dialing Prosody with connect(). Outbound: the edge's app
+// edge verifying Prosody's dialback key by dialing Prosody with connect() (plaintext), or, over TLS,
+// Prosody authenticating with SASL EXTERNAL and the certificate the gateway verified. Outbound: the edge's app
 // sends to a Prosody user over connect(); Prosody dials back to our authority through the gateway.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -43,6 +44,9 @@ describe.each([
       expect(secured.every((e) => e.listener === (edgeDirectTls ? "direct-tls" : "starttls"))).toBe(true);
       // Prosody presents its certificate; it verifies against the run's CA.
       expect(secured.some((e) => (e.certIdentities as string[]).includes("prosody.test"))).toBe(true);
+      // With that certificate the edge offers SASL EXTERNAL (XEP-0178), and Prosody takes it.
+      const peer = await (await stack.api(`/admin/v1/peers/${stack.domains.prosody}`, {}, stack.tokens.admin)).text();
+      expect(peer).toContain("by SASL EXTERNAL");
     } else {
       expect(secured).toHaveLength(0);
     }
