@@ -12,15 +12,20 @@ import { PASSWORD } from "../../scripts/interop/lib/topology.mjs";
 import { gatewayLog, sendFromEdge, uniqueBody, waitForInbox } from "./helpers.js";
 
 describe.each([
-  { label: "plaintext", tls: false, edgeDirectTls: false },
-  { label: "STARTTLS required (gateway 5269)", tls: true, edgeDirectTls: false },
-  { label: "direct TLS (gateway 5270, XEP-0368)", tls: true, edgeDirectTls: true },
-])("edge <-> Prosody ($label)", ({ tls, edgeDirectTls }) => {
+  { label: "plaintext", tls: false, edgeDirectTls: false, clientCert: true },
+  { label: "STARTTLS required (gateway 5269)", tls: true, edgeDirectTls: false, clientCert: true },
+  { label: "direct TLS (gateway 5270, XEP-0368)", tls: true, edgeDirectTls: true, clientCert: true },
+  { label: "STARTTLS, no client certificate asked for: dialback over TLS", tls: true, edgeDirectTls: false, clientCert: false },
+])("edge <-> Prosody ($label)", ({ tls, edgeDirectTls, clientCert }) => {
   let stack: Stack;
   let alice: C2sClient;
 
   beforeAll(async () => {
-    stack = await startStack({ tls, edgeDirectTls, ejabberd: false, name: `prosody-${tls ? (edgeDirectTls ? "dtls" : "stls") : "plain"}` });
+    stack = await startStack({
+      tls, edgeDirectTls, ejabberd: false,
+      name: `prosody-${tls ? (edgeDirectTls ? "dtls" : clientCert ? "stls" : "stls-nocert") : "plain"}`,
+      ...(clientCert ? {} : { gatewayEnv: { GATEWAY_REQUEST_CLIENT_CERT: "false" } }),
+    });
     alice = await C2sClient.login({ host: stack.ip.prosody, port: 5222, jid: `alice@${stack.domains.prosody}`, password: PASSWORD });
   });
   afterAll(async () => {
@@ -42,11 +47,20 @@ describe.each([
     if (tls) {
       expect(secured.length).toBeGreaterThan(0);
       expect(secured.every((e) => e.listener === (edgeDirectTls ? "direct-tls" : "starttls"))).toBe(true);
-      // Prosody presents its certificate; it verifies against the run's CA.
-      expect(secured.some((e) => (e.certIdentities as string[]).includes("prosody.test"))).toBe(true);
-      // With that certificate the edge offers SASL EXTERNAL (XEP-0178), and Prosody takes it.
       const peer = await (await stack.api(`/admin/v1/peers/${stack.domains.prosody}`, {}, stack.tokens.admin)).text();
-      expect(peer).toContain("by SASL EXTERNAL");
+      if (clientCert) {
+        // Prosody presents its certificate; it verifies against the run's CA.
+        expect(secured.some((e) => (e.certIdentities as string[]).includes("prosody.test"))).toBe(true);
+        // With that certificate the edge offers SASL EXTERNAL (XEP-0178), and Prosody takes it.
+        expect(peer).toContain("by SASL EXTERNAL");
+      } else {
+        // No certificate: Prosody falls back to dialback, and the edge verifies its key by dialing
+        // Prosody's authority (connect() with STARTTLS, Prosody's certificate checked against the CA).
+        expect(secured.every((e) => (e.certIdentities as string[]).length === 0)).toBe(true);
+        expect(peer).not.toContain("by SASL EXTERNAL");
+        const metrics = await (await stack.api("/admin/v1/metrics", {}, stack.tokens.admin)).text();
+        expect(Number(/dialback_edge_verification_latency_seconds_count\S* (\d+)/.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
+      }
     } else {
       expect(secured).toHaveLength(0);
     }
