@@ -7,7 +7,8 @@
 //    open, each db:verify). Cold: no stream to the authority yet; warm: one already open.
 //    Targets: <= 5 cold, <= 3 warm (Prosody-to-Prosody measured 9).
 // 2. Stanzas per second through one inbound WebSocket session, until the application (the built-in
-//    local app) has stored them all, vs the harness receiving over TCP.
+//    local app) has stored them all, vs the harness receiving over TCP: one frame per message (a
+//    XEP-0468 peer) and the gateway's batched framing.
 
 import * as ltx from "ltx";
 import { unstable_startWorker } from "wrangler";
@@ -17,6 +18,7 @@ import type { Job } from "../test/harness/peer.js";
 
 const N = 2000;
 const APP_TOKEN = "bench-app-token-0123456789abcdef";
+const GATEWAY_TOKEN = "bench-gateway-token-0123456789ab";
 
 async function until(h: RunningHarness, pred: () => boolean, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -66,6 +68,7 @@ export default async function bench(): Promise<void> {
       DIALBACK_SECRET: { type: "plain_text", value: "bench-edge-secret-0123456789" },
       APP_TOKEN: { type: "plain_text", value: APP_TOKEN },
       S2S_STATIC_ROUTES: { type: "plain_text", value: `peer.test=127.0.0.1:${peer.ports.s2s}` },
+      GATEWAY_TOKEN: { type: "plain_text", value: GATEWAY_TOKEN },
       DOH_URL: { type: "plain_text", value: `http://127.0.0.1:${peer.ports.control}/dns-query` },
     },
     dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, logLevel: "warn" },
@@ -90,6 +93,14 @@ export default async function bench(): Promise<void> {
     while ((await seq()) < start + N) await new Promise((r) => setTimeout(r, 20));
     const edgeRate = N / ((performance.now() - t) / 1000);
 
+    // The same through the gateway's batched framing (one WebSocket message per 64 KiB "read").
+    const gw = await handshake(peer, (j) => void dialWebSocket(peer.peer, j, wsUrl, { token: GATEWAY_TOKEN, batched: true }), "edge.test", edgeObserved);
+    const start2 = await seq();
+    t = performance.now();
+    for (let i = 0; i < N; i++) peer.peer.sendOn(gw.job.id, msg("peer.test", "edge.test", i));
+    while ((await seq()) < start2 + N) await new Promise((r) => setTimeout(r, 20));
+    const batchedRate = N / ((performance.now() - t) / 1000);
+
     console.log("handshake round trips, first XMPP byte -> first accepted stanza (lower is better):");
     console.log(`  cold: edge ${edgeCold.roundTrips} (${edgeCold.ms.toFixed(1)} ms) vs harness alone ${baseCold.roundTrips} (${baseCold.ms.toFixed(1)} ms)  target <= 5`);
     console.log(`  warm: edge ${edgeWarm.roundTrips} (${edgeWarm.ms.toFixed(1)} ms) vs harness alone ${baseWarm.roundTrips} (${baseWarm.ms.toFixed(1)} ms)  target <= 3`);
@@ -97,6 +108,7 @@ export default async function bench(): Promise<void> {
     console.log(`stanzas/s through one inbound session, ${N} messages to the application:`);
     console.log(`  edge (WebSocket -> StreamSession -> LocalApp SQLite) ${edgeRate.toFixed(0)}/s vs harness alone (TCP, in memory) ${baseRate.toFixed(0)}/s`);
     console.log(`  ratio: ${(edgeRate / baseRate).toFixed(3)}x`);
+    console.log(`  edge with the gateway's batched framing (several frames per WebSocket message) ${batchedRate.toFixed(0)}/s, ratio ${(batchedRate / baseRate).toFixed(3)}x`);
   } finally {
     await worker.dispose();
     await Promise.all([a.close(), b.close(), peer.close()]);
