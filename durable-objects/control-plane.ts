@@ -47,6 +47,7 @@ export type MutationResult =
 
 const badCursor = (cursor: string): Failure => ({ ok: false, status: 422, title: "Invalid cursor", detail: `'${cursor}' is not a cursor this API returned` });
 const OUTBOUND_PREFIX = "remote:";
+const VERIFY_SUFFIX = "#verify";
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc {
@@ -223,11 +224,21 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     return this.#metrics.render(this.#index, (await this.getPolicy()).version);
   }
 
-  /** Inbound streams are StreamSession DOs named by id; the outbound one to X is RemoteDomain X ("remote:X"). */
+  /**
+   * Inbound streams are StreamSession DOs named by id; the outbound one to X is RemoteDomain X
+   * ("remote:X"), and X's verify-only link ("remote:X#verify") lives in that same DO.
+   */
   #session(id: string): StreamSessionRpc {
     if (id.startsWith(OUTBOUND_PREFIX)) {
       const ns = this.env.REMOTE_DOMAIN;
-      return ns.get(ns.idFromName(id.slice(OUTBOUND_PREFIX.length))) as unknown as StreamSessionRpc;
+      const rest = id.slice(OUTBOUND_PREFIX.length);
+      if (!rest.endsWith(VERIFY_SUFFIX)) return ns.get(ns.idFromName(rest)) as unknown as StreamSessionRpc;
+      const rd = ns.get(ns.idFromName(rest.slice(0, -VERIFY_SUFFIX.length)));
+      return {
+        revokePair: (local, remote, reason) => rd.revokePair(local, remote, reason, "verify"),
+        closeStream: (condition, text) => rd.closeStream(condition, text, "verify"),
+        describe: () => rd.describe("verify"),
+      } as StreamSessionRpc;
     }
     const ns = this.env.STREAM_SESSION;
     return ns.get(ns.idFromName(id)) as unknown as StreamSessionRpc;

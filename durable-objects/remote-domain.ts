@@ -201,15 +201,23 @@ export class RemoteDomain extends DurableObject<Env> {
 
   // ---- StreamSessionRpc for the outbound stream (ControlPlane addresses it as "remote:<domain>") ----
 
-  async revokePair(local: string, remote: string) {
-    return this.#out ? this.#out.revokePair(asDomain(local), asDomain(remote)) : { revoked: 0, streamClosed: false };
+  // StreamSessionRpc for the ControlPlane: session "remote:<domain>" is the outbound stream,
+  // "remote:<domain>#verify" the verify-only link (`link` = "verify"; control-plane.ts #session).
+
+  #link(link: "verify" | undefined): OutboundStream | undefined {
+    return link === "verify" ? this.#verifier : this.#out;
   }
 
-  async closeStream(condition: StreamErrorCondition, text?: string): Promise<void> {
-    await this.#out?.close(condition, text);
+  async revokePair(local: string, remote: string, _reason?: unknown, link?: "verify") {
+    const s = this.#link(link);
+    return s ? s.revokePair(asDomain(local), asDomain(remote)) : { revoked: 0, streamClosed: false };
   }
 
-  async describe() {
-    return this.#out?.describe() ?? null;
+  async closeStream(condition: StreamErrorCondition, text?: string, link?: "verify"): Promise<void> {
+    await this.#link(link)?.close(condition, text);
+  }
+
+  async describe(link?: "verify") {
+    return this.#link(link)?.describe() ?? null;
   }
 }

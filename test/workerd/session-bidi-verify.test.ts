@@ -7,7 +7,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { harness, inbox, stats } from "../harness/bridge.js";
 import type { ReverseState } from "../harness/peer.js";
-import { APP, appInbox, peerDomain } from "./helpers.js";
+import { APP, admin, appInbox, peerDomain } from "./helpers.js";
 import { runInDurableObject, SELF } from "cloudflare:test";
 import type { RemoteDomain } from "../../durable-objects/remote-domain.js";
 import { IDLE_MS } from "../../durable-objects/lib/outbound.js";
@@ -77,6 +77,22 @@ describe("reverse dialback on the outbound bidi stream (XEP-0288 §2)", () => {
     }
     expect(left).toBeNull();
     expect(await peerDomain().describe()).toBeNull();
+  });
+
+  it("the admin API sees the verify link as session remote:peer.test#verify, and DELETE closes that link, not the outbound stream", async () => {
+    await harness("POST", "/config", { verify: "valid", offerBidi: true, reverse: { stanza: reverse("rev-admin"), to: "chat.edge.test" } });
+    await openOutbound("rev-out5");
+    expect((await harness<ReverseState>("GET", "/reverse?wait=10000")).result).toEqual({ type: "valid" });
+    const id = encodeURIComponent("remote:peer.test#verify");
+    const got = await admin(`/sessions/${id}`);
+    expect(got.status).toBe(200);
+    expect(await got.json()).toMatchObject({ id: "remote:peer.test#verify", direction: "outbound", peer: "peer.test" });
+    expect((await admin(`/sessions/${id}?condition=system-shutdown`, { method: "DELETE" })).status).toBe(204);
+    const deadline = Date.now() + 5000;
+    while ((await peerDomain().describe("verify")) !== null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    expect(await peerDomain().describe("verify")).toBeNull();
+    // The outbound stream itself is untouched.
+    expect(await peerDomain().describe()).toMatchObject({ id: "remote:peer.test", peer: "peer.test" });
   });
 
   it("multiplexes keys that arrive together on the one verify link (no third connection)", async () => {
