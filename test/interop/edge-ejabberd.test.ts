@@ -1,6 +1,7 @@
 // Issue 6: federation between the edge and a real ejabberd 23.01, both directions, in plaintext and
 // with STARTTLS required. ejabberd sends db:verify on a separate short-lived connection and offers
-// SASL EXTERNAL even when it cannot verify the peer; the edge must cope with both.
+// SASL EXTERNAL even when it cannot verify the peer; the edge must cope with both. Toward the edge,
+// over TLS, ejabberd takes the SASL EXTERNAL the edge offers.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { C2sClient } from "../../scripts/interop/lib/c2s.mjs";
@@ -32,6 +33,10 @@ describe.each([
     expect(item.to).toBe("app@edge.test");
     const secured = gatewayLog(stack).filter((e) => e.msg === "tls established");
     expect(secured.length > 0).toBe(tls);
+    // Over TLS ejabberd presents its certificate (valid under the run's CA) and authenticates with
+    // the SASL EXTERNAL the edge offers it (XEP-0178); in plaintext it uses dialback.
+    const peer = await (await stack.api(`/admin/v1/peers/${stack.domains.ejabberd}`, {}, stack.tokens.admin)).text();
+    expect(peer.includes("by SASL EXTERNAL")).toBe(tls);
   });
 
   it("delivers the edge application's message to an ejabberd user", async () => {
