@@ -69,6 +69,8 @@ export class StreamSession extends DurableObject<Env> {
     const stream = restoreStream(snap, await this.#deps());
     this.#host = await this.#makeHost(stream, ws);
     if (!ws) await this.#host.input((s, now) => s.handleTransportClosed(now));
+    // Carry out at once what the restored engine asks for again (key work, a verification).
+    else await this.#host.input(() => {});
   }
 
   async #deps() {

@@ -20,7 +20,8 @@ export function splitPairKey(key: string): [Domain, Domain] {
  * pairKey(remote, local). Failed pairs are removed, so a failed pair and "none" look the same.
  */
 export type InboundPair =
-  | { state: "pending"; handle: number; deadline: number }
+  /** `key`: the peer's dialback key, kept so a restored stream can ask the authority again. */
+  | { state: "pending"; handle: number; deadline: number; key: string }
   | { state: "valid"; level: FederationLevel };
 
 // A verified pair holds nothing but its level, so all verified pairs of a level share one frozen

@@ -75,7 +75,8 @@ export interface StreamSnapshot extends StreamFacts {
   v: 1;
   role: StreamRole;
   legacy: boolean;
-  inbound: [key: string, rec: { state: "pending"; handle: number; deadline: number } | { state: "valid"; level: FederationLevel }][];
+  /** A pending pair's `key` is absent in snapshots from before it was kept (not asked again then). */
+  inbound: [key: string, rec: { state: "pending"; handle: number; deadline: number; key?: string } | { state: "valid"; level: FederationLevel }][];
   outbound: [
     key: string,
     rec:

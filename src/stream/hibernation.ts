@@ -4,8 +4,8 @@
 import { parse } from "ltx";
 import type { Domain, StreamId } from "../types.js";
 import { copyFacts, type StreamFacts, type StreamSnapshot } from "../engine/snapshot.js";
-import { validInbound, validOutbound, verifyKey, type OutstandingVerify } from "../dialback/pairs.js";
-import type { Ctx } from "./context.js";
+import { splitPairKey, validInbound, validOutbound, verifyKey, type OutstandingVerify } from "../dialback/pairs.js";
+import { emit, type Ctx } from "./context.js";
 import { requestKey } from "./originating.js";
 import { emitCheck } from "./verification.js";
 import { EngineUsageError } from "./phase.js";
@@ -37,18 +37,24 @@ export function restoreInto(c: Ctx, snap: StreamSnapshot): void {
   c.sasl ??= "none";
 
   // Deadline queues must be filled in deadline order.
-  const inPending: { key: string; handle: number; deadline: number }[] = [];
+  const inPending: { key: string; handle: number; deadline: number; dbKey: string | undefined }[] = [];
   for (const [key, r] of snap.inbound) {
     if (r.state === "valid") c.inbound.set(key, validInbound(r.level));
     else {
-      c.inbound.set(key, { state: "pending", handle: r.handle, deadline: r.deadline });
-      inPending.push({ key, handle: r.handle, deadline: r.deadline });
+      c.inbound.set(key, { state: "pending", handle: r.handle, deadline: r.deadline, key: r.key ?? "" });
+      inPending.push({ key, handle: r.handle, deadline: r.deadline, dbKey: r.key });
     }
   }
   for (const p of inPending.sort((a, b) => a.deadline - b.deadline)) {
     c.inByHandle.set(p.handle, p.key);
     c.inDeadlines.push(p.deadline, p.handle);
     c.pending++;
+    // XEP-0220 §2.1.2 step 2 again: the question to the authority died with the old instance (its
+    // answer, if any, went to a caller that is gone). Same handle, so the answer lands on this pair.
+    if (p.dbKey && c.streamId !== undefined) {
+      const [sender, target] = splitPairKey(p.key);
+      emit(c, { type: "verify", handle: p.handle, from: target, to: sender, id: c.streamId, key: p.dbKey });
+    }
   }
 
   const outPending: [string, number][] = [];

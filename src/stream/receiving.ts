@@ -72,7 +72,7 @@ export function onResultRequest(c: Ctx, db: DialbackElement, now: number): void 
   }
   const handle = c.nextHandle++;
   const deadline = now + c.timeouts.dialback;
-  c.inbound.set(key, { state: "pending", handle, deadline });
+  c.inbound.set(key, { state: "pending", handle, deadline, key: db.key });
   c.inByHandle.set(handle, key);
   c.inDeadlines.push(deadline, handle);
   c.pending++;

@@ -86,10 +86,15 @@ export function onVerifyResponse(c: Ctx, db: DialbackElement): void {
     audit(c, "unsolicited-dialback", `db:verify type='${db.type}' from='${db.from}' to='${db.to}' id='${db.id}' answers no request on this stream`);
     return;
   }
-  dropVerify(c, v);
   const outcome: VerifyOutcome =
     db.type === "valid" ? { type: "valid" } : db.type === "invalid" ? { type: "invalid" } : { type: "error", condition: db.condition ?? "undefined-condition" };
-  emit(c, { type: "verify-result", handle: v.handle, from: v.from, to: v.to, id: v.id, outcome });
+  // The answer is about (from, to, id, key), so it settles every request sent for exactly that: the
+  // same question asked twice (a receiving session restored after eviction asks again, while the
+  // first request's caller is gone) must not leave the second waiting for an answer never repeated.
+  for (const same of [...c.verifies.get(k!)!].filter((x) => x.sent && x.key === v.key)) {
+    dropVerify(c, same);
+    emit(c, { type: "verify-result", handle: same.handle, from: same.from, to: same.to, id: same.id, outcome });
+  }
 }
 
 export function sendVerify(c: Ctx, v: OutstandingVerify): void {

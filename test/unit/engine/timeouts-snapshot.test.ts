@@ -126,6 +126,40 @@ describe("snapshot / restore (hibernation)", () => {
     ]);
   });
 
+  it("asks the authority again for a pair pending at snapshot time (same handle, key and stream id)", () => {
+    const policy = new TestPolicy(["montague.example"]);
+    const s = new S2SStream({ role: "receiving", policy, transport: { secure: true, canStartTls: false }, now: T0, timeouts, newStreamId: () => asStreamId("HIB2") });
+    s.handleOpen(s2sHeader("capulet.example", "montague.example"), T0);
+    s.handleElement(el(`<db:result from='capulet.example' to='montague.example'>k9</db:result>`), T0);
+    const v = s.drainActions().find((a) => a.type === "verify") as { handle: number };
+    // The question went out from the old instance; its answer has nobody to go to.
+    const r = S2SStream.restore(JSON.parse(JSON.stringify(s.snapshot())) as StreamSnapshot, { policy, transport: { secure: true, canStartTls: false }, timeouts });
+    expect(r.drainActions()).toEqual([{ type: "verify", handle: v.handle, from: "montague.example", to: "capulet.example", id: "HIB2", key: "k9" }]);
+    r.handleVerifyResult(v.handle, { type: "valid" }, T0 + 1);
+    expect(show(r.drainActions())).toContain("pair inbound montague.example capulet.example valid");
+    // A snapshot from before keys were kept restores the pair as pending, asking nothing.
+    const old = JSON.parse(JSON.stringify(s.snapshot())) as StreamSnapshot;
+    for (const [, rec] of old.inbound) if (rec.state === "pending") delete rec.key;
+    const o = S2SStream.restore(old, { policy, transport: { secure: true, canStartTls: false }, timeouts });
+    expect(o.drainActions()).toEqual([]);
+    expect(o.pendingCount).toBe(1);
+  });
+
+  it("one db:verify answer settles every request asked for the same id, pair and key", () => {
+    const policy = new TestPolicy(["capulet.example"]);
+    const s = openInitiatingI1(policy);
+    const req = { from: d("capulet.example"), to: d("montague.example"), id: "V7", key: "same" };
+    const h1 = s.requestVerify(req, T0);
+    const h2 = s.requestVerify(req, T0);
+    const h3 = s.requestVerify({ ...req, key: "other" }, T0);
+    s.drainActions();
+    s.handleElement(el(`<db:verify from='montague.example' to='capulet.example' id='V7' type='valid'/>`), T0 + 1);
+    expect(show(s.drainActions())).toEqual([`verify-result ${h1} valid`, `verify-result ${h2} valid`]);
+    // A request with another key waits for its own answer.
+    s.handleElement(el(`<db:verify from='montague.example' to='capulet.example' id='V7' type='invalid'/>`), T0 + 2);
+    expect(show(s.drainActions())).toEqual([`verify-result ${h3} invalid`]);
+  });
+
   it("re-requests key work that was in flight at snapshot time", () => {
     const policy = new TestPolicy(["capulet.example"]);
     const s = openInitiatingI1(policy);
