@@ -66,6 +66,20 @@ describe.each([
     }
   });
 
+  it("POST /admin/v1/peers/{prosody}/check runs every step against the real Prosody and succeeds", async () => {
+    const res = await stack.api(`/admin/v1/peers/${stack.domains.prosody}/check`, { method: "POST" }, stack.tokens.admin);
+    expect(res.status).toBe(200);
+    const r = (await res.json()) as { ok: boolean; steps: { step: string; ok: boolean; detail: string }[] };
+    expect(r.steps.filter((x) => !x.ok), JSON.stringify(r.steps)).toEqual([]);
+    const names = r.steps.map((x) => x.step);
+    expect(names[0]).toBe("policy");
+    expect(names.at(-1)).toBe("dialback");
+    // Prosody requires TLS in the TLS runs: the probe negotiates STARTTLS, Prosody's certificate
+    // checked against the run's CA by connect(); in plaintext no TLS is offered or needed.
+    expect(names.includes("starttls")).toBe(tls);
+    expect(r.ok).toBe(true);
+  });
+
   it("delivers the edge application's message to a Prosody user", async () => {
     const body = uniqueBody("edge to prosody");
     const sent = await sendFromEdge(stack,
