@@ -3,7 +3,7 @@
 // 1. A new peer's first stanza: a Prosody user on a host that has never talked to the receiver sends
 //    one message; time until the receiver has accepted it. Receiver = the edge (through the TCP
 //    gateway, verifying by dialing Prosody) vs a second Prosody (sink.test). Median of K cold hosts.
-// 2. The receiver's CPU per stanza, fed by the test harness's S2S sender (test/harness, not a
+// 2. The receiver's CPU per stanza (plaintext, then over XEP-0368 direct TLS), fed by the test harness's S2S sender (test/harness, not a
 //    bottleneck) over one verified stream: the edge (workerd + gateway processes; wrangler's own Node
 //    process is reported apart) delivering to its local app, vs Prosody delivering to a logged-in
 //    user. CPU from /proc/<pid>/stat (utime + stime) before and after N messages, each receiver
@@ -21,6 +21,7 @@ import { startHarness } from "../test/harness/server.js";
 const K = 5; // cold first-stanza samples per receiver
 const N = 40_000; // stanzas for the CPU figure
 const WARMUP = 20_000; // stanzas sent first to each receiver, not counted
+const TLS_WARMUP = 5_000; // the same for the TLS streams, on processes already warm
 const TICK = 100; // USER_HZ on Linux
 
 /** CPU seconds (user + system) of `pids` and all their descendants whose command matches `comm`. */
@@ -71,7 +72,7 @@ export default async function bench(): Promise<void> {
   // stream to the harness, which accepts without a verification leg of its own.
   harness.peer.config.verify = "valid";
   const stack = await startStack({
-    tls: false, edgeDirectTls: false, ejabberd: false, sink: true, prosodyExtraHosts: hosts, name: "bench",
+    tls: false, edgeDirectTls: false, ejabberd: false, sink: true, sinkDirectTls: true, prosodyExtraHosts: hosts, name: "bench",
     gatewayEnv: { GATEWAY_REQUIRE_TLS: "false", GATEWAY_LOG_LEVEL: "info" },
     extraRoutes: [`peer.test=127.0.0.1:${harness.ports.s2s}`],
     extraRecords: { a: [["peer.test", "127.0.0.1"]], srv: [["_xmpp-server._tcp.peer.test", "peer.test", harness.ports.s2s]] },
@@ -108,9 +109,10 @@ export default async function bench(): Promise<void> {
     // ---- 2. receiver CPU per stanza, harness sender
     const msg = (to: string, i: number) =>
       new Element("message", { from: "u@peer.test", to, id: `b${i}`, type: "chat" }).c("body").t(`bench ${i}`).root();
-    const openStream = async (to: string, host: string) => {
+    const openStream = async (to: string, host: string, tls = false) => {
       const job = harness.peer.addJob({ kind: "originate", to, stanzas: [] });
-      harness.peer.dialTcp(job, host, 5269);
+      if (tls) harness.peer.dialTls(job, host, 5270, { ca: readFileSync(stack.ca, "utf8"), servername: to });
+      else harness.peer.dialTcp(job, host, 5269);
       const deadline = Date.now() + 30_000;
       while (job.state !== "ready" && job.state !== "sent") {
         if (["refused", "closed"].includes(job.state) || Date.now() > deadline) throw new Error(`bench: stream to ${to}: ${JSON.stringify(job)}`);
@@ -156,6 +158,15 @@ export default async function bench(): Promise<void> {
     const er = await run(edgeJob, `app@${stack.domains.edge}`, N, WARMUP, await stored((await inboxSeq(stack))[0]?.seq ?? 0), edgeCpu);
     const [workerdCpu, gatewayCpu, wranglerNodeCpu] = er.cpu as [number, number, number];
 
+    // The same over XEP-0368 direct TLS (port 5270 of the gateway and of the sink): both receivers
+    // decrypt. New streams on the already warm processes, each given TLS_WARMUP first.
+    const sinkTls = await openStream(stack.domains.sink, stack.ip.sink, true);
+    await run(sinkTls, `bob@${stack.domains.sink}`, TLS_WARMUP, 0, bobAt(bob.received.length), () => [cpuSeconds([sinkPid])]);
+    const pt = await run(sinkTls, `bob@${stack.domains.sink}`, N, TLS_WARMUP, bobAt(bob.received.length), () => [cpuSeconds([sinkPid])]);
+    const edgeTls = await openStream(stack.domains.edge, stack.ip.gateway, true);
+    await run(edgeTls, `app@${stack.domains.edge}`, TLS_WARMUP, 0, await stored((await inboxSeq(stack))[0]?.seq ?? 0), edgeCpu);
+    const et = await run(edgeTls, `app@${stack.domains.edge}`, N, TLS_WARMUP, await stored((await inboxSeq(stack))[0]?.seq ?? 0), edgeCpu);
+
     const us = (s: number) => ((s * 1e6) / N).toFixed(1);
     console.log("first stanza from a new peer (Prosody host never seen before), median of", K, "(lower is better):");
     console.log(`  edge via gateway ${median(edgeMs).toFixed(1)} ms vs Prosody-to-Prosody ${median(prosodyMs).toFixed(1)} ms` +
@@ -165,6 +176,8 @@ export default async function bench(): Promise<void> {
     console.log(`  edge: ${us(workerdCpu + gatewayCpu)} us/stanza = workerd ${us(workerdCpu)} + gateway ${us(gatewayCpu)}` +
       ` (${er.rate.toFixed(0)}/s; wrangler's Node process, not on the data path, ${us(wranglerNodeCpu)})`);
     console.log(`  ratio edge/Prosody: ${((workerdCpu + gatewayCpu) / prosodyCpu).toFixed(2)}x  (target <= 0.5)`);
+    console.log(`  over direct TLS (XEP-0368, both decrypting): Prosody ${us(pt.cpu[0]!)} us/stanza; edge ${us(et.cpu[0]! + et.cpu[1]!)} =` +
+      ` workerd ${us(et.cpu[0]!)} + gateway ${us(et.cpu[1]!)}; ratio ${((et.cpu[0]! + et.cpu[1]!) / pt.cpu[0]!).toFixed(2)}x`);
     const wu = (s: number) => ((s * 1e6) / WARMUP).toFixed(1);
     console.log(`  (the ${WARMUP} warm-up messages, not counted above: Prosody ${wu(pw.cpu[0]!)} us/stanza; edge ${wu(ew.cpu[0]! + ew.cpu[1]!)} =` +
       ` workerd ${wu(ew.cpu[0]!)} + gateway ${wu(ew.cpu[1]!)}, ratio ${((ew.cpu[0]! + ew.cpu[1]!) / pw.cpu[0]!).toFixed(2)}x: V8 compiles the hot paths meanwhile)`);

@@ -72,8 +72,9 @@ export class GatewayConnection {
   #phase: Phase;
   #reader: StreamReader;
   #edge: EdgeLink | undefined;
-  /** Frames from the current TCP read, not yet handed to the edge link (#flushToEdge). */
+  /** Frames from this turn's reads, not yet handed to the edge link (#flushToEdge). */
   #toSend: string[] = [];
+  #flushScheduled = false;
   #frames: FrameReader | undefined;
   #tls: GatewayConnectionInfo["tls"] = null;
   #certIdentities: string[] = [];
@@ -158,8 +159,23 @@ export class GatewayConnection {
         if (this.#phase === "tls-handshake" || this.#phase === "closing" || this.#phase === "closed") return;
       }
     } finally {
-      this.#flushToEdge();
+      this.#scheduleFlush();
     }
+  }
+
+  /**
+   * Frames go to the edge once per turn of the event loop, not per 'data' event: a TLS socket emits
+   * one event per TLS record (at most 16 KiB), and every record one TCP read brought arrives in the
+   * same turn, so a batch is what the read carried, not a quarter of it. No added latency: the
+   * flush runs in the same loop iteration, right after the I/O callbacks.
+   */
+  #scheduleFlush(): void {
+    if (this.#toSend.length === 0 || this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#flushToEdge();
+    });
   }
 
   #onPeerEvent(ev: StreamEvent): void {
@@ -235,8 +251,8 @@ export class GatewayConnection {
   }
 
   /**
-   * Peer event -> one frame to the edge (RFC 7395 §3.3-3.6). Frames wait in #toSend until the TCP
-   * read that completed them is done, then go together (one message when the edge takes batches).
+   * Peer event -> one frame to the edge (RFC 7395 §3.3-3.6). Frames wait in #toSend until the reads
+   * of this turn are done, then go together (one message when the edge takes batches).
    */
   #toEdge(ev: StreamEvent): void {
     if (!this.#edge) this.#openEdge();
@@ -401,6 +417,8 @@ export class GatewayConnection {
       reads: this.counts.reads,
       edgeMessages: this.counts.edgeMessages + (this.#edge?.messagesSent ?? 0),
     });
+    // What the peer sent before it went away still reaches the edge, ahead of the close.
+    this.#flushToEdge();
     const edge = this.#edge;
     if (edge) {
       // The transport is gone: the edge learns it from the WebSocket closing (no <close/>: the

@@ -6,7 +6,7 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { connect as tcpConnect, createServer, type Server, type Socket } from "node:net";
 import { Element, parse } from "ltx";
-import type { SecureContext } from "node:tls";
+import { connect as tlsConnect, type SecureContext } from "node:tls";
 import { NS_DB, tcpWire, type Wire } from "./wire.js";
 
 export function dialbackKey(secret: string, receiving: string, originating: string, streamId: string): string {
@@ -202,6 +202,16 @@ export class HarnessPeer {
 
   dialTcp(job: Job, host: string, port: number): void {
     const s = tcpConnect(port, host, () => this.runJob(job, tcpWire(s)));
+    s.on("error", () => {
+      job.state = "closed";
+      job.streamError = "connect-failed";
+      this.#notify();
+    });
+  }
+
+  /** Like dialTcp, over TLS from the first byte (XEP-0368 direct TLS); `ca` verifies the server. */
+  dialTls(job: Job, host: string, port: number, tls: { ca: string; servername: string }): void {
+    const s = tlsConnect({ host, port, ca: tls.ca, servername: tls.servername }, () => this.runJob(job, tcpWire(s)));
     s.on("error", () => {
       job.state = "closed";
       job.streamError = "connect-failed";

@@ -190,6 +190,18 @@ describe("gateway: batched framing toward the edge", () => {
     expect(events.every((e) => e.type !== "error")).toBe(true);
   });
 
+  it("a peer that sends and hangs up at once: its last stanzas still reach the edge before the WebSocket closes", async () => {
+    fx = await startFixture({ GATEWAY_REQUIRE_TLS: "false" });
+    fx.edge.batched = true;
+    const peer = await Peer.tcp(fx.gateway.ports.starttls!);
+    peer.write(header());
+    const s = await fx.edge.session();
+    await fx.edge.frame(s, /^<open /);
+    peer.socket.end(three.join("")); // data and FIN in one go
+    await until(() => s.closed, "the edge WebSocket to close");
+    expect(s.frames.join("")).toMatch(/id='a'[\s\S]*id='b'[\s\S]*id='c'/);
+  });
+
   it("sends one frame per message to an edge that did not agree (RFC 7395 §3.3.3)", async () => {
     fx = await startFixture({ GATEWAY_REQUIRE_TLS: "false" });
     const peer = await Peer.tcp(fx.gateway.ports.starttls!);

@@ -25,6 +25,7 @@ function chownTree(path, uid, gid) {
 /**
  * opts: { dir, ip, c2sPort, s2sPort, hosts: string[], users: {user@host: password},
  *         tls: boolean (offer and require STARTTLS on s2s), bidi: boolean (mod_s2s_bidi),
+ *         s2sDirectTlsPort?: number (also listen for XEP-0368 direct TLS s2s there),
  *         cert: { cert, key, ca }, resolvConf, extraGlobal?: string }
  */
 export async function startProsody(opts) {
@@ -62,7 +63,7 @@ c2s_ports = { ${c2sPort} }
 s2s_interfaces = { ${lua(ip)} }
 s2s_ports = { ${s2sPort} }
 c2s_direct_tls_ports = { }
-s2s_direct_tls_ports = { }
+s2s_direct_tls_ports = { ${opts.s2sDirectTlsPort ?? ""} }
 http_ports = { }
 https_ports = { }
 c2s_require_encryption = false

@@ -36,6 +36,8 @@ export interface StackOptions {
   /** More S2S_STATIC_ROUTES entries, `domain=host:port`. */
   extraRoutes?: string[];
   sink?: boolean;
+  /** The sink also takes XEP-0368 direct TLS s2s on 5270. */
+  sinkDirectTls?: boolean;
   extraRecords?: { a?: Array<[string, string]>; srv?: Array<[string, string, number]> };
   /** Gateway variables (e.g. GATEWAY_REQUIRE_TLS). */
   gatewayEnv?: Record<string, string>;

@@ -55,6 +55,7 @@ export function pickNet() {
  *         prosody = true, ejabberd = true, name = "run", edgeDirectTls = true (publish
  *         _xmpps-server._tcp for edge.test), logLevel, prosodyExtraHosts: string[] (more Prosody
  *         hosts, each with user@host), sink: boolean (a second Prosody hosting sink.test, bob@sink.test),
+ *         sinkDirectTls: boolean (the sink also takes direct TLS s2s on 5270),
  *         extraRecords: { a, srv } (more DNS records, e.g. for a harness peer) }
  */
 export async function startTopology(opts = {}) {
@@ -115,6 +116,7 @@ export async function startTopology(opts = {}) {
       mkdirSync(sdir);
       topo.sink = await startProsody({
         dir: sdir, ip: ip.sink, c2sPort: 5222, s2sPort: 5269, tls, bidi, hosts: [DOMAINS.sink],
+        ...(opts.sinkDirectTls ? { s2sDirectTlsPort: 5270 } : {}),
         users: { [`bob@${DOMAINS.sink}`]: PASSWORD }, cert: certs.sink, resolvConf: dns.resolvConf, logLevel: opts.logLevel,
       });
       started.push(topo.sink);
