@@ -9,8 +9,8 @@
 //      │                         after TLS (the stream restarts anyway, §5.4.3.3).
 //      └─(direct TLS port)──> TLS from the first byte (XEP-0368).
 //   after TLS: every peer event goes to the edge as one RFC 7395 frame (header -> <open/>,
-//      element -> standalone element, </stream:stream> -> <close/>); the frames one TCP read
-//      completed go as one WebSocket message when the edge agreed to batched framing (edge-link.ts).
+//      element -> standalone element, </stream:stream> -> <close/>); the frames completed in one
+//      event-loop turn go as one WebSocket message when the edge agreed to batched framing (edge-link.ts).
 //      Every edge frame comes back as TCP stream text. The edge learns the peer address, TLS version/cipher and verified client
 //      certificate identities from the X-Edge-Connection header (see gateway/README.md).
 //
@@ -273,7 +273,7 @@ export class GatewayConnection {
     }
   }
 
-  /** Sends the frames of the current TCP read; pauses the peer when the edge link is congested. */
+  /** Sends the frames waiting in #toSend; pauses the peer when the edge link is congested. */
   #flushToEdge(): void {
     if (this.#toSend.length === 0) return;
     const frames = this.#toSend;

@@ -21,7 +21,7 @@ export interface GatewayConnectionInfo {
 
 /**
  * The most one batched message carries (UTF-16 units of the joined frames): a frame larger than this
- * goes alone. A TCP read is at most 64 KiB, so a batch rarely comes near it.
+ * goes alone (a batch is what one turn of the event loop read: usually one TCP read, <= 64 KiB).
  */
 export const MAX_BATCH_CHARS = 256 * 1024;
 

@@ -16,7 +16,7 @@ export interface FrameReaderOptions {
   contentNamespace?: string;
   /**
    * Several complete frames per message, in order (the edge's link from its own TCP gateway, which
-   * puts every frame one TCP read completed into one message: a WebSocket message costs the edge far
+   * puts every frame its reads of one event-loop turn completed into one message: a WebSocket message costs the edge far
    * more than an element does). Each frame is exactly what it would be alone; a message must still
    * end on a frame boundary, so no state is carried between messages but the stream's scope.
    */
