@@ -169,18 +169,23 @@ describe("gateway: direct TLS port (XEP-0368)", () => {
 });
 
 describe("gateway: batched framing toward the edge", () => {
-  const three = ["a", "b", "c"].map((id) => `<message from='u@peer.test' to='app@edge.test' id='${id}'><body>${id}</body></message>`);
-
-  it("puts every frame of one TCP read into one WebSocket message when the edge answered X-Edge-Framing: batched", async () => {
+  /** A plaintext stream (GATEWAY_REQUIRE_TLS=false) whose header reached an edge that does or does not take batches. */
+  async function plaintextAtEdge(batched: boolean) {
     fx = await startFixture({ GATEWAY_REQUIRE_TLS: "false" });
-    fx.edge.batched = true;
+    fx.edge.batched = batched;
     const peer = await Peer.tcp(fx.gateway.ports.starttls!);
     peer.write(header());
     const s = await fx.edge.session();
     await fx.edge.frame(s, /^<open /);
+    return { peer, s, edge: fx.edge };
+  }
+  const three = ["a", "b", "c"].map((id) => `<message from='u@peer.test' to='app@edge.test' id='${id}'><body>${id}</body></message>`);
+
+  it("puts every frame of one TCP read into one WebSocket message when the edge answered X-Edge-Framing: batched", async () => {
+    const { peer, s, edge } = await plaintextAtEdge(true);
     const before = s.frames.length;
     peer.write(three.join(""));
-    const batch = await fx.edge.frame(s, /id='c'|id="c"/);
+    const batch = await edge.frame(s, /id='c'|id="c"/);
     expect(s.frames.length).toBe(before + 1);
     // The edge's reader in batched mode gets the three stanzas, in order, each standalone.
     const reader = new FrameReader({ maxStanzaBytes: 10_000, maxDepth: 10 }, { batched: true });
@@ -191,25 +196,16 @@ describe("gateway: batched framing toward the edge", () => {
   });
 
   it("a peer that sends and hangs up at once: its last stanzas still reach the edge before the WebSocket closes", async () => {
-    fx = await startFixture({ GATEWAY_REQUIRE_TLS: "false" });
-    fx.edge.batched = true;
-    const peer = await Peer.tcp(fx.gateway.ports.starttls!);
-    peer.write(header());
-    const s = await fx.edge.session();
-    await fx.edge.frame(s, /^<open /);
+    const { peer, s } = await plaintextAtEdge(true);
     peer.socket.end(three.join("")); // data and FIN in one go
     await until(() => s.closed, "the edge WebSocket to close");
     expect(s.frames.join("")).toMatch(/id='a'[\s\S]*id='b'[\s\S]*id='c'/);
   });
 
   it("sends one frame per message to an edge that did not agree (RFC 7395 §3.3.3)", async () => {
-    fx = await startFixture({ GATEWAY_REQUIRE_TLS: "false" });
-    const peer = await Peer.tcp(fx.gateway.ports.starttls!);
-    peer.write(header());
-    const s = await fx.edge.session();
-    await fx.edge.frame(s, /^<open /);
+    const { peer, s, edge } = await plaintextAtEdge(false);
     peer.write(three.join(""));
-    await fx.edge.frame(s, /id='c'|id="c"/);
+    await edge.frame(s, /id='c'|id="c"/);
     const stanzas = s.frames.filter((f) => f.startsWith("<message"));
     expect(stanzas).toHaveLength(3);
     for (const f of stanzas) {

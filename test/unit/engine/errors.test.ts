@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { S2SStream, type Action, type RemotePolicy, type VerifyOutcome } from "../../../src/engine/index.js";
 import { asStreamId } from "../../../src/types.js";
-import { ALLOW, TestPolicy, d, el, msg, show } from "./harness.js";
+import { ALLOW, TestPolicy, d, el, msg, receivingStream, show } from "./harness.js";
 
 const NOW = 7000;
 const header = (from: string | undefined, to: string | undefined, extra: Record<string, string> = {}) => {
@@ -25,15 +25,10 @@ const dbError = (from: string, to: string, cond: string, type = "cancel") =>
 
 function receiving(opts: { policy?: RemotePolicy; secure?: boolean; limits?: { maxPendingPerStream?: number }; version?: boolean; cert?: boolean } = {}) {
   const policy = new TestPolicy(["montague.example"], opts.policy ?? ALLOW, opts.limits);
-  const s = new S2SStream({
-    role: "receiving",
-    policy,
-    transport: {
-      secure: opts.secure ?? true,
-      canStartTls: false,
-      ...(opts.cert ? { peerCertificate: { status: "valid" as const, names: ["capulet.example"] } } : {}),
-    },
+  const s = receivingStream(policy, {
     now: NOW,
+    ...(opts.secure !== undefined ? { secure: opts.secure } : {}),
+    ...(opts.cert ? { cert: { status: "valid" as const, names: ["capulet.example"] } } : {}),
     newStreamId: () => asStreamId("S1"),
   });
   const h = header("capulet.example", "montague.example");

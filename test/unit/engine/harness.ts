@@ -17,7 +17,7 @@ import {
   type StreamTimeouts,
   type VerifyOutcome,
 } from "../../../src/engine/index.js";
-import { asDomain, asStreamId, type Domain } from "../../../src/types.js";
+import { asDomain, asStreamId, type Domain, type StreamId } from "../../../src/types.js";
 import { serialize, streamClose, streamHeader, StreamReader } from "../../../src/xml/index.js";
 
 export const d = asDomain;
@@ -437,4 +437,15 @@ export async function driveOneByOne(stream: S2SStream, keys: DialbackKeys, now: 
     else stream.handleKeyChecked(a.handle, await keys.verify(a.input, a.key, a.formulas), now());
   }
   return out;
+}
+
+/** A receiving stream on its own (no world): over TLS unless `secure` is false, with an optional peer certificate. */
+export function receivingStream(policy: PolicyView, opts: { now: number; secure?: boolean; cert?: PeerCertificate; newStreamId?: () => StreamId }): S2SStream {
+  return new S2SStream({
+    role: "receiving",
+    policy,
+    transport: { secure: opts.secure ?? true, canStartTls: false, ...(opts.cert ? { peerCertificate: opts.cert } : {}) },
+    now: opts.now,
+    ...(opts.newStreamId ? { newStreamId: opts.newStreamId } : {}),
+  });
 }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { S2SStream, type Action, type RemotePolicy, type StreamSnapshot } from "../../../src/engine/index.js";
 import { newStreamId } from "../../../src/types.js";
-import { ALLOW, TestPolicy, d, el, msg } from "./harness.js";
+import { ALLOW, TestPolicy, d, el, msg, receivingStream } from "./harness.js";
 
 const NOW = 5000;
 const SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
@@ -25,15 +25,10 @@ const b64 = (s: string) => btoa(s);
 
 function receiving(opts: { names?: string[]; status?: "valid" | "untrusted"; secure?: boolean; policy?: RemotePolicy } = {}) {
   const policy = new TestPolicy(["montague.example"], opts.policy ?? ALLOW);
-  const s = new S2SStream({
-    role: "receiving",
-    policy,
-    transport: {
-      secure: opts.secure ?? true,
-      canStartTls: false,
-      ...(opts.names ? { peerCertificate: { status: opts.status ?? "valid", names: opts.names } } : {}),
-    },
+  const s = receivingStream(policy, {
     now: NOW,
+    ...(opts.secure !== undefined ? { secure: opts.secure } : {}),
+    ...(opts.names ? { cert: { status: opts.status ?? "valid", names: opts.names } } : {}),
     newStreamId,
   });
   s.handleOpen(header(), NOW);
