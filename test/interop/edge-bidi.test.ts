@@ -68,3 +68,39 @@ describe("edge <-> Prosody with mod_s2s_bidi (STARTTLS required)", () => {
     expect(((await res.json()) as { items: unknown[] }).items).toEqual([]);
   });
 });
+
+describe("edge -> Prosody with mod_s2s_bidi: the edge speaks first", () => {
+  let stack: Stack;
+  let alice: C2sClient;
+
+  beforeAll(async () => {
+    stack = await startStack({ tls: true, bidi: true, edgeDirectTls: false, ejabberd: false, name: "bidi-out" });
+    alice = await C2sClient.login({ host: stack.ip.prosody, port: 5222, jid: `alice@${stack.domains.prosody}`, password: PASSWORD });
+  });
+  afterAll(async () => {
+    await alice?.close();
+    await stack?.stop();
+  });
+
+  // What Prosody 0.12 does here (seen in the gateway log): to verify the edge's key it opens a
+  // connection of its own to edge.test (bidi + SASL EXTERNAL), asks db:verify there, and then sends
+  // its user's reply on that same authenticated connection. It does not authenticate back on the
+  // edge's outbound bidi stream, so that reverse-dialback path is covered by the harness only
+  // (test/workerd/session-bidi-verify.test.ts).
+  it("Prosody verifies the edge's key and sends its reply on one connection of its own, authenticated by SASL EXTERNAL", async () => {
+    const body = uniqueBody("edge first");
+    const sent = await sendFromEdge(stack, `<message from='app@${stack.domains.edge}' to='alice@${stack.domains.prosody}' id='bidi-first' type='chat'><body>${body}</body></message>`);
+    expect(sent.status).toBe(202);
+    await alice.waitFor((el: Element) => el.is("message") && el.getChildText("body") === body, 30_000);
+    const reply = uniqueBody("prosody reply");
+    alice.sendMessage(`app@${stack.domains.edge}`, reply);
+    await waitForInbox(stack, (i) => i.xml.includes(reply));
+
+    const log = await gatewayLogWhen(stack, (l) => l.some((e) => e.msg === "peer data" && String(e.data).includes(reply)));
+    const conn = log.find((e) => e.msg === "peer data" && String(e.data).includes(reply))!.conn;
+    const on = (pred: (e: Record<string, unknown>) => boolean) => log.some((e) => e.conn === conn && pred(e));
+    expect(on((e) => e.msg === "peer data" && /<auth [^>]*mechanism='EXTERNAL'/.test(String(e.data)))).toBe(true);
+    expect(on((e) => e.msg === "peer data" && String(e.data).includes("<db:verify "))).toBe(true);
+    expect(on((e) => e.msg === "edge frame" && /<db:verify [^>]*type='valid'/.test(String(e.data)))).toBe(true);
+  });
+});
