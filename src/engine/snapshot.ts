@@ -30,6 +30,8 @@ export interface StreamFacts<Id extends string = string, Dom extends string = st
   offeredBidi: boolean;
   /** Receiving role: SASL EXTERNAL (src/stream/sasl.ts) not offered, offered, or done. */
   sasl: "none" | "offered" | "done";
+  /** SASL <failure/>s sent on this stream (RFC 6120 §6.4.5 caps the retries). */
+  saslFailures: number;
   /** XEP-0220 §3.2 / XEP-0288 §2.2: the peer handles dialback errors. */
   peerDialbackErrors: boolean;
   bidi: boolean;
@@ -53,6 +55,7 @@ export const STREAM_FACTS = [
   "offeredTls",
   "offeredBidi",
   "sasl",
+  "saslFailures",
   "peerDialbackErrors",
   "bidi",
   "scope",

@@ -79,6 +79,7 @@ export function newCtx(fixed: Pick<Ctx, "role" | "policy" | "transport" | "timeo
     offeredTls: false,
     offeredBidi: false,
     sasl: "none",
+    saslFailures: 0,
     peerDialbackErrors: false,
     bidi: false,
     scope: {},

@@ -80,7 +80,14 @@ export function onSasl(c: Ctx, el: Element, local: string, now: number): void {
   c.negotiationDeadline = now + c.timeouts.negotiation;
 }
 
-// RFC 6120 §6.4.5: <failure/>; the stream stays, and the peer may fall back to dialback.
+/** RFC 6120 §6.4.5: "a reasonable number of retries (at least 2 and no more than 5)". */
+export const MAX_SASL_FAILURES = 5;
+
+// RFC 6120 §6.4.5: <failure/>; the stream stays, and the peer may retry or fall back to dialback.
+// One attempt too many ends the stream with policy-violation instead.
 function failure(c: Ctx, condition: SaslFailure): void {
+  if (++c.saslFailures > MAX_SASL_FAILURES) {
+    return fail(c, new StreamError("policy-violation", `more than ${MAX_SASL_FAILURES} failed SASL attempts`));
+  }
   send(c, new Element("failure", { xmlns: NS_SASL }).c(condition).root());
 }

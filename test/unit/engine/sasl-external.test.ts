@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { S2SStream, type Action, type RemotePolicy, type StreamSnapshot } from "../../../src/engine/index.js";
 import { newStreamId } from "../../../src/types.js";
 import { ALLOW, TestPolicy, d, el, msg, receivingStream } from "./harness.js";
+import { MAX_SASL_FAILURES } from "../../../src/stream/sasl.js";
 
 const NOW = 5000;
 const SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
@@ -115,6 +116,21 @@ describe("<auth mechanism='EXTERNAL'/>", () => {
     // The receiving side may now send from the stream's 'to' to the authenticated domain (XEP-0288 §2.2).
     s.sendStanza(msg("juliet@montague.example", "romeo@capulet.example", "m2", "back"), NOW);
     expect(sends(s.drainActions()).join("")).toContain("<body>back</body>");
+  });
+
+  it(`after ${MAX_SASL_FAILURES} failures, one more attempt ends the stream with policy-violation (RFC 6120 §6.4.5)`, () => {
+    const { s } = receiving({ names: ["capulet.example"] });
+    for (let i = 0; i < MAX_SASL_FAILURES; i++) {
+      s.handleElement(auth("=", "PLAIN"), NOW);
+      expect(sends(s.drainActions())).toEqual([`<failure xmlns="${SASL}"><invalid-mechanism/></failure>`]);
+    }
+    // The count survives hibernation.
+    const r = S2SStream.restore(JSON.parse(JSON.stringify(s.snapshot())) as StreamSnapshot, {
+      policy: new TestPolicy(["montague.example"]), transport: { secure: true, canStartTls: false, peerCertificate: { status: "valid", names: ["capulet.example"] } },
+    });
+    r.handleElement(auth("=", "PLAIN"), NOW);
+    expect(sends(r.drainActions()).join("")).toContain("policy-violation");
+    expect(r.phase).toBe("closed");
   });
 
   it("<abort/>: failure aborted", () => {
