@@ -47,7 +47,7 @@ export class StreamSession extends DurableObject<Env> {
     super(ctx, env);
     this.#store = new SessionStore(ctx.storage.sql);
     this.#queue = new DeliveryQueue(ctx.storage.sql, {
-      deliver: (stanzas) => deliverBatchToApp(this.env, stanzas),
+      deliver: (stanzas) => deliverBatchToApp(this.env, stanzas, ctx.id.toString()),
       reply: (stanza) => this.#reply(stanza),
       rearm: () => this.#arm(),
       now: () => Date.now(),

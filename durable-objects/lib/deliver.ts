@@ -47,9 +47,10 @@ export async function deliverToApp(env: Env, given: AppStanza | Element): Promis
  * throws (the queue keeps the batch); the APP binding / webhook get one stanza at a time, in order,
  * each with its retries and, when those fail, the service-unavailable bounce.
  */
-export async function deliverBatchToApp(env: Env, stanzas: AppStanza[]): Promise<Element[][]> {
+export async function deliverBatchToApp(env: Env, stanzas: AppStanza[], source?: string): Promise<Element[][]> {
   if (!appTransport(env)) {
-    const replies = await localAppStub(env).deliverMany(stanzas);
+    // `source` + each stanza's queue row: the local app stores a batch delivered again only once.
+    const replies = await localAppStub(env).deliverMany(stanzas, source);
     return replies.map((r) => r.map((x) => parse(x) as Element));
   }
   const out: Element[][] = [];

@@ -15,7 +15,7 @@
 //
 // At-least-once: a crash after the application took a batch but before its rows were deleted makes
 // the batch be delivered again after the restart, so the application may see a stanza twice (it can
-// de-duplicate by the stanza's id and from). Never zero times.
+// de-duplicate by the stanza's id and from; the local app does, by caller and row). Never zero times.
 
 import type { Element } from "ltx";
 import { undeliverable } from "../../src/delivery/bounce.js";
@@ -51,7 +51,11 @@ type Row = {
   attempts: number;
 };
 
-const rowStanzas = (r: Row): AppStanza[] => (r.xml.startsWith("[") ? (JSON.parse(r.xml) as AppStanza[]) : [appStanzaFromXml(r.xml)]);
+function rowStanzas(r: Row): AppStanza[] {
+  const stanzas = r.xml.startsWith("[") ? (JSON.parse(r.xml) as AppStanza[]) : [appStanzaFromXml(r.xml)];
+  for (const s of stanzas) s.row = r.seq;
+  return stanzas;
+}
 
 export class DeliveryQueue {
   #running: Promise<void> | undefined;

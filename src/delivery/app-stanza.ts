@@ -11,6 +11,11 @@ export interface AppStanza {
   from?: string;
   to?: string;
   type?: string;
+  /**
+   * The delivery queue row it was persisted in (set when the queue reads it back): lets the local
+   * app recognise a batch delivered again after a crash (durable-objects/local-app.ts).
+   */
+  row?: number;
 }
 
 export function toAppStanza(el: Element): AppStanza {
