@@ -10,6 +10,7 @@ import { harness } from "../harness/bridge.js";
 import { APP, verifiedSession } from "./helpers.js";
 
 const localApp = () => env.LOCAL_APP.get(env.LOCAL_APP.idFromName("local"));
+const APP_BLOCK_MS = 3000;
 
 beforeEach(async () => {
   await harness("POST", "/reset");
@@ -35,9 +36,11 @@ async function until(pred: () => Promise<boolean>, ms = 5000): Promise<void> {
 describe("persisted delivery queue", () => {
   it("a stanza accepted while the application hangs, then the session evicted, is delivered after the restart", async () => {
     const { job, link, stub } = await verifiedSession();
-    // The local app takes no calls for 1.5 s: the session's delivery is still in flight at eviction.
+    // The local app takes no calls for a while: the session's delivery is still in flight at
+    // eviction. Long enough that the row cannot be delivered (and deleted) before the poll below
+    // sees it, even on a loaded machine (1.5 s once was not, in a CI rehearsal).
     await runInDurableObject(localApp(), (_i, state) => {
-      void state.blockConcurrencyWhile(() => new Promise((r) => setTimeout(r, 1500)));
+      void state.blockConcurrencyWhile(() => new Promise((r) => setTimeout(r, APP_BLOCK_MS)));
     });
     await harness("POST", `/jobs/${job.id}/send`, { xml: "<message from='a@peer.test' to='b@edge.test' id='q-evict'><body>kept</body></message>" });
     await until(async () => (await queued(stub)).some((x) => x.includes("q-evict")));
@@ -47,7 +50,7 @@ describe("persisted delivery queue", () => {
     expect(alarm!).toBeLessThanOrEqual(Date.now() + SAFETY_MS);
 
     await evictDurableObject(stub);
-    await new Promise((r) => setTimeout(r, 1600));
+    await new Promise((r) => setTimeout(r, APP_BLOCK_MS + 100));
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     // The evicted instance's call may have reached the local app too; it stores the batch once.
     await until(async () => (await inboxCount("q-evict")) >= 1);
