@@ -20,7 +20,7 @@ import { startHarness } from "../test/harness/server.js";
 
 const K = 5; // cold first-stanza samples per receiver
 const N = 40_000; // stanzas for the CPU figure
-const WARMUP = 20_000; // stanzas sent first to each receiver, not counted
+const WARMUP = 40_000; // stanzas sent first to each receiver, not counted
 const TLS_WARMUP = 5_000; // the same for the TLS streams, on processes already warm
 const TICK = 100; // USER_HZ on Linux
 

@@ -21,8 +21,11 @@ import type { Element } from "ltx";
 import { undeliverable } from "../../src/delivery/bounce.js";
 import { appStanzaElement, appStanzaFromXml, toAppStanza, type AppStanza } from "../../src/delivery/app-stanza.js";
 
-/** Stanzas per delivery call, at least (whole rows are taken; one LocalApp RPC carries a batch). */
-export const BATCH = 100;
+/**
+ * Stanzas per delivery call, at least (whole rows are taken; one LocalApp RPC carries a batch): under
+ * load several WebSocket messages' rows share one call, one LocalApp commit and one DELETE.
+ */
+export const BATCH = 1000;
 /** Failed delivery calls (thrown, e.g. the LocalApp DO unreachable) before the stanza is bounced. */
 export const MAX_ATTEMPTS = 5;
 /** While rows are waiting, the alarm comes back this soon (covers an eviction mid-delivery). */
