@@ -29,7 +29,7 @@ export class LocalApp extends DurableObject<Env> {
       `CREATE TABLE IF NOT EXISTS inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, received_at INTEGER NOT NULL,
         from_jid TEXT, to_jid TEXT, kind TEXT NOT NULL, xml TEXT NOT NULL)`,
     );
-    // Per calling DO: the last delivery-queue row stored (deliverMany's exactly-once).
+    // Per calling delivery queue: the last of its rows stored (deliverMany's exactly-once).
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS delivered (source TEXT PRIMARY KEY, upto INTEGER NOT NULL, at INTEGER NOT NULL)");
   }
 
@@ -43,7 +43,7 @@ export class LocalApp extends DurableObject<Env> {
    * Many stanzas in one call (a burst from one stream); replies per stanza, in order. Messages and
    * presence are stored from their head alone (no parse), and all of them with one INSERT.
    *
-   * Exactly once into the inbox: with `source` (the calling DO) and each stanza's queue `row`, a
+   * Exactly once into the inbox: with `source` (the calling delivery queue) and each stanza's `row`, a
    * batch the caller delivers again (it crashed after this call, before deleting its rows) is not
    * stored twice; its replies are computed again (they are a pure function of the stanza) because
    * the first ones may never have been sent.

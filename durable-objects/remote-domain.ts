@@ -44,7 +44,7 @@ export class RemoteDomain extends DurableObject<Env> {
     super(ctx, env);
     this.#outbox = new Outbox(ctx.storage.sql);
     this.#toApp = new DeliveryQueue(ctx.storage.sql, {
-      deliver: (stanzas) => deliverBatchToApp(this.env, stanzas, ctx.id.toString()),
+      deliver: (stanzas, source) => deliverBatchToApp(this.env, stanzas, source),
       // The application's replies (and bounces for the remote sender) go out through the outbox.
       reply: (stanza) => {
         const local = jidDomain(stanza.attrs.from);

@@ -47,7 +47,7 @@ export class StreamSession extends DurableObject<Env> {
     super(ctx, env);
     this.#store = new SessionStore(ctx.storage.sql);
     this.#queue = new DeliveryQueue(ctx.storage.sql, {
-      deliver: (stanzas) => deliverBatchToApp(this.env, stanzas, ctx.id.toString()),
+      deliver: (stanzas, source) => deliverBatchToApp(this.env, stanzas, source),
       reply: (stanza) => this.#reply(stanza),
       rearm: () => this.#arm(),
       now: () => Date.now(),

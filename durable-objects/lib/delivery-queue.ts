@@ -36,7 +36,7 @@ const backoffMs = (attempts: number) => Math.min(1000 * 2 ** attempts, 60_000);
  * Delivers one batch; per stanza, in order, what goes back to the remote sender (the application's
  * replies, or a bounce for a stanza it finally refused). Throwing means "try the batch again later".
  */
-export type DeliverBatch = (stanzas: AppStanza[]) => Promise<Element[][]>;
+export type DeliverBatch = (stanzas: AppStanza[], source: string) => Promise<Element[][]>;
 
 export interface QueueHooks {
   deliver: DeliverBatch;
@@ -67,10 +67,19 @@ export class DeliveryQueue {
   #persistTimer = false;
   /** When the alarm should come back for this queue; set while rows may remain, cleared at the alarm. */
   due: number | undefined;
+  /**
+   * Names this queue to the application (with each stanza's row): random, made with the queue's
+   * storage, so rows numbered again after a storage reset can never pass for ones already delivered.
+   */
+  readonly source: string;
 
   constructor(private readonly sql: SqlStorage, private readonly hooks: QueueHooks) {
     sql.exec(`CREATE TABLE IF NOT EXISTS app_queue (seq INTEGER PRIMARY KEY AUTOINCREMENT, xml TEXT NOT NULL,
       attempts INTEGER NOT NULL DEFAULT 0)`);
+    sql.exec("CREATE TABLE IF NOT EXISTS app_queue_source (id TEXT NOT NULL)");
+    const known = sql.exec<{ id: string }>("SELECT id FROM app_queue_source").toArray()[0]?.id;
+    this.source = known ?? crypto.randomUUID();
+    if (!known) sql.exec("INSERT INTO app_queue_source (id) VALUES (?)", this.source);
   }
 
   /** Takes `stanza` for the application; it is persisted by persist() (at the latest on a timer of 0). */
@@ -147,7 +156,7 @@ export class DeliveryQueue {
       if (rows.length === 0) return;
       let back: Element[][];
       try {
-        back = await this.hooks.deliver(stanzas);
+        back = await this.hooks.deliver(stanzas, this.source);
       } catch (err) {
         console.warn(`delivery to the application failed; kept for retry: ${(err as Error)?.message ?? String(err)}`);
         await this.#failed(rows, stanzas, err);

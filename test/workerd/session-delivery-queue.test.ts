@@ -106,6 +106,21 @@ describe("the local app stores a batch delivered again only once", () => {
   });
 });
 
+describe("the queue's source name", () => {
+  const noHooks = { deliver: async () => [], reply: () => {}, rearm: () => {}, now: () => Date.now() };
+  it("is kept with the queue's storage (the same after a restart) and differs between DOs", async () => {
+    const a = env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName("queue-source-a"));
+    const b = env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName("queue-source-b"));
+    const first = await runInDurableObject(a, (_i, state) => new DeliveryQueue(state.storage.sql, noHooks).source);
+    await evictDurableObject(a);
+    const again = await runInDurableObject(a, (_i, state) => new DeliveryQueue(state.storage.sql, noHooks).source);
+    const other = await runInDurableObject(b, (_i, state) => new DeliveryQueue(state.storage.sql, noHooks).source);
+    expect(again).toBe(first);
+    expect(other).not.toBe(first);
+    expect(first).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
 describe("final failure", () => {
   const msg = (id: string) => parse(`<message from='a@peer.test' to='b@edge.test' id='${id}'><body>x</body></message>`) as Element;
   const appState = (reset: { rpcResult?: boolean }) => env.TEST_APP_FETCH.fetch("https://app.internal/state", { method: "POST", body: JSON.stringify(reset) });
