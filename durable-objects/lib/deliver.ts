@@ -6,7 +6,6 @@ import { parse, type Element } from "ltx";
 import type { Env } from "../../worker/env.js";
 import {
   appStanzaElement,
-  toAppStanza,
   deliverWithRetry,
   type AppStanza,
   serviceBindingTransport,
@@ -27,8 +26,7 @@ export function appTransport(env: Env): DeliveryTransport | undefined {
 const clock = { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) };
 
 /** Delivers; resolves with stanzas to send back to the remote side (replies or a bounce). */
-export async function deliverToApp(env: Env, given: AppStanza | Element): Promise<Element[]> {
-  const stanza = typeof (given as AppStanza).xml === "string" ? (given as AppStanza) : toAppStanza(given as Element);
+export async function deliverToApp(env: Env, stanza: AppStanza): Promise<Element[]> {
   const transport = appTransport(env);
   if (!transport) {
     const [replies = []] = await localAppStub(env).deliverMany([stanza]);

@@ -124,7 +124,6 @@ export class DeliveryQueue {
 
   /** At the alarm: deliver what is left; resolves when the queue is drained or a call failed. */
   async alarm(): Promise<void> {
-    this.persist();
     this.due = undefined;
     if (this.size() > 0) this.due = this.hooks.now() + SAFETY_MS;
     await this.flush();

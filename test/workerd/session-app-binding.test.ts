@@ -4,11 +4,12 @@ import { env } from "cloudflare:test";
 import { parse, type Element } from "ltx";
 import { beforeEach, describe, expect, it } from "vitest";
 import { deliverToApp } from "../../durable-objects/lib/deliver.js";
+import { toAppStanza } from "../../src/delivery/app-stanza.js";
 
 type State = { received: { via: string; body: string; contentType?: string }[] };
 const state = async (reset?: { status?: number; rpcResult?: boolean }): Promise<State> =>
   (await env.TEST_APP_FETCH.fetch("https://app.internal/state", reset ? { method: "POST", body: JSON.stringify(reset) } : {})).json();
-const stanza = () => parse("<message from='a@peer.test' to='b@edge.test' id='sb1'><body>over the binding</body></message>") as Element;
+const stanza = () => toAppStanza(parse("<message from='a@peer.test' to='b@edge.test' id='sb1'><body>over the binding</body></message>") as Element);
 
 beforeEach(async () => {
   await state({});

@@ -4,6 +4,7 @@ import { env } from "cloudflare:test";
 import { parse, type Element } from "ltx";
 import { describe, expect, inject, it } from "vitest";
 import { deliverToApp } from "../../durable-objects/lib/deliver.js";
+import { toAppStanza } from "../../src/delivery/app-stanza.js";
 import { verifyWebhook } from "../../src/delivery/signature.js";
 import { harness } from "../harness/bridge.js";
 
@@ -12,7 +13,7 @@ const hookEnv = () => ({
   DELIVERY_WEBHOOK_URL: `http://127.0.0.1:${inject("harnessPorts").control}/hook`,
   DELIVERY_WEBHOOK_SECRET: "webhook-secret-0123456789",
 });
-const stanza = () => parse("<message from='a@peer.test' to='b@edge.test' id='wh1'><body>to the webhook</body></message>") as Element;
+const stanza = () => toAppStanza(parse("<message from='a@peer.test' to='b@edge.test' id='wh1'><body>to the webhook</body></message>") as Element);
 type HookState = { status: number; received: { body: string; signature?: string }[] };
 
 describe("webhook delivery (DELIVERY_WEBHOOK_URL)", () => {
