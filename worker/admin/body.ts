@@ -61,9 +61,14 @@ async function readBounded(req: Request, max: number): Promise<Uint8Array> {
   return out;
 }
 
-export const jsonBodies: MiddlewareHandler = async (c, next) => {
+/**
+ * The body checks, for requests a route will take (`routed`); others go on to the 404/405 answer
+ * without their body being read.
+ */
+export const jsonBodies = (routed: (method: string, path: string) => boolean): MiddlewareHandler => async (c, next) => {
   const method = c.req.method;
   if (method !== "POST" && method !== "PUT" && method !== "PATCH") return next();
+  if (!routed(method, new URL(c.req.url).pathname)) return next();
   const bytes = await readBounded(c.req.raw, MAX_JSON_BODY_BYTES);
   if (bytes.byteLength === 0) {
     // PUT and PATCH always change the policy: an empty one must not validate as `{}` (the defaults).

@@ -15,7 +15,8 @@ import pkg from "../../package.json" with { type: "json" };
 export const adminRoutes = adminApp();
 adminRoutes.use("*", requireAdmin);
 adminRoutes.use("*", wellFormedPath);
-adminRoutes.use("*", jsonBodies);
+// `known` (below) is read per request, once every route is registered.
+adminRoutes.use("*", jsonBodies((method, path) => known.some((k) => k.method === method && k.path.test(path))));
 
 adminRoutes.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
   type: "http",
