@@ -30,6 +30,11 @@ export interface EdgeConfig {
   staticRoutes: Map<Domain, StaticRoute>;
   keyFormulas: KeyFormula[];
   limits: Limits;
+  /**
+   * Issue 11.4: inbound stanzas are committed to a session's delivery queue at most once per this many
+   * ms (durable-objects/lib/delivery-queue.ts); 0 commits at the end of every WebSocket message.
+   */
+  deliveryCommitWindowMs: number;
   /** Set for `wrangler dev` / tests: relaxes nothing about security, only allows generated secrets. */
   development: boolean;
 }
@@ -108,6 +113,7 @@ const schema = z.object({
   MAX_STANZA_BYTES: intIn(1024, 16 * 1024 * 1024, 262144),
   MAX_ELEMENT_DEPTH: intIn(4, 1024, 64),
   MAX_PENDING_DIALBACK: intIn(1, 100000, 1000),
+  DELIVERY_COMMIT_WINDOW_MS: intIn(0, 1000, 25),
   EDGE_ENV: z.enum(["production", "development"]).optional(),
 });
 
@@ -163,6 +169,7 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
       maxDepth: c.MAX_ELEMENT_DEPTH,
       maxPendingPerStream: c.MAX_PENDING_DIALBACK,
     },
+    deliveryCommitWindowMs: c.DELIVERY_COMMIT_WINDOW_MS,
     development: c.EDGE_ENV === "development",
   };
 }
