@@ -142,7 +142,8 @@ export class GatewayConnection {
   }
 
   #newReader(): StreamReader {
-    return new StreamReader({ maxStanzaBytes: this.#config.maxStanzaBytes, maxDepth: this.#config.maxDepth });
+    const { maxStanzaBytes, maxDepth, maxAttributes, maxNamespaceDeclarations } = this.#config;
+    return new StreamReader({ maxStanzaBytes, maxDepth, maxAttributes, maxNamespaceDeclarations });
   }
 
   // ------------------------------------------------------------------------------------ peer side
@@ -296,7 +297,8 @@ export class GatewayConnection {
       port: this.#raw.localPort ?? 0,
       framing: "batched",
     };
-    this.#frames = new FrameReader({ maxStanzaBytes: this.#config.maxStanzaBytes * 4, maxDepth: this.#config.maxDepth });
+    const { maxStanzaBytes, maxDepth, maxAttributes, maxNamespaceDeclarations } = this.#config;
+    this.#frames = new FrameReader({ maxStanzaBytes: maxStanzaBytes * 4, maxDepth, maxAttributes, maxNamespaceDeclarations });
     this.#edgeClosed = false;
     const link: EdgeLink = new EdgeLink(this.#config.edgeUrl, this.#config.token, info, this.#config.highWaterMark, {
       message: (text) => this.#edge === link && this.#fromEdge(text),
