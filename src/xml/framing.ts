@@ -171,8 +171,10 @@ export function openFrame(attrs: Record<string, string | undefined>, framingNs: 
  * peer's header, the edge for its own.
  */
 export function headerToOpenFrame(attrs: Record<string, string | undefined>, framingNs: string = NS_FRAMING_SERVER): string {
-  const { xmlns: _x, "xmlns:stream": _s, ...rest } = attrs;
-  return openFrame(rest, framingNs);
+  const { xmlns: _x, "xmlns:stream": stream, ...rest } = attrs;
+  // A header that binds 'stream' to something else (its stream element under another prefix) keeps
+  // that binding: the frames after it are read in the header's scope.
+  return openFrame(stream !== undefined && stream !== NS_STREAM ? { ...rest, "xmlns:stream": stream } : rest, framingNs);
 }
 
 /** `<close xmlns=framing/>`, optionally with see-other-uri (RFC 7395 §3.6). */

@@ -107,6 +107,14 @@ export class XmlLexer {
   #attrCount = 0;
   #nsDeclCount = 0;
   #special: string[] | null = null; // attribute names that are namespace declarations or prefixed
+  // Source text of the current top-level unit (keepUnitSource): pieces from earlier chunks, and
+  // where it starts in the current chunk (-1: not capturing). #chunk/#at: the chunk being lexed and
+  // the position just past the '>' that ended the last tag.
+  #keepSource = false;
+  #srcParts: string[] = [];
+  #srcStart = -1;
+  #chunk = "";
+  #at = 0;
   readonly #maxAttributes: number;
   readonly #maxNsDecls: number;
 
@@ -121,8 +129,27 @@ export class XmlLexer {
     this.reset();
   }
 
+  /**
+   * Stream mode: keep the source text of each top-level element, from its '<' to the '>' ending it,
+   * exactly as written (for a TCP stream it is the peer's bytes once encoded as UTF-8). Read it with
+   * unitSource() while the sink handles the element's end. Costs one slice per element, plus one per
+   * chunk an element spans; bounded by maxStanzaBytes like everything else the unit holds.
+   */
+  keepUnitSource(): void {
+    this.#keepSource = true;
+  }
+
+  /** The source text of the top-level element that has just ended (see keepUnitSource). */
+  unitSource(): string {
+    if (this.#srcStart < 0) return "";
+    const last = this.#chunk.slice(this.#srcStart, this.#at);
+    return this.#srcParts.length === 0 ? last : this.#srcParts.join("") + last;
+  }
+
   /** Forgets everything: the next character is the start of a new document (RFC 6120 §4.3.3 restart). */
   reset(): void {
+    this.#srcParts = [];
+    this.#srcStart = -1;
     this.#state = S.Text;
     this.#rec = false;
     this.#acc = "";
@@ -168,6 +195,7 @@ export class XmlLexer {
       }
     }
     this.#plain.reset(s);
+    this.#chunk = s;
     let pos = 0;
     while (pos < len && (this.#state as S) !== S.Done) {
       let end = len;
@@ -178,6 +206,11 @@ export class XmlLexer {
       throw nwf(`character U+${s.charCodeAt(len).toString(16).toUpperCase().padStart(4, "0")} is not allowed in XML`);
     }
     this.#budget.chunkDone(s, this.#ascii);
+    if (this.#srcStart >= 0) {
+      // The unit goes on in the next chunk.
+      this.#srcParts.push(s.slice(this.#srcStart));
+      this.#srcStart = 0;
+    }
   }
 
   /** Runs the state machine over s[pos, end); returns where it stopped (end, or a unit boundary). */
@@ -227,6 +260,7 @@ export class XmlLexer {
               if (this.#rootSeen && this.mode === "stream") {
                 // A new top-level element (or the stream's end tag) starts a unit here.
                 this.#budget.start(pos);
+                if (this.#keepSource) this.#srcStart = pos;
                 state = S.Lt;
                 return pos + 1;
               }
@@ -312,6 +346,7 @@ export class XmlLexer {
               pos++;
             } else if (c === 0x3e /* > */) {
               pos++;
+              this.#at = pos;
               const ended = this.#startTag(false);
               state = this.#state;
               if (ended) return pos;
@@ -378,6 +413,7 @@ export class XmlLexer {
           case S.EmptyTag: {
             if (s.charCodeAt(pos) !== 0x3e /* > */) throw nwf("'/' not followed by '>' in a start tag");
             pos++;
+            this.#at = pos;
             const ended = this.#startTag(true);
             state = this.#state;
             if (ended) return pos;
@@ -388,6 +424,7 @@ export class XmlLexer {
             const c = s.charCodeAt(pos);
             pos++;
             if (c === 0x3e /* > */) {
+              this.#at = pos;
               const ended = this.#endTag();
               state = this.#state;
               if (ended) return pos;
@@ -551,9 +588,17 @@ export class XmlLexer {
     if (selfClosing) this.sink.endTag(name, depth);
     // Units end at the stream header's '>' and at the end of each top-level element.
     const unitEnded = this.mode === "stream" ? depth <= 1 && (depth === 0 || selfClosing) : depth === 0 && selfClosing;
-    if (unitEnded) this.#budget.stop();
+    if (unitEnded) this.#unitDone();
     if (this.mode === "stream" && depth === 0 && selfClosing) this.#state = S.Done;
     return unitEnded;
+  }
+
+  #unitDone(): void {
+    this.#budget.stop();
+    if (this.#srcStart >= 0) {
+      this.#srcStart = -1;
+      this.#srcParts = [];
+    }
   }
 
   /** An end tag has just ended. Returns true when a unit ended. */
@@ -566,7 +611,7 @@ export class XmlLexer {
     this.#state = S.Text;
     this.sink.endTag(open, depth);
     if (this.mode === "stream" ? depth <= 1 : depth === 0) {
-      this.#budget.stop();
+      this.#unitDone();
       if (depth === 0 && this.mode === "stream") this.#state = S.Done;
       return true;
     }
