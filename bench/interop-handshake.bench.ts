@@ -96,6 +96,12 @@ export default async function bench(): Promise<void> {
     const net = ip.prosody.replace(/\.\d+$/, ".0/24");
     const console_ = await ProsodyConsole.open(ip.prosody, CONSOLE_PORT);
     closers.push(() => console_.close());
+    // Prosody opens its ports before it has activated every virtual host (thousands take minutes
+    // here); the console answers once its event loop is free again.
+    const tReady = performance.now();
+    const lastHost = fanHosts.at(-1)?.at(-1) ?? sHosts.at(-1)!;
+    while (!(await console_.lua(`if not prosody.hosts["${lastHost}"] then error("not yet") end`, 900_000).catch(() => false))) await sleep(1000);
+    console.log(`(the sending Prosody with ${3 + pHosts.length + sHosts.length + fanHosts.flat().length} virtual hosts was ready ${((performance.now() - tReady) / 1000).toFixed(0)} s after its ports opened)`);
     const bob = await C2sClient.login({ host: ip.sink, port: 5222, jid: `bob@${stack.domains.sink}`, password: PASSWORD });
     closers.push(() => bob.close());
 
