@@ -60,7 +60,7 @@ export class TcpLink implements Link {
    * The reader's limits (RFC 6120 §13.12: the policy's maxStanzaBytes knob), known once the policy
    * read that ran alongside the connect is done; only before run() started reading.
    */
-  setLimits(limits: Pick<Limits, "maxStanzaBytes" | "maxDepth">): void {
+  setLimits(limits: Pick<Limits, "maxStanzaBytes" | "maxDepth" | "maxAttributes" | "maxNamespaceDeclarations">): void {
     if (this.bytesIn > 0) throw new Error("TcpLink.setLimits after reading began");
     this.#codec = new TcpCodec(limits);
   }
