@@ -17,6 +17,8 @@ export interface Limits {
   maxDepth: number;
   /** Pending dialback verifications one stream may have at once. */
   maxPendingPerStream: number;
+  /** Failed inbound domain pairs one stream may have; past it the stream ends (policy-violation). */
+  maxFailedPairs: number;
 }
 
 export interface EdgeConfig {
@@ -108,6 +110,7 @@ const schema = z.object({
   MAX_STANZA_BYTES: intIn(1024, 16 * 1024 * 1024, 262144),
   MAX_ELEMENT_DEPTH: intIn(4, 1024, 64),
   MAX_PENDING_DIALBACK: intIn(1, 100000, 1000),
+  MAX_FAILED_PAIRS: intIn(0, 100000, 5),
   EDGE_ENV: z.enum(["production", "development"]).optional(),
 });
 
@@ -162,6 +165,7 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
       maxStanzaBytes: c.MAX_STANZA_BYTES,
       maxDepth: c.MAX_ELEMENT_DEPTH,
       maxPendingPerStream: c.MAX_PENDING_DIALBACK,
+      maxFailedPairs: c.MAX_FAILED_PAIRS,
     },
     development: c.EDGE_ENV === "development",
   };

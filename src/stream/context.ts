@@ -85,6 +85,7 @@ export function newCtx(fixed: Pick<Ctx, "role" | "policy" | "transport" | "timeo
     scope: {},
     nextHandle: 1,
     negotiationDeadline: undefined,
+    failedPairs: 0,
     inbound: new Map(),
     inByHandle: new Map(),
     outbound: new OutboundPairs(),

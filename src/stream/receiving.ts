@@ -119,6 +119,27 @@ export function verifyResult(c: Ctx, handle: number, outcome: VerifyOutcome, _no
     return;
   }
   c.inbound.delete(key);
+  pairFailed(c, sender, target, outcome);
+}
+
+// The verdict on a pair that failed: its dialback error (or type='invalid' and the close), then the
+// per-stream cap on failed pairs.
+function pairFailed(c: Ctx, sender: Domain, target: Domain, outcome: Exclude<VerifyOutcome, { type: "valid" }>): void {
+  refuseFailed(c, sender, target, outcome);
+  if (c.phase.name === "closed") return;
+  // Issue 10.8: seed 001 keeps a stream alive through one bad pair, but every failed pair cost a
+  // db:verify to the claimed domain's authority (a spoofer makes us pester its victim). Past
+  // maxFailedPairsPerStream the peer has shown enough: the stream ends (RFC 6120 §4.9.3.15
+  // policy-violation: "a local service policy"). A refusal for our own lack of capacity is not the
+  // peer's failure and does not count.
+  if (outcome.type === "error" && outcome.condition === "resource-constraint") return;
+  const max = c.policy.limits().maxFailedPairsPerStream;
+  if (++c.failedPairs <= max) return;
+  audit(c, "policy-refusal", `${c.failedPairs} failed domain pairs on one stream (limit ${max})`, target, sender);
+  fail(c, new StreamError("policy-violation", `too many failed domain pairs on this stream (limit ${max})`));
+}
+
+function refuseFailed(c: Ctx, sender: Domain, target: Domain, outcome: Exclude<VerifyOutcome, { type: "valid" }>): void {
   if (outcome.type === "invalid") {
     audit(c, "spoofing-attempt", `authority for ${sender} said the key for ${sender} -> ${target} is invalid`, target, sender);
     const pol = c.policy.forRemote(sender);
