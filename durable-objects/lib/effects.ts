@@ -38,6 +38,8 @@ export function makeEffects(env: Env, hooks: EffectHooks): Effects {
     deliver: (stanza) => hooks.accept(stanza),
     // An error reply for our application, which sent the original: delivered like inbound traffic.
     bounce: (stanza) => hooks.accept(stanza),
+    // An error reply for the peer (RFC 6120 §8.3, e.g. jid-malformed): on its way like our app's replies.
+    reply: (stanza) => hooks.reply(stanza),
     observe: (a) => hooks.observe(a),
   };
 }

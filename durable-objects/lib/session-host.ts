@@ -27,6 +27,8 @@ export interface Effects {
   deliver(stanza: Element, from: Domain, to: Domain): void;
   /** An error reply for a local sender (our application). */
   bounce(stanza: Element, condition: string): void;
+  /** An error reply for the peer (a stanza it sent was refused): route it to the peer's domain. */
+  reply?(stanza: Element): void;
   /** pair-state, audit, verify-result and closed, for indexes and waiters. */
   observe(action: ShellAction): void;
 }
@@ -128,6 +130,9 @@ export class SessionHost {
         return;
       case "bounce":
         this.effects.bounce(a.stanza, a.condition);
+        return;
+      case "reply":
+        this.effects.reply?.(a.stanza);
         return;
       case "closed":
         this.closed = true;
