@@ -19,6 +19,8 @@ export interface Limits {
   maxPendingPerStream: number;
   /** Failed inbound domain pairs one stream may have; past it the stream ends (policy-violation). */
   maxFailedPairs: number;
+  /** XEP-0288 routes (verified inbound bidi streams) a RemoteDomain keeps for its domain. */
+  maxBidiRoutesPerDomain: number;
 }
 
 export interface EdgeConfig {
@@ -111,6 +113,7 @@ const schema = z.object({
   MAX_ELEMENT_DEPTH: intIn(4, 1024, 64),
   MAX_PENDING_DIALBACK: intIn(1, 100000, 1000),
   MAX_FAILED_PAIRS: intIn(0, 100000, 5),
+  MAX_BIDI_ROUTES_PER_DOMAIN: intIn(1, 1000, 8),
   EDGE_ENV: z.enum(["production", "development"]).optional(),
 });
 
@@ -166,6 +169,7 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
       maxDepth: c.MAX_ELEMENT_DEPTH,
       maxPendingPerStream: c.MAX_PENDING_DIALBACK,
       maxFailedPairs: c.MAX_FAILED_PAIRS,
+      maxBidiRoutesPerDomain: c.MAX_BIDI_ROUTES_PER_DOMAIN,
     },
     development: c.EDGE_ENV === "development",
   };

@@ -25,6 +25,7 @@ export interface Env {
   MAX_ELEMENT_DEPTH?: string;
   MAX_PENDING_DIALBACK?: string;
   MAX_FAILED_PAIRS?: string;
+  MAX_BIDI_ROUTES_PER_DOMAIN?: string;
   /** Seconds without traffic from the peer before an inbound stream is closed (default 600). */
   S2S_IDLE_SECONDS?: string;
   /** `development` under `npm start` and tests. */
