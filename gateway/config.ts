@@ -2,6 +2,7 @@
 // gateway/README.md; a bad value stops the gateway with an error naming the variable.
 
 import { readFileSync } from "node:fs";
+import { totalmem } from "node:os";
 import { normalizeDomain } from "../src/types.js";
 
 export interface GatewayConfig {
@@ -25,6 +26,9 @@ export interface GatewayConfig {
   requireTls: boolean;
   /** Hosted domains; a peer's stream to any other domain gets host-unknown before TLS. */
   domains: string[];
+  /** All connections at once, counted from the raw TCP accept on both listeners. */
+  maxConnections: number;
+  /** Connections at once from one address (IPv4, or IPv6 /64), counted from the raw TCP accept. */
   maxConnectionsPerIp: number;
   /** Accept to first element forwarded to the edge (TLS and stream setup included). */
   handshakeTimeoutMs: number;
@@ -108,6 +112,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     requestClientCert: bool(env, "GATEWAY_REQUEST_CLIENT_CERT", true),
     requireTls: bool(env, "GATEWAY_REQUIRE_TLS", true),
     domains,
+    maxConnections: int(env, "GATEWAY_MAX_CONNECTIONS", defaultMaxConnections(), 1, 10_000_000),
     maxConnectionsPerIp: int(env, "GATEWAY_MAX_CONNECTIONS_PER_IP", 64, 1, 1_000_000),
     handshakeTimeoutMs: int(env, "GATEWAY_HANDSHAKE_TIMEOUT_MS", 30_000, 100, 3_600_000),
     idleTimeoutMs: int(env, "GATEWAY_IDLE_TIMEOUT_MS", 900_000, 100, 86_400_000),
@@ -116,4 +121,31 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     maxDepth: int(env, "MAX_ELEMENT_DEPTH", 64, 4, 1024),
     highWaterMark: int(env, "GATEWAY_HIGH_WATER_MARK", 1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
   };
+}
+
+/**
+ * GATEWAY_MAX_CONNECTIONS by default: what the machine can hold without failing anyone else.
+ * Each connection holds two file descriptors (the peer's socket and the WebSocket to the edge), and
+ * 256 are kept for everything else (listeners, DNS, logs), so accept() never meets EMFILE, which
+ * is what cut a legitimate peer with 0 bytes in issue 10; and each is budgeted 128 KiB of memory
+ * (TLS state, the stream reader's current unit, socket buffers: a connection measured ~40 KB
+ * idle, more while a stanza is in flight) out of half the machine's RAM. The smaller bound wins.
+ */
+export function defaultMaxConnections(): number {
+  const byFds = Math.floor((openFileLimit() - 256) / 2);
+  const byMemory = Math.floor(totalmem() / 2 / (128 * 1024));
+  return Math.max(64, Math.min(byFds, byMemory));
+}
+
+/** The soft RLIMIT_NOFILE (Node raises it to the hard limit at start); 1024 if it cannot be read. */
+function openFileLimit(): number {
+  try {
+    const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+    const soft = line?.split(/\s{2,}/)[1];
+    if (soft === "unlimited") return 1_048_576;
+    const n = Number(soft);
+    return Number.isInteger(n) && n > 0 ? n : 1024;
+  } catch {
+    return 1024;
+  }
 }

@@ -112,9 +112,9 @@ export class GatewayConnection {
     this.#armIdle();
     this.#log.log("info", "accepted");
     if (kind === "direct-tls") {
-      // The server already ran TLS on this socket (tls.Server gives a TLSSocket).
+      // XEP-0368: TLS from the first byte, run on the admitted raw socket (server.ts).
       this.#phase = "tls-handshake";
-      this.#onSecure(raw as TLSSocket);
+      this.#startTls();
     } else {
       this.#phase = this.#config.requireTls ? "pre-tls" : "pre-tls-proxied";
       raw.on("data", (chunk: Buffer) => this.#onPeerData(chunk));
@@ -223,6 +223,11 @@ export class GatewayConnection {
       this.#detachEdge()?.close(1000);
     }
     this.#raw.removeAllListeners("data");
+    this.#startTls();
+  }
+
+  /** The server side of TLS on the raw socket; GATEWAY_HANDSHAKE_TIMEOUT_MS bounds it (server.ts, and our timer). */
+  #startTls(): void {
     this.#deps.upgrade(this.#raw).then(
       (tlsSocket) => this.#onSecure(tlsSocket),
       (e: Error) => {

@@ -1,9 +1,12 @@
-// The gateway's listeners: TCP 5269 (STARTTLS, RFC 6120 §5) and 5270 (direct TLS, XEP-0368), a
-// per-IP connection limit, and graceful shutdown. Each accepted socket becomes a GatewayConnection.
+// The gateway's listeners: TCP 5269 (STARTTLS, RFC 6120 §5) and 5270 (direct TLS, XEP-0368), both
+// plain net.Servers so that every connection is counted and limited at the raw TCP accept
+// (admission.ts), before any TLS work; TLS runs on the admitted socket afterwards, within
+// GATEWAY_HANDSHAKE_TIMEOUT_MS. Also graceful shutdown. Each admitted socket becomes a GatewayConnection.
 
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { streamClose, streamHeader } from "../src/xml/index.js";
+import { Admission, type Refusal } from "./admission.js";
 import type { GatewayConfig } from "./config.js";
 import { GatewayConnection, type ListenerKind } from "./connection.js";
 import type { Logger } from "./log.js";
@@ -11,7 +14,10 @@ import type { Logger } from "./log.js";
 export interface Gateway {
   /** Bound addresses, e.g. { starttls: 5269, directTls: 5270 } (the real ports when 0 was asked). */
   ports: { starttls?: number; directTls?: number };
+  /** Connections open now, counted from the raw TCP accept (TLS handshakes included). */
   connections(): number;
+  /** Refused connections so far, by cap. */
+  refused(): { global: number; perIp: number; shuttingDown: number };
   /** Stops accepting, closes every stream with system-shutdown, and resolves once all are gone. */
   close(): Promise<void>;
 }
@@ -26,18 +32,21 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     // header then reports no identities.
     rejectUnauthorized: false,
     ALPNProtocols: ["xmpp-server"],
+    // Node's default is 120 s: a peer that connects and never finishes TLS must cost no more than
+    // the stream setup budget (issue 10 defect 1).
+    handshakeTimeout: config.handshakeTimeoutMs,
   };
-  // STARTTLS (RFC 6120 §5.4.3): the socket already carries a plaintext stream; handing it to a
-  // (non-listening) tls.Server runs the server handshake with client-certificate verification, as
-  // for the direct TLS port.
-  const starttlsServer = createTlsServer(tlsOptions);
+  // TLS on an admitted socket: handing it to a (non-listening) tls.Server runs the server handshake
+  // with client-certificate verification and the handshake timeout. STARTTLS (RFC 6120 §5.4.3)
+  // does it after <proceed/>, the direct TLS port (XEP-0368) at once.
+  const tlsServer = createTlsServer(tlsOptions);
   const pendingTls = new Map<string, { resolve(s: TLSSocket): void; reject(e: Error): void }>();
   const key = (s: Socket) => `${s.remoteAddress}|${s.remotePort}`;
-  starttlsServer.on("secureConnection", (s: TLSSocket) => {
+  tlsServer.on("secureConnection", (s: TLSSocket) => {
     pendingTls.get(key(s))?.resolve(s);
     pendingTls.delete(key(s));
   });
-  starttlsServer.on("tlsClientError", (e, s) => {
+  tlsServer.on("tlsClientError", (e, s) => {
     pendingTls.get(key(s))?.reject(e);
     pendingTls.delete(key(s));
   });
@@ -48,38 +57,45 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         pendingTls.get(key(raw))?.reject(new Error("connection closed during the TLS handshake"));
         pendingTls.delete(key(raw));
       });
-      starttlsServer.emit("connection", raw);
+      tlsServer.emit("connection", raw);
     });
   const live = new Set<GatewayConnection>();
-  const perIp = new Map<string, number>();
   let closing = false;
+  const admission = new Admission(config, log);
+
+  // Refused STARTTLS sockets linger up to 2 s so the stream error reaches the peer before the close;
+  // past this many at once they are closed at once instead (refusals must not pile up fds).
+  const MAX_LINGERING = 256;
+  let lingering = 0;
+  const refuse = (socket: Socket, kind: ListenerKind, why: Refusal) => {
+    socket.on("error", () => {});
+    if (kind === "starttls" && lingering < MAX_LINGERING) {
+      // RFC 6120 §4.9.1.1: a stream error needs our header first. policy-violation for the
+      // per-address limit (§4.9.3.18), resource-constraint for the global one (§4.9.3.15),
+      // system-shutdown while stopping (§4.9.3.20). Written without reading anything.
+      const condition = why === "shutting-down" ? "system-shutdown" : why === "global" ? "resource-constraint" : "policy-violation";
+      socket.end(streamHeader({ version: "1.0" }) +
+        `<stream:error><${condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>` + streamClose());
+      lingering++;
+      socket.once("close", () => lingering--);
+      setTimeout(() => socket.destroy(), 2000).unref();
+    } else {
+      // Before TLS there is no way to say why (direct TLS): the connection is closed at once.
+      socket.destroy();
+    }
+  };
 
   const accept = (socket: Socket, kind: ListenerKind) => {
     const ip = socket.remoteAddress ?? "unknown";
-    const n = perIp.get(ip) ?? 0;
-    if (closing || n >= config.maxConnectionsPerIp) {
-      log.log("warn", closing ? "refused: shutting down" : "refused: too many connections from this address", { peer: ip, listener: kind, limit: config.maxConnectionsPerIp });
-      if (kind === "starttls") {
-        // RFC 6120 §4.9.1.1: a stream error needs our header first; policy-violation for the limit
-        // (§4.9.3.18), system-shutdown while stopping (§4.9.3.20).
-        const condition = closing ? "system-shutdown" : "policy-violation";
-        socket.end(streamHeader({ version: "1.0" }) +
-          `<stream:error><${condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>` + streamClose());
-        setTimeout(() => socket.destroy(), 2000).unref();
-      } else socket.destroy();
-      socket.on("error", () => {});
-      return;
-    }
-    perIp.set(ip, n + 1);
+    const ticket = admission.admit(ip, kind);
+    if (typeof ticket === "string") return refuse(socket, kind, ticket);
     const conn = new GatewayConnection(socket, kind, {
       config,
       upgrade,
       log,
       onClosed: () => {
         live.delete(conn);
-        const left = (perIp.get(ip) ?? 1) - 1;
-        if (left <= 0) perIp.delete(ip);
-        else perIp.set(ip, left);
+        ticket.release();
         if (closing && live.size === 0) allGone?.();
       },
     });
@@ -96,30 +112,26 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         resolve((srv.address() as { port: number }).port);
       });
     });
-  if (config.starttlsPort !== null) {
-    const srv = createServer({ noDelay: true }, (s) => accept(s, "starttls"));
-    ports.starttls = await listen(srv, config.starttlsPort);
+  const listenOn = async (port: number, kind: ListenerKind) => {
+    const srv = createServer({ noDelay: true }, (s) => accept(s, kind));
+    // After listen() an error here (e.g. EMFILE from accept) must not take the process down.
+    srv.on("error", (e) => log.log("error", "listener error", { listener: kind, error: e.message }));
     servers.push(srv);
-  }
-  if (config.directTlsPort !== null) {
-    const srv = createTlsServer(tlsOptions);
-    srv.on("secureConnection", (s: TLSSocket) => accept(s, "direct-tls"));
-    srv.on("tlsClientError", (e, s) => {
-      log.log("info", "tls failed", { listener: "direct-tls", peer: s.remoteAddress, error: e.message });
-      s.destroy();
-    });
-    ports.directTls = await listen(srv, config.directTlsPort);
-    servers.push(srv);
-  }
+    return listen(srv, port);
+  };
+  if (config.starttlsPort !== null) ports.starttls = await listenOn(config.starttlsPort, "starttls");
+  if (config.directTlsPort !== null) ports.directTls = await listenOn(config.directTlsPort, "direct-tls");
   log.log("info", "listening", { host: config.host, ...ports, edge: config.edgeUrl, requireTls: config.requireTls, domains: config.domains });
 
   let allGone: (() => void) | undefined;
   return {
     ports,
-    connections: () => live.size,
+    connections: () => admission.total,
+    refused: () => ({ ...admission.refused }),
     async close() {
       if (closing) return;
       closing = true;
+      admission.close();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))).concat(
         new Promise<void>((resolve) => {
           if (live.size === 0) return resolve();

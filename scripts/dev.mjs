@@ -4,8 +4,8 @@
 // certificate for EDGE_DOMAINS. GATEWAY=off runs the edge alone; GATEWAY_* variables (gateway/README.md)
 // override the gateway's defaults. If the gateway cannot start (say 5269 is taken), the edge keeps running.
 // The first run writes .dev.vars with a random DIALBACK_SECRET, ADMIN_TOKEN and APP_TOKEN (256 bits
-// each, from the CSPRNG) and prints the admin token. Variables set in the process environment
-// override .dev.vars, so `EDGE_DOMAINS=edge.test S2S_STATIC_ROUTES=peer.test=127.0.0.1:25269 npm start`
+// each, from the CSPRNG). Every start prints the admin and app tokens in force. Variables set in the
+// process environment override .dev.vars, so `EDGE_DOMAINS=edge.test S2S_STATIC_ROUTES=peer.test=127.0.0.1:25269 npm start`
 // just works.
 
 import { spawn } from "node:child_process";
@@ -22,7 +22,7 @@ export const EDGE_VARS = [
   "EDGE_DOMAINS", "DIALBACK_SECRET", "DIALBACK_SECRETS_PREVIOUS", "ADMIN_TOKEN", "APP_TOKEN",
   "GATEWAY_TOKEN", "S2S_STATIC_ROUTES", "DIALBACK_KEY_FORMULAS", "MAX_STANZA_BYTES",
   "MAX_ELEMENT_DEPTH", "MAX_PENDING_DIALBACK", "MAX_FAILED_PAIRS", "MAX_BIDI_ROUTES_PER_DOMAIN", "EDGE_ENV", "DOH_URL", "DELIVERY_WEBHOOK_URL",
-  "DELIVERY_WEBHOOK_SECRET",
+  "DELIVERY_WEBHOOK_SECRET", "DELIVERY_TIMEOUT_MS", "DOH_TIMEOUT_MS", "EDGE_PUBLIC_URL",
 ];
 
 export function parseVars(text) {
@@ -55,15 +55,32 @@ export function ensureDevVars() {
   return { created: true, vars };
 }
 
+/**
+ * What the edge will run with: .dev.vars, with every variable set in the process environment
+ * winning over it (issue 10.12: what is printed must be what is in force).
+ */
+export function mergeVars(vars, env = process.env) {
+  const overrides = Object.fromEntries(EDGE_VARS.filter((k) => env[k] !== undefined).map((k) => [k, env[k]]));
+  return { ...vars, ...overrides };
+}
+
+/** The lines `npm start` prints about the tokens in force, naming where each one came from. */
+export function tokenLines(vars, env = process.env) {
+  const merged = mergeVars(vars, env);
+  const lines = [];
+  for (const [name, what] of [["ADMIN_TOKEN", "Admin token (/admin/v1, Authorization: Bearer ...)"], ["APP_TOKEN", "App token (/api/v1, Authorization: Bearer ...)"]]) {
+    const from = env[name] !== undefined ? "from the environment" : "from .dev.vars";
+    lines.push(merged[name] ? `${what}: ${merged[name]} (${from})` : `${what}: not set, that API is disabled`);
+  }
+  return lines;
+}
+
 function main() {
   const { created, vars } = ensureDevVars();
-  if (created) {
-    console.log(`Generated ${devVars} with a random dialback secret and tokens.`);
-    console.log(`Admin token (Authorization: Bearer ...): ${vars.ADMIN_TOKEN}`);
-  }
+  if (created) console.log(`Generated ${devVars} with a random dialback secret and tokens.`);
+  for (const line of tokenLines(vars)) console.log(line);
   // Process environment overrides .dev.vars: merge into a second env file loaded after it.
-  const overrides = Object.fromEntries(EDGE_VARS.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
-  const merged = { ...vars, ...overrides };
+  const merged = mergeVars(vars);
   const dir = join(root, ".wrangler");
   mkdirSync(dir, { recursive: true });
   const envFile = join(dir, "dev.env");

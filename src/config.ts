@@ -36,6 +36,20 @@ export interface EdgeConfig {
   limits: Limits;
   /** Set for `wrangler dev` / tests: relaxes nothing about security, only allows generated secrets. */
   development: boolean;
+  /**
+   * EDGE_PUBLIC_URL as the WebSocket S2S endpoint host-meta advertises (`wss://host/xmpp-s2s`), or
+   * undefined: then each hosted domain advertises `wss://<domain>/xmpp-s2s` (issue 10.10).
+   */
+  publicWebSocketUrl: string | undefined;
+  /** Deadlines of outbound HTTP calls, so no hung peer of ours can hold a Durable Object (issue 10.5). */
+  timeouts: Timeouts;
+}
+
+export interface Timeouts {
+  /** One delivery attempt to the APP binding (fetch or RPC) or the webhook: DELIVERY_TIMEOUT_MS. */
+  deliveryMs: number;
+  /** One DNS-over-HTTPS query: DOH_TIMEOUT_MS. */
+  dohMs: number;
 }
 
 export class ConfigError extends Error {
@@ -88,6 +102,28 @@ const intIn = (min: number, max: number, dflt: number) =>
       return n;
     });
 
+// The edge's public origin, e.g. https://xmpp.example.org: what host-meta advertises (XEP-0156), so
+// a request's Host header never is. The WebSocket endpoint is always /xmpp-s2s on it.
+const publicUrl = z
+  .string()
+  .optional()
+  .transform((v, ctx): string | undefined => {
+    if (v === undefined || v.trim() === "") return undefined;
+    let u: URL;
+    try {
+      u = new URL(v.trim());
+    } catch {
+      ctx.addIssue({ code: "custom", message: `'${v}' is not an absolute URL such as https://xmpp.example.org` });
+      return undefined;
+    }
+    if (!["https:", "wss:", "http:", "ws:"].includes(u.protocol)) {
+      ctx.addIssue({ code: "custom", message: `must be an https:, wss: or (development only) http: URL, got '${u.protocol}'` });
+    } else if (u.username || u.password || u.search || u.hash || (u.pathname !== "/" && u.pathname !== "/xmpp-s2s")) {
+      ctx.addIssue({ code: "custom", message: `must be the edge's origin only (no path other than /xmpp-s2s, no query, fragment or credentials), got '${v}'` });
+    }
+    return `${u.protocol === "https:" || u.protocol === "wss:" ? "wss" : "ws"}://${u.host}/xmpp-s2s`;
+  });
+
 const formulas = z
   .string()
   .optional()
@@ -115,6 +151,9 @@ const schema = z.object({
   MAX_FAILED_PAIRS: intIn(0, 100000, 5),
   MAX_BIDI_ROUTES_PER_DOMAIN: intIn(1, 1000, 8),
   EDGE_ENV: z.enum(["production", "development"]).optional(),
+  EDGE_PUBLIC_URL: publicUrl,
+  DELIVERY_TIMEOUT_MS: intIn(100, 300_000, 10_000),
+  DOH_TIMEOUT_MS: intIn(100, 60_000, 5_000),
 });
 
 /** A Secrets Store binding: `.get()` resolves the secret. */
@@ -155,6 +194,11 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
     throw new ConfigError("DIALBACK_SECRET", "is required (wrangler secret put DIALBACK_SECRET)");
   }
   if (secret.length < 16) throw new ConfigError("DIALBACK_SECRET", "must be at least 16 characters");
+  const development = c.EDGE_ENV === "development";
+  if (c.EDGE_PUBLIC_URL?.startsWith("ws:") && !development) {
+    // XEP-0468 §2: peers reach us over wss; plain ws is for a local edge only.
+    throw new ConfigError("EDGE_PUBLIC_URL", "must be https: or wss: (http: only with EDGE_ENV=development)");
+  }
   return {
     domains: c.EDGE_DOMAINS,
     secret,
@@ -171,6 +215,8 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
       maxFailedPairs: c.MAX_FAILED_PAIRS,
       maxBidiRoutesPerDomain: c.MAX_BIDI_ROUTES_PER_DOMAIN,
     },
-    development: c.EDGE_ENV === "development",
+    development,
+    publicWebSocketUrl: c.EDGE_PUBLIC_URL,
+    timeouts: { deliveryMs: c.DELIVERY_TIMEOUT_MS, dohMs: c.DOH_TIMEOUT_MS },
   };
 }

@@ -32,6 +32,12 @@ export interface Env {
   EDGE_ENV?: string;
   /** DNS-over-HTTPS JSON resolver for SRV lookups. */
   DOH_URL?: string;
+  /** Deadline of one DoH query in ms (default 5000). */
+  DOH_TIMEOUT_MS?: string;
+  /** The edge's public origin (https://xmpp.example.org), advertised by host-meta. */
+  EDGE_PUBLIC_URL?: string;
+  /** Deadline of one delivery attempt to the APP binding or the webhook in ms (default 10000). */
+  DELIVERY_TIMEOUT_MS?: string;
   /** Where verified inbound stanzas go when no APP service binding is bound. */
   DELIVERY_WEBHOOK_URL?: string;
   DELIVERY_WEBHOOK_SECRET?: string;

@@ -98,14 +98,18 @@ export class Peer {
     s.on("error", () => {});
   }
 
-  static async tcp(port: number): Promise<Peer> {
-    const s = netConnect({ host: "127.0.0.1", port });
+  /** A plain TCP connection; `from` picks the local address (another 127.x address is another peer IP). */
+  static async tcp(port: number, opts: { from?: string } = {}): Promise<Peer> {
+    const s = netConnect({ host: "127.0.0.1", port, ...(opts.from ? { localAddress: opts.from } : {}) });
     await new Promise((r, j) => s.once("connect", r).once("error", j));
     return new Peer(s);
   }
 
-  static async directTls(port: number, opts: { cert?: Pem } = {}): Promise<Peer> {
-    const s = tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false, ALPNProtocols: ["xmpp-server"], servername: "edge.test", ...opts.cert });
+  static async directTls(port: number, opts: { cert?: Pem; from?: string } = {}): Promise<Peer> {
+    const s = tlsConnect({
+      host: "127.0.0.1", port, rejectUnauthorized: false, ALPNProtocols: ["xmpp-server"], servername: "edge.test", ...opts.cert,
+      ...(opts.from ? { localAddress: opts.from } : {}),
+    });
     await new Promise((r, j) => s.once("secureConnect", r).once("error", j));
     return new Peer(s);
   }

@@ -314,7 +314,7 @@ describe("gateway: limits, timeouts, failures, shutdown", () => {
     await until(() => peer.text.includes(`id='m${n - 1}'`), "every message to arrive", 30_000);
     const ids = [...peer.text.matchAll(/id='m(\d+)'/g)].map((m) => Number(m[1]));
     expect(ids).toEqual(Array.from({ length: n }, (_, i) => i));
-  });
+  }, 30_000);
 
   it("applies backpressure: an edge that does not read stops the gateway reading the peer, and nothing is lost", async () => {
     fx = await startFixture({ GATEWAY_HIGH_WATER_MARK: "65536" });
@@ -336,5 +336,5 @@ describe("gateway: limits, timeouts, failures, shutdown", () => {
     await until(() => s.frames.some((f) => f.includes(`id='p${n - 1}'`)), "every message at the edge", 30_000);
     const ids = s.frames.filter((f) => f.startsWith("<message")).map((f) => Number(/id='p(\d+)'/.exec(f)![1]));
     expect(ids).toEqual(Array.from({ length: n }, (_, i) => i));
-  });
+  }, 30_000);
 });

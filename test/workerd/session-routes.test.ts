@@ -1,6 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { APP } from "./helpers.js";
+import app from "../../worker/index.js";
 
 describe("GET /xmpp-s2s", () => {
   it("refuses a plain GET with 426 problem+json naming the WebSocket requirement", async () => {
@@ -49,11 +50,44 @@ describe("host-meta (XEP-0156 / XEP-0468)", () => {
     });
   });
 
-  it("lists every hosted domain when asked on another host", async () => {
-    const json = await (await SELF.fetch("https://edge.workers.dev/.well-known/host-meta.json")).json<Record<string, any>>();
-    expect(json.subject).toBeUndefined();
-    expect(json.links).toEqual([{ rel: "urn:xmpp:alt-connections:s2s-websocket", href: "wss://edge.workers.dev/xmpp-s2s" }]);
-    expect(json.properties["urn:dialback-edge:domains"]).toBe("edge.test,chat.edge.test");
+  // Issue 10.10: the link never echoes the request's Host.
+  it("answers 404 problem+json for a Host that is not a hosted domain, on both forms", async () => {
+    for (const path of ["/.well-known/host-meta", "/.well-known/host-meta.json"]) {
+      for (const host of ["evil.example", "edge.workers.dev", "edge.test.evil.example"]) {
+        const res = await SELF.fetch(`https://${host}${path}`);
+        expect(res.status).toBe(404);
+        expect(res.headers.get("content-type")).toBe("application/problem+json");
+        expect(await res.text()).not.toContain(host);
+      }
+    }
+  });
+
+  it("advertises wss://<hosted domain> whatever port the Host names", async () => {
+    const xml = await (await SELF.fetch("https://edge.test:9999/.well-known/host-meta")).text();
+    expect(xml).toContain('href="wss://edge.test/xmpp-s2s"');
+    expect(xml).not.toContain("9999");
+  });
+
+  it("with EDGE_PUBLIC_URL: advertises it for a hosted domain, lists every domain on its own host, 404 elsewhere", async () => {
+    const withUrl = { ...env, EDGE_PUBLIC_URL: "https://xmpp.edge.example" };
+    const get = (url: string) => app.request(url, {}, withUrl);
+    const json = await (await get("https://edge.test/.well-known/host-meta.json")).json<Record<string, any>>();
+    expect(json).toMatchObject({ subject: "edge.test", links: [{ rel: "urn:xmpp:alt-connections:s2s-websocket", href: "wss://xmpp.edge.example/xmpp-s2s" }] });
+    const own = await (await get("https://xmpp.edge.example/.well-known/host-meta.json")).json<Record<string, any>>();
+    expect(own.subject).toBeUndefined();
+    expect(own.links).toEqual([{ rel: "urn:xmpp:alt-connections:s2s-websocket", href: "wss://xmpp.edge.example/xmpp-s2s" }]);
+    expect(own.properties["urn:dialback-edge:domains"]).toBe("edge.test,chat.edge.test");
+    const xml = await (await get("https://xmpp.edge.example/.well-known/host-meta")).text();
+    expect(xml).toContain('href="wss://xmpp.edge.example/xmpp-s2s"');
+    expect((await get("https://evil.example/.well-known/host-meta")).status).toBe(404);
+    expect((await get("https://evil.example/.well-known/host-meta.json")).status).toBe(404);
+  });
+
+  it("ws:// to a loopback Host only in development (npm start); in production a loopback Host is unknown", async () => {
+    const dev = await (await SELF.fetch("http://127.0.0.1:8787/.well-known/host-meta.json")).json<Record<string, any>>();
+    expect(dev.links).toEqual([{ rel: "urn:xmpp:alt-connections:s2s-websocket", href: "ws://127.0.0.1:8787/xmpp-s2s" }]);
+    const prod = await app.request("http://127.0.0.1:8787/.well-known/host-meta.json", {}, { ...env, EDGE_ENV: "production" });
+    expect(prod.status).toBe(404);
   });
 });
 
