@@ -23,6 +23,9 @@ export interface Env {
   DIALBACK_KEY_FORMULAS?: string;
   MAX_STANZA_BYTES?: string;
   MAX_ELEMENT_DEPTH?: string;
+  /** Attributes / namespace declarations per element (defaults 128 / 32); more is policy-violation. */
+  MAX_ATTRIBUTES?: string;
+  MAX_NAMESPACE_DECLARATIONS?: string;
   MAX_PENDING_DIALBACK?: string;
   MAX_FAILED_PAIRS?: string;
   MAX_BIDI_ROUTES_PER_DOMAIN?: string;

@@ -1,10 +1,14 @@
 // Finding and connecting to a remote domain's S2S service: static route or DoH SRV (src/resolve),
 // then connect() to each target in order until one answers. Targets that failed are remembered in
 // the DO's storage (tried last for a while); the number of connections opened is counted there too.
+// Every target outside S2S_STATIC_ROUTES is checked first (src/resolve/target-guard.ts): loopback,
+// private, link-local, metadata and other non-global addresses are never dialled (issue 10 defect 7),
+// except under EDGE_ENV=development; each refusal is written to the audit log.
 
 import type { EdgeConfig } from "../../src/config.js";
 import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
-import { FailedTargets, resolvePeer } from "../../src/resolve/resolver.js";
+import { FailedTargets, resolvePeer, type Target } from "../../src/resolve/resolver.js";
+import { checkTarget } from "../../src/resolve/target-guard.js";
 import type { Domain } from "../../src/types.js";
 import type { Env } from "../../worker/env.js";
 import type { SessionStore } from "./store.js";
@@ -30,6 +34,12 @@ export async function dial(env: Env, store: SessionStore, config: EdgeConfig, re
   const errors: string[] = [];
   let link: TcpLink | undefined;
   for (const target of resolution.targets) {
+    const refused = await refusal(env, config, target);
+    if (refused) {
+      errors.push(refused);
+      audit(env, remote, target, refused);
+      continue;
+    }
     try {
       link = await TcpLink.open(target, remote, config.limits, CONNECT_TIMEOUT_MS);
       failed.markSucceeded(target);
@@ -43,4 +53,21 @@ export async function dial(env: Env, store: SessionStore, config: EdgeConfig, re
   if (!link) return { ok: false, condition: "remote-server-not-found", detail: `no target answered: ${errors.join("; ")}` };
   store.put("connections", String(Number(store.get("connections") ?? "0") + 1));
   return { ok: true, link };
+}
+
+/** Why `target` must not be dialled, or undefined. Static routes are the operator's own choice. */
+async function refusal(env: Env, config: EdgeConfig, target: Target): Promise<string | undefined> {
+  if (target.source === "static" || config.development) return undefined;
+  const verdict = await checkTarget(target.host, { fetch: (url, init) => fetch(url, init), dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL });
+  return verdict.ok ? undefined : `refused ${target.host}:${target.port}: ${verdict.reason}`;
+}
+
+function audit(env: Env, remote: Domain, target: Target, detail: string): void {
+  console.warn(`outbound to ${remote}: ${detail}`);
+  const ns = env.CONTROL_PLANE as unknown as { idFromName(n: string): DurableObjectId; get(id: DurableObjectId): { recordAudit(e: unknown): Promise<void> } } | undefined;
+  if (!ns) return;
+  // Awaited by nobody: the audit log must never hold up (or fail) the dial.
+  void ns.get(ns.idFromName("control")).recordAudit({
+    kind: "outbound.address-refused", actor: "edge", subject: remote, detail: `${target.source} target ${detail}`,
+  }).catch(() => {});
 }

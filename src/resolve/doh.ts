@@ -50,3 +50,31 @@ export async function querySrv(fetch: FetchLike, dohUrl: string, name: string): 
   }
   return records.length > 0 ? { kind: "records", records } : { kind: "none" };
 }
+
+export type AddressAnswer =
+  | { kind: "addresses"; addresses: string[] }
+  | { kind: "none" }
+  | { kind: "error"; reason: string };
+
+const TYPE_A = 1;
+const TYPE_AAAA = 28;
+
+/** A or AAAA records of `name` (CNAME chains are followed by the resolver; only the addresses are kept). */
+export async function queryAddresses(fetch: FetchLike, dohUrl: string, name: string, type: "A" | "AAAA"): Promise<AddressAnswer> {
+  const url = new URL(dohUrl);
+  url.searchParams.set("name", name);
+  url.searchParams.set("type", type);
+  let body: DohJson;
+  try {
+    const res = await fetch(url.toString(), { headers: { accept: "application/dns-json" } });
+    if (!res.ok) return { kind: "error", reason: `DoH resolver answered HTTP ${res.status}` };
+    body = (await res.json()) as DohJson;
+  } catch (err) {
+    return { kind: "error", reason: `DoH resolver unreachable: ${(err as Error).message}` };
+  }
+  if (body.Status === 3) return { kind: "none" };
+  if (body.Status !== 0) return { kind: "error", reason: `DoH status ${String(body.Status)} for ${name} ${type}` };
+  const want = type === "A" ? TYPE_A : TYPE_AAAA;
+  const addresses = (body.Answer ?? []).filter((a) => a.type === want && typeof a.data === "string").map((a) => a.data!.trim());
+  return addresses.length > 0 ? { kind: "addresses", addresses } : { kind: "none" };
+}

@@ -132,10 +132,13 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
         return send(200, hook);
       }
       if (req.method === "GET" && url.pathname === "/dns-query") {
-        // DNS-over-HTTPS JSON for the edge's resolver: answers from `dns` (name -> SRV data), else NXDOMAIN.
+        // DNS-over-HTTPS JSON for the edge's resolver: answers from `dns`, else NXDOMAIN. Keys: the
+        // name for SRV data, "A:<name>" / "AAAA:<name>" for address records.
         const name = url.searchParams.get("name") ?? "";
-        const records = dns.get(name);
-        return send(200, records ? { Status: 0, Answer: records.map((data) => ({ name, type: 33, data })) } : { Status: 3 });
+        const type = url.searchParams.get("type") ?? "SRV";
+        const code = type === "A" ? 1 : type === "AAAA" ? 28 : 33;
+        const records = dns.get(code === 33 ? name : `${type}:${name}`);
+        return send(200, records ? { Status: 0, Answer: records.map((data) => ({ name, type: code, data })) } : { Status: 3 });
       }
       if (req.method === "POST" && url.pathname === "/dns") {
         for (const [name, records] of Object.entries(json as Record<string, string[]>)) dns.set(name, records);
