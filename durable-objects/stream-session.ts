@@ -53,6 +53,7 @@ export class StreamSession extends DurableObject<Env> {
       now: () => Date.now(),
     });
     void ctx.blockConcurrencyWhile(async () => {
+      this.#queue.windowMs = (await edgeConfig(this.env)).deliveryCommitWindowMs;
       await this.#resume();
       // What an earlier instance accepted but did not deliver (even on a stream now closed).
       this.#queue.resume();
@@ -215,7 +216,8 @@ export class StreamSession extends DurableObject<Env> {
     try {
       await this.#read(host, message);
     } finally {
-      // Everything this message brought for the application, as one row, in this event.
+      // Everything this message brought for the application: committed now, or with what follows
+      // it at the end of the commit window (lib/delivery-queue.ts).
       this.#queue.persist();
     }
   }

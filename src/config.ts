@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { normalizeDomain, type Domain } from "./types.js";
 import type { KeyFormula } from "./dialback/keys.js";
+import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_MAX_NAMESPACE_DECLARATIONS } from "./xml/limits.js";
 
 export interface StaticRoute {
   host: string;
@@ -15,6 +16,10 @@ export interface Limits {
   maxStanzaBytes: number;
   /** Deepest element nesting inside a stanza. */
   maxDepth: number;
+  /** Attributes on one element (namespace declarations included); more is policy-violation. */
+  maxAttributes: number;
+  /** Namespace declarations on one element; more is policy-violation. */
+  maxNamespaceDeclarations: number;
   /** Pending dialback verifications one stream may have at once. */
   maxPendingPerStream: number;
 }
@@ -30,6 +35,11 @@ export interface EdgeConfig {
   staticRoutes: Map<Domain, StaticRoute>;
   keyFormulas: KeyFormula[];
   limits: Limits;
+  /**
+   * Issue 11.4: inbound stanzas are committed to a session's delivery queue at most once per this many
+   * ms (durable-objects/lib/delivery-queue.ts); 0 commits at the end of every WebSocket message.
+   */
+  deliveryCommitWindowMs: number;
   /** Set for `wrangler dev` / tests: relaxes nothing about security, only allows generated secrets. */
   development: boolean;
   /**
@@ -143,7 +153,11 @@ const schema = z.object({
   DIALBACK_KEY_FORMULAS: formulas,
   MAX_STANZA_BYTES: intIn(1024, 16 * 1024 * 1024, 262144),
   MAX_ELEMENT_DEPTH: intIn(4, 1024, 64),
+  // The stream header alone has 8 attributes, 3 of them declarations: lower would refuse every peer.
+  MAX_ATTRIBUTES: intIn(16, 65536, DEFAULT_MAX_ATTRIBUTES),
+  MAX_NAMESPACE_DECLARATIONS: intIn(4, 65536, DEFAULT_MAX_NAMESPACE_DECLARATIONS),
   MAX_PENDING_DIALBACK: intIn(1, 100000, 1000),
+  DELIVERY_COMMIT_WINDOW_MS: intIn(0, 1000, 25),
   EDGE_ENV: z.enum(["production", "development"]).optional(),
   EDGE_PUBLIC_URL: publicUrl,
   DELIVERY_TIMEOUT_MS: intIn(100, 300_000, 10_000),
@@ -205,8 +219,11 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
     limits: {
       maxStanzaBytes: c.MAX_STANZA_BYTES,
       maxDepth: c.MAX_ELEMENT_DEPTH,
+      maxAttributes: c.MAX_ATTRIBUTES,
+      maxNamespaceDeclarations: c.MAX_NAMESPACE_DECLARATIONS,
       maxPendingPerStream: c.MAX_PENDING_DIALBACK,
     },
+    deliveryCommitWindowMs: c.DELIVERY_COMMIT_WINDOW_MS,
     development,
     publicWebSocketUrl: c.EDGE_PUBLIC_URL,
     timeouts: { deliveryMs: c.DELIVERY_TIMEOUT_MS, dohMs: c.DOH_TIMEOUT_MS },

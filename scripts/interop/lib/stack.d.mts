@@ -16,7 +16,7 @@ export interface Stack {
   prosody?: { proc: Proc; log: string; config: string; stop(): Promise<void> };
   sink?: { proc: Proc; log: string; config: string; stop(): Promise<void> };
   ejabberd?: { proc: Proc; log: string; node: string; ctl(...args: string[]): Promise<string>; stop(): Promise<void> };
-  edge: { url: string; port: number; proc: Proc; stop(): Promise<void> };
+  edge: { url: string; port: number; inspectorPort: number; proc: Proc; stop(): Promise<void> };
   gateway: { proc: Proc; log: string; stop(): Promise<void> };
   tokens: { admin: string; app: string; gateway: string };
   api(path: string, init?: RequestInit, token?: string): Promise<Response>;
