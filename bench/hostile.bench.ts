@@ -24,7 +24,7 @@ import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Attack } from "./hostile/attack.js";
+import { control, type Attack } from "./hostile/attack.js";
 import { bidiClaims, nonCanonicalFrom, pendingFanOut, spoofedResults, ssrf } from "./hostile/attacks-dialback.js";
 import { escapingGrowth, manyAttributes, preHandshakeFlood } from "./hostile/attacks-gateway.js";
 import { hostileAdmin, hostSpoof, hungWebhook } from "./hostile/attacks-http.js";
@@ -33,8 +33,9 @@ import { PUBLIC_TARPIT, startHostileStack, type HostileStack } from "./hostile/s
 import { treeRssMiB } from "./hostile/world.js";
 
 // Run order: the attacks whose aftermath lasts longest on an unfixed edge (3, 4) come last, so they
-// spoil fewer of the other figures. `HOSTILE_ONLY=4,7` runs only those.
-const ORDER: Attack[] = [hostileAdmin, hostSpoof, nonCanonicalFrom, ssrf, escapingGrowth, hungWebhook, spoofedResults, preHandshakeFlood, manyAttributes, bidiClaims, pendingFanOut];
+// spoil fewer of the other figures. Attack 0 is the control (nothing sent): its ratios are the
+// machine's noise at that moment. `HOSTILE_ONLY=4,7` runs only those.
+const ORDER: Attack[] = [control, hostileAdmin, hostSpoof, nonCanonicalFrom, ssrf, escapingGrowth, hungWebhook, spoofedResults, preHandshakeFlood, manyAttributes, bidiClaims, pendingFanOut];
 const ONLY = process.env.HOSTILE_ONLY?.split(",").map(Number);
 const ATTACKS = ORDER.filter((a) => !ONLY || ONLY.includes(a.n));
 const READY_MAX_MS = 30_000;
@@ -106,7 +107,7 @@ async function runOne(stack: HostileStack, legit: LegitPeer, attack: Attack, fir
   try {
     const running = await attack.start(stack);
     held = running.held;
-    await Promise.race([running.ready, new Promise((r) => setTimeout(r, READY_MAX_MS))]);
+    await Promise.race([running.ready, new Promise((r) => setTimeout(r, attack.readyMaxMs ?? READY_MAX_MS))]);
     sample();
     figs = await legit.measure(SAMPLES);
     sample();
