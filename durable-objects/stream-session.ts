@@ -109,6 +109,7 @@ export class StreamSession extends DurableObject<Env> {
       observe: (a) => this.#observe(a, control),
       verified: (seconds) => control.verificationLatency(seconds),
       accept: (stanza) => this.#queue.accept(stanza),
+      waitUntil: (p) => this.ctx.waitUntil(p),
     });
     const link = {
       write: (out: Outgoing) => {

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { normalizeDomain, type Domain } from "./types.js";
 import type { KeyFormula } from "./dialback/keys.js";
+import { DEFAULT_BUDGET, type BudgetLimits } from "./budget/verification-budget.js";
 
 export interface StaticRoute {
   host: string;
@@ -30,7 +31,12 @@ export interface EdgeConfig {
   staticRoutes: Map<Domain, StaticRoute>;
   keyFormulas: KeyFormula[];
   limits: Limits;
-  /** Set for `wrangler dev` / tests: relaxes nothing about security, only allows generated secrets. */
+  /** Outbound verification budget (src/budget/verification-budget.ts, issue 10 defect 4). */
+  verifyBudget: BudgetLimits;
+  /**
+   * EDGE_ENV=development (`wrangler dev`, tests): outbound S2S may also dial loopback and private
+   * addresses (src/resolve/target-guard.ts); nothing else is relaxed.
+   */
   development: boolean;
   /**
    * EDGE_PUBLIC_URL as the WebSocket S2S endpoint host-meta advertises (`wss://host/xmpp-s2s`), or
@@ -145,6 +151,13 @@ const schema = z.object({
   MAX_ELEMENT_DEPTH: intIn(4, 1024, 64),
   MAX_PENDING_DIALBACK: intIn(1, 100000, 1000),
   EDGE_ENV: z.enum(["production", "development"]).optional(),
+  VERIFY_MAX_PENDING: intIn(1, 1_000_000, DEFAULT_BUDGET.maxPending),
+  VERIFY_MAX_AUTHORITIES: intIn(1, 100_000, DEFAULT_BUDGET.maxAuthorities),
+  VERIFY_MAX_PENDING_PER_AUTHORITY: intIn(1, 1_000_000, DEFAULT_BUDGET.maxPendingPerAuthority),
+  VERIFY_MAX_PENDING_PER_PARENT: intIn(1, 1_000_000, DEFAULT_BUDGET.maxPendingPerParent),
+  VERIFY_MAX_AUTHORITIES_PER_PARENT: intIn(1, 100_000, DEFAULT_BUDGET.maxAuthoritiesPerParent),
+  VERIFY_RATE_PER_AUTHORITY: intIn(1, 1_000_000, DEFAULT_BUDGET.ratePerAuthority),
+  VERIFY_BURST_PER_AUTHORITY: intIn(1, 1_000_000, DEFAULT_BUDGET.burstPerAuthority),
   EDGE_PUBLIC_URL: publicUrl,
   DELIVERY_TIMEOUT_MS: intIn(100, 300_000, 10_000),
   DOH_TIMEOUT_MS: intIn(100, 60_000, 5_000),
@@ -206,6 +219,15 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
       maxStanzaBytes: c.MAX_STANZA_BYTES,
       maxDepth: c.MAX_ELEMENT_DEPTH,
       maxPendingPerStream: c.MAX_PENDING_DIALBACK,
+    },
+    verifyBudget: {
+      maxPending: c.VERIFY_MAX_PENDING,
+      maxAuthorities: c.VERIFY_MAX_AUTHORITIES,
+      maxPendingPerAuthority: c.VERIFY_MAX_PENDING_PER_AUTHORITY,
+      maxPendingPerParent: c.VERIFY_MAX_PENDING_PER_PARENT,
+      maxAuthoritiesPerParent: c.VERIFY_MAX_AUTHORITIES_PER_PARENT,
+      ratePerAuthority: c.VERIFY_RATE_PER_AUTHORITY,
+      burstPerAuthority: c.VERIFY_BURST_PER_AUTHORITY,
     },
     development,
     publicWebSocketUrl: c.EDGE_PUBLIC_URL,
