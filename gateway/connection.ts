@@ -23,6 +23,8 @@ import { Element } from "ltx";
 import { StreamError, type StreamErrorCondition } from "../src/errors.js";
 import {
   FrameReader,
+  NS_FRAMING,
+  NS_FRAMING_SERVER,
   NS_SASL,
   NS_STREAM,
   NS_TLS,
@@ -142,7 +144,8 @@ export class GatewayConnection {
   }
 
   #newReader(): StreamReader {
-    return new StreamReader({ maxStanzaBytes: this.#config.maxStanzaBytes, maxDepth: this.#config.maxDepth });
+    const { maxStanzaBytes, maxDepth, maxAttributes, maxNamespaceDeclarations } = this.#config;
+    return new StreamReader({ maxStanzaBytes, maxDepth, maxAttributes, maxNamespaceDeclarations }, { keepSource: true });
   }
 
   // ------------------------------------------------------------------------------------ peer side
@@ -266,9 +269,21 @@ export class GatewayConnection {
         this.#toSend.push(headerToOpenFrame(ev.attrs));
         this.#clearHandshake();
         return;
-      case "element":
-        this.#toSend.push(frameElement(ev.element));
+      case "element": {
+        // The frame is the element exactly as the peer wrote it (issue 10 defect 6): no
+        // re-escaping, so the edge's frame limit (the same MAX_STANZA_BYTES, one frame = one unit)
+        // sees the peer's own size, byte for byte. Namespaces it inherits from the stream header
+        // are not added: they are on the <open/> frame (headerToOpenFrame), and the edge's
+        // FrameReader gives every element of the stream that scope, as the TCP stream did.
+        const ns = ev.element.getNS();
+        if (ns === NS_FRAMING_SERVER || ns === NS_FRAMING) {
+          // A TCP peer's element in the framing namespace would read as <open/> or <close/> at the
+          // edge; on a TCP stream it is no stanza (RFC 6120 §4.9.3.21).
+          return this.#fail(new StreamError("unsupported-stanza-type", "framing elements are not stanzas on a TCP stream"));
+        }
+        this.#toSend.push(ev.source ?? frameElement(ev.element));
         return;
+      }
       case "close":
         // RFC 6120 §4.4: the peer closed its stream; the edge answers with its own <close/>.
         this.#toSend.push(closeFrame());
@@ -296,7 +311,8 @@ export class GatewayConnection {
       port: this.#raw.localPort ?? 0,
       framing: "batched",
     };
-    this.#frames = new FrameReader({ maxStanzaBytes: this.#config.maxStanzaBytes * 4, maxDepth: this.#config.maxDepth });
+    const { maxStanzaBytes, maxDepth, maxAttributes, maxNamespaceDeclarations } = this.#config;
+    this.#frames = new FrameReader({ maxStanzaBytes: maxStanzaBytes * 4, maxDepth, maxAttributes, maxNamespaceDeclarations });
     this.#edgeClosed = false;
     const link: EdgeLink = new EdgeLink(this.#config.edgeUrl, this.#config.token, info, this.#config.highWaterMark, {
       message: (text) => this.#edge === link && this.#fromEdge(text),

@@ -14,7 +14,15 @@ export type StreamEvent =
    * One complete top-level element, detached (parent null) and standalone: every namespace it uses
    * is declared on it, so `element.is("result", NS_DIALBACK)` and `element.toString()` work alone.
    */
-  | { type: "element"; element: Element }
+  | {
+      type: "element";
+      element: Element;
+      /**
+       * With StreamReaderOptions.keepSource: the element exactly as the peer wrote it (no inherited
+       * declarations added, no re-escaping; UTF-8 encoded, the peer's bytes).
+       */
+      source?: string;
+    }
   /** `</stream:stream>` or the framing `<close/>` (its attributes, e.g. see-other-uri, in attrs). */
   | { type: "close"; attrs?: Record<string, string> }
   /** The peer broke the stream; always the last event. Send `error.toElement()` and close. */

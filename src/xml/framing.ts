@@ -4,10 +4,10 @@
 // urn:ietf:params:xml:ns:xmpp-framing is accepted too). Same restricted-XML rules and limits as TCP.
 
 import type { Element } from "ltx";
-import type { Limits } from "../config.js";
 import { StreamError } from "../errors.js";
 import type { StreamEvent } from "./events.js";
 import { XmlLexer } from "./lexer.js";
+import type { ReaderLimits } from "./limits.js";
 import { CONVENTIONAL_PREFIXES, NS_FRAMING, NS_FRAMING_SERVER, NS_SERVER, NS_STREAM, NS_XML } from "./namespaces.js";
 import { attribute, serialize } from "./writer.js";
 import { TreeBuilder } from "./tree.js";
@@ -43,7 +43,7 @@ export class FrameReader {
   /** Batched mode: the events of the message being read. */
   #events: StreamEvent[] = [];
 
-  constructor(limits: Pick<Limits, "maxStanzaBytes" | "maxDepth">, options: FrameReaderOptions = {}) {
+  constructor(limits: ReaderLimits, options: FrameReaderOptions = {}) {
     this.#contentNs = options.contentNamespace ?? NS_SERVER;
     this.#batched = options.batched ?? false;
     if (this.#batched) {
@@ -171,8 +171,10 @@ export function openFrame(attrs: Record<string, string | undefined>, framingNs: 
  * peer's header, the edge for its own.
  */
 export function headerToOpenFrame(attrs: Record<string, string | undefined>, framingNs: string = NS_FRAMING_SERVER): string {
-  const { xmlns: _x, "xmlns:stream": _s, ...rest } = attrs;
-  return openFrame(rest, framingNs);
+  const { xmlns: _x, "xmlns:stream": stream, ...rest } = attrs;
+  // A header that binds 'stream' to something else (its stream element under another prefix) keeps
+  // that binding: the frames after it are read in the header's scope.
+  return openFrame(stream !== undefined && stream !== NS_STREAM ? { ...rest, "xmlns:stream": stream } : rest, framingNs);
 }
 
 /** `<close xmlns=framing/>`, optionally with see-other-uri (RFC 7395 §3.6). */

@@ -21,6 +21,13 @@
 // A unit may span at most `maxStanzaBytes` bytes of UTF-8 (RFC 6120 §13.12; counted in budget.ts)
 // and nest `maxDepth` elements; everything the lexer and the builder hold belongs to the current
 // unit, so memory is bounded by the limits. Whitespace between stanzas is scanned and dropped.
+// Each element may carry `maxAttributes` attributes, `maxNamespaceDeclarations` of them namespace
+// declarations; both are checked when the offending attribute's name ends, before its value is read.
+//
+// Linear time: every check is O(1) per character or per attribute, whatever the shape of the input
+// (issue 10: a check comparing each attribute with every earlier one let 20,000 attributes cost
+// 1.3 s). Attribute names are compared with a short list while an element has few of them (the
+// common case, where a Set costs more than it saves) and with a Set beyond that.
 //
 // Speed: text runs and attribute values are found with indexOf, and plain.ts says whether they need
 // decoding at all (most do not), so the common path makes no regex call per token. Characters XML
@@ -34,12 +41,8 @@ import { firstIllegalChar, isNameChar, isNameStart, isSpace, NOT_PLAIN_ASCII } f
 import { UnitBudget } from "./budget.js";
 import { checkXmlDecl } from "./declaration.js";
 import { decodeAttr, decodeCdata, decodeText, resolveReference } from "./entities.js";
+import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_MAX_NAMESPACE_DECLARATIONS, type ReaderLimits } from "./limits.js";
 import { PlainScanner } from "./plain.js";
-
-export interface LexerLimits {
-  maxStanzaBytes: number;
-  maxDepth: number;
-}
 
 /** Receives tags and character data. `depth` is 0 for the root element. May throw StreamError. */
 export interface LexerSink {
@@ -76,6 +79,8 @@ const CDATA_OPEN = "[CDATA[";
 const DTD_KEYWORDS = ["DOCTYPE", "ENTITY", "ELEMENT", "ATTLIST", "NOTATION"];
 const MAX_DECL = 256;
 const MAX_STREAM_REF = 32;
+// Attribute names per element compared by scanning a list; beyond, by a Set.
+const LINEAR_NAMES = 16;
 
 const nwf = (text: string) => new StreamError("not-well-formed", text);
 
@@ -97,25 +102,59 @@ export class XmlLexer {
   #ascii = true; // the current chunk is printable ASCII (one byte per character)
   readonly #budget: UnitBudget;
   readonly #plain = new PlainScanner();
-  #attrNames: string[] = [];
+  #attrNames: string[] = []; // this tag's first LINEAR_NAMES attribute names
+  readonly #attrSet = new Set<string>(); // all of them, once there are more
   #attrCount = 0;
+  #nsDeclCount = 0;
   #special: string[] | null = null; // attribute names that are namespace declarations or prefixed
+  // Source text of the current top-level unit (keepUnitSource): pieces from earlier chunks, and
+  // where it starts in the current chunk (-1: not capturing). #chunk/#at: the chunk being lexed and
+  // the position just past the '>' that ended the last tag.
+  #keepSource = false;
+  #srcParts: string[] = [];
+  #srcStart = -1;
+  #chunk = "";
+  #at = 0;
+  readonly #maxAttributes: number;
+  readonly #maxNsDecls: number;
 
   constructor(
     private readonly mode: LexerMode,
-    private readonly limits: LexerLimits,
+    private readonly limits: ReaderLimits,
     private readonly sink: LexerSink,
   ) {
     this.#budget = new UnitBudget(limits.maxStanzaBytes);
+    this.#maxAttributes = limits.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES;
+    this.#maxNsDecls = limits.maxNamespaceDeclarations ?? DEFAULT_MAX_NAMESPACE_DECLARATIONS;
     this.reset();
+  }
+
+  /**
+   * Stream mode: keep the source text of each top-level element, from its '<' to the '>' ending it,
+   * exactly as written (for a TCP stream it is the peer's bytes once encoded as UTF-8). Read it with
+   * unitSource() while the sink handles the element's end. Costs one slice per element, plus one per
+   * chunk an element spans; bounded by maxStanzaBytes like everything else the unit holds.
+   */
+  keepUnitSource(): void {
+    this.#keepSource = true;
+  }
+
+  /** The source text of the top-level element that has just ended (see keepUnitSource). */
+  unitSource(): string {
+    if (this.#srcStart < 0) return "";
+    const last = this.#chunk.slice(this.#srcStart, this.#at);
+    return this.#srcParts.length === 0 ? last : this.#srcParts.join("") + last;
   }
 
   /** Forgets everything: the next character is the start of a new document (RFC 6120 §4.3.3 restart). */
   reset(): void {
+    this.#srcParts = [];
+    this.#srcStart = -1;
     this.#state = S.Text;
     this.#rec = false;
     this.#acc = "";
     this.#attrs = {};
+    this.#attrSet.clear();
     this.#stack = [];
     this.#rootSeen = false;
     this.#atStart = true;
@@ -156,6 +195,7 @@ export class XmlLexer {
       }
     }
     this.#plain.reset(s);
+    this.#chunk = s;
     let pos = 0;
     while (pos < len && (this.#state as S) !== S.Done) {
       let end = len;
@@ -166,6 +206,11 @@ export class XmlLexer {
       throw nwf(`character U+${s.charCodeAt(len).toString(16).toUpperCase().padStart(4, "0")} is not allowed in XML`);
     }
     this.#budget.chunkDone(s, this.#ascii);
+    if (this.#srcStart >= 0) {
+      // The unit goes on in the next chunk.
+      this.#srcParts.push(s.slice(this.#srcStart));
+      this.#srcStart = 0;
+    }
   }
 
   /** Runs the state machine over s[pos, end); returns where it stopped (end, or a unit boundary). */
@@ -215,6 +260,7 @@ export class XmlLexer {
               if (this.#rootSeen && this.mode === "stream") {
                 // A new top-level element (or the stream's end tag) starts a unit here.
                 this.#budget.start(pos);
+                if (this.#keepSource) this.#srcStart = pos;
                 state = S.Lt;
                 return pos + 1;
               }
@@ -257,6 +303,7 @@ export class XmlLexer {
               mark = pos;
               this.#attrs = {};
               this.#attrCount = 0;
+              this.#nsDeclCount = 0;
               this.#special = null;
             } else {
               throw nwf("'<' not followed by a name");
@@ -276,6 +323,7 @@ export class XmlLexer {
             const c = s.charCodeAt(pos);
             if (state === S.AttrName) {
               this.#attrName = name;
+              this.#addAttrName(name);
               if (c === 0x3d /* = */) state = S.AttrQuote;
               else if (isSpace(c)) state = S.AttrEq;
               else throw nwf(`attribute '${name}' without a value`);
@@ -298,6 +346,7 @@ export class XmlLexer {
               pos++;
             } else if (c === 0x3e /* > */) {
               pos++;
+              this.#at = pos;
               const ended = this.#startTag(false);
               state = this.#state;
               if (ended) return pos;
@@ -364,6 +413,7 @@ export class XmlLexer {
           case S.EmptyTag: {
             if (s.charCodeAt(pos) !== 0x3e /* > */) throw nwf("'/' not followed by '>' in a start tag");
             pos++;
+            this.#at = pos;
             const ended = this.#startTag(true);
             state = this.#state;
             if (ended) return pos;
@@ -374,6 +424,7 @@ export class XmlLexer {
             const c = s.charCodeAt(pos);
             pos++;
             if (c === 0x3e /* > */) {
+              this.#at = pos;
               const ended = this.#endTag();
               state = this.#state;
               if (ended) return pos;
@@ -480,15 +531,37 @@ export class XmlLexer {
     return this.#stack.length > (this.mode === "stream" ? 1 : 0);
   }
 
+  /**
+   * An attribute name has just been read (its value not yet): XML 1.0 §3.1 WFC Unique Att Spec and
+   * the per-element counts, so a tag over a limit is refused at its first attribute too many.
+   */
+  #addAttrName(name: string): void {
+    const n = this.#attrCount;
+    if (n >= this.#maxAttributes) {
+      throw new StreamError("policy-violation", `more than ${this.#maxAttributes} attributes on one element`);
+    }
+    if (name.charCodeAt(0) === 0x78 /* x */ && name.startsWith("xmlns") && (name.length === 5 || name.charCodeAt(5) === 0x3a)) {
+      if (++this.#nsDeclCount > this.#maxNsDecls) {
+        throw new StreamError("policy-violation", `more than ${this.#maxNsDecls} namespace declarations on one element`);
+      }
+    }
+    // A list while short: a lookup on the attrs object (`in`, hasOwn) is a megamorphic keyed
+    // access, the slowest line of the lexer, and a Set costs more than scanning a few names.
+    const names = this.#attrNames;
+    if (n < LINEAR_NAMES) {
+      for (let i = 0; i < n; i++) if (names[i] === name) throw nwf(`attribute '${name}' repeated`);
+      names[n] = name;
+    } else {
+      const set = this.#attrSet;
+      if (n === LINEAR_NAMES) for (let i = 0; i < n; i++) set.add(names[i]!);
+      if (set.has(name)) throw nwf(`attribute '${name}' repeated`);
+      set.add(name);
+    }
+    this.#attrCount = n + 1;
+  }
+
   #setAttr(name: string, value: string): void {
     const attrs = this.#attrs;
-    // XML 1.0 §3.1 WFC Unique Att Spec. Compared against a list of this tag's names: a lookup on
-    // the object (`in`, hasOwn) is a megamorphic keyed access, the slowest line of the lexer.
-    const names = this.#attrNames;
-    const n = this.#attrCount;
-    for (let i = 0; i < n; i++) if (names[i] === name) throw nwf(`attribute '${name}' repeated`);
-    names[n] = name;
-    this.#attrCount = n + 1;
     if ((name.charCodeAt(0) === 0x78 /* x */ && name.startsWith("xmlns")) || name.includes(":")) {
       (this.#special ??= []).push(name);
     }
@@ -507,6 +580,7 @@ export class XmlLexer {
     const name = this.#name;
     const attrs = this.#attrs;
     this.#attrs = {};
+    if (this.#attrCount > LINEAR_NAMES) this.#attrSet.clear();
     this.#state = S.Text;
     this.#rootSeen = true;
     if (!selfClosing) this.#stack.push(name);
@@ -514,9 +588,17 @@ export class XmlLexer {
     if (selfClosing) this.sink.endTag(name, depth);
     // Units end at the stream header's '>' and at the end of each top-level element.
     const unitEnded = this.mode === "stream" ? depth <= 1 && (depth === 0 || selfClosing) : depth === 0 && selfClosing;
-    if (unitEnded) this.#budget.stop();
+    if (unitEnded) this.#unitDone();
     if (this.mode === "stream" && depth === 0 && selfClosing) this.#state = S.Done;
     return unitEnded;
+  }
+
+  #unitDone(): void {
+    this.#budget.stop();
+    if (this.#srcStart >= 0) {
+      this.#srcStart = -1;
+      this.#srcParts = [];
+    }
   }
 
   /** An end tag has just ended. Returns true when a unit ended. */
@@ -529,7 +611,7 @@ export class XmlLexer {
     this.#state = S.Text;
     this.sink.endTag(open, depth);
     if (this.mode === "stream" ? depth <= 1 : depth === 0) {
-      this.#budget.stop();
+      this.#unitDone();
       if (depth === 0 && this.mode === "stream") this.#state = S.Done;
       return true;
     }

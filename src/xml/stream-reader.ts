@@ -3,16 +3,22 @@
 // not-well-formed). Lexing and limits: lexer.ts; elements and namespaces: tree.ts.
 
 import type { Element } from "ltx";
-import type { Limits } from "../config.js";
 import { StreamError } from "../errors.js";
 import type { StreamEvent } from "./events.js";
 import { XmlLexer } from "./lexer.js";
+import type { ReaderLimits } from "./limits.js";
 import { NS_SERVER, NS_STREAM } from "./namespaces.js";
 import { TreeBuilder } from "./tree.js";
 
 export interface StreamReaderOptions {
   /** RFC 6120 §4.8.2: the default namespace the header must declare. jabber:server for S2S. */
   contentNamespace?: string;
+  /**
+   * Element events carry `source`: the element's text exactly as the peer wrote it (lexer.ts
+   * keepUnitSource), for a relay that must forward the peer's bytes rather than a re-serialization
+   * (the gateway, issue 10 defect 6).
+   */
+  keepSource?: boolean;
 }
 
 /**
@@ -30,17 +36,20 @@ export class StreamReader {
   #closed = false;
   #highSurrogate = "";
 
-  constructor(limits: Pick<Limits, "maxStanzaBytes" | "maxDepth">, options: StreamReaderOptions = {}) {
+  constructor(limits: ReaderLimits, options: StreamReaderOptions = {}) {
     this.#contentNs = options.contentNamespace ?? NS_SERVER;
+    const keepSource = options.keepSource ?? false;
     this.#tree = new TreeBuilder(1, {
       root: (name, attrs) => this.#open(name, attrs),
       rootEnd: () => {
         this.#closed = true;
         this.#events.push({ type: "close" });
       },
-      element: (element: Element) => this.#events.push({ type: "element", element }),
+      element: (element: Element) =>
+        this.#events.push(keepSource ? { type: "element", element, source: this.#lexer.unitSource() } : { type: "element", element }),
     });
     this.#lexer = new XmlLexer("stream", limits, this.#tree);
+    if (keepSource) this.#lexer.keepUnitSource();
   }
 
   /** The error that ended the stream, if one did. */
