@@ -8,6 +8,7 @@ import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
 import { FailedTargets, resolvePeer, type Target } from "../../src/resolve/resolver.js";
 import type { Domain } from "../../src/types.js";
 import type { Env } from "../../worker/env.js";
+import { dohFetch } from "./deadline.js";
 
 export type Located =
   | { ok: true; key: string; targets: Target[] }
@@ -29,7 +30,7 @@ export async function locateAuthority(env: Env, config: EdgeConfig, domain: Doma
   if (hit && now - hit.at < TTL_MS) return hit.located;
   const r = await resolvePeer(domain, {
     staticRoutes: config.staticRoutes,
-    fetch: (url, init) => fetch(url, init),
+    fetch: dohFetch(config.timeouts.dohMs),
     dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL,
     random: () => 0,
     now,

@@ -13,6 +13,7 @@ import type { Domain } from "../../src/types.js";
 import type { Env } from "../../worker/env.js";
 import type { KeyValueStore } from "./store.js";
 import { TcpLink } from "./tcp-link.js";
+import { dohFetch } from "./deadline.js";
 
 export const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -27,7 +28,7 @@ export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, r
     ? { ok: true as const, targets: failed.demote(targets, Date.now()) }
     : await resolvePeer(remote, {
         staticRoutes: config.staticRoutes,
-        fetch: (url, init) => fetch(url, init),
+        fetch: dohFetch(config.timeouts.dohMs),
         dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL,
         random: Math.random,
         failed,
@@ -61,7 +62,7 @@ export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, r
 /** Why `target` must not be dialled, or undefined. Static routes are the operator's own choice. */
 async function refusal(env: Env, config: EdgeConfig, target: Target): Promise<string | undefined> {
   if (target.source === "static" || config.development) return undefined;
-  const verdict = await checkTarget(target.host, { fetch: (url, init) => fetch(url, init), dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL });
+  const verdict = await checkTarget(target.host, { fetch: dohFetch(config.timeouts.dohMs), dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL });
   return verdict.ok ? undefined : `refused ${target.host}:${target.port}: ${verdict.reason}`;
 }
 
