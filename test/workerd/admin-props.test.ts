@@ -106,7 +106,7 @@ const policyShaped = fc
 const bodyText = fc.oneof(
   { weight: 4, arbitrary: tree.map(toJson) },
   { weight: 3, arbitrary: policyShaped },
-  { weight: 1, arbitrary: deepText },
+  { weight: 3, arbitrary: deepText },
   { weight: 1, arbitrary: wideText },
   { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 200 }) },
   { weight: 1, arbitrary: tree.map(toJson).map((s) => s.slice(0, Math.max(0, s.length - 1))) },
