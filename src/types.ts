@@ -20,7 +20,8 @@ export const asStreamId = (s: string): StreamId => s as StreamId;
  */
 export function normalizeDomain(input: string): Domain | undefined {
   const trimmed = input.trim().replace(/\.$/, "");
-  if (trimmed === "" || trimmed.length > 253 || /[\s/@:?#[\]\\]/.test(trimmed)) return undefined;
+  // '%': the URL host parser would percent-decode it, so `%41` would pass as `a`.
+  if (trimmed === "" || trimmed.length > 253 || /[\s/@:?#[\]\\%]/.test(trimmed)) return undefined;
   let host: string;
   try {
     host = new URL(`http://${trimmed}/`).hostname;

@@ -64,9 +64,13 @@ export const knobsSchema = z
   .strict();
 export type Knobs = z.infer<typeof knobsSchema>;
 
-/** A rule key: a domain (`example.org`) or a wildcard for its subdomains (`*.example.org`). */
+/**
+ * A rule key: a domain (`example.org`) or a wildcard for its subdomains (`*.example.org`). Never
+ * `__proto__`, the one key a JavaScript object cannot hold as data (and no host name).
+ */
 export function normalizePattern(raw: string): string | undefined {
   const s = raw.trim().toLowerCase();
+  if (s === "__proto__") return undefined;
   if (s.startsWith("*.")) {
     const d = normalizeDomain(s.slice(2));
     return d ? `*.${d}` : undefined;
@@ -146,11 +150,35 @@ export type ParseResult = { ok: true; document: PolicyDocument } | { ok: false; 
  * so `Example.ORG` and `example.org` can never be two rules.
  */
 export function parsePolicy(input: unknown): ParseResult {
+  // zod skips a `__proto__` key silently; refuse it by name instead (issue 10.9).
+  const proto = protoKeyPath(input, "");
+  if (proto !== undefined) return { ok: false, issues: [{ path: proto || "(document)", message: "a key named __proto__ is not accepted" }] };
   const r = policyDocumentSchema.safeParse(input);
   if (!r.success) return { ok: false, issues: r.error.issues.map(toIssue) };
+  // A plain object, not a null-prototype one: documents cross Durable Object RPC, whose serializer
+  // refuses null-prototype objects (DataCloneError). Lookups go through ruleFor (own keys only), and
+  // no key can be `__proto__` (refused above and by normalizePattern).
   const domains: Record<string, DomainRule> = {};
   for (const [key, rule] of Object.entries(r.data.domains)) domains[normalizePattern(key)!] = rule;
   return { ok: true, document: { ...r.data, domains } };
+}
+
+/**
+ * The path of the first own `__proto__` key anywhere in `value` (JSON.parse makes it an own data key),
+ * or undefined. Iterative, so untrusted nesting cannot exhaust the stack.
+ */
+export function protoKeyPath(value: unknown, root = "body"): string | undefined {
+  const stack: [unknown, string][] = [[value, root]];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    for (const key of Object.keys(v)) {
+      const at = Array.isArray(v) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+      if (key === "__proto__") return at;
+      stack.push([(v as Record<string, unknown>)[key], at]);
+    }
+  }
+  return undefined;
 }
 
 function toIssue(i: z.core.$ZodIssue): PolicyIssue {

@@ -13,16 +13,24 @@ export interface MatchedRule {
   rule: DomainRule;
 }
 
+/**
+ * The rule stored under exactly `pattern`. Own keys only: a document that crossed an RPC or JSON is a
+ * plain object, and `constructor` must not find Object.prototype's (issue 10.9).
+ */
+export function ruleFor(domains: Readonly<Record<string, DomainRule>>, pattern: string): DomainRule | undefined {
+  return Object.hasOwn(domains, pattern) ? domains[pattern] : undefined;
+}
+
 /** `domain` must be normalized (see normalizeDomain); rule keys are normalized by parsePolicy. */
 export function matchRule(domains: Readonly<Record<string, DomainRule>>, domain: string): MatchedRule | undefined {
-  const exact = domains[domain];
+  const exact = ruleFor(domains, domain);
   if (exact) return { pattern: domain, rule: exact };
   // Walk parents from the nearest: the first wildcard found is the most specific. O(labels).
   let rest = domain;
   for (let dot = rest.indexOf("."); dot !== -1; dot = rest.indexOf(".")) {
     rest = rest.slice(dot + 1);
     const pattern = `*.${rest}`;
-    const rule = domains[pattern];
+    const rule = ruleFor(domains, pattern);
     if (rule) return { pattern, rule };
   }
   return undefined;

@@ -4,6 +4,7 @@
 
 import { normalizePattern, parsePolicy, type PolicyDocument, type PolicyIssue } from "./document.js";
 import { mergePatch } from "./patch.js";
+import { ruleFor } from "./match.js";
 
 export type PolicyOp =
   | { op: "replace"; document: unknown }
@@ -30,8 +31,9 @@ export function applyPolicyOp(current: PolicyDocument, op: PolicyOp): OpResult {
   }
   const pattern = normalizePattern(op.pattern);
   if (!pattern) return { ok: false, status: 422, title: "Invalid domain pattern", detail: `'${op.pattern}' is not a domain or *.domain pattern` };
-  const domains: Record<string, unknown> = { ...current.domains };
-  const old = domains[pattern] ?? null;
+  // Null prototype and own-key reads: `constructor` is a rule like any other, never Object's.
+  const domains: Record<string, unknown> = Object.assign(Object.create(null), current.domains);
+  const old = ruleFor(current.domains, pattern) ?? null;
   if (op.op === "delete-rule") {
     if (old === null) return { ok: false, status: 404, title: "No such rule", detail: `the policy has no rule for '${pattern}'` };
     delete domains[pattern];
@@ -41,7 +43,7 @@ export function applyPolicyOp(current: PolicyDocument, op: PolicyOp): OpResult {
   const parsed = parsePolicy({ ...current, domains });
   // Issues about this rule are reported relative to it (the body of PUT /policy/domains/{d}).
   if (!parsed.ok) return invalid(parsed.issues, `domains.${pattern}.`);
-  return { ok: true, document: parsed.document, created: old === null, subject: pattern, old, new: parsed.document.domains[pattern] ?? null };
+  return { ok: true, document: parsed.document, created: old === null, subject: pattern, old, new: ruleFor(parsed.document.domains, pattern) ?? null };
 }
 
 function invalid(issues: PolicyIssue[], strip: string): OpResult {

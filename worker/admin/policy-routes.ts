@@ -7,7 +7,7 @@ import { adminApp, actor, security } from "./app.js";
 import { controlPlane, orThrow } from "./control.js";
 import { DomainParam, DomainRule, MergePatch, PolicyChange, PolicyDocument, PolicyState, RuleChange, RuleState, problemResponse } from "./schemas.js";
 import { ProblemError } from "../problem.js";
-import { matchRule, normalizePattern, policyWarnings } from "../../src/policy/index.js";
+import { matchRule, normalizePattern, policyWarnings, ruleFor } from "../../src/policy/index.js";
 import type { MutationResult, PolicyOp } from "../../durable-objects/control-plane.js";
 
 export const policyRoutes = adminApp();
@@ -111,8 +111,9 @@ policyRoutes.openapi(
 
 const DomainPath = z.object({ domain: DomainParam.openapi({ param: { name: "domain", in: "path" }, example: "*.example.org" }) });
 
+// `raw` was percent-decoded once by Hono (see domainParam).
 function pattern(raw: string): string {
-  const p = normalizePattern(decodeURIComponent(raw));
+  const p = normalizePattern(raw);
   if (!p) throw new ProblemError(422, "Invalid domain pattern", `'${raw}' is not a domain or *.domain pattern`);
   return p;
 }
@@ -134,7 +135,7 @@ policyRoutes.openapi(
   async (c) => {
     const p = pattern(c.req.valid("param").domain);
     const { version, document } = await controlPlane(c.env).getPolicy();
-    const rule = document.domains[p];
+    const rule = ruleFor(document.domains, p);
     if (!rule) {
       const m = p.startsWith("*.") ? undefined : matchRule(document.domains, p);
       const governs = m ? `rule '${m.pattern}' (${m.rule.action})` : `the global level '${document.level}'${document.allowlistOnly ? " in allowlist-only mode" : ""}`;
@@ -162,7 +163,7 @@ policyRoutes.openapi(
   async (c) => {
     const p = pattern(c.req.valid("param").domain);
     const r = await mutate(c, { op: "put-rule", pattern: p, rule: c.req.valid("json") });
-    return c.json({ pattern: p, rule: r.document.domains[p] ?? null, version: r.version, enforcement: r.enforcement }, r.created ? 201 : 200);
+    return c.json({ pattern: p, rule: ruleFor(r.document.domains, p) ?? null, version: r.version, enforcement: r.enforcement }, r.created ? 201 : 200);
   },
 );
 

@@ -4,6 +4,8 @@
 
 import { adminApp } from "../admin/app.js";
 import { requireAdmin } from "../admin/auth.js";
+import { jsonBodies } from "../admin/body.js";
+import { wellFormedPath } from "../admin/app.js";
 import { policyRoutes } from "../admin/policy-routes.js";
 import { stateRoutes } from "../admin/state-routes.js";
 import { peerRoutes } from "../admin/peer-routes.js";
@@ -12,6 +14,9 @@ import pkg from "../../package.json" with { type: "json" };
 
 export const adminRoutes = adminApp();
 adminRoutes.use("*", requireAdmin);
+adminRoutes.use("*", wellFormedPath);
+// `known` (below) is read per request, once every route is registered.
+adminRoutes.use("*", jsonBodies((method, path) => known.some((k) => k.method === method && k.path.test(path))));
 
 adminRoutes.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
   type: "http",
