@@ -62,6 +62,7 @@ describe("gateway: STARTTLS port (RFC 6120 §5)", () => {
       certIdentities: [],
       port: fx.gateway.ports.starttls,
       framing: "batched",
+      signals: ["authenticated"],
     });
     const open = await fx.edge.frame(s, /^<open /);
     expect(open).toContain(`xmlns='${FRAMING}'`);
