@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { totalmem } from "node:os";
 import { normalizeDomain } from "../src/types.js";
+import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_MAX_NAMESPACE_DECLARATIONS } from "../src/xml/limits.js";
 
 export interface GatewayConfig {
   host: string;
@@ -42,6 +43,9 @@ export interface GatewayConfig {
   shutdownGraceMs: number;
   maxStanzaBytes: number;
   maxDepth: number;
+  /** MAX_ATTRIBUTES, MAX_NAMESPACE_DECLARATIONS: per element, as on the edge (src/xml/limits.ts). */
+  maxAttributes: number;
+  maxNamespaceDeclarations: number;
   /** Pause reading the other side when this many bytes wait to be written (backpressure). */
   highWaterMark: number;
 }
@@ -125,6 +129,8 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     shutdownGraceMs: int(env, "GATEWAY_SHUTDOWN_GRACE_MS", 5_000, 0, 600_000),
     maxStanzaBytes: int(env, "MAX_STANZA_BYTES", 262_144, 1024, 16 * 1024 * 1024),
     maxDepth: int(env, "MAX_ELEMENT_DEPTH", 64, 4, 1024),
+    maxAttributes: int(env, "MAX_ATTRIBUTES", DEFAULT_MAX_ATTRIBUTES, 16, 65536),
+    maxNamespaceDeclarations: int(env, "MAX_NAMESPACE_DECLARATIONS", DEFAULT_MAX_NAMESPACE_DECLARATIONS, 4, 65536),
     highWaterMark: int(env, "GATEWAY_HIGH_WATER_MARK", 1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
   };
 }

@@ -147,7 +147,8 @@ export class GatewayConnection {
   }
 
   #newReader(): StreamReader {
-    return new StreamReader({ maxStanzaBytes: this.#config.maxStanzaBytes, maxDepth: this.#config.maxDepth }, { keepSource: true });
+    const { maxStanzaBytes, maxDepth, maxAttributes, maxNamespaceDeclarations } = this.#config;
+    return new StreamReader({ maxStanzaBytes, maxDepth, maxAttributes, maxNamespaceDeclarations }, { keepSource: true });
   }
 
   // ------------------------------------------------------------------------------------ peer side
@@ -314,7 +315,8 @@ export class GatewayConnection {
       framing: "batched",
       signals: ["authenticated"],
     };
-    this.#frames = new FrameReader({ maxStanzaBytes: this.#config.maxStanzaBytes * 4, maxDepth: this.#config.maxDepth });
+    const { maxStanzaBytes, maxDepth, maxAttributes, maxNamespaceDeclarations } = this.#config;
+    this.#frames = new FrameReader({ maxStanzaBytes: maxStanzaBytes * 4, maxDepth, maxAttributes, maxNamespaceDeclarations });
     this.#edgeClosed = false;
     const link: EdgeLink = new EdgeLink(this.#config.edgeUrl, this.#config.token, info, this.#config.highWaterMark, {
       message: (text) => this.#edge === link && this.#fromEdge(text),

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { normalizeDomain, type Domain } from "./types.js";
 import type { KeyFormula } from "./dialback/keys.js";
+import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_MAX_NAMESPACE_DECLARATIONS } from "./xml/limits.js";
 
 export interface StaticRoute {
   host: string;
@@ -15,6 +16,10 @@ export interface Limits {
   maxStanzaBytes: number;
   /** Deepest element nesting inside a stanza. */
   maxDepth: number;
+  /** Attributes on one element (namespace declarations included); more is policy-violation. */
+  maxAttributes: number;
+  /** Namespace declarations on one element; more is policy-violation. */
+  maxNamespaceDeclarations: number;
   /** Pending dialback verifications one stream may have at once. */
   maxPendingPerStream: number;
 }
@@ -143,6 +148,9 @@ const schema = z.object({
   DIALBACK_KEY_FORMULAS: formulas,
   MAX_STANZA_BYTES: intIn(1024, 16 * 1024 * 1024, 262144),
   MAX_ELEMENT_DEPTH: intIn(4, 1024, 64),
+  // The stream header alone has 8 attributes, 3 of them declarations: lower would refuse every peer.
+  MAX_ATTRIBUTES: intIn(16, 65536, DEFAULT_MAX_ATTRIBUTES),
+  MAX_NAMESPACE_DECLARATIONS: intIn(4, 65536, DEFAULT_MAX_NAMESPACE_DECLARATIONS),
   MAX_PENDING_DIALBACK: intIn(1, 100000, 1000),
   EDGE_ENV: z.enum(["production", "development"]).optional(),
   EDGE_PUBLIC_URL: publicUrl,
@@ -205,6 +213,8 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
     limits: {
       maxStanzaBytes: c.MAX_STANZA_BYTES,
       maxDepth: c.MAX_ELEMENT_DEPTH,
+      maxAttributes: c.MAX_ATTRIBUTES,
+      maxNamespaceDeclarations: c.MAX_NAMESPACE_DECLARATIONS,
       maxPendingPerStream: c.MAX_PENDING_DIALBACK,
     },
     development,

@@ -23,6 +23,9 @@ export interface Env {
   DIALBACK_KEY_FORMULAS?: string;
   MAX_STANZA_BYTES?: string;
   MAX_ELEMENT_DEPTH?: string;
+  /** Attributes / namespace declarations per element (defaults 128 / 32); more is policy-violation. */
+  MAX_ATTRIBUTES?: string;
+  MAX_NAMESPACE_DECLARATIONS?: string;
   MAX_PENDING_DIALBACK?: string;
   /** Seconds without traffic from the peer before an inbound stream is closed (default 600). */
   S2S_IDLE_SECONDS?: string;

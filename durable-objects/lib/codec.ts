@@ -22,7 +22,7 @@ import {
 } from "../../src/xml/index.js";
 
 export type WireEvent = StreamEvent;
-type ReaderLimits = Pick<Limits, "maxStanzaBytes" | "maxDepth">;
+type ReaderLimits = Pick<Limits, "maxStanzaBytes" | "maxDepth" | "maxAttributes" | "maxNamespaceDeclarations">;
 
 /**
  * One WebSocket message -> events. The engine sees a stream header: RFC 7395 §3.3.2 replaces

@@ -63,7 +63,10 @@ export class LivePolicy implements PolicyView {
   }
 }
 
-/** The stream reader's limits: the policy's maxStanzaBytes knob when set, else the deployment's. */
+/**
+ * The stream reader's limits: the policy's maxStanzaBytes knob when set, else the deployment's; the
+ * deployment's MAX_ELEMENT_DEPTH, MAX_ATTRIBUTES and MAX_NAMESPACE_DECLARATIONS.
+ */
 export function readerLimits(config: EdgeConfig, policy: PolicyView): EdgeConfig["limits"] {
   const max = policy.limits().maxStanzaBytes;
   return max === undefined ? config.limits : { ...config.limits, maxStanzaBytes: max };

@@ -30,7 +30,7 @@ export class TcpLink implements Link {
     socket: Socket,
     readonly target: Target,
     private readonly servername: string,
-    limits: Pick<Limits, "maxStanzaBytes" | "maxDepth">,
+    limits: Pick<Limits, "maxStanzaBytes" | "maxDepth" | "maxAttributes" | "maxNamespaceDeclarations">,
   ) {
     this.#socket = socket;
     this.#writer = socket.writable.getWriter();
@@ -38,7 +38,7 @@ export class TcpLink implements Link {
   }
 
   /** Opens a connection; rejects with ConnectError on refusal or after `timeoutMs`. */
-  static async open(target: Target, servername: string, limits: Pick<Limits, "maxStanzaBytes" | "maxDepth">, timeoutMs: number): Promise<TcpLink> {
+  static async open(target: Target, servername: string, limits: Pick<Limits, "maxStanzaBytes" | "maxDepth" | "maxAttributes" | "maxNamespaceDeclarations">, timeoutMs: number): Promise<TcpLink> {
     // XEP-0368 direct TLS from the first byte; otherwise plaintext that may upgrade with STARTTLS.
     const socket = connect({ hostname: target.host, port: target.port }, { secureTransport: target.directTls ? "on" : "starttls", allowHalfOpen: false });
     let timer: ReturnType<typeof setTimeout> | undefined;

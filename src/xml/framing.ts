@@ -4,10 +4,10 @@
 // urn:ietf:params:xml:ns:xmpp-framing is accepted too). Same restricted-XML rules and limits as TCP.
 
 import type { Element } from "ltx";
-import type { Limits } from "../config.js";
 import { StreamError } from "../errors.js";
 import type { StreamEvent } from "./events.js";
 import { XmlLexer } from "./lexer.js";
+import type { ReaderLimits } from "./limits.js";
 import { CONVENTIONAL_PREFIXES, NS_FRAMING, NS_FRAMING_SERVER, NS_SERVER, NS_STREAM, NS_XML } from "./namespaces.js";
 import { attribute, serialize } from "./writer.js";
 import { TreeBuilder } from "./tree.js";
@@ -43,7 +43,7 @@ export class FrameReader {
   /** Batched mode: the events of the message being read. */
   #events: StreamEvent[] = [];
 
-  constructor(limits: Pick<Limits, "maxStanzaBytes" | "maxDepth">, options: FrameReaderOptions = {}) {
+  constructor(limits: ReaderLimits, options: FrameReaderOptions = {}) {
     this.#contentNs = options.contentNamespace ?? NS_SERVER;
     this.#batched = options.batched ?? false;
     if (this.#batched) {

@@ -21,6 +21,13 @@
 // A unit may span at most `maxStanzaBytes` bytes of UTF-8 (RFC 6120 §13.12; counted in budget.ts)
 // and nest `maxDepth` elements; everything the lexer and the builder hold belongs to the current
 // unit, so memory is bounded by the limits. Whitespace between stanzas is scanned and dropped.
+// Each element may carry `maxAttributes` attributes, `maxNamespaceDeclarations` of them namespace
+// declarations; both are checked when the offending attribute's name ends, before its value is read.
+//
+// Linear time: every check is O(1) per character or per attribute, whatever the shape of the input
+// (issue 10: a check comparing each attribute with every earlier one let 20,000 attributes cost
+// 1.3 s). Attribute names are compared with a short list while an element has few of them (the
+// common case, where a Set costs more than it saves) and with a Set beyond that.
 //
 // Speed: text runs and attribute values are found with indexOf, and plain.ts says whether they need
 // decoding at all (most do not), so the common path makes no regex call per token. Characters XML
@@ -34,12 +41,8 @@ import { firstIllegalChar, isNameChar, isNameStart, isSpace, NOT_PLAIN_ASCII } f
 import { UnitBudget } from "./budget.js";
 import { checkXmlDecl } from "./declaration.js";
 import { decodeAttr, decodeCdata, decodeText, resolveReference } from "./entities.js";
+import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_MAX_NAMESPACE_DECLARATIONS, type ReaderLimits } from "./limits.js";
 import { PlainScanner } from "./plain.js";
-
-export interface LexerLimits {
-  maxStanzaBytes: number;
-  maxDepth: number;
-}
 
 /** Receives tags and character data. `depth` is 0 for the root element. May throw StreamError. */
 export interface LexerSink {
@@ -76,6 +79,8 @@ const CDATA_OPEN = "[CDATA[";
 const DTD_KEYWORDS = ["DOCTYPE", "ENTITY", "ELEMENT", "ATTLIST", "NOTATION"];
 const MAX_DECL = 256;
 const MAX_STREAM_REF = 32;
+// Attribute names per element compared by scanning a list; beyond, by a Set.
+const LINEAR_NAMES = 16;
 
 const nwf = (text: string) => new StreamError("not-well-formed", text);
 
@@ -97,8 +102,10 @@ export class XmlLexer {
   #ascii = true; // the current chunk is printable ASCII (one byte per character)
   readonly #budget: UnitBudget;
   readonly #plain = new PlainScanner();
-  #attrNames: string[] = [];
+  #attrNames: string[] = []; // this tag's first LINEAR_NAMES attribute names
+  readonly #attrSet = new Set<string>(); // all of them, once there are more
   #attrCount = 0;
+  #nsDeclCount = 0;
   #special: string[] | null = null; // attribute names that are namespace declarations or prefixed
   // Source text of the current top-level unit (keepUnitSource): pieces from earlier chunks, and
   // where it starts in the current chunk (-1: not capturing). #chunk/#at: the chunk being lexed and
@@ -108,13 +115,17 @@ export class XmlLexer {
   #srcStart = -1;
   #chunk = "";
   #at = 0;
+  readonly #maxAttributes: number;
+  readonly #maxNsDecls: number;
 
   constructor(
     private readonly mode: LexerMode,
-    private readonly limits: LexerLimits,
+    private readonly limits: ReaderLimits,
     private readonly sink: LexerSink,
   ) {
     this.#budget = new UnitBudget(limits.maxStanzaBytes);
+    this.#maxAttributes = limits.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES;
+    this.#maxNsDecls = limits.maxNamespaceDeclarations ?? DEFAULT_MAX_NAMESPACE_DECLARATIONS;
     this.reset();
   }
 
@@ -143,6 +154,7 @@ export class XmlLexer {
     this.#rec = false;
     this.#acc = "";
     this.#attrs = {};
+    this.#attrSet.clear();
     this.#stack = [];
     this.#rootSeen = false;
     this.#atStart = true;
@@ -291,6 +303,7 @@ export class XmlLexer {
               mark = pos;
               this.#attrs = {};
               this.#attrCount = 0;
+              this.#nsDeclCount = 0;
               this.#special = null;
             } else {
               throw nwf("'<' not followed by a name");
@@ -310,6 +323,7 @@ export class XmlLexer {
             const c = s.charCodeAt(pos);
             if (state === S.AttrName) {
               this.#attrName = name;
+              this.#addAttrName(name);
               if (c === 0x3d /* = */) state = S.AttrQuote;
               else if (isSpace(c)) state = S.AttrEq;
               else throw nwf(`attribute '${name}' without a value`);
@@ -517,15 +531,37 @@ export class XmlLexer {
     return this.#stack.length > (this.mode === "stream" ? 1 : 0);
   }
 
+  /**
+   * An attribute name has just been read (its value not yet): XML 1.0 §3.1 WFC Unique Att Spec and
+   * the per-element counts, so a tag over a limit is refused at its first attribute too many.
+   */
+  #addAttrName(name: string): void {
+    const n = this.#attrCount;
+    if (n >= this.#maxAttributes) {
+      throw new StreamError("policy-violation", `more than ${this.#maxAttributes} attributes on one element`);
+    }
+    if (name.charCodeAt(0) === 0x78 /* x */ && name.startsWith("xmlns") && (name.length === 5 || name.charCodeAt(5) === 0x3a)) {
+      if (++this.#nsDeclCount > this.#maxNsDecls) {
+        throw new StreamError("policy-violation", `more than ${this.#maxNsDecls} namespace declarations on one element`);
+      }
+    }
+    // A list while short: a lookup on the attrs object (`in`, hasOwn) is a megamorphic keyed
+    // access, the slowest line of the lexer, and a Set costs more than scanning a few names.
+    const names = this.#attrNames;
+    if (n < LINEAR_NAMES) {
+      for (let i = 0; i < n; i++) if (names[i] === name) throw nwf(`attribute '${name}' repeated`);
+      names[n] = name;
+    } else {
+      const set = this.#attrSet;
+      if (n === LINEAR_NAMES) for (let i = 0; i < n; i++) set.add(names[i]!);
+      if (set.has(name)) throw nwf(`attribute '${name}' repeated`);
+      set.add(name);
+    }
+    this.#attrCount = n + 1;
+  }
+
   #setAttr(name: string, value: string): void {
     const attrs = this.#attrs;
-    // XML 1.0 §3.1 WFC Unique Att Spec. Compared against a list of this tag's names: a lookup on
-    // the object (`in`, hasOwn) is a megamorphic keyed access, the slowest line of the lexer.
-    const names = this.#attrNames;
-    const n = this.#attrCount;
-    for (let i = 0; i < n; i++) if (names[i] === name) throw nwf(`attribute '${name}' repeated`);
-    names[n] = name;
-    this.#attrCount = n + 1;
     if ((name.charCodeAt(0) === 0x78 /* x */ && name.startsWith("xmlns")) || name.includes(":")) {
       (this.#special ??= []).push(name);
     }
@@ -544,6 +580,7 @@ export class XmlLexer {
     const name = this.#name;
     const attrs = this.#attrs;
     this.#attrs = {};
+    if (this.#attrCount > LINEAR_NAMES) this.#attrSet.clear();
     this.#state = S.Text;
     this.#rootSeen = true;
     if (!selfClosing) this.#stack.push(name);

@@ -3,10 +3,10 @@
 // not-well-formed). Lexing and limits: lexer.ts; elements and namespaces: tree.ts.
 
 import type { Element } from "ltx";
-import type { Limits } from "../config.js";
 import { StreamError } from "../errors.js";
 import type { StreamEvent } from "./events.js";
 import { XmlLexer } from "./lexer.js";
+import type { ReaderLimits } from "./limits.js";
 import { NS_SERVER, NS_STREAM } from "./namespaces.js";
 import { TreeBuilder } from "./tree.js";
 
@@ -36,7 +36,7 @@ export class StreamReader {
   #closed = false;
   #highSurrogate = "";
 
-  constructor(limits: Pick<Limits, "maxStanzaBytes" | "maxDepth">, options: StreamReaderOptions = {}) {
+  constructor(limits: ReaderLimits, options: StreamReaderOptions = {}) {
     this.#contentNs = options.contentNamespace ?? NS_SERVER;
     const keepSource = options.keepSource ?? false;
     this.#tree = new TreeBuilder(1, {

@@ -4,6 +4,7 @@
 
 import { Element } from "ltx";
 import { StreamError } from "../errors.js";
+import { isNameStart } from "./chars.js";
 import type { LexerSink } from "./lexer.js";
 import { NS_XML, NS_XMLNS } from "./namespaces.js";
 
@@ -49,11 +50,14 @@ export class TreeBuilder implements LexerSink {
   }
 
   startTag(name: string, attrs: Record<string, string>, special: readonly string[] | null, depth: number): void {
-    if (depth < this.unitDepth) {
-      this.hooks.root?.(name, attrs);
-      return;
-    }
-    if (depth === this.unitDepth) {
+    const root = depth < this.unitDepth;
+    if (root) {
+      // The stream header: its declarations and prefixed attributes obey Namespaces in XML like any
+      // element's (its own name is the hook's to check, with RFC 6120 §4.8's conditions); the
+      // scope it opens for the units is then set by the hook.
+      this.#default = { uri: undefined, inherited: false };
+      this.#prefixes = new Map();
+    } else if (depth === this.unitDepth) {
       this.#usedDefault = false;
       this.#usedPrefixes = null;
     }
@@ -69,9 +73,15 @@ export class TreeBuilder implements LexerSink {
         }
       }
     }
+    if (root) {
+      this.#resolve(name, true);
+      if (prefixedAttrs) this.#resolveAttrs(prefixedAttrs);
+      this.hooks.root?.(name, attrs);
+      return;
+    }
     this.#undo.push(undo);
     this.#resolve(name, true);
-    if (prefixedAttrs) for (const k of prefixedAttrs) this.#resolve(k, false);
+    if (prefixedAttrs) this.#resolveAttrs(prefixedAttrs);
 
     // Same shape as `new Element(name, attrs)` without copying attrs into a fresh object.
     const el: Element = Object.create(ELEMENT_PROTO);
@@ -130,23 +140,53 @@ export class TreeBuilder implements LexerSink {
     this.#prefixes.set(prefix, { uri, inherited: false });
   }
 
-  /** Checks that a QName's prefix is bound; notes bindings inherited from the enclosing scope. */
-  #resolve(qname: string, isElement: boolean): void {
+  /**
+   * Resolves prefixed attribute names. Namespaces in XML 1.0 §6.3: no two attributes may have the
+   * same expanded name (e.g. a:x and b:x with a and b bound to one namespace); the raw names were
+   * already found distinct by the lexer. One Set per element with two or more such attributes.
+   */
+  #resolveAttrs(qnames: readonly string[]): void {
+    if (qnames.length === 1) {
+      this.#resolve(qnames[0]!, false);
+      return;
+    }
+    const seen = new Map<string, string>();
+    for (const qname of qnames) {
+      const uri = this.#resolve(qname, false)!;
+      // A local name holds no space, so "local uri" names one expanded name.
+      const key = `${qname.slice(qname.indexOf(":") + 1)} ${uri}`;
+      const other = seen.get(key);
+      if (other !== undefined) throw nwf(`attributes '${other}' and '${qname}' have the same expanded name`);
+      seen.set(key, qname);
+    }
+  }
+
+  /**
+   * Checks that a QName's prefix is bound and returns its namespace (undefined for an unprefixed
+   * name); notes bindings inherited from the enclosing scope.
+   */
+  #resolve(qname: string, isElement: boolean): string | undefined {
     const colon = qname.indexOf(":");
     if (colon === -1) {
       if (isElement && this.#default.inherited) this.#usedDefault = true;
-      return;
+      return undefined;
     }
-    if (colon === 0 || colon === qname.length - 1 || qname.indexOf(":", colon + 1) !== -1) {
+    // Namespaces in XML 1.0 §4 [7]: Prefix ':' LocalPart, both NCNames (the lexer checked the
+    // whole as an XML Name, so what is left is the colons and the local part's first character).
+    if (
+      colon === 0 || colon === qname.length - 1 || qname.indexOf(":", colon + 1) !== -1 ||
+      !isNameStart(qname.charCodeAt(colon + 1))
+    ) {
       throw nwf(`'${qname}' is not a qualified name`);
     }
     const prefix = qname.slice(0, colon);
-    if (prefix === "xml") return;
+    if (prefix === "xml") return NS_XML;
     if (prefix === "xmlns") throw nwf(`'${qname}' uses the reserved prefix 'xmlns'`);
     const b = this.#prefixes.get(prefix);
     // RFC 6120 §4.9.3.2: a prefix the stream never bound.
     if (b === undefined) throw new StreamError("bad-namespace-prefix", `prefix '${prefix}' is not bound`);
     if (b.inherited) (this.#usedPrefixes ??= new Set()).add(prefix);
+    return b.uri;
   }
 
   /** Declares on a finished top-level element what it inherited, so it stands alone. */

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { FrameCodec } from "../../durable-objects/lib/codec.js";
 
-const LIMITS = { maxStanzaBytes: 4096, maxDepth: 8 };
+const LIMITS = { maxStanzaBytes: 4096, maxDepth: 8, maxAttributes: 128, maxNamespaceDeclarations: 32 };
 const OPEN = "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing-server' xmlns:x='urn:example:x' from='peer.test' to='edge.test' version='1.0'/>";
 const STANZA = "<message from='a@peer.test' to='b@edge.test'><x:y/></message>";
 

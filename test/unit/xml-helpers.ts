@@ -1,9 +1,9 @@
 // Shared by the xml*.test.ts files: feed input in given pieces, and summarize events as strings so
 // runs over different chunkings can be compared with toEqual.
 
-import { serialize, StreamReader, type StreamEvent } from "../../src/xml/index.js";
+import { serialize, StreamReader, type ReaderLimits, type StreamEvent } from "../../src/xml/index.js";
 
-export const LIMITS = { maxStanzaBytes: 4096, maxDepth: 16 };
+export const LIMITS: ReaderLimits = { maxStanzaBytes: 4096, maxDepth: 16 };
 
 export const HEADER =
   "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'" +
