@@ -56,6 +56,7 @@ export class StreamSession extends DurableObject<Env> {
       now: () => Date.now(),
     });
     void ctx.blockConcurrencyWhile(async () => {
+      this.#queue.windowMs = (await edgeConfig(this.env)).deliveryCommitWindowMs;
       await this.#resume();
       // What an earlier instance accepted but did not deliver (even on a stream now closed).
       this.#queue.resume();
@@ -112,6 +113,7 @@ export class StreamSession extends DurableObject<Env> {
       observe: (a) => this.#observe(a, control),
       verified: (seconds) => control.verificationLatency(seconds),
       accept: (stanza) => this.#queue.accept(stanza),
+      prepare: (actions) => this.#routesFor(actions),
     });
     const signal = new AuthenticatedSignal(this.#meta!.connection.signalAuthenticated === true, (frame) => ws?.send(frame));
     this.#signal = signal;
@@ -164,15 +166,29 @@ export class StreamSession extends DurableObject<Env> {
     }
   }
 
-  // XEP-0288 §2: an inbound pair verified on a bidi stream lets the app's stanzas to that peer
-  // ride this stream (RemoteDomain offers them via trySendBidi before dialling out). Announced as
-  // soon as the pair is pending: trySendBidi checks validity per stanza, and the RemoteDomain then
-  // knows the route before the peer learns its pair is valid and could expect an answer.
+  // XEP-0288 §2: an inbound pair verified on a bidi stream lets the app's stanzas to that peer ride
+  // this stream (RemoteDomain offers them via trySendBidi before dialling out). Only verified pairs
+  // make routes (issue 10.3), announced before type='valid' is written so the RemoteDomain knows
+  // the route before the peer can expect an answer; failed or revoked pairs and a closed stream
+  // withdraw theirs.
+  #routesFor(actions: readonly ShellAction[]): Promise<unknown> | undefined {
+    const host = this.#host;
+    if (!host?.stream.bidi || !this.#meta) return undefined;
+    let told: Promise<unknown>[] | undefined;
+    for (const a of actions) {
+      if (a.type === "pair-state" && a.direction === "inbound" && a.state === "valid") (told ??= []).push(this.#announcer().pairVerified(a.remote, a.local));
+    }
+    return told && Promise.all(told);
+  }
+
+  #announcer(): BidiAnnouncer {
+    return (this.#bidi ??= new BidiAnnouncer(this.env, this.#meta!.id, (p) => this.ctx.waitUntil(p)));
+  }
+
   #announce(a: ShellAction): void {
-    if (!this.#meta) return;
-    this.#bidi ??= new BidiAnnouncer(this.env, this.#meta.id, (p) => this.ctx.waitUntil(p));
-    if (a.type === "pair-state" && a.direction === "inbound" && (a.state === "pending" || a.state === "valid") && this.#host?.stream.bidi) this.#bidi.pairAnnounced(a.remote);
-    else if (a.type === "closed") this.#bidi.closed();
+    if (!this.#meta || !this.#host?.stream.bidi) return;
+    if (a.type === "pair-state" && a.direction === "inbound" && a.state !== "valid" && a.state !== "pending") this.#announcer().pairGone(a.remote, a.local);
+    else if (a.type === "closed") this.#announcer().closed(this.#host.stream.inboundRemotes());
   }
 
   /** RemoteDomain's offer of an application stanza for this peer (lib/bidi-route.ts). */
@@ -222,7 +238,8 @@ export class StreamSession extends DurableObject<Env> {
     try {
       await this.#read(host, message);
     } finally {
-      // Everything this message brought for the application, as one row, in this event.
+      // Everything this message brought for the application: committed now, or with what follows
+      // it at the end of the commit window (lib/delivery-queue.ts).
       this.#queue.persist();
     }
   }
@@ -247,8 +264,7 @@ export class StreamSession extends DurableObject<Env> {
   #bidiTurnedOn(host: SessionHost): void {
     this.#bidiOn = true;
     if (!this.#meta) return;
-    this.#bidi ??= new BidiAnnouncer(this.env, this.#meta.id, (p) => this.ctx.waitUntil(p));
-    for (const remote of host.stream.inboundRemotes()) this.#bidi.pairAnnounced(remote);
+    for (const [remote, local] of host.stream.verifiedInboundPairs()) void this.#announcer().pairVerified(remote, local);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {

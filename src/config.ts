@@ -22,6 +22,10 @@ export interface Limits {
   maxNamespaceDeclarations: number;
   /** Pending dialback verifications one stream may have at once. */
   maxPendingPerStream: number;
+  /** Failed inbound domain pairs one stream may have; past it the stream ends (policy-violation). */
+  maxFailedPairs: number;
+  /** XEP-0288 routes (verified inbound bidi streams) a RemoteDomain keeps for its domain. */
+  maxBidiRoutesPerDomain: number;
 }
 
 export interface EdgeConfig {
@@ -35,6 +39,11 @@ export interface EdgeConfig {
   staticRoutes: Map<Domain, StaticRoute>;
   keyFormulas: KeyFormula[];
   limits: Limits;
+  /**
+   * Issue 11.4: inbound stanzas are committed to a session's delivery queue at most once per this many
+   * ms (durable-objects/lib/delivery-queue.ts); 0 commits at the end of every WebSocket message.
+   */
+  deliveryCommitWindowMs: number;
   /** Set for `wrangler dev` / tests: relaxes nothing about security, only allows generated secrets. */
   development: boolean;
   /**
@@ -152,6 +161,9 @@ const schema = z.object({
   MAX_ATTRIBUTES: intIn(16, 65536, DEFAULT_MAX_ATTRIBUTES),
   MAX_NAMESPACE_DECLARATIONS: intIn(4, 65536, DEFAULT_MAX_NAMESPACE_DECLARATIONS),
   MAX_PENDING_DIALBACK: intIn(1, 100000, 1000),
+  MAX_FAILED_PAIRS: intIn(0, 100000, 5),
+  MAX_BIDI_ROUTES_PER_DOMAIN: intIn(1, 1000, 8),
+  DELIVERY_COMMIT_WINDOW_MS: intIn(0, 1000, 25),
   EDGE_ENV: z.enum(["production", "development"]).optional(),
   EDGE_PUBLIC_URL: publicUrl,
   DELIVERY_TIMEOUT_MS: intIn(100, 300_000, 10_000),
@@ -216,7 +228,10 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
       maxAttributes: c.MAX_ATTRIBUTES,
       maxNamespaceDeclarations: c.MAX_NAMESPACE_DECLARATIONS,
       maxPendingPerStream: c.MAX_PENDING_DIALBACK,
+      maxFailedPairs: c.MAX_FAILED_PAIRS,
+      maxBidiRoutesPerDomain: c.MAX_BIDI_ROUTES_PER_DOMAIN,
     },
+    deliveryCommitWindowMs: c.DELIVERY_COMMIT_WINDOW_MS,
     development,
     publicWebSocketUrl: c.EDGE_PUBLIC_URL,
     timeouts: { deliveryMs: c.DELIVERY_TIMEOUT_MS, dohMs: c.DOH_TIMEOUT_MS },

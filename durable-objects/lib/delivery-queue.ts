@@ -1,15 +1,21 @@
 // Stanzas for the operator's application (verified inbound stanzas, and error replies for stanzas our
-// application sent), persisted in the session's SQLite before anything else happens to them, so
-// an eviction or crash between accepting a stanza and the application taking it loses nothing
-// (issue 4: an accepted stanza is delivered or bounced to its sender).
+// application sent), persisted in the session's SQLite before the application sees them, so an
+// eviction or crash between committing a stanza and the application taking it loses nothing
+// (issue 4: a committed stanza is delivered or bounced to its sender).
 //
-// - accept() collects the stanza; persist() writes everything collected as ONE row (a JSON array of
-//   AppStanza). The session calls persist() at the end of each WebSocket message, so a batch from
-//   the gateway costs one INSERT, and it is written in the same event that read it (a timer catches
-//   any caller that does not call persist() itself). Writes of one event are committed together.
+// - Group commit (issue 11.4): accept() collects the stanza in memory; a commit writes everything
+//   collected since the last one as ONE row (a JSON array of AppStanza) and, in the same write, deletes
+//   the rows delivered since. After a quiet period the first commit happens at once (the session calls
+//   persist() at the end of each WebSocket message); then commits are at most one per `windowMs`
+//   (DELIVERY_COMMIT_WINDOW_MS): what arrives inside the window waits for its end. So a stanza read
+//   from the peer is committed at most `windowMs` (plus the event that read it) after it was read. Until
+//   then it is in memory only, which is where any XMPP server holds a stanza it has read: S2S has no
+//   acknowledgements (RFC 6120 §8: a server that crashes loses what it had not handed on), and the sender
+//   learns nothing either way. Writes of one event are committed together (one SQLite commit).
 // - Delivery runs in batches, one at a time, in acceptance order (RFC 6120 §10.1 in-order
-//   processing); rows are deleted only after the application took them (and their replies were
-//   handed on), or after the bounce for a final failure was handed on.
+//   processing), right after a commit: one call per window under load, not one per WebSocket message.
+//   Rows go once the application took them (and their replies were handed on), or once the bounce for
+//   a final failure was handed on; the DELETE rides on the next commit.
 // - While rows remain an alarm is due (`due`), merged into the session's one alarm; after a restart
 //   the DO delivers what is left (resume(), and again at the alarm).
 //
@@ -28,6 +34,8 @@ import { appStanzaElement, appStanzaFromXml, toAppStanza, type AppStanza } from 
 export const BATCH = 1000;
 /** Failed delivery calls (thrown, e.g. the LocalApp DO unreachable) before the stanza is bounced. */
 export const MAX_ATTEMPTS = 5;
+/** Default commit window (DELIVERY_COMMIT_WINDOW_MS): at most one commit per this many ms per queue. */
+export const DEFAULT_COMMIT_WINDOW_MS = 25;
 /** While rows are waiting, the alarm comes back this soon (covers an eviction mid-delivery). */
 export const SAFETY_MS = 10_000;
 const backoffMs = (attempts: number) => Math.min(1000 * 2 ** attempts, 60_000);
@@ -64,7 +72,14 @@ export class DeliveryQueue {
   #running: Promise<void> | undefined;
   #scheduled = false;
   #pending: AppStanza[] = [];
-  #persistTimer = false;
+  /** A commit is scheduled (at the end of the open window). */
+  #commitTimer = false;
+  /** No commit before this time (the window opened by the last one). */
+  #holdUntil = 0;
+  /** Rows up to this seq were delivered; their DELETE goes with the next commit. */
+  #deliveredUpTo = 0;
+  /** Rows up to this seq are deleted (or were never there). */
+  #deletedUpTo = 0;
   /** When the alarm should come back for this queue; set while rows may remain, cleared at the alarm. */
   due: number | undefined;
   /**
@@ -73,7 +88,12 @@ export class DeliveryQueue {
    */
   readonly source: string;
 
-  constructor(private readonly sql: SqlStorage, private readonly hooks: QueueHooks) {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly hooks: QueueHooks,
+    /** Set from DELIVERY_COMMIT_WINDOW_MS once the configuration is read. */
+    public windowMs = DEFAULT_COMMIT_WINDOW_MS,
+  ) {
     sql.exec(`CREATE TABLE IF NOT EXISTS app_queue (seq INTEGER PRIMARY KEY AUTOINCREMENT, xml TEXT NOT NULL,
       attempts INTEGER NOT NULL DEFAULT 0)`);
     sql.exec("CREATE TABLE IF NOT EXISTS app_queue_source (id TEXT NOT NULL)");
@@ -82,25 +102,46 @@ export class DeliveryQueue {
     if (!known) sql.exec("INSERT INTO app_queue_source (id) VALUES (?)", this.source);
   }
 
-  /** Takes `stanza` for the application; it is persisted by persist() (at the latest on a timer of 0). */
+  /** Takes `stanza` for the application; committed by the next commit (at the latest at the window's end). */
   accept(stanza: Element): void {
     this.#pending.push(toAppStanza(stanza));
-    if (!this.#persistTimer) {
-      this.#persistTimer = true;
-      setTimeout(() => this.persist(), 0);
-    }
+    this.#commitSoon();
   }
 
-  /** Writes what accept() collected as one row and schedules delivery. */
+  /**
+   * Commits what accept() collected (and the DELETE of rows delivered since the last commit) unless a
+   * window is open; then the commit happens at the window's end.
+   */
   persist(): void {
-    this.#persistTimer = false;
+    const now = this.hooks.now();
+    if (now < this.#holdUntil) return this.#commitSoon();
+    this.#commit(now);
+  }
+
+  #commitSoon(): void {
+    if (this.#commitTimer) return;
+    this.#commitTimer = true;
+    setTimeout(() => {
+      this.#commitTimer = false;
+      this.persist();
+    }, Math.max(0, this.#holdUntil - this.hooks.now()));
+  }
+
+  #commit(now: number): void {
+    const deletes = this.#deliveredUpTo > this.#deletedUpTo;
+    if (this.#pending.length === 0 && !deletes) return;
+    if (deletes) {
+      this.sql.exec("DELETE FROM app_queue WHERE seq <= ?", this.#deliveredUpTo);
+      this.#deletedUpTo = this.#deliveredUpTo;
+    }
+    this.#holdUntil = now + this.windowMs;
     if (this.#pending.length === 0) return;
     const stanzas = this.#pending;
     this.#pending = [];
     this.sql.exec("INSERT INTO app_queue (xml) VALUES (?)", JSON.stringify(stanzas));
     // The safety alarm is set once per busy period, not per stanza: it only moves when it fires.
     if (this.due === undefined) {
-      this.due = this.hooks.now() + SAFETY_MS;
+      this.due = now + SAFETY_MS;
       this.hooks.rearm();
     }
     this.#schedule();
@@ -109,7 +150,7 @@ export class DeliveryQueue {
   /** Stanzas waiting (persisted or about to be). */
   size(): number {
     const rows = this.sql
-      .exec<{ n: number | null }>("SELECT SUM(CASE WHEN xml LIKE '[%' THEN json_array_length(xml) ELSE 1 END) AS n FROM app_queue")
+      .exec<{ n: number | null }>("SELECT SUM(CASE WHEN xml LIKE '[%' THEN json_array_length(xml) ELSE 1 END) AS n FROM app_queue WHERE seq > ?", this.#deliveredUpTo)
       .one().n;
     return (rows ?? 0) + this.#pending.length;
   }
@@ -136,13 +177,18 @@ export class DeliveryQueue {
     this.#scheduled = true;
     setTimeout(() => {
       this.#scheduled = false;
-      void this.flush();
+      void this.#deliver();
     }, 0);
   }
 
-  /** Delivers batches until the queue is empty or a delivery call failed. One run at a time. */
+  /** Commits now (whatever the window) and delivers until the queue is empty or a call failed. One run at a time. */
   flush(): Promise<void> {
-    this.persist();
+    this.#commit(this.hooks.now());
+    return this.#deliver();
+  }
+
+  /** Delivers what is committed (one run at a time). */
+  #deliver(): Promise<void> {
     this.#running ??= this.#drain().finally(() => (this.#running = undefined));
     return this.#running;
   }
@@ -162,7 +208,7 @@ export class DeliveryQueue {
         return;
       }
       await Promise.all(back.flat().map((s) => this.hooks.reply(s)));
-      this.#remove(rows);
+      this.#delivered(rows);
     }
   }
 
@@ -170,7 +216,7 @@ export class DeliveryQueue {
   #nextBatch(): { rows: Row[]; stanzas: AppStanza[] } {
     const rows: Row[] = [];
     const stanzas: AppStanza[] = [];
-    for (const row of this.sql.exec<Row>("SELECT seq, xml, attempts FROM app_queue ORDER BY seq LIMIT ?", BATCH)) {
+    for (const row of this.sql.exec<Row>("SELECT seq, xml, attempts FROM app_queue WHERE seq > ? ORDER BY seq LIMIT ?", this.#deliveredUpTo, BATCH)) {
       if (stanzas.length >= BATCH || (rows.length > 0 && row.attempts !== rows[0]!.attempts)) break;
       rows.push(row);
       for (const s of rowStanzas(row)) stanzas.push(s);
@@ -191,11 +237,13 @@ export class DeliveryQueue {
     const reason = `the application could not be reached (${(err as Error)?.message ?? String(err)})`;
     const bounces = stanzas.map((s) => undeliverable(appStanzaElement(s), reason)).filter((b): b is Element => b !== undefined);
     await Promise.all(bounces.map((b) => this.hooks.reply(b)));
-    this.#remove(rows);
+    this.#delivered(rows);
     this.#schedule(); // the rest of the queue gets its own attempts
   }
 
-  #remove(rows: Row[]): void {
-    this.sql.exec("DELETE FROM app_queue WHERE seq BETWEEN ? AND ?", rows[0]!.seq, rows.at(-1)!.seq);
+  // Done with these rows (the oldest ones): deleted by the next commit, skipped until then.
+  #delivered(rows: Row[]): void {
+    this.#deliveredUpTo = rows.at(-1)!.seq;
+    this.#commitSoon();
   }
 }

@@ -34,44 +34,63 @@ async function until(pred: () => Promise<boolean>, ms = 5000): Promise<void> {
 }
 
 describe("persisted delivery queue", () => {
+  /**
+   * Holds the local app (blockConcurrencyWhile for APP_BLOCK_MS), then sends `ids` to the session, each
+   * its own WebSocket message. Issue 13: runInDurableObject() only returns once the block is over, so
+   * a test that awaited it before sending (as this one did) never had the app held; it raced the
+   * delivery with its polls, and lost when the delivery was quick. Here the block is known to be in
+   * force (the callback said so) before the first stanza is sent. Resolves with the hold's end.
+   */
+  async function sendWhileAppHeld(jobId: string, ids: string[]): Promise<{ held: Promise<void> }> {
+    // A flag, not a promise: a continuation of a promise resolved inside the DO would run in the DO's
+    // I/O context, where the test may not fetch.
+    let inForce = false;
+    const held = runInDurableObject(localApp(), (_i, state) => {
+      void state.blockConcurrencyWhile(() => new Promise((r) => setTimeout(r, APP_BLOCK_MS)));
+      inForce = true;
+    });
+    while (!inForce) await new Promise((r) => setTimeout(r, 5));
+    for (const id of ids) await harness("POST", `/jobs/${jobId}/send`, { xml: `<message from='a@peer.test' to='b@edge.test' id='${id}'><body>kept</body></message>` });
+    return { held };
+  }
+
   it("a stanza accepted while the application hangs, then the session evicted, is delivered after the restart", async () => {
-    // Setup: the local app takes no calls for a while, so the session's delivery is still in flight
-    // at eviction. Under parallel load (unit tests beside these) the block sometimes does not hold:
-    // the stanza reaches the inbox before its row could be seen. Then the setup is tried again with
-    // a fresh session and stanza; the assertions below are the same whichever attempt holds.
-    let held: { id: string; link: Awaited<ReturnType<typeof verifiedSession>>["link"]; stub: Stub; blockEnd: number } | undefined;
-    for (let attempt = 1; attempt <= 4 && !held; attempt++) {
-      const { job, link, stub } = await verifiedSession();
-      const id = `q-evict-${attempt}`;
-      const blockEnd = Date.now() + APP_BLOCK_MS;
-      await runInDurableObject(localApp(), (_i, state) => {
-        void state.blockConcurrencyWhile(() => new Promise((r) => setTimeout(r, APP_BLOCK_MS)));
-      });
-      await harness("POST", `/jobs/${job.id}/send`, { xml: `<message from='a@peer.test' to='b@edge.test' id='${id}'><body>kept</body></message>` });
-      let seen = false;
-      await until(async () => (seen = (await queued(stub)).some((x) => x.includes(id))) || (await inboxCount(id)) > 0, APP_BLOCK_MS - 500);
-      if (seen) held = { id, link, stub, blockEnd };
-      else {
-        console.warn(`attempt ${attempt}: the local app took ${id} before its row was seen; trying again`);
-        link.ws.close(1000);
-        await new Promise((r) => setTimeout(r, Math.max(0, blockEnd - Date.now()) + 100));
-      }
-    }
-    if (!held) throw new Error("the local app could not be held back in 4 attempts");
-    const { id, link, stub, blockEnd } = held;
+    const { job, link, stub } = await verifiedSession();
+    const id = "q-evict";
+    const { held } = await sendWhileAppHeld(job.id, [id]);
+    await until(async () => (await queued(stub)).some((x) => x.includes(id)), APP_BLOCK_MS - 500);
     // The row is there before the application took it, and an alarm will come back for it.
     const alarm = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
     expect(alarm).not.toBeNull();
     expect(alarm!).toBeLessThanOrEqual(Date.now() + SAFETY_MS);
 
     await evictDurableObject(stub);
-    await new Promise((r) => setTimeout(r, Math.max(0, blockEnd - Date.now()) + 100));
+    await held;
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     // The evicted instance's call may have reached the local app too; it stores the batch once.
     await until(async () => (await inboxCount(id)) >= 1);
     await new Promise((r) => setTimeout(r, 200));
     expect(await inboxCount(id)).toBe(1);
-    expect(await queued(stub)).toEqual([]);
+    await until(async () => (await queued(stub)).length === 0);
+    link.ws.close(1000);
+  });
+
+  it("stanzas of several WebSocket messages committed while the application hangs all survive an eviction, each delivered once", async () => {
+    const { job, link, stub } = await verifiedSession();
+    const ids = Array.from({ length: 6 }, (_, i) => `q-evict-many-${i}`);
+    const { held } = await sendWhileAppHeld(job.id, ids);
+    // Committed: the first with its own message, the rest at the end of the commit window.
+    await until(async () => {
+      const rows = (await queued(stub)).join("");
+      return ids.every((id) => rows.includes(id));
+    }, APP_BLOCK_MS - 500);
+    await evictDurableObject(stub);
+    await held;
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await until(async () => (await inboxCount(ids.at(-1)!)) >= 1);
+    await new Promise((r) => setTimeout(r, 200));
+    for (const id of ids) expect(await inboxCount(id)).toBe(1);
+    await until(async () => (await queued(stub)).length === 0);
     link.ws.close(1000);
   });
 
@@ -92,6 +111,80 @@ describe("persisted delivery queue", () => {
     link.ws.close(1000);
     await until(async () => (await inboxCount("q-close")) === 1);
     await until(async () => (await queued(stub)).length === 0);
+  });
+});
+
+describe("group commit (issue 11.4): one commit and one delivery call per window", () => {
+  const msg = (id: string) => parse(`<message from='a@peer.test' to='b@edge.test' id='${id}'><body>x</body></message>`) as Element;
+
+  it("after a quiet period the first stanza is committed at once; what follows inside the window is committed as one row at its end and delivered in one call", async () => {
+    const stub = env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName("queue-window"));
+    const out = await runInDurableObject(stub, async (_i, state) => {
+      const calls: string[][] = [];
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const q = new DeliveryQueue(state.storage.sql, {
+        deliver: async (stanzas) => {
+          calls.push(stanzas.map((s) => String(/id="([^"]+)"/.exec(s.xml)?.[1])));
+          await gate;
+          return stanzas.map(() => []);
+        },
+        reply: () => {},
+        rearm: () => {},
+        now: () => Date.now(),
+      }, 200);
+      const rows = () => state.storage.sql.exec<{ xml: string }>("SELECT xml FROM app_queue ORDER BY seq").toArray().map((r) => r.xml);
+      q.accept(msg("w0"));
+      q.persist(); // the end of the first WebSocket message
+      const afterFirst = rows().length;
+      for (const id of ["w1", "w2", "w3"]) {
+        q.accept(msg(id));
+        q.persist(); // each its own WebSocket message, inside the window
+      }
+      const inWindow = rows().length;
+      // The window's end commits the three together (the first delivery call is still held).
+      const t = Date.now();
+      while (rows().length < 2 && Date.now() - t < 5000) await new Promise((r) => setTimeout(r, 20));
+      const committed = rows();
+      release();
+      while ((q.size() > 0 || calls.length < 2) && Date.now() - t < 5000) await new Promise((r) => setTimeout(r, 20));
+      return { afterFirst, inWindow, committed, calls, left: q.size() };
+    });
+    expect(out.afterFirst).toBe(1);
+    expect(out.inWindow).toBe(1);
+    expect(out.committed).toHaveLength(2);
+    expect((JSON.parse(out.committed[1]!) as unknown[]).length).toBe(3);
+    expect(out.calls).toEqual([["w0"], ["w1", "w2", "w3"]]);
+    expect(out.left).toBe(0);
+  });
+
+  it("rows delivered are deleted with the next commit, and a restarted queue does not deliver them again", async () => {
+    const stub = env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName("queue-window-delete"));
+    const out = await runInDurableObject(stub, async (_i, state) => {
+      const delivered: string[] = [];
+      const hooks = {
+        deliver: async (stanzas: { xml: string }[]) => {
+          for (const s of stanzas) delivered.push(String(/id="([^"]+)"/.exec(s.xml)?.[1]));
+          return stanzas.map(() => []);
+        },
+        reply: () => {},
+        rearm: () => {},
+        now: () => Date.now(),
+      };
+      const q = new DeliveryQueue(state.storage.sql, hooks, 0);
+      q.accept(msg("d0"));
+      await q.flush();
+      q.accept(msg("d1"));
+      await q.flush();
+      const t = Date.now();
+      const count = () => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM app_queue").one().n;
+      while (count() > 0 && Date.now() - t < 5000) await new Promise((r) => setTimeout(r, 20));
+      const again = new DeliveryQueue(state.storage.sql, hooks, 0);
+      await again.flush();
+      return { delivered, left: count() };
+    });
+    expect(out.left).toBe(0);
+    expect(out.delivered).toEqual(["d0", "d1"]);
   });
 });
 

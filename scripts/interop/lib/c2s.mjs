@@ -113,6 +113,12 @@ export class C2sClient {
     this.#socket.write(String(stanza));
   }
 
+  /** Writes `text` (any number of stanzas); resolves once the socket can take more (backpressure). */
+  sendBulk(text) {
+    if (this.#socket.write(text)) return Promise.resolve();
+    return new Promise((resolve) => this.#socket.once("drain", resolve));
+  }
+
   /**
    * Resolves with the first stanza matching `match`, whether it already arrived or arrives within
    * `timeoutMs`.

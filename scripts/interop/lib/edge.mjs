@@ -14,7 +14,7 @@ import { ROOT } from "./paths.mjs";
 /**
  * opts: { dir, vars: Record<string,string> (EDGE_DOMAINS, S2S_STATIC_ROUTES, ...), caFile, port?,
  *         resolvConf? (the run's resolv.conf: names resolve through its dnsmasq) }
- * Returns { url, port, proc, stop(), vars }.
+ * Returns { url, port, inspectorPort (wrangler's DevTools proxy to the Worker's isolate), proc, stop(), vars }.
  */
 export async function startEdge(opts) {
   // A port checked free can still be taken before wrangler binds it; try again with fresh ports
@@ -74,5 +74,5 @@ async function startEdgeOnce(opts) {
     if (Date.now() > deadline) throw new Error(`wrangler dev did not answer on ${url}; see ${join(dir, "wrangler.log")}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url, port, proc, vars, stop: () => proc.stop(10_000) };
+  return { url, port, inspectorPort: inspector, proc, vars, stop: () => proc.stop(10_000) };
 }
