@@ -140,7 +140,7 @@ export class RemoteDomain extends DurableObject<Env> {
     for (const local of this.#outbox.locals()) {
       let out: OutboundStream | undefined;
       for (const q of this.#outbox.list(local)) {
-        if (this.#bidi.list().length > 0 && (await this.#bidi.trySend(q.xml))) {
+        if (await this.#bidi.trySend(q.xml, local)) {
           this.#outbox.remove(q.seq);
           continue;
         }
@@ -153,16 +153,19 @@ export class RemoteDomain extends DurableObject<Env> {
 
   // ---- XEP-0288 routes, announced by inbound bidi StreamSessions of this domain ----
 
-  async addBidiRoute(sessionId: string): Promise<void> {
-    this.#bidi.add(sessionId);
+  /** A StreamSession verified remote -> `local` on its bidi stream (lib/bidi-route.ts). */
+  async addBidiRoute(sessionId: string, local: string): Promise<void> {
+    const config = await edgeConfig(this.env);
+    this.#bidi.add({ session: sessionId, local }, config.limits.maxBidiRoutesPerDomain);
   }
 
-  async removeBidiRoute(sessionId: string): Promise<void> {
-    this.#bidi.remove(sessionId);
+  async removeBidiRoute(sessionId: string, local?: string): Promise<void> {
+    this.#bidi.remove(sessionId, local);
   }
 
+  /** The sessions with a route, newest first (diagnostics and tests). */
   bidiRoutes(): string[] {
-    return this.#bidi.list();
+    return [...new Set(this.#bidi.list().map((r) => r.session))];
   }
 
   /**

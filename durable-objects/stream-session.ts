@@ -110,6 +110,7 @@ export class StreamSession extends DurableObject<Env> {
       observe: (a) => this.#observe(a, control),
       verified: (seconds) => control.verificationLatency(seconds),
       accept: (stanza) => this.#queue.accept(stanza),
+      prepare: (actions) => this.#routesFor(actions),
     });
     const link = {
       write: (out: Outgoing) => {
@@ -158,15 +159,29 @@ export class StreamSession extends DurableObject<Env> {
     }
   }
 
-  // XEP-0288 §2: an inbound pair verified on a bidi stream lets the app's stanzas to that peer
-  // ride this stream (RemoteDomain offers them via trySendBidi before dialling out). Announced as
-  // soon as the pair is pending: trySendBidi checks validity per stanza, and the RemoteDomain then
-  // knows the route before the peer learns its pair is valid and could expect an answer.
+  // XEP-0288 §2: an inbound pair verified on a bidi stream lets the app's stanzas to that peer ride
+  // this stream (RemoteDomain offers them via trySendBidi before dialling out). Only verified pairs
+  // make routes (issue 10.3), announced before type='valid' is written so the RemoteDomain knows
+  // the route before the peer can expect an answer; failed or revoked pairs and a closed stream
+  // withdraw theirs.
+  #routesFor(actions: readonly ShellAction[]): Promise<unknown> | undefined {
+    const host = this.#host;
+    if (!host?.stream.bidi || !this.#meta) return undefined;
+    let told: Promise<unknown>[] | undefined;
+    for (const a of actions) {
+      if (a.type === "pair-state" && a.direction === "inbound" && a.state === "valid") (told ??= []).push(this.#announcer().pairVerified(a.remote, a.local));
+    }
+    return told && Promise.all(told);
+  }
+
+  #announcer(): BidiAnnouncer {
+    return (this.#bidi ??= new BidiAnnouncer(this.env, this.#meta!.id, (p) => this.ctx.waitUntil(p)));
+  }
+
   #announce(a: ShellAction): void {
-    if (!this.#meta) return;
-    this.#bidi ??= new BidiAnnouncer(this.env, this.#meta.id, (p) => this.ctx.waitUntil(p));
-    if (a.type === "pair-state" && a.direction === "inbound" && (a.state === "pending" || a.state === "valid") && this.#host?.stream.bidi) this.#bidi.pairAnnounced(a.remote);
-    else if (a.type === "closed") this.#bidi.closed();
+    if (!this.#meta || !this.#host?.stream.bidi) return;
+    if (a.type === "pair-state" && a.direction === "inbound" && a.state !== "valid" && a.state !== "pending") this.#announcer().pairGone(a.remote, a.local);
+    else if (a.type === "closed") this.#announcer().closed(this.#host.stream.inboundRemotes());
   }
 
   /** RemoteDomain's offer of an application stanza for this peer (lib/bidi-route.ts). */
@@ -242,8 +257,7 @@ export class StreamSession extends DurableObject<Env> {
   #bidiTurnedOn(host: SessionHost): void {
     this.#bidiOn = true;
     if (!this.#meta) return;
-    this.#bidi ??= new BidiAnnouncer(this.env, this.#meta.id, (p) => this.ctx.waitUntil(p));
-    for (const remote of host.stream.inboundRemotes()) this.#bidi.pairAnnounced(remote);
+    for (const [remote, local] of host.stream.verifiedInboundPairs()) void this.#announcer().pairVerified(remote, local);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {

@@ -120,6 +120,11 @@ export class GatewayConnection {
     } else {
       this.#phase = this.#config.requireTls ? "pre-tls" : "pre-tls-proxied";
       raw.on("data", (chunk: Buffer) => this.#onPeerData(chunk));
+      // Carried to the edge: open its WebSocket now, while the peer's stream header is still on its
+      // way (a round trip after the TCP handshake on a real link), as the direct-TLS port does after
+      // TLS. Waiting for the header put the WebSocket handshake and the session's start in front of
+      // the edge's answer (issue 11.6). Bounded like the socket: per-IP limit and handshake timeout.
+      if (this.#phase === "pre-tls-proxied") this.#openEdge();
     }
   }
 

@@ -22,6 +22,10 @@ export interface Limits {
   maxNamespaceDeclarations: number;
   /** Pending dialback verifications one stream may have at once. */
   maxPendingPerStream: number;
+  /** Failed inbound domain pairs one stream may have; past it the stream ends (policy-violation). */
+  maxFailedPairs: number;
+  /** XEP-0288 routes (verified inbound bidi streams) a RemoteDomain keeps for its domain. */
+  maxBidiRoutesPerDomain: number;
 }
 
 export interface EdgeConfig {
@@ -158,6 +162,8 @@ const schema = z.object({
   MAX_NAMESPACE_DECLARATIONS: intIn(4, 65536, DEFAULT_MAX_NAMESPACE_DECLARATIONS),
   MAX_PENDING_DIALBACK: intIn(1, 100000, 1000),
   DELIVERY_COMMIT_WINDOW_MS: intIn(0, 1000, 100),
+  MAX_FAILED_PAIRS: intIn(0, 100000, 5),
+  MAX_BIDI_ROUTES_PER_DOMAIN: intIn(1, 1000, 8),
   EDGE_ENV: z.enum(["production", "development"]).optional(),
   EDGE_PUBLIC_URL: publicUrl,
   DELIVERY_TIMEOUT_MS: intIn(100, 300_000, 10_000),
@@ -222,6 +228,8 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
       maxAttributes: c.MAX_ATTRIBUTES,
       maxNamespaceDeclarations: c.MAX_NAMESPACE_DECLARATIONS,
       maxPendingPerStream: c.MAX_PENDING_DIALBACK,
+      maxFailedPairs: c.MAX_FAILED_PAIRS,
+      maxBidiRoutesPerDomain: c.MAX_BIDI_ROUTES_PER_DOMAIN,
     },
     deliveryCommitWindowMs: c.DELIVERY_COMMIT_WINDOW_MS,
     development,

@@ -16,7 +16,8 @@ export const asStreamId = (s: string): StreamId => s as StreamId;
 /**
  * Normalizes a domain as RFC 6120 §3.2 / RFC 7622 want it compared: IDNA to A-labels (via the WHATWG
  * URL host parser, available in Node and workerd), lowercase, no trailing dot. Returns undefined for
- * anything that is not a plain DNS name (IP literals are refused: S2S peers are domains).
+ * anything that is not a plain DNS name (IP literals are refused: S2S peers are domains), and any
+ * '%': the URL parser would percent-decode it ("a%2eb" -> "a.b"), DNS and XMPP never do.
  */
 export function normalizeDomain(input: string): Domain | undefined {
   const trimmed = input.trim().replace(/\.$/, "");

@@ -27,6 +27,8 @@ export interface Env {
   MAX_ATTRIBUTES?: string;
   MAX_NAMESPACE_DECLARATIONS?: string;
   MAX_PENDING_DIALBACK?: string;
+  MAX_FAILED_PAIRS?: string;
+  MAX_BIDI_ROUTES_PER_DOMAIN?: string;
   /** Seconds without traffic from the peer before an inbound stream is closed (default 600). */
   S2S_IDLE_SECONDS?: string;
   DELIVERY_COMMIT_WINDOW_MS?: string;

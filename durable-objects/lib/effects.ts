@@ -14,6 +14,8 @@ export interface EffectHooks {
   reply(stanza: Element): void;
   /** Observes pair-state / audit / closed / verify-result. */
   observe(action: ShellAction): void;
+  /** Before a batch of actions is carried out (Effects.prepare); awaited briefly. */
+  prepare?(actions: readonly ShellAction[]): Promise<unknown> | undefined;
   /** Seconds a verification with the authority took (answered or failed). */
   verified?(seconds: number): void;
   /**
@@ -38,7 +40,10 @@ export function makeEffects(env: Env, hooks: EffectHooks): Effects {
     deliver: (stanza) => hooks.accept(stanza),
     // An error reply for our application, which sent the original: delivered like inbound traffic.
     bounce: (stanza) => hooks.accept(stanza),
+    // An error reply for the peer (RFC 6120 §8.3, e.g. jid-malformed): on its way like our app's replies.
+    reply: (stanza) => hooks.reply(stanza),
     observe: (a) => hooks.observe(a),
+    ...(hooks.prepare ? { prepare: hooks.prepare } : {}),
   };
 }
 

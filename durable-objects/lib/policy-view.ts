@@ -14,9 +14,14 @@ import { CONTROL_PLANE_NAME, type ControlPlaneRpc } from "./session-rpc.js";
 
 const DEFAULT_REMOTE: RemotePolicy = { allowed: true, minLevel: "verified", bidi: true, onPairFailure: "keep-stream" };
 
+/** The engine limits the deployment's variables set (MAX_PENDING_DIALBACK, MAX_FAILED_PAIRS). */
+function deploymentLimits(config: EdgeConfig): Partial<EngineLimits> {
+  return { maxPendingPerStream: config.limits.maxPendingPerStream, maxFailedPairsPerStream: config.limits.maxFailedPairs };
+}
+
 export function configPolicy(config: EdgeConfig): PolicyView {
   const hosted = new Set<string>(config.domains);
-  const limits = { ...DEFAULT_ENGINE_LIMITS, maxPendingPerStream: config.limits.maxPendingPerStream };
+  const limits = { ...DEFAULT_ENGINE_LIMITS, ...deploymentLimits(config) };
   return {
     isHosted: (d: Domain) => hosted.has(d),
     forRemote: () => DEFAULT_REMOTE,
@@ -44,7 +49,7 @@ export class LivePolicy implements PolicyView {
       if (snap.version === this.#version) return;
       this.#view = new DocumentPolicyView(snap.document, {
         hosted: this.config.domains,
-        limits: { maxPendingPerStream: this.config.limits.maxPendingPerStream },
+        limits: deploymentLimits(this.config),
       });
       this.#version = snap.version;
     } catch (err) {

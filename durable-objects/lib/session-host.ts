@@ -27,8 +27,15 @@ export interface Effects {
   deliver(stanza: Element, from: Domain, to: Domain): void;
   /** An error reply for a local sender (our application). */
   bounce(stanza: Element, condition: string): void;
+  /** An error reply for the peer (a stanza it sent was refused): route it to the peer's domain. */
+  reply?(stanza: Element): void;
   /** pair-state, audit, verify-result and closed, for indexes and waiters. */
   observe(action: ShellAction): void;
+  /**
+   * Work that must be done before any of `actions` is carried out (e.g. the bidi route of a pair
+   * that becomes valid, before the peer reads type='valid'). Awaited, at most PREPARE_MS.
+   */
+  prepare?(actions: readonly ShellAction[]): Promise<unknown> | undefined;
 }
 
 export interface Counters {
@@ -95,6 +102,8 @@ export class SessionHost {
 
   async #pump(): Promise<void> {
     const actions = await drive(this.stream, this.keys, this.now);
+    const ready = this.effects.prepare?.(actions);
+    if (ready) await deadline(ready, PREPARE_MS);
     for (const a of actions) this.#carryOut(a);
     this.#save();
     this.setAlarm(this.closed ? undefined : this.stream.pollTimeout());
@@ -129,6 +138,9 @@ export class SessionHost {
       case "bounce":
         this.effects.bounce(a.stanza, a.condition);
         return;
+      case "reply":
+        this.effects.reply?.(a.stanza);
+        return;
       case "closed":
         this.closed = true;
         this.link.close();
@@ -147,6 +159,15 @@ export class SessionHost {
     this.#savedRevision = revision;
     this.store.put(this.snapshotKey, JSON.stringify(this.stream.snapshot()));
   }
+}
+
+/** How long a stream waits for Effects.prepare: past it the actions go ahead (a hung RPC must not stall the stream). */
+export const PREPARE_MS = 2000;
+
+function deadline(p: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([p.catch(() => {}), late]).finally(() => clearTimeout(timer));
 }
 
 /** Elements in a snapshot's queues are XML strings; the engine restores them itself. */

@@ -56,6 +56,15 @@ export class TcpLink implements Link {
     return new TcpLink(socket, target, servername, limits);
   }
 
+  /**
+   * The reader's limits (RFC 6120 §13.12: the policy's maxStanzaBytes knob), known once the policy
+   * read that ran alongside the connect is done; only before run() started reading.
+   */
+  setLimits(limits: Pick<Limits, "maxStanzaBytes" | "maxDepth" | "maxAttributes" | "maxNamespaceDeclarations">): void {
+    if (this.bytesIn > 0) throw new Error("TcpLink.setLimits after reading began");
+    this.#codec = new TcpCodec(limits);
+  }
+
   /** Reads until the socket ends; each decoded event is awaited before the next chunk is read. */
   async run(onEvent: (e: WireEvent) => Promise<void>): Promise<void> {
     try {

@@ -4,7 +4,7 @@
 
 import { parse, type Element } from "ltx";
 import { toHex, type Domain } from "../types.js";
-import { jidDomain } from "../stream/addressing.js";
+import { canonicalJid, jidDomain } from "../stream/addressing.js";
 
 // Re-exported for the shells, which check stanza addresses the same way the engine does.
 export { jidDomain };
@@ -33,12 +33,19 @@ export function submitStanza(xml: string, hosted: readonly Domain[], maxBytes: n
   }
   // Over S2S the stream's default namespace is jabber:server (RFC 6120 §4.8.3); the element inherits it.
   delete stanza.attrs.xmlns;
-  const from = jidDomain(stanza.attrs.from);
-  if (!from) return { ok: false, status: 422, detail: "'from' is required and must be a JID" };
+  if (!stanza.attrs.from) return { ok: false, status: 422, detail: "'from' is required and must be a JID" };
+  if (!stanza.attrs.to) return { ok: false, status: 422, detail: "'to' is required and must be a JID" };
+  // RFC 7622: checked and sent in canonical form, as the engine checks what peers send us.
+  const fromJid = canonicalJid(stanza.attrs.from);
+  if (!fromJid.ok) return { ok: false, status: 422, detail: `jid-malformed: 'from' ${JSON.stringify(stanza.attrs.from)} is not a valid XMPP address (RFC 7622)` };
+  const from = fromJid.jid.domain;
   if (!hosted.includes(from)) return { ok: false, status: 422, detail: `'from' domain ${from} is not hosted here (EDGE_DOMAINS)` };
-  const to = jidDomain(stanza.attrs.to);
-  if (!to) return { ok: false, status: 422, detail: "'to' is required and must be a JID" };
+  const toJid = canonicalJid(stanza.attrs.to);
+  if (!toJid.ok) return { ok: false, status: 422, detail: `jid-malformed: 'to' ${JSON.stringify(stanza.attrs.to)} is not a valid XMPP address (RFC 7622)` };
+  const to = toJid.jid.domain;
   if (hosted.includes(to)) return { ok: false, status: 422, detail: `'to' domain ${to} is hosted here; the edge only federates with remote domains` };
+  stanza.attrs.from = fromJid.jid.full;
+  stanza.attrs.to = toJid.jid.full;
   if (stanza.name === "iq" && !["get", "set", "result", "error"].includes(stanza.attrs.type)) {
     return { ok: false, status: 422, detail: "an iq needs type get, set, result or error (RFC 6120 §8.2.3)" };
   }

@@ -71,6 +71,12 @@ export type Action =
   | { type: "deliver"; stanza: Element; from: Domain; to: Domain }
   /** An error reply (RFC 6120 §8.3, from/to swapped, same id) for a local sender. */
   | { type: "bounce"; stanza: Element; condition: StanzaErrorCondition }
+  /**
+   * An error reply (RFC 6120 §8.3) to a stanza the peer sent on a verified pair (e.g. jid-malformed,
+   * §8.3.3.8): from a hosted domain to the peer's domain, routed like an application stanza to it
+   * (this stream when XEP-0288 bidi allows, else the outbound stream). Never for unverified senders.
+   */
+  | { type: "reply"; stanza: Element; condition: StanzaErrorCondition }
   /** A domain pair changed state. `condition` for error/invalid; `level` once valid. */
   | {
       type: "pair-state";

@@ -56,6 +56,14 @@ export interface EngineLimits {
    */
   maxPairsPerStream: number;
   /**
+   * Inbound domain pairs whose verification failed (the authority said invalid, could not be
+   * reached, or did not answer in time) one stream may have before it is closed with the stream
+   * error `policy-violation` (issue 10.8, MAX_FAILED_PAIRS). Up to this many, each failed pair gets
+   * its dialback error and the verified pairs stay (seed 001); the one past it ends the stream, so
+   * a spoofer cannot make us send db:verify to its victim without end.
+   */
+  maxFailedPairsPerStream: number;
+  /**
    * RFC 6120 §13.12: the largest stanza (bytes of UTF-8) the shell's reader accepts on this stream.
    * The engine never sees bytes; the shell passes this to its StreamReader / FrameReader.
    * Undefined: the deployment's MAX_STANZA_BYTES (EdgeConfig.limits.maxStanzaBytes).
@@ -73,6 +81,7 @@ export const DEFAULT_ENGINE_LIMITS: EngineLimits = {
   maxQueuedPerPair: 1000,
   maxOutstandingVerifies: 100000,
   maxPairsPerStream: 10_000,
+  maxFailedPairsPerStream: 5,
 };
 
 /**

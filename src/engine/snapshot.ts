@@ -39,6 +39,8 @@ export interface StreamFacts<Id extends string = string, Dom extends string = st
   scope: Record<string, string>;
   nextHandle: number;
   negotiationDeadline: number | undefined;
+  /** Inbound pairs whose verification failed on this stream (capped by maxFailedPairsPerStream). */
+  failedPairs: number;
 }
 
 /** The keys of StreamFacts, for copying them between a live stream and a snapshot. */
@@ -61,6 +63,7 @@ export const STREAM_FACTS = [
   "scope",
   "nextHandle",
   "negotiationDeadline",
+  "failedPairs",
 ] as const satisfies readonly (keyof StreamFacts)[];
 
 // Compile-time check that STREAM_FACTS names every field (a new fact must be snapshotted too).

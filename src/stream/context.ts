@@ -85,6 +85,7 @@ export function newCtx(fixed: Pick<Ctx, "role" | "policy" | "transport" | "timeo
     scope: {},
     nextHandle: 1,
     negotiationDeadline: undefined,
+    failedPairs: 0,
     inbound: new Map(),
     inByHandle: new Map(),
     outbound: new OutboundPairs(),
@@ -108,7 +109,7 @@ const STANZA_NAMES = new Set(["message", "presence", "iq"]);
  * verified pair changes nothing; everything else (dialback, pair states, closing) does.
  */
 function stateful(a: Action): boolean {
-  if (a.type === "deliver") return false;
+  if (a.type === "deliver" || a.type === "reply") return false;
   if (a.type === "send" && a.data.kind === "element") return !STANZA_NAMES.has(a.data.element.name);
   return true;
 }

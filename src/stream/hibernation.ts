@@ -36,6 +36,7 @@ export function restoreInto(c: Ctx, snap: StreamSnapshot): void {
   // Snapshots from before SASL EXTERNAL have no `sasl` fact: nothing was offered on them.
   c.sasl ??= "none";
   c.saslFailures ??= 0;
+  c.failedPairs ??= 0;
 
   // Deadline queues must be filled in deadline order.
   const inPending: { key: string; handle: number; deadline: number; dbKey: string | undefined }[] = [];

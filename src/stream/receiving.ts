@@ -3,14 +3,14 @@
 // passes (only verified pairs; XEP-0288 adds the inverse of pairs we verified).
 
 import type { Element } from "ltx";
-import { StreamError, type StreamErrorCondition } from "../errors.js";
+import { bounce, StanzaError, StreamError, type StreamErrorCondition } from "../errors.js";
 import type { Domain } from "../types.js";
 import type { VerifyOutcome } from "../engine/actions.js";
 import { LEVEL_RANK } from "../engine/ports.js";
 import { dbResult, type DialbackCondition, type DialbackElement } from "../dialback/elements.js";
 import { pairKey, splitPairKey, validInbound } from "../dialback/pairs.js";
 import { audit, emit, levelFor, pairCount, pairsFull, pairState, send, sendClose, type Ctx } from "./context.js";
-import { jidDomain, toDomain } from "./addressing.js";
+import { canonicalJid, toDomain } from "./addressing.js";
 import { fail, finish } from "./ending.js";
 
 // XEP-0220 §2.2.1: Receiving Server gets a key from an Initiating Server.
@@ -119,6 +119,27 @@ export function verifyResult(c: Ctx, handle: number, outcome: VerifyOutcome, _no
     return;
   }
   c.inbound.delete(key);
+  pairFailed(c, sender, target, outcome);
+}
+
+// The verdict on a pair that failed: its dialback error (or type='invalid' and the close), then the
+// per-stream cap on failed pairs.
+function pairFailed(c: Ctx, sender: Domain, target: Domain, outcome: Exclude<VerifyOutcome, { type: "valid" }>): void {
+  refuseFailed(c, sender, target, outcome);
+  if (c.phase.name === "closed") return;
+  // Issue 10.8: seed 001 keeps a stream alive through one bad pair, but every failed pair cost a
+  // db:verify to the claimed domain's authority (a spoofer makes us pester its victim). Past
+  // maxFailedPairsPerStream the peer has shown enough: the stream ends (RFC 6120 §4.9.3.15
+  // policy-violation: "a local service policy"). A refusal for our own lack of capacity is not the
+  // peer's failure and does not count.
+  if (outcome.type === "error" && outcome.condition === "resource-constraint") return;
+  const max = c.policy.limits().maxFailedPairsPerStream;
+  if (++c.failedPairs <= max) return;
+  audit(c, "policy-refusal", `${c.failedPairs} failed domain pairs on one stream (limit ${max})`, target, sender);
+  fail(c, new StreamError("policy-violation", `too many failed domain pairs on this stream (limit ${max})`));
+}
+
+function refuseFailed(c: Ctx, sender: Domain, target: Domain, outcome: Exclude<VerifyOutcome, { type: "valid" }>): void {
   if (outcome.type === "invalid") {
     audit(c, "spoofing-attempt", `authority for ${sender} said the key for ${sender} -> ${target} is invalid`, target, sender);
     const pol = c.policy.forRemote(sender);
@@ -147,22 +168,41 @@ export function verifyResult(c: Ctx, handle: number, outcome: VerifyOutcome, _no
 }
 
 // RFC 6120 §4.9.3.9 / XEP-0220 §2: only stanzas on a verified pair (or, with XEP-0288, the inverse
-// of a pair we verified) are accepted; everything else ends the stream.
+// of a pair we verified) are accepted; everything else ends the stream. Addresses are checked and
+// delivered in canonical form (RFC 7622, ./addressing.ts): the application sees exactly the domain
+// that was verified, never "peer。test" or "PEER.TEST." for it. A 'from' whose domainpart is no
+// domain names no verified domain (invalid-from: a reply could not be addressed to it anyway).
 export function onStanza(c: Ctx, el: Element): void {
-  const from = jidDomain(el.attrs.from);
-  const to = jidDomain(el.attrs.to);
-  if (el.attrs.from === undefined || el.attrs.to === undefined) {
+  const rawFrom = el.attrs.from as string | undefined;
+  const rawTo = el.attrs.to as string | undefined;
+  if (rawFrom === undefined || rawTo === undefined) {
     return fail(c, new StreamError("improper-addressing", "S2S stanzas need from and to"));
   }
-  if (!to || !c.policy.isHosted(to)) {
-    audit(c, "unauthorized-stanza", `stanza to unhosted '${el.attrs.to}'`, undefined, from);
+  const from = canonicalJid(rawFrom);
+  const to = canonicalJid(rawTo);
+  const fromDomain = from.ok ? from.jid.domain : from.domain;
+  const toDomain = to.ok ? to.jid.domain : to.domain;
+  if (!toDomain || !c.policy.isHosted(toDomain)) {
+    audit(c, "unauthorized-stanza", `stanza to unhosted '${rawTo}'`, undefined, fromDomain);
     return fail(c, new StreamError("host-unknown"));
   }
-  if (!from || !mayReceive(c, from, to)) {
-    audit(c, "unauthorized-stanza", `stanza from '${el.attrs.from}' to ${to} on no verified pair`, to, from);
+  if (!fromDomain || !mayReceive(c, fromDomain, toDomain)) {
+    audit(c, "unauthorized-stanza", `stanza from '${rawFrom}' to ${toDomain} on no verified pair`, toDomain, fromDomain);
     return fail(c, new StreamError("invalid-from"));
   }
-  emit(c, { type: "deliver", stanza: el, from, to });
+  if (!from.ok || !to.ok) {
+    // RFC 6120 §8.3.3.8: an address with no canonical form (RFC 7622) is refused with a stanza
+    // error, answered to the verified sender; the stream and its pairs carry on.
+    const reply = bounce(el, new StanzaError("jid-malformed", `${from.ok ? "'to'" : "'from'"} is not a valid XMPP address`));
+    if (reply) {
+      reply.attrs.from = to.ok ? to.jid.full : toDomain;
+      emit(c, { type: "reply", stanza: reply, condition: "jid-malformed" });
+    }
+    return;
+  }
+  if (rawFrom !== from.jid.full) el.attrs.from = from.jid.full;
+  if (rawTo !== to.jid.full) el.attrs.to = to.jid.full;
+  emit(c, { type: "deliver", stanza: el, from: fromDomain, to: toDomain });
 }
 
 export function mayReceive(c: Ctx, remote: Domain, local: Domain): boolean {

@@ -125,6 +125,12 @@ export class S2SStream {
     for (const key of this.#c.inbound.keys()) out.add(splitPairKey(key)[0] as Domain);
     return [...out];
   }
+  /** Inbound pairs verified here, as (remote, local) (O(pairs): not for hot paths). */
+  verifiedInboundPairs(): [remote: Domain, local: Domain][] {
+    const out: [Domain, Domain][] = [];
+    for (const [key, rec] of this.#c.inbound) if (rec.state === "valid") out.push(splitPairKey(key));
+    return out;
+  }
   /** Pairs this stream carries, pending or verified, both directions: what maxPairsPerStream caps. O(1). */
   get pairCount(): number {
     return pairCount(this.#c);

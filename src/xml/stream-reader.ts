@@ -9,6 +9,7 @@ import { XmlLexer } from "./lexer.js";
 import type { ReaderLimits } from "./limits.js";
 import { NS_SERVER, NS_STREAM } from "./namespaces.js";
 import { TreeBuilder } from "./tree.js";
+import { firstInvalidUtf8, incompleteTail } from "./utf8.js";
 
 export interface StreamReaderOptions {
   /** RFC 6120 §4.8.2: the default namespace the header must declare. jabber:server for S2S. */
@@ -35,6 +36,10 @@ export class StreamReader {
   #error: StreamError | undefined;
   #closed = false;
   #highSurrogate = "";
+  /** Bytes of a character the decoder holds back (its start came in an earlier chunk). */
+  #carry: Uint8Array = NO_BYTES;
+  /** Whether bytes were decoded yet (a BOM is only dropped at the start). */
+  #started = false;
 
   constructor(limits: ReaderLimits, options: StreamReaderOptions = {}) {
     this.#contentNs = options.contentNamespace ?? NS_SERVER;
@@ -81,10 +86,29 @@ export class StreamReader {
       try {
         text = this.#decoder.decode(chunk, { stream: true });
       } catch {
-        return this.#fail(new StreamError("not-well-formed", "invalid UTF-8"));
+        return this.#invalidUtf8(chunk);
       }
+      this.#started ||= chunk.length > 0;
+      this.#carry = heldBack(this.#carry, chunk);
     }
     return this.#run(text, decoded);
+  }
+
+  /**
+   * The chunk holds invalid UTF-8 (RFC 6120 §11.6: not-well-formed). What precedes the bad byte is
+   * read first, as it would have been had the chunk been cut there: its elements come out, or an
+   * earlier error wins, so the error is the same, at the same byte, however the input was cut.
+   */
+  #invalidUtf8(chunk: Uint8Array): StreamEvent[] {
+    const bytes = new Uint8Array(this.#carry.length + chunk.length);
+    bytes.set(this.#carry);
+    bytes.set(chunk, this.#carry.length);
+    const bad = firstInvalidUtf8(bytes);
+    // Decodes without error: the prefix is valid, and an unfinished character at its end is held.
+    const before = new TextDecoder("utf-8", { fatal: true, ignoreBOM: this.#started }).decode(bytes.subarray(0, Math.max(bad, 0)), { stream: true });
+    const events = this.#run(before, true);
+    if (this.done) return events;
+    return [...events, ...this.#fail(new StreamError("not-well-formed", "invalid UTF-8"))];
   }
 
   /** The transport closed. Reports a truncated UTF-8 sequence; an unclosed stream is not an XML error. */
@@ -109,6 +133,8 @@ export class StreamReader {
     this.#error = undefined;
     this.#closed = false;
     this.#highSurrogate = "";
+    this.#carry = NO_BYTES;
+    this.#started = false;
   }
 
   #run(text: string, decoded = false): StreamEvent[] {
@@ -157,6 +183,20 @@ export class StreamReader {
     this.#tree.setScope(this.#contentNs, prefixes);
     this.#events.push({ type: "open", name, attrs });
   }
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/** What the streaming decoder holds back after `chunk` (it held `carry` before). */
+function heldBack(carry: Uint8Array, chunk: Uint8Array): Uint8Array {
+  const n = chunk.length;
+  if (n === 0) return carry;
+  if (chunk[n - 1]! < 0x80) return NO_BYTES; // the common case: the chunk ends with ASCII
+  if (n >= 3) return incompleteTail(chunk.subarray(n - 3));
+  const joined = new Uint8Array(carry.length + n);
+  joined.set(carry);
+  joined.set(chunk, carry.length);
+  return incompleteTail(joined);
 }
 
 function newDecoder(): TextDecoder {

@@ -55,7 +55,9 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
 
   const dns = new Map<string, string[]>();
   // A stand-in for the operator's webhook: records deliveries, or fails with `hookStatus`.
-  const hook: { status: number; received: { body: string; signature: string | undefined }[] } = { status: 204, received: [] };
+  // `hang`: requests are held unanswered (a hung operator webhook) until the state is set again.
+  const hook: { status: number; hang: boolean; received: { body: string; signature: string | undefined }[] } = { status: 204, hang: false, received: [] };
+  let held: (() => void)[] = [];
   const waitUntil = async (pred: () => boolean, ms: number) => {
     const deadline = Date.now() + ms;
     while (!pred() && Date.now() < deadline) {
@@ -121,13 +123,21 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
       }
       if (req.method === "POST" && url.pathname === "/hook") {
         hook.received.push({ body, signature: req.headers["x-dialback-edge-signature"] as string | undefined });
+        if (hook.hang) return void held.push(() => { res.writeHead(503); res.end(); });
         res.writeHead(hook.status);
         return res.end();
+      }
+      if (url.pathname === "/hang") {
+        // Any request here is held like a hung webhook's (a DoH resolver that never answers, say).
+        return void held.push(() => { res.writeHead(503); res.end(); });
       }
       if (url.pathname === "/hook-state") {
         if (req.method === "POST") {
           hook.status = json.status ?? 204;
+          hook.hang = json.hang === true;
           hook.received = [];
+          for (const release of held) release();
+          held = [];
         }
         return send(200, hook);
       }

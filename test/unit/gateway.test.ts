@@ -246,6 +246,27 @@ describe("gateway: optional TLS (GATEWAY_REQUIRE_TLS=false)", () => {
   });
 });
 
+describe("gateway: edge link opened early", () => {
+  it("with GATEWAY_REQUIRE_TLS=false opens the edge's WebSocket at TCP accept, before the peer's stream header", async () => {
+    fx = await startFixture({ GATEWAY_REQUIRE_TLS: "false" });
+    const peer = await Peer.tcp(fx.gateway.ports.starttls!);
+    // Nothing written yet: the WebSocket handshake (and the edge's session start) overlaps the
+    // peer's header instead of following it.
+    const s = await fx.edge.session();
+    expect(s.frames).toEqual([]);
+    peer.write(header());
+    expect(await fx.edge.frame(s, /^<open /)).toMatch(/to='edge.test'/);
+  });
+
+  it("with STARTTLS required opens no WebSocket before TLS (the gateway answers the pre-TLS stream itself)", async () => {
+    fx = await startFixture();
+    const peer = await Peer.tcp(fx.gateway.ports.starttls!);
+    peer.write(header());
+    await peer.wait(/<proceed|<required\/>/);
+    expect(fx.edge.sessions).toHaveLength(0);
+  });
+});
+
 describe("gateway: limits, timeouts, failures, shutdown", () => {
   it("refuses connections beyond GATEWAY_MAX_CONNECTIONS_PER_IP with policy-violation", async () => {
     fx = await startFixture({ GATEWAY_MAX_CONNECTIONS_PER_IP: "2" });

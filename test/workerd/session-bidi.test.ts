@@ -33,7 +33,7 @@ async function bidiStream(waitRoute = true): Promise<{ link: Uplink; session: st
   expect(done.result).toEqual({ type: "valid" });
   expect(done.bidi).toBe(true);
   if (!waitRoute) return { link, session: "" };
-  // The session announces itself to peer.test's RemoteDomain (already while the pair is pending).
+  // The session announces itself to peer.test's RemoteDomain before the peer reads type='valid'.
   const routes = await until(() => peerDomain().bidiRoutes(), (r) => r.length > 0);
   expect(routes.length).toBeGreaterThan(0);
   return { link, session: routes[0]! };
@@ -104,7 +104,7 @@ describe("application stanzas over the peer's inbound bidi stream (XEP-0288 §2)
     // The closed session withdraws itself ...
     await until(() => peerDomain().bidiRoutes(), (r) => !r.includes(session));
     // ... and a route that outlived its stream (withdrawal lost) is refused by the session itself.
-    await peerDomain().addBidiRoute(session);
+    await peerDomain().addBidiRoute(session, "edge.test");
     const before = await stats();
     await apiSend("<message from='app@edge.test' to='carol@peer.test' id='bidi-out3'><body>after close</body></message>");
     const { items } = await inbox(1);

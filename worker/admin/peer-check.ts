@@ -12,6 +12,7 @@ import { DialbackKeys } from "../../src/dialback/keys.js";
 import { evaluatePair, type PolicyDocument } from "../../src/policy/index.js";
 import { resolvePeer, type Target } from "../../src/resolve/resolver.js";
 import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
+import { dohFetch } from "../../durable-objects/lib/deadline.js";
 import { asStreamId, type Domain } from "../../src/types.js";
 import { NS_TLS, StreamReader, streamClose, streamHeader, type StreamEvent } from "../../src/xml/index.js";
 
@@ -60,7 +61,7 @@ export async function checkPeer(
   const targets = await run<Target[]>("resolve", async () => {
     const r = await resolvePeer(domain, {
       staticRoutes: config.staticRoutes,
-      fetch: (url, init) => fetch(url, init),
+      fetch: dohFetch(config.timeouts.dohMs),
       dohUrl: dohUrl ?? DEFAULT_DOH_URL,
       random: Math.random,
       now: Date.now(),

@@ -39,6 +39,11 @@ export interface StackOptions {
   /** The sink also takes XEP-0368 direct TLS s2s on 5270. */
   sinkDirectTls?: boolean;
   extraRecords?: { a?: Array<[string, string]>; srv?: Array<[string, string, number]> };
+  /** The A record to publish for `name` instead of `address` (e.g. a delay relay's), or undefined. */
+  addressOf?: (name: string, address: string) => string | undefined;
+  /** More modules and global config lines for the first Prosody (prosody.test and its extra hosts). */
+  prosodyExtraModules?: string[];
+  prosodyExtraGlobal?: string | ((ip: Stack["ip"]) => string);
   /** Gateway variables (e.g. GATEWAY_REQUIRE_TLS). */
   gatewayEnv?: Record<string, string>;
 }

@@ -56,7 +56,10 @@ export function pickNet() {
  *         _xmpps-server._tcp for edge.test), logLevel, prosodyExtraHosts: string[] (more Prosody
  *         hosts, each with user@host), sink: boolean (a second Prosody hosting sink.test, bob@sink.test),
  *         sinkDirectTls: boolean (the sink also takes direct TLS s2s on 5270),
- *         extraRecords: { a, srv } (more DNS records, e.g. for a harness peer) }
+ *         extraRecords: { a, srv } (more DNS records, e.g. for a harness peer),
+ *         addressOf: (name, address) => address | undefined (the A record to publish instead, e.g. a
+ *         delay relay's address), prosodyExtraModules, prosodyExtraGlobal (config lines for the first Prosody, or a
+ *         function of the run's addresses `ip` returning them) }
  */
 export async function startTopology(opts = {}) {
   const { tls = false, bidi = false } = opts;
@@ -90,7 +93,7 @@ export async function startTopology(opts = {}) {
       records: {
         a: [[DOMAINS.prosody, ip.prosody], [DOMAINS.prosodyDenied, ip.prosody], [DOMAINS.ejabberd, ip.ejabberd],
           [DOMAINS.edge, ip.gateway], [DOMAINS.sink, ip.sink], ...extraHosts.map((h) => [h, ip.prosody]),
-          ...(opts.extraRecords?.a ?? [])],
+          ...(opts.extraRecords?.a ?? [])].map(([name, addr]) => [name, opts.addressOf?.(name, addr) ?? addr]),
         srv: [...srv(DOMAINS.prosody), ...srv(DOMAINS.prosodyDenied), ...srv(DOMAINS.ejabberd), ...srv(DOMAINS.edge),
           ...srv(DOMAINS.sink), ...extraHosts.flatMap(srv), ...(opts.extraRecords?.srv ?? []),
           // XEP-0368: the gateway's direct TLS port, unless the run wants peers to use STARTTLS.
@@ -108,6 +111,8 @@ export async function startTopology(opts = {}) {
         users: { [`alice@${DOMAINS.prosody}`]: PASSWORD, [`bob@${DOMAINS.prosody}`]: PASSWORD, [`carol@${DOMAINS.prosodyDenied}`]: PASSWORD,
           ...Object.fromEntries(extraHosts.map((h) => [`user@${h}`, PASSWORD])) },
         cert: certs.prosody, resolvConf: dns.resolvConf, logLevel: opts.logLevel,
+        extraModules: opts.prosodyExtraModules,
+        extraGlobal: typeof opts.prosodyExtraGlobal === "function" ? opts.prosodyExtraGlobal(ip) : opts.prosodyExtraGlobal,
       });
       started.push(topo.prosody);
     }

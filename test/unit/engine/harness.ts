@@ -75,6 +75,8 @@ export class Server {
   readonly policy: TestPolicy;
   delivered: { stanza: Element; from: string; to: string; stream: S2SStream }[] = [];
   bounced: { stanza: Element; condition: string }[] = [];
+  /** Error replies to stanzas a peer sent (RFC 6120 §8.3), addressed to that peer. */
+  replies: { stanza: Element; condition: string }[] = [];
   audits: Extract<Action, { type: "audit" }>[] = [];
   pairEvents: Extract<Action, { type: "pair-state" }>[] = [];
   verifyRequests: (Extract<Action, { type: "verify" }> & { stream: S2SStream })[] = [];
@@ -272,6 +274,9 @@ export class World {
       case "bounce":
         server.bounced.push({ stanza: a.stanza, condition: a.condition });
         return;
+      case "reply":
+        server.replies.push({ stanza: a.stanza, condition: a.condition });
+        return;
       case "pair-state":
         server.pairEvents.push(a);
         return;
@@ -341,6 +346,8 @@ export function show(actions: Action[]): string[] {
         return `deliver ${a.stanza.toString()}`;
       case "bounce":
         return `bounce ${a.condition} ${a.stanza.attrs.id}`;
+      case "reply":
+        return `reply ${a.stanza.toString()}`;
       case "audit":
         return `audit ${a.event}`;
       case "closed":
