@@ -46,14 +46,18 @@ async function inboxSeq(stack: Stack): Promise<number> {
   return ((await res.json()) as { items: { seq: number }[] }).items[0]?.seq ?? 0;
 }
 
-/** Waits until `count()` reaches `target`, or nothing moved for `stallMs`; returns the last count and when it moved last. */
-async function waitFor(count: () => Promise<number>, target: number, stallMs: number, pollMs = 100) {
+/**
+ * Waits until `count()` reaches `target`, or nothing moved for `stallMs` (`firstMs` before the first
+ * one: thousands of new streams take a while to start delivering); returns the last count and when it
+ * moved last.
+ */
+async function waitFor(count: () => Promise<number>, target: number, stallMs: number, pollMs = 100, firstMs = stallMs) {
   let last = -1;
   let moved = performance.now();
   for (;;) {
     const n = await count();
     if (n !== last) [last, moved] = [n, performance.now()];
-    if (n >= target || performance.now() - moved > stallMs) return { n, at: moved };
+    if (n >= target || performance.now() - moved > (n > 0 ? stallMs : firstMs)) return { n, at: moved };
     await sleep(pollMs);
   }
 }
@@ -187,7 +191,7 @@ export default async function bench(): Promise<void> {
         const count = receiver === "prosody"
           ? () => Promise.resolve(bob.received.filter((el) => el.getChildText?.("body")?.startsWith(marker)).length)
           : async () => (await inboxSeq(stack)) - seqBase;
-        const done = await waitFor(count, n, 30_000, receiver === "edge" ? 250 : 50);
+        const done = await waitFor(count, n, 30_000, receiver === "edge" ? 250 : 50, 180_000);
         const ms = done.at - t0;
         const c1 = cpu();
         const m1 = rss();
