@@ -3,8 +3,8 @@ import { defineProject } from "vitest/config";
 import { harnessPorts, PRODUCTION_PORTS_ENV } from "./test/harness/ports.js";
 
 // The edge as deployed (EDGE_ENV=production) against its own harness peer: for what development mode
-// relaxes, i.e. outbound targets in private address space (issue 10 defect 7). Only peer.test is a
-// static route; everything else is resolved through the harness's DoH endpoint.
+// relaxes, i.e. outbound targets in private address space (issue 10 defect 7), and for budgets set
+// small. Static routes below; everything else is resolved through the harness's DoH endpoint.
 const ports = await harnessPorts(PRODUCTION_PORTS_ENV);
 
 export default defineProject({
@@ -19,7 +19,17 @@ export default defineProject({
           ADMIN_TOKEN: "test-admin-token-0123456789",
           APP_TOKEN: "test-app-token-0123456789ab",
           GATEWAY_TOKEN: "test-gateway-token-012345678",
-          S2S_STATIC_ROUTES: `peer.test=127.0.0.1:${ports.s2s}`,
+          // peer.test and budget.test's subdomains share the harness's address; far.other.test names
+          // it differently, so it counts as a second authority address.
+          S2S_STATIC_ROUTES: [
+            `peer.test=127.0.0.1:${ports.s2s}`,
+            ...[1, 2, 3, 4].map((i) => `s${i}.budget.test=127.0.0.1:${ports.s2s}`),
+            `near.other.test=127.0.0.1:${ports.s2s}`,
+            `far.other.test=localhost:${ports.s2s}`,
+          ].join(","),
+          // Small budgets, so tests reach them with a handful of claims (test/workerd-production/verify-budget.test.ts).
+          VERIFY_MAX_PENDING_PER_PARENT: "3",
+          VERIFY_MAX_AUTHORITIES_PER_PARENT: "1",
           DOH_URL: `http://127.0.0.1:${ports.control}/dns-query`,
         },
       },

@@ -24,7 +24,7 @@ import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Attack } from "./hostile/attack.js";
+import { control, type Attack } from "./hostile/attack.js";
 import { bidiClaims, nonCanonicalFrom, pendingFanOut, spoofedResults, ssrf } from "./hostile/attacks-dialback.js";
 import { escapingGrowth, manyAttributes, preHandshakeFlood } from "./hostile/attacks-gateway.js";
 import { hostileAdmin, hostSpoof, hungWebhook } from "./hostile/attacks-http.js";
@@ -33,11 +33,14 @@ import { PUBLIC_TARPIT, startHostileStack, type HostileStack } from "./hostile/s
 import { treeRssMiB } from "./hostile/world.js";
 
 // Run order: the attacks whose aftermath lasts longest on an unfixed edge (3, 4) come last, so they
-// spoil fewer of the other figures. `HOSTILE_ONLY=4,7` runs only those.
-const ORDER: Attack[] = [hostileAdmin, hostSpoof, nonCanonicalFrom, ssrf, escapingGrowth, hungWebhook, spoofedResults, preHandshakeFlood, manyAttributes, bidiClaims, pendingFanOut];
+// spoil fewer of the other figures. Attack 0 is the control (nothing sent): its ratios are the
+// machine's noise at that moment. `HOSTILE_ONLY=4,7` runs only those.
+const ORDER: Attack[] = [control, hostileAdmin, hostSpoof, nonCanonicalFrom, ssrf, escapingGrowth, hungWebhook, spoofedResults, preHandshakeFlood, manyAttributes, bidiClaims, pendingFanOut];
 const ONLY = process.env.HOSTILE_ONLY?.split(",").map(Number);
 const ATTACKS = ORDER.filter((a) => !ONLY || ONLY.includes(a.n));
 const READY_MAX_MS = 30_000;
+/** Samples of each legitimate measure, just before and during each attack (medians compared). */
+const SAMPLES = 5;
 const AFTER_MAX_MS = 30_000;
 const SETTLE_MAX_MS = 30_000;
 const RETURNED_MIB = 32;
@@ -65,9 +68,9 @@ export default async function bench(): Promise<void> {
     });
     await legit.measure(3); // warm-up: JIT, the outbound stream to peer.test, the verify stream
     const types: string[] = [];
-    const idle = await legit.measure(5, types);
+    const idle = await legit.measure(7, types);
     const base = rss();
-    console.log(`idle (median of 5): ttf ${fmt(idle.ttf)}  vrfy ${fmt(idle.vrfy)} (answers ${[...new Set(types)].join(",")})  api ${fmt(idle.api)}` +
+    console.log(`idle (median of 7): ttf ${fmt(idle.ttf)}  vrfy ${fmt(idle.vrfy)} (answers ${[...new Set(types)].join(",")})  api ${fmt(idle.api)}` +
       `  | RSS workerd ${base.workerd.toFixed(0)} MiB, gateway ${base.gateway.toFixed(0)} MiB | load ${load()}`);
     console.log(`targets: every ratio <= 2x; RSS growth < ${BOUNDED_MIB} MiB and back within ${RETURNED_MIB} MiB <= ${AFTER_MAX_MS / 1000} s after; 0 outbound connections to refused addresses`);
     const summary: string[] = [];
@@ -86,7 +89,7 @@ type Outbound = { peer: number; tarpit: number; refused: number };
 async function runOne(stack: HostileStack, legit: LegitPeer, attack: Attack, firstIdle: Figures, rss: () => Rss, outbound: () => Outbound): Promise<string> {
   // Ratios are against the legitimate peer measured just before this attack (the shared machine's
   // load drifts over ten minutes); the first idle figures are printed at the top for comparison.
-  const idle = await legit.measure(3);
+  const idle = await legit.measure(SAMPLES);
   for (const m of MEASURES) idle[m] ??= firstIdle[m];
   const before = rss();
   const out0 = outbound();
@@ -104,9 +107,9 @@ async function runOne(stack: HostileStack, legit: LegitPeer, attack: Attack, fir
   try {
     const running = await attack.start(stack);
     held = running.held;
-    await Promise.race([running.ready, new Promise((r) => setTimeout(r, READY_MAX_MS))]);
+    await Promise.race([running.ready, new Promise((r) => setTimeout(r, attack.readyMaxMs ?? READY_MAX_MS))]);
     sample();
-    figs = await legit.measure(3);
+    figs = await legit.measure(SAMPLES);
     sample();
     observed = await running.stop();
   } finally {

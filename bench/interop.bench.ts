@@ -20,14 +20,16 @@ import { PASSWORD } from "../scripts/interop/lib/topology.mjs";
 import { startHarness, type RunningHarness as Harness } from "../test/harness/server.js";
 import { cpuSeconds, loadAverage } from "./interop/proc-stats.js";
 import { realSenderCpu } from "./interop/real-sender.js";
+import { rssSoak } from "./interop/soak.js";
 import { gatewayProfiles } from "./interop/profile.js";
 
 /**
- * Sections to run (BENCH_INTEROP=first,real,synthetic; default all): `first` = a new peer's first
+ * Sections to run (BENCH_INTEROP=first,real,synthetic,soak; default all): `first` = a new peer's first
  * stanza, `real` = CPU and RSS with a real Prosody sender (bench/interop/real-sender.ts),
- * `synthetic` = CPU with the harness sender (hundreds of stanzas per TCP read: not what real servers do).
+ * `synthetic` = CPU with the harness sender (hundreds of stanzas per TCP read: not what real servers do),
+ * `soak` = RSS over 1,000,000 messages (bench/interop/soak.ts).
  */
-const SECTIONS = new Set((process.env.BENCH_INTEROP ?? "first,real,synthetic").split(",").map((x) => x.trim()));
+const SECTIONS = new Set((process.env.BENCH_INTEROP ?? "first,real,synthetic,soak").split(",").map((x) => x.trim()));
 
 const K = 5; // cold first-stanza samples per receiver
 const N = 40_000; // stanzas for the CPU figure
@@ -78,6 +80,7 @@ export default async function bench(): Promise<void> {
       await realSenderCpu(stack, alice, bob);
     }
     if (SECTIONS.has("synthetic")) await syntheticCpu(stack, harness, bob);
+    if (SECTIONS.has("soak")) await rssSoak(stack, harness);
   } finally {
     for (const c of clients) await c.close();
     await stack.stop();

@@ -47,7 +47,7 @@ export type MutationResult =
 
 const badCursor = (cursor: string): Failure => ({ ok: false, status: 422, title: "Invalid cursor", detail: `'${cursor}' is not a cursor this API returned` });
 const OUTBOUND_PREFIX = "remote:";
-const VERIFY_SUFFIX = "#verify";
+const AUTHORITY_PREFIX = "authority:";
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc {
@@ -226,18 +226,22 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
 
   /**
    * Inbound streams are StreamSession DOs named by id; the outbound one to X is RemoteDomain X
-   * ("remote:X"), and X's verify-only link ("remote:X#verify") lives in that same DO.
+   * ("remote:X"); verification links are AuthorityLink A for authority address A
+   * ("authority:A", and "authority:A#D" for a link of domain D's own in that same DO).
    */
   #session(id: string): StreamSessionRpc {
     if (id.startsWith(OUTBOUND_PREFIX)) {
       const ns = this.env.REMOTE_DOMAIN;
-      const rest = id.slice(OUTBOUND_PREFIX.length);
-      if (!rest.endsWith(VERIFY_SUFFIX)) return ns.get(ns.idFromName(rest)) as unknown as StreamSessionRpc;
-      const rd = ns.get(ns.idFromName(rest.slice(0, -VERIFY_SUFFIX.length)));
+      return ns.get(ns.idFromName(id.slice(OUTBOUND_PREFIX.length))) as unknown as StreamSessionRpc;
+    }
+    if (id.startsWith(AUTHORITY_PREFIX)) {
+      const ns = this.env.AUTHORITY_LINK;
+      const [address, link] = id.slice(AUTHORITY_PREFIX.length).split("#") as [string, string | undefined];
+      const al = ns.get(ns.idFromName(address));
       return {
-        revokePair: (local, remote, reason) => rd.revokePair(local, remote, reason, "verify"),
-        closeStream: (condition, text) => rd.closeStream(condition, text, "verify"),
-        describe: () => rd.describe("verify"),
+        revokePair: (local, remote, reason) => al.revokePair(local, remote, reason, link ?? ""),
+        closeStream: (condition, text) => al.closeStream(condition, text, link ?? ""),
+        describe: () => al.describe(link ?? ""),
       } as StreamSessionRpc;
     }
     const ns = this.env.STREAM_SESSION;

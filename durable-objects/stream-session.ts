@@ -24,6 +24,7 @@ import { IdleClock, idleMs } from "./lib/idle.js";
 import { SessionStore } from "./lib/store.js";
 import { DeliveryQueue } from "./lib/delivery-queue.js";
 import { deliverBatchToApp } from "./lib/deliver.js";
+import { AuthenticatedSignal } from "./lib/gateway-signal.js";
 
 export class StreamSession extends DurableObject<Env> {
   readonly #store: SessionStore;
@@ -42,6 +43,8 @@ export class StreamSession extends DurableObject<Env> {
   #idUsed = false;
   /** Stanzas for the application, persisted until delivered or bounced (at-least-once). */
   readonly #queue: DeliveryQueue;
+  /** Tells the TCP gateway when this stream is authenticated (lib/gateway-signal.ts). */
+  #signal: AuthenticatedSignal | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -110,13 +113,17 @@ export class StreamSession extends DurableObject<Env> {
       observe: (a) => this.#observe(a, control),
       verified: (seconds) => control.verificationLatency(seconds),
       accept: (stanza) => this.#queue.accept(stanza),
+      waitUntil: (p) => this.ctx.waitUntil(p),
       prepare: (actions) => this.#routesFor(actions),
     });
+    const signal = new AuthenticatedSignal(this.#meta!.connection.signalAuthenticated === true, (frame) => ws?.send(frame));
+    this.#signal = signal;
     const link = {
       write: (out: Outgoing) => {
         const text = this.#codec!.encode(out);
         host.counters.bytesOut += text.length;
         ws?.send(text);
+        signal.wrote(out);
       },
       close: () => {
         try {
@@ -148,6 +155,7 @@ export class StreamSession extends DurableObject<Env> {
 
   #observe(a: ShellAction, control: ControlReporter): void {
     control.action(a);
+    this.#signal?.observe(a);
     this.#announce(a);
     if (a.type === "pair-state" && this.#host && this.#meta) {
       const { pairs: _, ...info } = describeSession(this.#meta, this.#host);

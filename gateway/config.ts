@@ -31,6 +31,10 @@ export interface GatewayConfig {
   maxConnections: number;
   /** Connections at once from one address (IPv4, or IPv6 /64), counted from the raw TCP accept. */
   maxConnectionsPerIp: number;
+  /** Unauthenticated connections served at once per address (more wait: maxWaitingPerIp). */
+  maxUnauthenticatedPerIp: number;
+  /** Connections per address waiting for an unauthenticated slot (more are refused). */
+  maxWaitingPerIp: number;
   /** Accept to first element forwarded to the edge (TLS and stream setup included). */
   handshakeTimeoutMs: number;
   /** No bytes either way for this long closes the stream with connection-timeout. */
@@ -117,7 +121,9 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     requireTls: bool(env, "GATEWAY_REQUIRE_TLS", true),
     domains,
     maxConnections: int(env, "GATEWAY_MAX_CONNECTIONS", defaultMaxConnections(), 1, 10_000_000),
-    maxConnectionsPerIp: int(env, "GATEWAY_MAX_CONNECTIONS_PER_IP", 64, 1, 1_000_000),
+    maxConnectionsPerIp: int(env, "GATEWAY_MAX_CONNECTIONS_PER_IP", 4096, 1, 10_000_000),
+    maxUnauthenticatedPerIp: int(env, "GATEWAY_MAX_UNAUTHENTICATED_PER_IP", 256, 1, 1_000_000),
+    maxWaitingPerIp: int(env, "GATEWAY_MAX_WAITING_PER_IP", 256, 0, 1_000_000),
     handshakeTimeoutMs: int(env, "GATEWAY_HANDSHAKE_TIMEOUT_MS", 30_000, 100, 3_600_000),
     idleTimeoutMs: int(env, "GATEWAY_IDLE_TIMEOUT_MS", 900_000, 100, 86_400_000),
     shutdownGraceMs: int(env, "GATEWAY_SHUTDOWN_GRACE_MS", 5_000, 0, 600_000),

@@ -38,6 +38,7 @@ import {
   type StreamEvent,
 } from "../src/xml/index.js";
 import type { GatewayConfig } from "./config.js";
+import { NS_GATEWAY_CONTROL } from "../src/gateway-contract.js";
 import { EdgeLink, type GatewayConnectionInfo } from "./edge-link.js";
 import type { Logger } from "./log.js";
 
@@ -59,6 +60,8 @@ export interface ConnectionDeps {
   upgrade(raw: Socket): Promise<TLSSocket>;
   /** Called once when both sides are gone. */
   onClosed(): void;
+  /** The edge said the stream is authenticated (control frame, src/gateway-contract.ts). */
+  authenticated?(): void;
   /** Time source for timeouts (tests). */
   now?: () => number;
 }
@@ -281,10 +284,10 @@ export class GatewayConnection {
         // are not added: they are on the <open/> frame (headerToOpenFrame), and the edge's
         // FrameReader gives every element of the stream that scope, as the TCP stream did.
         const ns = ev.element.getNS();
-        if (ns === NS_FRAMING_SERVER || ns === NS_FRAMING) {
+        if (ns === NS_FRAMING_SERVER || ns === NS_FRAMING || ns === NS_GATEWAY_CONTROL) {
           // A TCP peer's element in the framing namespace would read as <open/> or <close/> at the
-          // edge; on a TCP stream it is no stanza (RFC 6120 §4.9.3.21).
-          return this.#fail(new StreamError("unsupported-stanza-type", "framing elements are not stanzas on a TCP stream"));
+          // edge, one in our control namespace is ours alone; neither is a stanza (RFC 6120 §4.9.3.21).
+          return this.#fail(new StreamError("unsupported-stanza-type", "framing and control elements are not stanzas on a TCP stream"));
         }
         this.#toSend.push(ev.source ?? frameElement(ev.element));
         return;
@@ -315,6 +318,7 @@ export class GatewayConnection {
       certIdentities: this.#certIdentities,
       port: this.#raw.localPort ?? 0,
       framing: "batched",
+      signals: ["authenticated"],
     };
     const { maxStanzaBytes, maxDepth, maxAttributes, maxNamespaceDeclarations } = this.#config;
     this.#frames = new FrameReader({ maxStanzaBytes: maxStanzaBytes * 4, maxDepth, maxAttributes, maxNamespaceDeclarations });
@@ -371,6 +375,15 @@ export class GatewayConnection {
   }
 
   #elementFromEdge(el: Element): void {
+    if (el.getNS() === NS_GATEWAY_CONTROL) {
+      // Our own control frame (src/gateway-contract.ts), believed because this link is ours (opened
+      // with GATEWAY_TOKEN to GATEWAY_EDGE_URL); never shown to the peer.
+      if (el.name === "authenticated") {
+        if (this.#debug) this.#log.log("debug", "authenticated by the edge");
+        this.#deps.authenticated?.();
+      }
+      return;
+    }
     if (this.#phase === "pre-tls-proxied" && el.is("features", NS_STREAM) && !el.getChild("starttls", NS_TLS)) {
       // Offer STARTTLS (optional) alongside the edge's own features (RFC 6120 §5.3.1).
       el.children.unshift(new Element("starttls", { xmlns: NS_TLS }));

@@ -3,9 +3,9 @@
 // queues frames until the socket opens, and reports backpressure so the TCP side can pause.
 
 import WebSocket from "ws";
-import { CONNECTION_HEADER, FRAMING_HEADER, GATEWAY_TOKEN_HEADER } from "../durable-objects/lib/connection-info.js";
+import { CONNECTION_HEADER, FRAMING_HEADER, GATEWAY_TOKEN_HEADER, type GatewaySignal } from "../src/gateway-contract.js";
 
-/** What the gateway tells the edge about the TCP connection (durable-objects/lib/connection-info.ts). */
+/** What the gateway tells the edge about the TCP connection (src/gateway-contract.ts). */
 export interface GatewayConnectionInfo {
   /** The peer's address and port as the gateway saw them, e.g. "203.0.113.5:40212" or "[2001:db8::1]:40212". */
   peer: string;
@@ -15,8 +15,10 @@ export interface GatewayConnectionInfo {
   certIdentities: string[];
   /** The gateway port the peer connected to (5269 STARTTLS, 5270 direct TLS). */
   port: number;
-  /** Asks for several frames per message (durable-objects/lib/connection-info.ts). */
+  /** Asks for several frames per message (src/gateway-contract.ts). */
   framing?: "batched";
+  /** Control frames the gateway wants from the edge (src/gateway-contract.ts). */
+  signals?: GatewaySignal[];
 }
 
 /**

@@ -17,7 +17,9 @@ export interface Gateway {
   /** Connections open now, counted from the raw TCP accept (TLS handshakes included). */
   connections(): number;
   /** Refused connections so far, by cap. */
-  refused(): { global: number; perIp: number; shuttingDown: number };
+  refused(): { global: number; perIp: number; waiting: number; shuttingDown: number };
+  /** Counts for one peer address (connections, unauthenticated, waiting). */
+  countFor(ip: string): { connections: number; unauthenticated: number; waiting: number };
   /** Stops accepting, closes every stream with system-shutdown, and resolves once all are gone. */
   close(): Promise<void>;
 }
@@ -61,6 +63,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     });
   const live = new Set<GatewayConnection>();
   let closing = false;
+  /** Sockets admitted but waiting for an unauthenticated slot (admission.ts). */
+  const waiting = new Set<Socket>();
   const admission = new Admission(config, log);
 
   // Refused STARTTLS sockets linger up to 2 s so the stream error reaches the peer before the close;
@@ -74,6 +78,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       // per-address limit (§4.9.3.18), resource-constraint for the global one (§4.9.3.15),
       // system-shutdown while stopping (§4.9.3.20). Written without reading anything.
       const condition = why === "shutting-down" ? "system-shutdown" : why === "global" ? "resource-constraint" : "policy-violation";
+      // ("waiting": the address's unauthenticated budget and its line are both full: policy-violation.)
       socket.end(streamHeader({ version: "1.0" }) +
         `<stream:error><${condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>` + streamClose());
       lingering++;
@@ -89,17 +94,49 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     const ip = socket.remoteAddress ?? "unknown";
     const ticket = admission.admit(ip, kind);
     if (typeof ticket === "string") return refuse(socket, kind, ticket);
-    const conn = new GatewayConnection(socket, kind, {
-      config,
-      upgrade,
-      log,
-      onClosed: () => {
-        live.delete(conn);
+    let waitTimer: NodeJS.Timeout | undefined;
+    let gone = false;
+    if (ticket.state === "waiting") {
+      waiting.add(socket);
+      // Over the unauthenticated budget of its address: held unread until a slot frees, at most
+      // GATEWAY_HANDSHAKE_TIMEOUT_MS (admission.ts).
+      socket.on("error", () => {});
+      socket.once("close", () => {
+        gone = true;
+        waiting.delete(socket);
+        clearTimeout(waitTimer);
         ticket.release();
-        if (closing && live.size === 0) allGone?.();
-      },
+        if (closing && admission.total === 0) allGone?.();
+      });
+      waitTimer = setTimeout(() => {
+        if (kind === "starttls") {
+          // RFC 6120 §4.9.3.4 connection-timeout, after our header (§4.9.1.1), read nothing.
+          socket.end(streamHeader({ version: "1.0" }) +
+            `<stream:error><connection-timeout xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>` + streamClose());
+          setTimeout(() => socket.destroy(), 2000).unref();
+        } else socket.destroy();
+      }, config.handshakeTimeoutMs);
+    }
+    ticket.onStart(() => {
+      if (gone) return;
+      clearTimeout(waitTimer);
+      waiting.delete(socket);
+      socket.removeAllListeners("close");
+      socket.removeAllListeners("error");
+      socket.resume();
+      const conn = new GatewayConnection(socket, kind, {
+        config,
+        upgrade,
+        log,
+        authenticated: () => ticket.authenticated(),
+        onClosed: () => {
+          live.delete(conn);
+          ticket.release();
+          if (closing && admission.total === 0) allGone?.();
+        },
+      });
+      live.add(conn);
     });
-    live.add(conn);
   };
 
   const servers: Server[] = [];
@@ -113,7 +150,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       });
     });
   const listenOn = async (port: number, kind: ListenerKind) => {
-    const srv = createServer({ noDelay: true }, (s) => accept(s, kind));
+    // pauseOnConnect: nothing is read before admission decides (a waiting connection stays unread).
+    const srv = createServer({ noDelay: true, pauseOnConnect: true }, (s) => accept(s, kind));
     // After listen() an error here (e.g. EMFILE from accept) must not take the process down.
     srv.on("error", (e) => log.log("error", "listener error", { listener: kind, error: e.message }));
     servers.push(srv);
@@ -128,15 +166,18 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     ports,
     connections: () => admission.total,
     refused: () => ({ ...admission.refused }),
+    countFor: (ip) => admission.countFor(ip),
     async close() {
       if (closing) return;
       closing = true;
       admission.close();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))).concat(
         new Promise<void>((resolve) => {
-          if (live.size === 0) return resolve();
+          if (admission.total === 0) return resolve();
           allGone = resolve;
-          log.log("info", "shutting down", { connections: live.size });
+          log.log("info", "shutting down", { connections: admission.total, waiting: waiting.size });
+          // Connections still waiting for a slot were never read: just closed.
+          for (const w of waiting) w.destroy();
           for (const c of live) c.shutdown();
           setTimeout(() => {
             for (const c of live) c.destroy();

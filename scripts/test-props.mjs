@@ -1,4 +1,5 @@
-// `npm run test:props -- --runs 100000`: the property-based tests alone (test/unit/*props.test.ts),
+// `npm run test:props -- --runs 100000`: the property-based tests alone (test/unit/*props.test.ts and
+// test/workerd/admin-props.test.ts, which gets PROPS_RUNS/PROPS_SEED through the workerd globalSetup),
 // with as many runs per property as asked (PROPS_RUNS) and no test timeout. `--seed N` replays a
 // run; other arguments go to vitest.
 import { spawnSync } from "node:child_process";
@@ -25,7 +26,7 @@ for (let i = 0; i < args.length; i++) {
 }
 env.PROPS_RUNS ??= "200";
 console.log(`test:props: ${env.PROPS_RUNS} runs per property, seed ${env.PROPS_SEED ?? "20261202 (fixed)"}`);
-const r = spawnSync(join(root, "node_modules", ".bin", "vitest"), ["run", "--project", "unit", "--testTimeout=0", "props.test", ...rest], {
+const r = spawnSync(join(root, "node_modules", ".bin", "vitest"), ["run", "--project", "unit", "--project", "workerd", "--testTimeout=0", "props.test", ...rest], {
   cwd: root,
   env,
   stdio: "inherit",

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { normalizeDomain, type Domain } from "./types.js";
 import type { KeyFormula } from "./dialback/keys.js";
+import { DEFAULT_BUDGET, type BudgetLimits } from "./budget/verification-budget.js";
 import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_MAX_NAMESPACE_DECLARATIONS } from "./xml/limits.js";
 
 export interface StaticRoute {
@@ -44,7 +45,12 @@ export interface EdgeConfig {
    * ms (durable-objects/lib/delivery-queue.ts); 0 commits at the end of every WebSocket message.
    */
   deliveryCommitWindowMs: number;
-  /** Set for `wrangler dev` / tests: relaxes nothing about security, only allows generated secrets. */
+  /** Outbound verification budget (src/budget/verification-budget.ts, issue 10 defect 4). */
+  verifyBudget: BudgetLimits;
+  /**
+   * EDGE_ENV=development (`wrangler dev`, tests): outbound S2S may also dial loopback and private
+   * addresses (src/resolve/target-guard.ts); nothing else is relaxed.
+   */
   development: boolean;
   /**
    * EDGE_PUBLIC_URL as the WebSocket S2S endpoint host-meta advertises (`wss://host/xmpp-s2s`), or
@@ -161,10 +167,17 @@ const schema = z.object({
   MAX_ATTRIBUTES: intIn(16, 65536, DEFAULT_MAX_ATTRIBUTES),
   MAX_NAMESPACE_DECLARATIONS: intIn(4, 65536, DEFAULT_MAX_NAMESPACE_DECLARATIONS),
   MAX_PENDING_DIALBACK: intIn(1, 100000, 1000),
+  DELIVERY_COMMIT_WINDOW_MS: intIn(0, 1000, 100),
   MAX_FAILED_PAIRS: intIn(0, 100000, 5),
   MAX_BIDI_ROUTES_PER_DOMAIN: intIn(1, 1000, 8),
-  DELIVERY_COMMIT_WINDOW_MS: intIn(0, 1000, 25),
   EDGE_ENV: z.enum(["production", "development"]).optional(),
+  VERIFY_MAX_PENDING: intIn(1, 1_000_000, DEFAULT_BUDGET.maxPending),
+  VERIFY_MAX_AUTHORITIES: intIn(1, 100_000, DEFAULT_BUDGET.maxAuthorities),
+  VERIFY_MAX_PENDING_PER_AUTHORITY: intIn(1, 1_000_000, DEFAULT_BUDGET.maxPendingPerAuthority),
+  VERIFY_MAX_PENDING_PER_PARENT: intIn(1, 1_000_000, DEFAULT_BUDGET.maxPendingPerParent),
+  VERIFY_MAX_AUTHORITIES_PER_PARENT: intIn(1, 100_000, DEFAULT_BUDGET.maxAuthoritiesPerParent),
+  VERIFY_RATE_PER_AUTHORITY: intIn(1, 1_000_000, DEFAULT_BUDGET.ratePerAuthority),
+  VERIFY_BURST_PER_AUTHORITY: intIn(1, 1_000_000, DEFAULT_BUDGET.burstPerAuthority),
   EDGE_PUBLIC_URL: publicUrl,
   DELIVERY_TIMEOUT_MS: intIn(100, 300_000, 10_000),
   DOH_TIMEOUT_MS: intIn(100, 60_000, 5_000),
@@ -230,6 +243,15 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
       maxPendingPerStream: c.MAX_PENDING_DIALBACK,
       maxFailedPairs: c.MAX_FAILED_PAIRS,
       maxBidiRoutesPerDomain: c.MAX_BIDI_ROUTES_PER_DOMAIN,
+    },
+    verifyBudget: {
+      maxPending: c.VERIFY_MAX_PENDING,
+      maxAuthorities: c.VERIFY_MAX_AUTHORITIES,
+      maxPendingPerAuthority: c.VERIFY_MAX_PENDING_PER_AUTHORITY,
+      maxPendingPerParent: c.VERIFY_MAX_PENDING_PER_PARENT,
+      maxAuthoritiesPerParent: c.VERIFY_MAX_AUTHORITIES_PER_PARENT,
+      ratePerAuthority: c.VERIFY_RATE_PER_AUTHORITY,
+      burstPerAuthority: c.VERIFY_BURST_PER_AUTHORITY,
     },
     deliveryCommitWindowMs: c.DELIVERY_COMMIT_WINDOW_MS,
     development,

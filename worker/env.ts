@@ -4,6 +4,8 @@ import type { SecretBinding } from "../src/config.js";
 import type { StreamSession } from "../durable-objects/stream-session.js";
 import type { RemoteDomain } from "../durable-objects/remote-domain.js";
 import type { LocalApp } from "../durable-objects/local-app.js";
+import type { VerifyBudget } from "../durable-objects/verify-budget.js";
+import type { AuthorityLink } from "../durable-objects/authority-link.js";
 
 export interface Env {
   /** Comma-separated hosted domains. */
@@ -32,8 +34,16 @@ export interface Env {
   /** Seconds without traffic from the peer before an inbound stream is closed (default 600). */
   S2S_IDLE_SECONDS?: string;
   DELIVERY_COMMIT_WINDOW_MS?: string;
-  /** `development` under `npm start` and tests. */
+  /** `development` under `npm start` and tests (outbound may then dial private addresses). */
   EDGE_ENV?: string;
+  /** Outbound verification budget (README "Configuration"; src/budget/verification-budget.ts). */
+  VERIFY_MAX_PENDING?: string;
+  VERIFY_MAX_AUTHORITIES?: string;
+  VERIFY_MAX_PENDING_PER_AUTHORITY?: string;
+  VERIFY_MAX_PENDING_PER_PARENT?: string;
+  VERIFY_MAX_AUTHORITIES_PER_PARENT?: string;
+  VERIFY_RATE_PER_AUTHORITY?: string;
+  VERIFY_BURST_PER_AUTHORITY?: string;
   /** DNS-over-HTTPS JSON resolver for SRV lookups. */
   DOH_URL?: string;
   /** Deadline of one DoH query in ms (default 5000). */
@@ -53,4 +63,8 @@ export interface Env {
   /** The default local application (inbox, ping, disco#info) when no APP / webhook is configured. */
   LOCAL_APP: DurableObjectNamespace<LocalApp>;
   CONTROL_PLANE: DurableObjectNamespace;
+  /** Singleton "budget": leases for outbound verification work. */
+  VERIFY_BUDGET: DurableObjectNamespace<VerifyBudget>;
+  /** One per Authoritative Server address: the pooled verification link (XEP-0220 §3). */
+  AUTHORITY_LINK: DurableObjectNamespace<AuthorityLink>;
 }

@@ -13,6 +13,8 @@ export { StreamSession } from "../durable-objects/stream-session.js";
 export { RemoteDomain } from "../durable-objects/remote-domain.js";
 export { ControlPlane } from "../durable-objects/control-plane.js";
 export { LocalApp } from "../durable-objects/local-app.js";
+export { VerifyBudget } from "../durable-objects/verify-budget.js";
+export { AuthorityLink } from "../durable-objects/authority-link.js";
 export { EdgeApi } from "./entrypoint.js";
 
 const app = new Hono<{ Bindings: Env }>();

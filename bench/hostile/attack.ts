@@ -19,6 +19,8 @@ export interface Running {
 export interface Attack {
   n: number;
   name: string;
+  /** How long the ramp may take before the legitimate peer is measured (default 30 s). */
+  readyMaxMs?: number;
   start(stack: HostileStack): Promise<Running>;
 }
 
@@ -63,3 +65,12 @@ export function dialbackAnswers(text: string, element: "result" | "verify" = "re
 }
 
 export const randomKey = () => [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/** Attack 0, the control: no attack at all. Its ratios are the noise of the shared machine. */
+export const control: Attack = {
+  n: 0,
+  name: "control: no attack (the noise floor of this machine right now)",
+  async start(): Promise<Running> {
+    return { ready: sleep(500), held: () => 0, stop: async () => "nothing sent" };
+  },
+};

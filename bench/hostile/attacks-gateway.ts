@@ -164,7 +164,7 @@ export const escapingGrowth: Attack = {
         conn?.destroy();
         const d = delivered();
         const kind = (p: string) => `${d.filter((id) => id.startsWith(p)).length}/${sentIds.filter((id) => id.startsWith(p)).length}`;
-        return `delivered: '>'x80000 ${kind("gt")}, '"' at limit ${kind("q")}, small after ${kind("ok")}; ${seen}`;
+        return `delivered: '>'x80000 ${kind("gt")}, '"' at limit ${kind("q")}, small after ${kind("ok")}; stream closures: ${seen}`;
       },
     };
   },

@@ -55,7 +55,7 @@ class Base {
     });
   }
   async waitClosed(ms: number): Promise<boolean> {
-    await this.waitFor(/$^/, ms);
+    await this.waitFor(/(?!)/, ms);
     return this.closed;
   }
 }

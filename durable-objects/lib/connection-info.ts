@@ -13,15 +13,17 @@
 // message (src/xml/framing.ts); the edge agrees by answering the upgrade with `X-Edge-Framing:
 // batched`, and a gateway that does not see it sends one frame per message, as any XEP-0468 peer.
 
-import { z } from "zod";
+//
+// `"signals":["authenticated"]` asks the edge to tell the gateway when the stream is authenticated
+// (a control frame: src/gateway-contract.ts, where the header names live too, shared with gateway/).
 
-export const GATEWAY_TOKEN_HEADER = "x-edge-gateway-token";
-export const CONNECTION_HEADER = "x-edge-connection";
+import { z } from "zod";
+import { CONNECTION_HEADER, GATEWAY_TOKEN_HEADER } from "../../src/gateway-contract.js";
+
+export { CONNECTION_HEADER, FRAMING_HEADER, GATEWAY_TOKEN_HEADER } from "../../src/gateway-contract.js";
 /** Set by the route for the DO only (the DO is reachable only through the Worker). */
 export const TRUSTED_CONNECTION_HEADER = "x-edge-trusted-connection";
 export const STREAM_ID_HEADER = "x-edge-stream-id";
-/** On the 101 answer to the gateway: `batched` when its messages may hold several frames. */
-export const FRAMING_HEADER = "x-edge-framing";
 
 export const connectionInfoSchema = z.object({
   peer: z.string().max(200).optional(),
@@ -29,6 +31,8 @@ export const connectionInfoSchema = z.object({
   certIdentities: z.array(z.string().max(253)).max(100).optional(),
   port: z.number().int().min(1).max(65535).optional(),
   framing: z.enum(["batched"]).optional(),
+  // Unknown signals are ignored (a newer gateway may ask for more than this edge knows).
+  signals: z.array(z.string().max(40)).max(10).optional(),
 });
 
 export interface ConnectionInfo {
@@ -40,6 +44,8 @@ export interface ConnectionInfo {
   certIdentities: string[];
   /** The gateway's messages may hold several frames (see the top of this file). */
   batched?: boolean;
+  /** The gateway asked for the authenticated control frame (src/gateway-contract.ts). */
+  signalAuthenticated?: boolean;
 }
 
 export function directConnectionInfo(req: Request): ConnectionInfo {
@@ -87,6 +93,7 @@ export function connectionInfo(req: Request, gatewayToken: string | undefined): 
       tls: v.tls ?? null,
       certIdentities: v.certIdentities ?? [],
       ...(v.framing === "batched" ? { batched: true } : {}),
+      ...(v.signals?.includes("authenticated") ? { signalAuthenticated: true } : {}),
     },
   };
 }

@@ -35,7 +35,7 @@ export const BATCH = 1000;
 /** Failed delivery calls (thrown, e.g. the LocalApp DO unreachable) before the stanza is bounced. */
 export const MAX_ATTEMPTS = 5;
 /** Default commit window (DELIVERY_COMMIT_WINDOW_MS): at most one commit per this many ms per queue. */
-export const DEFAULT_COMMIT_WINDOW_MS = 25;
+export const DEFAULT_COMMIT_WINDOW_MS = 100;
 /** While rows are waiting, the alarm comes back this soon (covers an eviction mid-delivery). */
 export const SAFETY_MS = 10_000;
 const backoffMs = (attempts: number) => Math.min(1000 * 2 ** attempts, 60_000);

@@ -11,7 +11,7 @@ import { FailedTargets, resolvePeer, type Target } from "../../src/resolve/resol
 import { checkTarget } from "../../src/resolve/target-guard.js";
 import type { Domain } from "../../src/types.js";
 import type { Env } from "../../worker/env.js";
-import type { SessionStore } from "./store.js";
+import type { KeyValueStore } from "./store.js";
 import { TcpLink } from "./tcp-link.js";
 import { dohFetch } from "./deadline.js";
 
@@ -21,16 +21,19 @@ export type DialResult =
   | { ok: true; link: TcpLink }
   | { ok: false; condition: "remote-server-not-found"; detail: string };
 
-export async function dial(env: Env, store: SessionStore, config: EdgeConfig, remote: Domain): Promise<DialResult> {
+/** `targets`: already resolved (an authority link); else `remote` is resolved here. */
+export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, remote: Domain, targets?: Target[]): Promise<DialResult> {
   const failed = FailedTargets.from(store.get<[string, number][]>("failed", true) ?? []);
-  const resolution = await resolvePeer(remote, {
-    staticRoutes: config.staticRoutes,
-    fetch: dohFetch(config.timeouts.dohMs),
-    dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL,
-    random: Math.random,
-    failed,
-    now: Date.now(),
-  });
+  const resolution = targets
+    ? { ok: true as const, targets: failed.demote(targets, Date.now()) }
+    : await resolvePeer(remote, {
+        staticRoutes: config.staticRoutes,
+        fetch: dohFetch(config.timeouts.dohMs),
+        dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL,
+        random: Math.random,
+        failed,
+        now: Date.now(),
+      });
   if (!resolution.ok) return { ok: false, condition: resolution.condition, detail: resolution.reason };
   const errors: string[] = [];
   let link: TcpLink | undefined;
@@ -59,7 +62,7 @@ export async function dial(env: Env, store: SessionStore, config: EdgeConfig, re
 /** Why `target` must not be dialled, or undefined. Static routes are the operator's own choice. */
 async function refusal(env: Env, config: EdgeConfig, target: Target): Promise<string | undefined> {
   if (target.source === "static" || config.development) return undefined;
-  const verdict = await checkTarget(target.host, { fetch: (url, init) => fetch(url, init), dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL });
+  const verdict = await checkTarget(target.host, { fetch: dohFetch(config.timeouts.dohMs), dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL });
   return verdict.ok ? undefined : `refused ${target.host}:${target.port}: ${verdict.reason}`;
 }
 

@@ -8,6 +8,7 @@ import type { ShellAction } from "../../src/engine/index.js";
 import type { Domain } from "../../src/types.js";
 import type { Effects } from "./session-host.js";
 import { remoteDomainStub } from "./stubs.js";
+import { verifyWithAuthority } from "./verify-path.js";
 
 export interface EffectHooks {
   /** Sends a stanza from a hosted domain back to the peer (this stream if it may, else outbound). */
@@ -23,6 +24,8 @@ export interface EffectHooks {
    * it: never fire-and-forget, so an eviction cannot lose an accepted stanza.
    */
   accept(stanza: Element): void;
+  /** Keeps the DO up for background work (the budget lease's release). */
+  waitUntil?(p: Promise<unknown>): void;
 }
 
 export function makeEffects(env: Env, hooks: EffectHooks): Effects {
@@ -32,7 +35,7 @@ export function makeEffects(env: Env, hooks: EffectHooks): Effects {
       // across I/O, which this RPC is).
       const t0 = Date.now();
       try {
-        return await remoteDomainStub(env, req.to).verify(req.from, req.to, req.id, req.key);
+        return await verifyWithAuthority(env, req, hooks.waitUntil ?? ((p) => void p));
       } finally {
         hooks.verified?.((Date.now() - t0) / 1000);
       }

@@ -1,6 +1,7 @@
-// The outbound stream a RemoteDomain owns: resolve (static route, DoH SRV), connect() to the first
-// target that answers, run the engine as initiating server (STARTTLS when offered, restart, bidi when
-// offered, then dialback per pair), and carry db:verify requests for the domain's authority.
+// An outbound stream, as a RemoteDomain (stanzas to a domain) or an AuthorityLink (db:verify to an
+// authority address) owns it: resolve (static route, DoH SRV) unless given targets, connect() to the
+// first target that answers, run the engine as initiating server (STARTTLS when offered, restart,
+// bidi when offered, then dialback per pair), and carry db:verify requests.
 // Time limits: connect (per target), negotiation/dialback/verify (engine deadlines), idle, and a
 // recycle before the platform's 15-minute socket limit; each ends in a defined outcome.
 
@@ -17,9 +18,10 @@ import { describeSession, type SessionMeta } from "./describe.js";
 import { makeEffects } from "./effects.js";
 import { LivePolicy, readerLimits } from "./policy-view.js";
 import { parseXml, SessionHost } from "./session-host.js";
-import type { SessionStore } from "./store.js";
+import type { KeyValueStore } from "./store.js";
 import { dial } from "./dial.js";
 import type { TcpLink } from "./tcp-link.js";
+import type { Target } from "../../src/resolve/resolver.js";
 
 /** Close an outbound stream with no traffic for this long (RFC 6120 §4.6.2 leaves it to policy). */
 export const IDLE_MS = 10 * 60_000;
@@ -29,7 +31,7 @@ export const RECYCLE_MS = 14 * 60_000;
 export interface OutboundDeps {
   env: Env;
   ctx: DurableObjectState;
-  store: SessionStore;
+  store: KeyValueStore;
   remote: Domain;
   /** Persists a stanza for the application (the RemoteDomain's delivery queue, lib/delivery-queue.ts). */
   accept(stanza: Element): void;
@@ -42,8 +44,10 @@ export interface OutboundDeps {
   arm?(at: number | undefined): void;
   /** Storage-key prefix for this stream's snapshot (a second stream in the same DO needs its own). */
   keyPrefix?: string;
-  /** Appended to the session id reported to the ControlPlane ("remote:<domain><suffix>"). */
-  idSuffix?: string;
+  /** The session id reported to the ControlPlane instead of "remote:<domain>" (an authority link). */
+  sessionId?: string;
+  /** Targets already resolved (an authority link is keyed by them); else `remote` is resolved. */
+  targets?: Target[];
 }
 
 type Failure = { condition: "remote-server-not-found" | "remote-connection-failed"; detail: string };
@@ -69,7 +73,7 @@ export class OutboundStream {
     private readonly config: EdgeConfig,
   ) {
     this.#meta = {
-      id: `remote:${deps.remote}${deps.idSuffix ?? ""}`, direction: "outbound", openedAt: Date.now(), closed: false,
+      id: deps.sessionId ?? `remote:${deps.remote}`, direction: "outbound", openedAt: Date.now(), closed: false,
       connection: { transport: "websocket", peer: undefined, tls: null, certIdentities: [] },
     };
     this.#control = new ControlReporter(deps.env, this.#meta.id, (p) => deps.ctx.waitUntil(p));
@@ -77,7 +81,7 @@ export class OutboundStream {
   }
 
   /** Queued stanzas of a stream that died with its DO (eviction): to be sent again. */
-  static orphanedQueue(store: SessionStore, keyPrefix = ""): { local: string; xml: string }[] {
+  static orphanedQueue(store: KeyValueStore, keyPrefix = ""): { local: string; xml: string }[] {
     const snap = store.get<StreamSnapshot>(`${keyPrefix}snapshot`, true);
     store.delete(`${keyPrefix}snapshot`);
     if (!snap || snap.phase.name === "closed") return [];
@@ -92,6 +96,25 @@ export class OutboundStream {
     return `${this.deps.keyPrefix ?? ""}snapshot`;
   }
 
+  /** The domain this stream's header names. */
+  get remote(): Domain {
+    return this.deps.remote;
+  }
+
+  /**
+   * XEP-0220 §3: target multiplexing only with a peer that advertised dialback errors. False once
+   * the features said otherwise; true while not known yet (a legacy peer's refusal is handled then).
+   */
+  get multiplexes(): boolean {
+    const s = this.#host?.stream;
+    return !s || s.phase !== "open" || s.peerDialbackErrors;
+  }
+
+  /** Connected to the peer: a remote-server-not-found from the stream then is the peer's host-unknown. */
+  get reached(): boolean {
+    return this.#host !== undefined && this.#failure === undefined;
+  }
+
   /** True when `id` is this stream's id: a key that arrived here must be verified elsewhere (XEP-0220 §4). */
   carries(id: string): boolean {
     return !this.ended && this.#host?.stream.streamId === id;
@@ -104,7 +127,7 @@ export class OutboundStream {
     // 11.6: it was 20-170 ms of every new outbound stream here). Nothing needs it before the engine
     // starts: resolving and connecting do not depend on it (the engine judges the pair), and the
     // reader's limits are applied before the first byte is read.
-    const [, dialled] = await Promise.all([policy.refresh(), dial(env, store, this.config, remote)]);
+    const [, dialled] = await Promise.all([policy.refresh(), dial(env, store, this.config, remote, this.deps.targets)]);
     if (!dialled.ok) return this.#fail({ condition: dialled.condition, detail: dialled.detail });
     dialled.link.setLimits(readerLimits(this.config, policy));
     this.#link = dialled.link;
@@ -123,6 +146,7 @@ export class OutboundStream {
       reply: (stanza) => void this.#host?.input((s, now) => s.sendStanza(stanza, now)),
       observe: (a) => this.#observe(a),
       accept: this.deps.accept,
+      waitUntil: (p) => this.deps.ctx.waitUntil(p),
     });
     const keys = new DialbackKeys(this.config.secret, this.config.previousSecrets, this.config.keyFormulas);
     this.#host = new SessionHost(stream, linkForHost, effects, keys, store, (at) => {

@@ -9,7 +9,7 @@ import { drive, S2SStream, type Action, type Outgoing, type ShellAction, type St
 import type { StreamErrorCondition } from "../../src/errors.js";
 import type { Domain } from "../../src/types.js";
 import type { WireEvent } from "./codec.js";
-import type { SessionStore } from "./store.js";
+import type { KeyValueStore } from "./store.js";
 
 /** The transport under the stream. */
 export interface Link {
@@ -60,7 +60,7 @@ export class SessionHost {
     private readonly link: Link,
     private readonly effects: Effects,
     private readonly keys: DialbackKeys,
-    private readonly store: SessionStore,
+    private readonly store: KeyValueStore,
     private readonly setAlarm: (at: number | undefined) => void,
     private readonly now: () => number = Date.now,
     /** Where the snapshot lives in the DO's store (a DO with two streams gives each its own key). */

@@ -1,6 +1,14 @@
 // A tiny key/value table in the DO's SQLite storage: the session's metadata and engine snapshot.
 
-export class SessionStore {
+/** What a stream's shell needs from its store (SessionStore, or MemoryStore for a link kept in memory). */
+export interface KeyValueStore {
+  get<T = string>(k: string, json?: boolean): T | undefined;
+  put(k: string, v: string): void;
+  putJson(k: string, v: unknown): void;
+  delete(k: string): void;
+}
+
+export class SessionStore implements KeyValueStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
   }
@@ -17,5 +25,27 @@ export class SessionStore {
   }
   delete(k: string): void {
     this.sql.exec("DELETE FROM kv WHERE k = ?", k);
+  }
+}
+
+/**
+ * The same in memory: for a stream with nothing worth persisting (an authority link, whose pending
+ * verifications die with their callers), so it writes no SQLite per verification.
+ */
+export class MemoryStore implements KeyValueStore {
+  readonly #m = new Map<string, string>();
+  get<T = string>(k: string, json = false): T | undefined {
+    const v = this.#m.get(k);
+    if (v === undefined) return undefined;
+    return (json ? JSON.parse(v) : v) as T;
+  }
+  put(k: string, v: string): void {
+    this.#m.set(k, v);
+  }
+  putJson(k: string, v: unknown): void {
+    this.put(k, JSON.stringify(v));
+  }
+  delete(k: string): void {
+    this.#m.delete(k);
   }
 }

@@ -11,3 +11,7 @@ export const remoteDomainStub = (env: Env, domain: Domain) =>
   env.REMOTE_DOMAIN.get(env.REMOTE_DOMAIN.idFromName(domain));
 
 export const localAppStub = (env: Env) => env.LOCAL_APP.get(env.LOCAL_APP.idFromName("local"));
+
+export const verifyBudgetStub = (env: Env) => env.VERIFY_BUDGET.get(env.VERIFY_BUDGET.idFromName("budget"));
+
+export const authorityLinkStub = (env: Env, address: string) => env.AUTHORITY_LINK.get(env.AUTHORITY_LINK.idFromName(address));

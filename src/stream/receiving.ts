@@ -158,10 +158,11 @@ function refuseFailed(c: Ctx, sender: Domain, target: Domain, outcome: Exclude<V
     return;
   }
   // XEP-0220 §2.4: connection problems pass through; an error from the authority in step 3 is
-  // reported as remote-server-not-found.
+  // reported as remote-server-not-found. resource-constraint: the edge's verification budget refused
+  // the work (issue 10), which is ours to say, not the authority's.
   const got = outcome.condition;
   const condition: DialbackCondition =
-    got === "remote-connection-failed" || got === "remote-server-timeout" || got === "remote-server-not-found"
+    got === "remote-connection-failed" || got === "remote-server-timeout" || got === "remote-server-not-found" || got === "resource-constraint"
       ? got
       : "remote-server-not-found";
   refuseInbound(c, sender, target, condition, "remote-connection-failed");

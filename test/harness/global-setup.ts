@@ -12,6 +12,8 @@ export const HARNESS_SECRET = "harness-secret-not-the-edges-0001";
 declare module "vitest" {
   export interface ProvidedContext {
     harnessPorts: HarnessPorts & { closed: number };
+    /** PROPS_RUNS / PROPS_SEED from the host's environment (issue 15), for property tests in workerd. */
+    props: { runs?: number; seed?: number };
   }
 }
 
@@ -19,5 +21,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const ports = await harnessPorts();
   const h = await startHarness(HARNESS_DOMAIN, HARNESS_SECRET, ports);
   project.provide("harnessPorts", ports);
+  const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
+  project.provide("props", { runs: num(process.env.PROPS_RUNS), seed: num(process.env.PROPS_SEED) });
   return () => h.close();
 }

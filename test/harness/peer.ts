@@ -42,6 +42,14 @@ export interface PeerConfig {
    * further edge domains authenticated right after it on the same stream (answers only recorded).
    */
   reverse?: { stanza: string; forge?: boolean; to?: string; alsoTo?: string[] };
+  /**
+   * Authoritative role for more domains than our own: every subdomain of this one (a server with
+   * many virtual hosts at one address; their keys use the same secret).
+   */
+  servesSubdomainsOf?: string;
+  /** Authoritative role: answer item-not-found for a domain other than the stream header's `to`
+   *  (an authority that does not take target multiplexing, XEP-0220 §3). */
+  strictTo: boolean;
 }
 
 export const defaultConfig = (): PeerConfig => ({
@@ -53,6 +61,7 @@ export const defaultConfig = (): PeerConfig => ({
   forgeKeys: false,
   offerStartTls: false,
   ignoreVerify: false,
+  strictTo: false,
 });
 
 /** What happened to the reverse dialback of `PeerConfig.reverse`. */
@@ -90,6 +99,8 @@ interface Conn {
   peerId?: string;
   /** The domain the other side named in its header (`from`). */
   peerDomain?: string;
+  /** The domain the other side's header asked for (`to`). */
+  streamTo?: string;
   /** Pairs "from|to" verified for stanzas arriving on this stream. */
   verifiedIn: Set<string>;
   job?: Job;
@@ -136,6 +147,12 @@ export class HarnessPeer {
     readonly domain: string,
     readonly secret: string,
   ) {}
+
+  /** Domains the authoritative role answers for (config.servesSubdomainsOf). */
+  serves(domain: string | undefined): boolean {
+    const parent = this.config.servesSubdomainsOf;
+    return domain === this.domain || (!!domain && !!parent && domain.endsWith(`.${parent}`));
+  }
 
   /** Resolves on the next state change anywhere (jobs, inbox, stats). */
   changed(): Promise<void> {
@@ -271,7 +288,8 @@ export class HarnessPeer {
       this.stats.inboundOpens++;
       conn.peerId = attrs.id;
       conn.peerDomain = attrs.from;
-      conn.wire.open({ from: this.domain, ...(attrs.from ? { to: attrs.from } : {}), id: conn.ourId, version: "1.0" });
+      conn.streamTo = attrs.to;
+      conn.wire.open({ from: this.serves(attrs.to) ? attrs.to! : this.domain, ...(attrs.from ? { to: attrs.from } : {}), id: conn.ourId, version: "1.0" });
       const features = new Element("stream:features");
       const db = features.c("dialback", { xmlns: "urn:xmpp:features:dialback" });
       if (this.config.offerDialbackErrors) db.c("errors");
@@ -428,7 +446,7 @@ export class HarnessPeer {
     if (!this.reverse.verifyOn.includes(conn.ourId)) this.reverse.verifyOn.push(conn.ourId);
     if (this.config.ignoreVerify) return void this.#notify();
     const reply = new Element("db:verify", { from: to, to: from, id });
-    if (to !== this.domain) {
+    if (!this.serves(to) || (this.config.strictTo && to !== conn.streamTo)) {
       reply.attrs.type = "error";
       reply.c("error", { type: "cancel" }).c("item-not-found", { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" });
     } else {

@@ -37,6 +37,13 @@ describe("configuration", () => {
     expect((await err({ ...base, ADMIN_TOKEN: "short" })).message).toBe("ADMIN_TOKEN: must be at least 16 characters");
   });
 
+  it("DELIVERY_COMMIT_WINDOW_MS: 100 ms by default, 0-1000, anything else names the variable", async () => {
+    expect((await loadConfig(base)).deliveryCommitWindowMs).toBe(100);
+    expect((await loadConfig({ ...base, DELIVERY_COMMIT_WINDOW_MS: "0" })).deliveryCommitWindowMs).toBe(0);
+    expect((await err({ ...base, DELIVERY_COMMIT_WINDOW_MS: "1001" })).variable).toBe("DELIVERY_COMMIT_WINDOW_MS");
+    expect((await err({ ...base, DELIVERY_COMMIT_WINDOW_MS: "soon" })).message).toMatch(/^DELIVERY_COMMIT_WINDOW_MS: /);
+  });
+
   it("parses static routes and previous secrets", async () => {
     const c = await loadConfig({
       ...base,

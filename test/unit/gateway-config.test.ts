@@ -32,7 +32,7 @@ describe("gateway configuration", () => {
     expect(c).toMatchObject({
       host: "127.0.0.1", starttlsPort: 5269, directTlsPort: 5270, requireTls: true, requestClientCert: true,
       edgeUrl: "ws://127.0.0.1:8787/xmpp-s2s", domains: ["example.org", "chat.example.org"], cert: "CERT", key: "KEY",
-      maxConnectionsPerIp: 64, handshakeTimeoutMs: 30_000, ca: undefined,
+      maxConnectionsPerIp: 4096, maxUnauthenticatedPerIp: 256, maxWaitingPerIp: 256, handshakeTimeoutMs: 30_000, ca: undefined,
     });
   });
 

@@ -8,19 +8,14 @@
 // Stanzas are drawn from RFC 6120 §11 restricted XML with every legal way of writing a character
 // (raw, named entity, decimal and hex references, CDATA), both quote styles, prefixes inherited from
 // the header or declared in place, and multi-byte UTF-8; the TCP bytes are cut at random (inside
-// characters too). Runs: PROPS_RUNS (default below); fast-check prints the seed and path of a
-// failure, and `PROPS_SEED=<seed>` replays it.
+// characters too). Runs and seed: test/unit/props.ts (PROPS_RUNS, PROPS_SEED, PROPS_PATH; fast-check
+// prints the seed and path of a failure).
 
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROP_TIMEOUT, RUNS, SEED, check } from "./props.js";
 import { FrameReader, StreamReader, headerToOpenFrame, serialize, type StreamEvent } from "../../src/xml/index.js";
 import { FRAMING, Peer, header, startFixture, type EdgeSession, type Fixture } from "./gateway-fixtures.js";
-
-const RUNS = Number(process.env.PROPS_RUNS ?? 0) || undefined;
-const SEED = process.env.PROPS_SEED !== undefined ? Number(process.env.PROPS_SEED) : undefined;
-/** Test timeout: generous for the bounded default runs, unbounded-ish for a long PROPS_RUNS run. */
-const TIMEOUT = RUNS ? 3_600_000 : 60_000;
-const params = (numRuns: number): fc.Parameters<unknown> => ({ numRuns: RUNS ?? numRuns, ...(SEED !== undefined ? { seed: SEED } : {}) });
 
 // ---------------------------------------------------------------------------------- arbitraries
 
@@ -114,7 +109,7 @@ function edgeRead(frames: string[], maxStanzaBytes: number): StreamEvent[] {
 
 describe("property: the gateway forwards the peer's bytes (issue 15 property 4)", () => {
   it("reader level: each element's source is the peer's text, the edge reads the same element from it, and both limits see the peer's size", () => {
-    fc.assert(
+    check(
       fc.property(streamArb, cutsArb, (stream, sizes) => {
         const stanzas = stream.map(([s]) => s);
         const wire = HEADER + stream.map(([s, ws]) => ws + s).join("");
@@ -143,9 +138,9 @@ describe("property: the gateway forwards the peer's bytes (issue 15 property 4)"
         expect(edgeShort.filter((e) => e.type === "element").length).toBe(first);
         expect(edgeShort.at(-1)).toMatchObject({ type: "error", error: { condition: "policy-violation" } });
       }),
-      params(300),
+      1.5,
     );
-  }, TIMEOUT);
+  }, PROP_TIMEOUT);
 
   describe("through the gateway's sockets (TLS) to the edge", () => {
     let fx: Fixture;
@@ -179,8 +174,9 @@ describe("property: the gateway forwards the peer's bytes (issue 15 property 4)"
           expect(got.length).toBe(want.length);
           got.forEach((g, i) => expect(g.equals(want[i]!)).toBe(true));
         }),
-        params(40),
+        // Each run goes through TLS sockets: a fifth of the shared runs.
+        { numRuns: Math.max(1, Math.round(RUNS / 5)), seed: SEED, ...(process.env.PROPS_PATH ? { path: process.env.PROPS_PATH } : {}) },
       );
-    }, TIMEOUT);
+    }, PROP_TIMEOUT);
   });
 });

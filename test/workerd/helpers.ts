@@ -1,7 +1,7 @@
 // Shared setup for the workerd session tests: the application's bearer token, the test peer's
 // RemoteDomain, admin calls, polling the application inbox, and a verified inbound session.
 import { env, SELF } from "cloudflare:test";
-import { expect } from "vitest";
+import { expect, inject } from "vitest";
 import { harness, uplink, waitJob } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
 
@@ -9,6 +9,10 @@ export const APP = { authorization: "Bearer test-app-token-0123456789ab" };
 
 /** The RemoteDomain for the harness peer (peer.test). */
 export const peerDomain = () => env.REMOTE_DOMAIN.get(env.REMOTE_DOMAIN.idFromName("peer.test"));
+
+/** The harness's authority address as the edge keys it (static route, plaintext), and its AuthorityLink. */
+export const peerAuthority = () => `tcp:127.0.0.1:${inject("harnessPorts").s2s}`;
+export const peerAuthorityLink = () => env.AUTHORITY_LINK.get(env.AUTHORITY_LINK.idFromName(peerAuthority()));
 
 /** A call to /admin/v1 with the admin token; `json` becomes the body. */
 export const admin = (path: string, init: RequestInit & { json?: unknown } = {}) =>

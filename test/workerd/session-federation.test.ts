@@ -4,7 +4,7 @@ import { env, SELF } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { harness, inbox, stats, uplink, waitJob, type Uplink } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
-import { APP } from "./helpers.js";
+import { APP, peerAuthorityLink } from "./helpers.js";
 
 async function appInbox(predicate: (xml: string) => boolean, ms = 5000): Promise<string[]> {
   const deadline = Date.now() + ms;
@@ -42,7 +42,8 @@ describe("inbound WebSocket S2S (harness originates, edge receives and verifies)
 
 describe("pooled verification stream (seed 000)", () => {
   it("multiplexes a second verification against the same authority on the open stream", async () => {
-    const peer = env.REMOTE_DOMAIN.get(env.REMOTE_DOMAIN.idFromName("peer.test"));
+    // The link pooled for peer.test's authority address (durable-objects/authority-link.ts).
+    const peer = peerAuthorityLink();
     const links: Uplink[] = [];
     const originate = async (id: string) => {
       const job = await harness<Job>("POST", "/jobs", {

@@ -44,6 +44,11 @@ async function startEdgeOnce(opts) {
     // Loopback only: no Request.cf download from workers.cloudflare.com, no update check.
     CLOUDFLARE_CF_FETCH_ENABLED: "false",
     NO_UPDATE_NOTIFIER: "1",
+    // wrangler dev's local tracing ("local observability", on by default) records every span (each
+    // SQL exec, RPC, WebSocket event) into a SQLite trace store inside workerd: a per-event cost and
+    // memory of the dev tool, not of the edge (production has no such thing unless [observability]
+    // is configured). Off for interop runs; X_LOCAL_OBSERVABILITY=true in the environment keeps it.
+    X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false",
     CI: "1",
   };
   const buildToml = join(dir, "wrangler.build.toml");

@@ -1,0 +1,142 @@
+// One per Authoritative Server address (named by its resolved address key, "tcp:host:port" or
+// "tls:host:port", after SRV and XEP-0368; durable-objects/lib/authority.ts): the receiving role's
+// verification link (issue 11 items 1-2). XEP-0220 §3 lets one stream to an authoritative server
+// carry db:verify for many domains ("target multiplexing" when they resolve to the same address and
+// port), so every pending verification for every sender domain that resolves here shares one
+// connection: 200 subdomains of one server cost one link, and a new sender domain creates no Durable
+// Object, database or connection of its own. The stream header names the first domain asked for.
+// Only when the authority answers a pair with item-not-found (it does not serve that domain on this
+// stream), closes the stream with host-unknown, or did not advertise dialback errors (XEP-0220 §3:
+// no target multiplexing then), that domain gets a link of its own, in this same DO, at most
+// MAX_DIRECT_LINKS of them.
+
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../worker/env.js";
+import { edgeConfig } from "../worker/config.js";
+import type { VerifyOutcome } from "../src/engine/index.js";
+import type { StreamErrorCondition } from "../src/errors.js";
+import type { Target } from "../src/resolve/resolver.js";
+import { asDomain, type Domain } from "../src/types.js";
+import { OutboundStream, type OutboundDeps } from "./lib/outbound.js";
+import { MemoryStore } from "./lib/store.js";
+
+/** Per-domain links one authority address may need besides the pooled one (documented in README.md). */
+export const MAX_DIRECT_LINKS = 16;
+/** Domains remembered as needing their own link (bounded; forgetting one costs one retry). */
+const MAX_DIRECT_DOMAINS = 1024;
+/** The pooled link's name in #links; per-domain links are named by their domain. */
+const POOLED = "";
+
+export interface VerifyRequest {
+  from: string;
+  to: string;
+  id: string;
+  key: string;
+}
+
+export class AuthorityLink extends DurableObject<Env> {
+  /** Snapshots, failed targets and the connection count, in memory: nothing here must outlive the DO. */
+  readonly #store = new MemoryStore();
+  readonly #links = new Map<string, OutboundStream>();
+  /** Domains this authority would not verify on the pooled link: they get a link of their own. */
+  readonly #direct = new Set<string>();
+  readonly #wants = new Map<string, number>();
+
+  /**
+   * XEP-0220 §2.1.2 step 2: asks this authority whether `key` is right for (from, to, id), on the
+   * pooled link unless `to` needs its own. `address`: this DO's name; `targets`: where it is.
+   */
+  async verify(req: VerifyRequest, address: string, targets: Target[]): Promise<VerifyOutcome> {
+    const r = { from: asDomain(req.from), to: asDomain(req.to), id: req.id, key: req.key };
+    if (!this.#direct.has(r.to)) {
+      const pooled = await this.#link(POOLED, r, address, targets);
+      if (pooled && (pooled.remote === r.to || pooled.link.multiplexes)) {
+        const outcome = await pooled.link.verify(r);
+        if (!this.#refusedHere(outcome, pooled.link) || pooled.remote === r.to) return outcome;
+      }
+      this.#rememberDirect(r.to);
+    }
+    const own = await this.#link(r.to, r, address, targets);
+    if (!own) return { type: "error", condition: "resource-constraint" };
+    return own.link.verify(r);
+  }
+
+  // The authority does not serve `to` on a stream opened for another domain: item-not-found
+  // (XEP-0220 §2.4), or the host-unknown stream error (reported as remote-server-not-found once the
+  // stream had reached the peer).
+  #refusedHere(o: VerifyOutcome, link: OutboundStream): boolean {
+    if (o.type !== "error") return false;
+    return o.condition === "item-not-found" || (o.condition === "remote-server-not-found" && link.reached);
+  }
+
+  #rememberDirect(domain: Domain): void {
+    if (this.#direct.size >= MAX_DIRECT_DOMAINS) this.#direct.delete(this.#direct.values().next().value!);
+    this.#direct.add(domain);
+  }
+
+  async #link(name: string, r: { from: Domain; to: Domain }, address: string, targets: Target[]): Promise<{ link: OutboundStream; remote: Domain } | undefined> {
+    const have = this.#links.get(name);
+    if (have && !have.ended) return { link: have, remote: have.remote };
+    const direct = [...this.#links].filter(([k, l]) => k !== POOLED && !l.ended).length;
+    if (name !== POOLED && direct >= MAX_DIRECT_LINKS) return undefined;
+    const config = await edgeConfig(this.env);
+    // Checked again after the await: requests arriving together share one link.
+    const again = this.#links.get(name);
+    if (again && !again.ended) return { link: again, remote: again.remote };
+    const remote = name === POOLED ? r.to : asDomain(name);
+    const link = new OutboundStream(this.#deps(name, remote, address, targets), r.from, config);
+    this.#links.set(name, link);
+    return { link, remote };
+  }
+
+  #deps(name: string, remote: Domain, address: string, targets: Target[]): OutboundDeps {
+    return {
+      env: this.env,
+      ctx: this.ctx,
+      store: this.#store,
+      remote,
+      targets,
+      keyPrefix: `link:${name}:`,
+      sessionId: `authority:${address}${name === POOLED ? "" : `#${name}`}`,
+      // A verification link carries no stanzas for us; anything arriving on it is dropped.
+      accept: () => {},
+      arm: (at) => {
+        if (at === undefined) this.#wants.delete(name);
+        else this.#wants.set(name, at);
+        const next = Math.min(...this.#wants.values());
+        void (next === Infinity ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(next));
+      },
+    };
+  }
+
+  /** Connections this address's DO has opened (diagnostics and tests). */
+  connections(): number {
+    return Number(this.#store.get("connections") ?? "0");
+  }
+
+  override async alarm(): Promise<void> {
+    await this.alarmAt(Date.now());
+  }
+
+  async alarmAt(now: number): Promise<void> {
+    for (const [name, link] of this.#links) {
+      await link.timeout(now);
+      if (link.ended) this.#links.delete(name);
+    }
+  }
+
+  // ---- StreamSessionRpc for the ControlPlane: session "authority:<address>[#<domain>]" ----
+
+  async revokePair(local: string, remote: string, _reason?: unknown, link = POOLED) {
+    const s = this.#links.get(link);
+    return s ? s.revokePair(asDomain(local), asDomain(remote)) : { revoked: 0, streamClosed: false };
+  }
+
+  async closeStream(condition: StreamErrorCondition, text?: string, link = POOLED): Promise<void> {
+    await this.#links.get(link)?.close(condition, text);
+  }
+
+  async describe(link = POOLED) {
+    return this.#links.get(link)?.describe() ?? null;
+  }
+}

@@ -1,0 +1,62 @@
+// Issue 11 items 1-2: verification pooled per authority ADDRESS (XEP-0220 §3). The harness serves
+// peer.test and every *.pool.test at one address (127.0.0.1, its S2S port): peer.test through a static
+// route, the pool.test domains through SRV answers from its DoH endpoint. However many sender domains
+// claim at once, on however many streams, the edge opens one verification connection to that address
+// and multiplexes every db:verify on it; only a domain the authority will not verify on that stream
+// (item-not-found) gets a link of its own.
+import { beforeAll, describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import { harness, stats, uplink, waitJob, type Uplink } from "../harness/bridge.js";
+import type { Job } from "../harness/peer.js";
+import { peerAuthorityLink } from "./helpers.js";
+
+const N = 20;
+const links: Uplink[] = [];
+
+async function claim(from: string): Promise<Job> {
+  const job = await harness<Job>("POST", "/jobs", { kind: "originate", from, to: "edge.test", stanzas: [] });
+  links.push(await uplink(job.id));
+  return waitJob(job.id, ["sent", "refused", "closed"]);
+}
+
+async function srvToHarness(domains: string[]): Promise<void> {
+  const port = inject("harnessPorts").s2s;
+  await harness("POST", "/dns", Object.fromEntries(domains.map((d) => [`_xmpp-server._tcp.${d}`, [`0 0 ${port} 127.0.0.1.`]])));
+}
+
+beforeAll(async () => {
+  await harness("POST", "/reset");
+  await harness("POST", "/config", { servesSubdomainsOf: "pool.test" });
+});
+
+describe("verification pooled per authority address", () => {
+  it(`${N} sender domains claimed at once on ${N} streams: one verification connection`, async () => {
+    const domains = Array.from({ length: N }, (_, i) => `v${i}.pool.test`);
+    await srvToHarness(domains);
+    const before = await peerAuthorityLink().connections();
+    const results = await Promise.all([...domains, "peer.test"].map((d) => claim(d)));
+    for (const r of results) expect(r.result).toEqual({ type: "valid" });
+    const s = await stats();
+    expect(s.verifyRequests).toBe(N + 1);
+    // One TCP connection reached the harness: the pooled link (the claims came over WebSocket uplinks).
+    expect(s.tcpAccepted).toBe(1);
+    expect((await peerAuthorityLink().connections()) - before).toBe(1);
+  });
+
+  it("a domain the authority will not verify on the pooled stream (item-not-found) falls back to a link of its own", async () => {
+    // From now on the harness answers only for the domain its stream header named.
+    await harness("POST", "/config", { strictTo: true });
+    await srvToHarness(["own1.pool.test", "own2.pool.test"]);
+    const before = (await stats()).tcpAccepted;
+    expect((await claim("own1.pool.test")).result).toEqual({ type: "valid" });
+    expect((await claim("own2.pool.test")).result).toEqual({ type: "valid" });
+    // Each asked on the pooled stream first (item-not-found), then on its own connection.
+    expect((await stats()).tcpAccepted - before).toBe(2);
+    // A second claim for a domain known to need its own link goes there directly.
+    const verifies = (await stats()).verifyRequests;
+    expect((await claim("own1.pool.test")).result).toEqual({ type: "valid" });
+    expect((await stats()).verifyRequests - verifies).toBe(1);
+    expect((await stats()).tcpAccepted - before).toBe(2);
+    for (const l of links) l.ws.close(1000);
+  });
+});
