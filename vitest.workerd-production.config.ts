@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineProject } from "vitest/config";
+import { testWranglerConfig } from "./test/harness/wrangler-config.js";
 import { harnessPorts, PRODUCTION_PORTS_ENV } from "./test/harness/ports.js";
 
 // The edge as deployed (EDGE_ENV=production) against its own harness peer: for what development mode
@@ -10,7 +11,8 @@ const ports = await harnessPorts(PRODUCTION_PORTS_ENV);
 export default defineProject({
   plugins: [
     cloudflareTest({
-      wrangler: { configPath: "./wrangler.toml" },
+      // Not ./wrangler.toml itself: that would read the developer's .dev.vars (test/harness/wrangler-config.ts).
+      wrangler: { configPath: testWranglerConfig("workerd-production") },
       miniflare: {
         bindings: {
           EDGE_ENV: "production",

@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineProject } from "vitest/config";
+import { testWranglerConfig } from "./test/harness/wrangler-config.js";
 import { harnessPorts } from "./test/harness/ports.js";
 
 // The harness peer (test/harness) listens on free loopback ports chosen here.
@@ -10,7 +11,8 @@ const ports = await harnessPorts();
 export default defineProject({
   plugins: [
     cloudflareTest({
-      wrangler: { configPath: "./wrangler.toml" },
+      // Not ./wrangler.toml itself: that would read the developer's .dev.vars (test/harness/wrangler-config.ts).
+      wrangler: { configPath: testWranglerConfig("workerd") },
       miniflare: {
         // An operator application behind a service binding (test/harness/app-worker.js), under names
         // other than APP so every other test keeps the built-in local app.
