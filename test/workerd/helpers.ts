@@ -41,3 +41,29 @@ export async function verifiedSession() {
   const streamId = /id=['"]([0-9a-f]{32})['"]/.exec(link.fromEdge[0]!)![1]!;
   return { job, link, stub: env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName(streamId)) };
 }
+
+/**
+ * Closes uplinks at the end of a test file and waits until the edge has finished with them: each
+ * StreamSession handles the close and reports it to the ControlPlane (sessionClosed drops it from
+ * GET /admin/v1/sessions). A file that ended with those calls still running left the pool's module
+ * loader waiting on an RPC that teardown then closed ("Closing rpc while "resolve" was pending").
+ */
+export async function closeUplinks(links: { ws: WebSocket; closed: Promise<void>; fromEdge: string[] }[], ms = 10_000): Promise<void> {
+  const ids = new Set(links.map((l) => /id=['"]([0-9a-f]{32})['"]/.exec(l.fromEdge[0] ?? "")?.[1]).filter((id) => id !== undefined));
+  for (const l of links) {
+    try {
+      l.ws.close(1000);
+    } catch {
+      // closed by the edge already
+    }
+  }
+  await Promise.all(links.map((l) => l.closed));
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const res = await admin("/sessions?limit=500");
+    const live = (await res.json<{ items: { id: string }[] }>()).items.filter((s) => ids.has(s.id));
+    if (live.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`${live.length} sessions still listed ${ms} ms after their uplinks closed`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

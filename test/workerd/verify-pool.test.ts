@@ -4,11 +4,11 @@
 // claim at once, on however many streams, the edge opens one verification connection to that address
 // and multiplexes every db:verify on it; only a domain the authority will not verify on that stream
 // (item-not-found) gets a link of its own.
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { harness, stats, uplink, waitJob, type Uplink } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
-import { peerAuthorityLink } from "./helpers.js";
+import { closeUplinks, peerAuthorityLink } from "./helpers.js";
 
 const N = 20;
 const links: Uplink[] = [];
@@ -28,6 +28,8 @@ beforeAll(async () => {
   await harness("POST", "/reset");
   await harness("POST", "/config", { servesSubdomainsOf: "pool.test" });
 });
+
+afterAll(() => closeUplinks(links));
 
 describe("verification pooled per authority address", () => {
   it(`${N} sender domains claimed at once on ${N} streams: one verification connection`, async () => {
@@ -57,6 +59,5 @@ describe("verification pooled per authority address", () => {
     expect((await claim("own1.pool.test")).result).toEqual({ type: "valid" });
     expect((await stats()).verifyRequests - verifies).toBe(1);
     expect((await stats()).tcpAccepted - before).toBe(2);
-    for (const l of links) l.ws.close(1000);
   });
 });
