@@ -19,7 +19,7 @@ import { ControlReporter } from "./lib/control.js";
 import { makeEffects, sendOutbound } from "./lib/effects.js";
 import { LivePolicy, readerLimits } from "./lib/policy-view.js";
 import { SessionHost, restoreStream } from "./lib/session-host.js";
-import { describeSession, type SessionMeta } from "./lib/describe.js";
+import { describeSession, sessionInfo, type SessionMeta } from "./lib/describe.js";
 import { IdleClock, idleMs } from "./lib/idle.js";
 import { SessionStore } from "./lib/store.js";
 import { DeliveryQueue } from "./lib/delivery-queue.js";
@@ -70,7 +70,7 @@ export class StreamSession extends DurableObject<Env> {
     const ws = this.ctx.getWebSockets()[0];
     if (!this.#meta || !snap || this.#meta.closed) return;
     this.#idUsed = true;
-    const stream = restoreStream(snap, await this.#deps());
+    const stream = restoreStream(snap, await this.#deps(), this.#store);
     this.#host = await this.#makeHost(stream, ws);
     if (!ws) await this.#host.input((s, now) => s.handleTransportClosed(now));
     // Carry out at once what the restored engine asks for again (key work, a verification).
@@ -158,8 +158,8 @@ export class StreamSession extends DurableObject<Env> {
     this.#signal?.observe(a);
     this.#announce(a);
     if (a.type === "pair-state" && this.#host && this.#meta) {
-      const { pairs: _, ...info } = describeSession(this.#meta, this.#host);
-      control.session(info);
+      // O(1): the whole description (every pair) after every pair change was O(pairs) per claim.
+      control.session(sessionInfo(this.#meta, this.#host));
     }
     if (a.type === "closed" && this.#meta) {
       this.#meta.closed = true;

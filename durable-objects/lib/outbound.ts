@@ -14,10 +14,10 @@ import { S2SStream, type ShellAction, type StreamSnapshot, type VerifyOutcome } 
 import type { Domain } from "../../src/types.js";
 import type { Env } from "../../worker/env.js";
 import { ControlReporter } from "./control.js";
-import { describeSession, type SessionMeta } from "./describe.js";
+import { describeSession, sessionInfo, type SessionMeta } from "./describe.js";
 import { makeEffects } from "./effects.js";
 import { LivePolicy, readerLimits } from "./policy-view.js";
-import { parseXml, SessionHost } from "./session-host.js";
+import { inboundRowKey, parseXml, SessionHost } from "./session-host.js";
 import type { KeyValueStore } from "./store.js";
 import { dial } from "./dial.js";
 import type { TcpLink } from "./tcp-link.js";
@@ -83,7 +83,7 @@ export class OutboundStream {
   /** Queued stanzas of a stream that died with its DO (eviction): to be sent again. */
   static orphanedQueue(store: KeyValueStore, keyPrefix = ""): { local: string; xml: string }[] {
     const snap = store.get<StreamSnapshot>(`${keyPrefix}snapshot`, true);
-    store.delete(`${keyPrefix}snapshot`);
+    forget(store, `${keyPrefix}snapshot`);
     if (!snap || snap.phase.name === "closed") return [];
     const out: { local: string; xml: string }[] = [];
     for (const [key, rec] of snap.outbound) {
@@ -219,8 +219,7 @@ export class OutboundStream {
   #observe(a: ShellAction): void {
     this.#control.action(a);
     if (a.type === "pair-state" && this.#host) {
-      const { pairs: _, ...info } = this.describe() ?? { pairs: [] };
-      if ("id" in info) this.#control.session(info);
+      if (!this.ended) this.#control.session(this.#info());
     }
     if (a.type === "verify-result") {
       this.#waiters.get(a.handle)?.(a.outcome);
@@ -228,7 +227,7 @@ export class OutboundStream {
     } else if (a.type === "closed") {
       this.ended = true;
       this.#meta.closed = true;
-      this.deps.store.delete(this.#snapshotKey);
+      forget(this.deps.store, this.#snapshotKey);
       if (this.deps.arm) this.deps.arm(undefined);
       else void this.deps.ctx.storage.deleteAlarm();
     }
@@ -326,4 +325,15 @@ export class OutboundStream {
     const d = describeSession(this.#meta, this.#host);
     return { ...d, transport: "tcp" as const, bytesIn: this.#link?.bytesIn ?? 0, bytesOut: this.#link?.bytesOut ?? 0 };
   }
+
+  /** describe() without the pairs, in O(1) (reported after every pair change). */
+  #info() {
+    return { ...sessionInfo(this.#meta, this.#host!), transport: "tcp" as const, bytesIn: this.#link?.bytesIn ?? 0, bytesOut: this.#link?.bytesOut ?? 0 };
+  }
+}
+
+/** Deletes a stream's snapshot and its inbound pair rows (SessionHost#save). */
+function forget(store: KeyValueStore, snapshotKey: string): void {
+  store.delete(snapshotKey);
+  for (const [k] of store.entries(inboundRowKey(snapshotKey, ""))) store.delete(k);
 }
