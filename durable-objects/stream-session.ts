@@ -223,7 +223,8 @@ export class StreamSession extends DurableObject<Env> {
     this.#meta = { id, direction: "inbound", connection, openedAt: Date.now(), closed: false };
     this.#store.putJson("meta", this.#meta);
     const deps = await this.#deps();
-    const stream = new S2SStream({ role: "receiving", ...deps, now: Date.now() });
+    // XEP-0238 type 1 (policy knob xmppVersion "0.9"): answer as a pre-1.0 server.
+    const stream = new S2SStream({ role: "receiving", ...deps, now: Date.now(), legacy: this.#policy!.legacy });
     this.#host = await this.#makeHost(stream, server);
     // RFC 7395 §3.2 / RFC 6455 §4.2.2: the server selects the "xmpp" subprotocol.
     const headers: Record<string, string> = { "sec-websocket-protocol": "xmpp" };

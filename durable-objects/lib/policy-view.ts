@@ -32,7 +32,7 @@ export function configPolicy(config: EdgeConfig): PolicyView {
 }
 
 export class LivePolicy implements PolicyView {
-  #view: PolicyView;
+  #view: PolicyView & { legacy?: boolean };
   #version = -1;
 
   constructor(
@@ -87,6 +87,13 @@ export class LivePolicy implements PolicyView {
   }
   limits(): EngineLimits {
     return this.#view.limits();
+  }
+  /**
+   * The knob xmppVersion "0.9": streams are pre-XMPP-1.0 (XEP-0238 type 1: no version, no
+   * features, no TLS). Read when a stream starts; a stream keeps what it started with.
+   */
+  get legacy(): boolean {
+    return this.#view.legacy === true;
   }
 }
 
