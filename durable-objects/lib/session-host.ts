@@ -5,7 +5,7 @@
 
 import { parse, type Element } from "ltx";
 import type { DialbackKeys } from "../../src/dialback/keys.js";
-import { drive, S2SStream, type Action, type Outgoing, type ShellAction, type StreamSnapshot, type VerifyOutcome } from "../../src/engine/index.js";
+import { drive, S2SStream, type Action, type Outgoing, type ShellAction, type StreamSnapshot, type TlsInfo, type VerifyOutcome } from "../../src/engine/index.js";
 import type { StreamErrorCondition } from "../../src/errors.js";
 import type { Domain } from "../../src/types.js";
 import type { WireEvent } from "./codec.js";
@@ -14,8 +14,11 @@ import type { KeyValueStore } from "./store.js";
 /** The transport under the stream. */
 export interface Link {
   write(out: Outgoing): void;
-  /** STARTTLS (RFC 6120 §5.4.3.3): resolves when TLS is up. Absent on WebSocket. */
-  startTls?(): Promise<void>;
+  /**
+   * STARTTLS (RFC 6120 §5.4.3.3): resolves when TLS is up, with what the TLS layer verified when it
+   * knows (the gateway egress); rejects when TLS failed. Absent on WebSocket.
+   */
+  startTls?(): Promise<TlsInfo | void>;
   close(): void;
 }
 
@@ -121,10 +124,10 @@ export class SessionHost {
         const tls = this.link.startTls;
         if (!tls) return void this.input((s, now) => s.handleTransportClosed(now));
         // connect() checked the certificate against public roots (no opt-out), so a stream that
-        // gets here is CA-valid for the name we dialled.
+        // gets here without facts of its own is CA-valid for the name we dialled.
         void tls.call(this.link).then(
-          () => this.input((s, now) => s.handleTlsEstablished({ peerCertificate: { status: "valid", names: [s.remote ?? ""] } }, now)),
-          () => this.input((s, now) => s.handleTransportClosed(now)),
+          (info) => this.input((s, now) => s.handleTlsEstablished(info ?? { peerCertificate: { status: "valid", names: [s.remote ?? ""] } }, now)),
+          (err: Error) => this.input((s, now) => s.handleTlsFailed(now, err?.message ?? "TLS failed")),
         );
         return;
       }

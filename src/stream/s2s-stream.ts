@@ -19,7 +19,7 @@ import { namespaceOf, readDialback, splitName, type DialbackElement } from "../d
 import { NS_BIDI, NS_DIALBACK, NS_SASL, NS_SERVER, NS_STREAM, NS_TLS } from "../xml/namespaces.js";
 import { onSasl } from "./sasl.js";
 import { pairKey, splitPairKey } from "../dialback/pairs.js";
-import { DEFAULT_TIMEOUTS, newCtx, pairCount, sendClose, type Ctx, type StreamTimeouts } from "./context.js";
+import { audit, DEFAULT_TIMEOUTS, newCtx, pairCount, sendClose, type Ctx, type StreamTimeouts } from "./context.js";
 import { fail, finish } from "./ending.js";
 import { inboundChanges, snapshot, restoreInto } from "./hibernation.js";
 import { onBidiRequest, onFeatures, onHeader, onPeerStreamError, onTls, onTlsEstablished, start } from "./negotiation.js";
@@ -250,6 +250,19 @@ export class S2SStream {
   handleTransportClosed(_now: number): void {
     if (this.#c.phase.name === "closed") return;
     finish(this.#c, "transport");
+  }
+
+  /**
+   * The TLS handshake failed (STARTTLS or direct TLS: the peer's certificate is not acceptable, or
+   * the handshake broke) and the shell will not work around it (no plaintext retry, no other path).
+   * Queued stanzas bounce with policy-violation (RFC 6120 §8.3.3.12: our policy, TLS for this peer,
+   * cannot be met), never remote-server-timeout: nothing timed out (issue 12).
+   */
+  handleTlsFailed(_now: number, detail: string): void {
+    const c = this.#c;
+    if (c.phase.name === "closed") return;
+    audit(c, "policy-refusal", `TLS with ${c.remote ?? "the peer"} failed: ${detail}`, c.local, c.remote);
+    finish(c, "transport", undefined, "policy-violation");
   }
 
   /** STARTTLS completed (RFC 6120 §5.4.3.3): the stream restarts over TLS. */
