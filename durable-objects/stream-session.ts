@@ -25,6 +25,7 @@ import { SessionStore } from "./lib/store.js";
 import { DeliveryQueue } from "./lib/delivery-queue.js";
 import { deliverBatchToApp } from "./lib/deliver.js";
 import { AuthenticatedSignal } from "./lib/gateway-signal.js";
+import { log } from "./lib/log.js";
 
 export class StreamSession extends DurableObject<Env> {
   readonly #store: SessionStore;
@@ -51,6 +52,7 @@ export class StreamSession extends DurableObject<Env> {
     this.#store = new SessionStore(ctx.storage.sql);
     this.#queue = new DeliveryQueue(ctx.storage.sql, {
       deliver: (stanzas, source) => deliverBatchToApp(this.env, stanzas, source),
+      env,
       reply: (stanza) => this.#reply(stanza),
       rearm: () => this.#arm(),
       now: () => Date.now(),
@@ -223,6 +225,10 @@ export class StreamSession extends DurableObject<Env> {
     const deps = await this.#deps();
     const stream = new S2SStream({ role: "receiving", ...deps, now: Date.now() });
     this.#host = await this.#makeHost(stream, server);
+    log(this.env, "info", "stream.opened", {
+      session: id, direction: "inbound", transport: connection.transport, peer: connection.peer,
+      tls: connection.tls?.version, certIdentities: connection.certIdentities.length > 0 ? connection.certIdentities : undefined,
+    });
     // RFC 7395 §3.2 / RFC 6455 §4.2.2: the server selects the "xmpp" subprotocol.
     const headers: Record<string, string> = { "sec-websocket-protocol": "xmpp" };
     if (connection.batched) headers[FRAMING_HEADER] = "batched";

@@ -17,6 +17,7 @@ import {
 import { localAppStub } from "./stubs.js";
 import { timed, withDeadline } from "./deadline.js";
 import { edgeConfig } from "../../worker/config.js";
+import { log } from "./log.js";
 
 /**
  * The operator's application as a transport, every call under `deadlineMs` (DELIVERY_TIMEOUT_MS): a
@@ -62,7 +63,10 @@ export async function deliverToApp(env: Env, stanza: AppStanza): Promise<Element
   }
   const outcome = await deliverWithRetry(transport, stanza.xml, clock);
   if (outcome.ok) return [];
-  console.warn(`delivery to ${transport.name} failed after ${outcome.attempts} attempts: ${outcome.reason}`);
+  log(env, "warn", "delivery.failed", {
+    transport: transport.name, attempts: outcome.attempts, reason: outcome.reason, outcome: "bounced with service-unavailable",
+    kind: stanza.name, from: stanza.from, to: stanza.to,
+  });
   const b = undeliverable(appStanzaElement(stanza), `the application did not accept the stanza (${outcome.reason})`);
   return b ? [b] : [];
 }

@@ -10,6 +10,7 @@ import { DEFAULT_ENGINE_LIMITS, type EngineLimits, type PolicyView, type RemoteP
 import { DocumentPolicyView } from "../../src/policy/view.js";
 import type { Domain } from "../../src/types.js";
 import type { Env } from "../../worker/env.js";
+import { log } from "./log.js";
 import { CONTROL_PLANE_NAME, type ControlPlaneRpc } from "./session-rpc.js";
 
 const DEFAULT_REMOTE: RemotePolicy = { allowed: true, minLevel: "verified", bidi: true, onPairFailure: "keep-stream" };
@@ -53,7 +54,7 @@ export class LivePolicy implements PolicyView {
       });
       this.#version = snap.version;
     } catch (err) {
-      console.warn("policy refresh failed; keeping the previous policy", err);
+      log(this.env, "warn", "policy.refresh-failed", { error: err, outcome: "keeping the previous policy" });
     }
   }
 
