@@ -21,6 +21,7 @@ import { parseXml, SessionHost } from "./session-host.js";
 import type { KeyValueStore } from "./store.js";
 import { dial } from "./dial.js";
 import { log } from "./log.js";
+import { describeSocketError } from "../../src/log/socket-error.js";
 import type { TcpLink } from "./tcp-link.js";
 import type { Target } from "../../src/resolve/resolver.js";
 
@@ -60,6 +61,7 @@ export class OutboundStream {
   #failure: Failure | undefined;
   #ready: Promise<void>;
   #fellBack = false;
+  #tlsLogged: Error | undefined;
   readonly #waiters = new Map<number, (o: VerifyOutcome) => void>();
   #meta: SessionMeta;
   #lastActivity = Date.now();
@@ -191,9 +193,11 @@ export class OutboundStream {
   /** True when a plaintext retry was started (the old stream is abandoned without bounces). */
   #tlsFailed(err: Error): boolean {
     const pol = this.#policy?.forRemote(this.deps.remote);
-    const fields = { session: this.#meta.id, remote: this.deps.remote, error: err, note: "connect() accepts only publicly trusted certificates" };
+    const fields = { session: this.#meta.id, remote: this.deps.remote, ...describeSocketError(err, "tls", this.#link ? `${this.#link.target.host}:${this.#link.target.port}` : undefined) };
     if (this.#fellBack || !pol?.allowed || pol.minLevel !== "verified") {
-      log(this.deps.env, "warn", "tls.failed", { ...fields, outcome: "policy requires encryption: giving up" });
+      // The same failure reaches here from the upgrade and from the read loop: one line.
+      if (this.#tlsLogged !== err) log(this.deps.env, "warn", "tls.failed", { ...fields, outcome: "policy requires encryption: giving up" });
+      this.#tlsLogged = err;
       return false;
     }
     log(this.deps.env, "warn", "tls.failed", { ...fields, outcome: "policy allows dialback without TLS: reconnecting in plaintext" });
