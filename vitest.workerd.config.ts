@@ -1,6 +1,5 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineProject } from "vitest/config";
-// @ts-expect-error: a plain .mjs module of the Node scripts
 import { filterWrites } from "./scripts/lib/workerd-stderr.mjs";
 import { testWranglerConfig } from "./test/harness/wrangler-config.js";
 import { harnessPorts } from "./test/harness/ports.js";

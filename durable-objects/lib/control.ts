@@ -2,7 +2,7 @@
 // forget: a slow or failing control plane must never stall a stream. Every report that is an
 // operator event is also one structured log line (lib/log.ts).
 
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import type { ShellAction } from "../../src/engine/index.js";
 import { StreamLog, type LogFields } from "./log.js";
 

@@ -63,8 +63,8 @@ describe("a log line", () => {
 describe("engine actions as operator events", () => {
   const local = "edge.test" as Domain;
   const remote = "peer.test" as Domain;
-  const pair = (state: "pending" | "valid" | "invalid" | "error", condition?: "remote-server-timeout"): ShellAction => ({
-    type: "pair-state", local, remote, direction: "inbound", state, ...(condition ? { condition } : {}),
+  const pair = (state: "pending" | "valid" | "invalid" | "error", condition?: "remote-server-timeout", other = remote): ShellAction => ({
+    type: "pair-state", local, remote: other, direction: "inbound", state, ...(condition ? { condition } : {}),
   });
 
   it("a dialback verdict: valid / invalid / error, with its latency from the claim", () => {
@@ -75,7 +75,7 @@ describe("engine actions as operator events", () => {
         s.action(pair("pending"));
         vi.advanceTimersByTime(250);
         s.action(pair("valid"));
-        s.action({ ...pair("error", "remote-server-timeout"), remote: "other.test" as Domain });
+        s.action(pair("error", "remote-server-timeout", "other.test" as Domain));
       });
       expect(got).toEqual([
         expect.objectContaining({ level: "info", event: "dialback.verdict", session: "s1", local, remote, direction: "inbound", verdict: "valid", latencyMs: 250 }),

@@ -1,6 +1,5 @@
 // workerd's internal-error dumps (issue 13: no raw workerd stack in normal operation) become one line.
 import { describe, expect, it } from "vitest";
-// @ts-expect-error: a plain .mjs module of the Node scripts
 import { workerdStderrFilter } from "../../scripts/lib/workerd-stderr.mjs";
 
 const dump =
