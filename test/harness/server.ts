@@ -149,6 +149,8 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
         const type = url.searchParams.get("type") ?? "SRV";
         const code = type === "A" ? 1 : type === "AAAA" ? 28 : 33;
         const records = dns.get(code === 33 ? name : `${type}:${name}`);
+        // ["SERVFAIL"]: the resolver fails for that name (RFC 1035 RCODE 2), as a broken upstream would.
+        if (records?.[0] === "SERVFAIL") return send(200, { Status: 2 });
         return send(200, records ? { Status: 0, Answer: records.map((data) => ({ name, type: code, data })) } : { Status: 3 });
       }
       if (req.method === "POST" && url.pathname === "/dns") {
