@@ -1,4 +1,4 @@
-// worker-configuration.d.ts is what `npm run types` (`wrangler types`) generates from wrangler.toml:
+// worker-configuration.d.ts is what `wrangler types` generates from wrangler.toml:
 // the Env bindings every Durable Object and route is typed against. A binding added to wrangler.toml
 // without regenerating would leave the code typed against bindings the Worker does not have. This
 // regenerates into a scratch file beside it (same directory, so the same relative import paths) and
