@@ -4,8 +4,8 @@
 
 import { DurableObject } from "cloudflare:workers";
 import type { Element } from "ltx";
-import type { Env } from "../worker/env.js";
-import { edgeConfig } from "../worker/config.js";
+import type { Env } from "./env.js";
+import { edgeConfig } from "./lib/config.js";
 import { DialbackKeys } from "../src/dialback/keys.js";
 import { S2SStream, type ShellAction } from "../src/engine/index.js";
 import type { StreamErrorCondition } from "../src/errors.js";
@@ -19,12 +19,13 @@ import { ControlReporter } from "./lib/control.js";
 import { makeEffects, sendOutbound } from "./lib/effects.js";
 import { LivePolicy, readerLimits } from "./lib/policy-view.js";
 import { SessionHost, restoreStream } from "./lib/session-host.js";
-import { describeSession, type SessionMeta } from "./lib/describe.js";
+import { describeSession, sessionInfo, type SessionMeta } from "./lib/describe.js";
 import { IdleClock, idleMs } from "./lib/idle.js";
 import { SessionStore } from "./lib/store.js";
 import { DeliveryQueue } from "./lib/delivery-queue.js";
 import { deliverBatchToApp } from "./lib/deliver.js";
 import { AuthenticatedSignal } from "./lib/gateway-signal.js";
+import { log } from "./lib/log.js";
 import type { PolicySnapshot } from "./lib/session-rpc.js";
 
 export class StreamSession extends DurableObject<Env> {
@@ -54,6 +55,7 @@ export class StreamSession extends DurableObject<Env> {
     this.#store = new SessionStore(ctx.storage.sql);
     this.#queue = new DeliveryQueue(ctx.storage.sql, {
       deliver: (stanzas, source) => deliverBatchToApp(this.env, stanzas, source),
+      env,
       reply: (stanza) => this.#reply(stanza),
       rearm: () => this.#arm(),
       now: () => Date.now(),
@@ -73,7 +75,7 @@ export class StreamSession extends DurableObject<Env> {
     const ws = this.ctx.getWebSockets()[0];
     if (!this.#meta || !snap || this.#meta.closed) return;
     this.#idUsed = true;
-    const stream = restoreStream(snap, await this.#deps());
+    const stream = restoreStream(snap, await this.#deps(), this.#store);
     this.#host = await this.#makeHost(stream, ws);
     if (!ws) await this.#host.input((s, now) => s.handleTransportClosed(now));
     // Carry out at once what the restored engine asks for again (key work, a verification).
@@ -162,8 +164,8 @@ export class StreamSession extends DurableObject<Env> {
     this.#signal?.observe(a);
     this.#announce(a);
     if (a.type === "pair-state" && this.#host && this.#meta) {
-      const { pairs: _, ...info } = describeSession(this.#meta, this.#host);
-      control.session(info);
+      // O(1): the whole description (every pair) after every pair change was O(pairs) per claim.
+      control.session(sessionInfo(this.#meta, this.#host));
     }
     if (a.type === "closed" && this.#meta) {
       this.#meta.closed = true;
@@ -242,8 +244,13 @@ export class StreamSession extends DurableObject<Env> {
       // XEP-0238 type 1 (policy knob xmppVersion "0.9"): answer as a pre-1.0 server.
       const stream = new S2SStream({ role: "receiving", ...deps, now: Date.now(), legacy: this.#policy!.legacy });
       this.#host = await this.#makeHost(stream, server);
+      const connection = this.#meta!.connection;
+      log(this.env, "info", "stream.opened", {
+        session: this.#meta!.id, direction: "inbound", transport: connection.transport, peer: connection.peer,
+        tls: connection.tls?.version, certIdentities: connection.certIdentities.length > 0 ? connection.certIdentities : undefined,
+      });
     } catch (err) {
-      console.error("stream session failed to start", err);
+      log(this.env, "error", "stream.start-failed", { session: this.#meta?.id, error: err instanceof Error ? err.message : String(err) });
       try {
         server.close(1011, "internal error");
       } catch {
