@@ -36,8 +36,9 @@ export function onError(err: Error, c: Context): Response {
     return problem(c, { title: err.title, status: err.status, detail: err.detail }, err.headers);
   }
   if (err instanceof ConfigError) {
-    // The deployment is misconfigured: say which variable, never its value.
-    return problem(c, { title: "Edge misconfigured", status: 500, detail: err.message });
+    // The deployment is misconfigured (issue 13): the public learns nothing about it, not even which
+    // variable; the exact error is in the Worker's logs once per isolate (worker/config.ts).
+    return problem(c, { title: "Service Unavailable", status: 503, detail: "the edge is not configured correctly; its operator can find why in the Worker's logs" }, { "retry-after": "300" });
   }
   if (err instanceof HTTPException) {
     return problem(c, { title: err.message || "HTTP error", status: err.status });
