@@ -19,12 +19,13 @@ import { ControlReporter } from "./lib/control.js";
 import { makeEffects, sendOutbound } from "./lib/effects.js";
 import { LivePolicy, readerLimits } from "./lib/policy-view.js";
 import { SessionHost, restoreStream } from "./lib/session-host.js";
-import { describeSession, type SessionMeta } from "./lib/describe.js";
+import { describeSession, sessionInfo, type SessionMeta } from "./lib/describe.js";
 import { IdleClock } from "./lib/idle.js";
 import { SessionStore } from "./lib/store.js";
 import { DeliveryQueue } from "./lib/delivery-queue.js";
 import { deliverBatchToApp } from "./lib/deliver.js";
 import { AuthenticatedSignal } from "./lib/gateway-signal.js";
+import type { PolicySnapshot } from "./lib/session-rpc.js";
 
 export class StreamSession extends DurableObject<Env> {
   readonly #store: SessionStore;
@@ -70,7 +71,7 @@ export class StreamSession extends DurableObject<Env> {
     const ws = this.ctx.getWebSockets()[0];
     if (!this.#meta || !snap || this.#meta.closed) return;
     this.#idUsed = true;
-    const stream = restoreStream(snap, await this.#deps());
+    const stream = restoreStream(snap, await this.#deps(), this.#store);
     this.#host = await this.#makeHost(stream, ws);
     if (!ws) await this.#host.input((s, now) => s.handleTransportClosed(now));
     // Carry out at once what the restored engine asks for again (key work, a verification).
@@ -80,7 +81,8 @@ export class StreamSession extends DurableObject<Env> {
   async #deps() {
     const config = await edgeConfig(this.env);
     this.#policy ??= new LivePolicy(this.env, config);
-    await this.#policy.refresh();
+    // Read once per stream (and per restart of the DO); later changes are pushed (policyChanged).
+    await this.#policy.subscribe(this.#meta!.id);
     // RFC 6120 §13.12: the policy's maxStanzaBytes knob, else MAX_STANZA_BYTES (set at stream start).
     this.#codec ??= new FrameCodec(readerLimits(config, this.#policy), this.#meta!.open, this.#meta!.connection.batched);
     const info = this.#meta!.connection;
@@ -158,8 +160,8 @@ export class StreamSession extends DurableObject<Env> {
     this.#signal?.observe(a);
     this.#announce(a);
     if (a.type === "pair-state" && this.#host && this.#meta) {
-      const { pairs: _, ...info } = describeSession(this.#meta, this.#host);
-      control.session(info);
+      // O(1): the whole description (every pair) after every pair change was O(pairs) per claim.
+      control.session(sessionInfo(this.#meta, this.#host));
     }
     if (a.type === "closed" && this.#meta) {
       this.#meta.closed = true;
@@ -221,7 +223,8 @@ export class StreamSession extends DurableObject<Env> {
     this.#meta = { id, direction: "inbound", connection, openedAt: Date.now(), closed: false };
     this.#store.putJson("meta", this.#meta);
     const deps = await this.#deps();
-    const stream = new S2SStream({ role: "receiving", ...deps, now: Date.now() });
+    // XEP-0238 type 1 (policy knob xmppVersion "0.9"): answer as a pre-1.0 server.
+    const stream = new S2SStream({ role: "receiving", ...deps, now: Date.now(), legacy: this.#policy!.legacy });
     this.#host = await this.#makeHost(stream, server);
     // RFC 7395 §3.2 / RFC 6455 §4.2.2: the server selects the "xmpp" subprotocol.
     const headers: Record<string, string> = { "sec-websocket-protocol": "xmpp" };
@@ -252,9 +255,6 @@ export class StreamSession extends DurableObject<Env> {
         this.#meta.open = this.#codec!.lastOpen;
         this.#store.putJson("meta", this.#meta);
       }
-      // A new domain pair is about to be judged: read the current policy first (issue 5: a change
-      // applies to new pairs at once).
-      if (e.type === "element" && e.element.attrs.type === undefined && /(^|:)result$/.test(e.element.name)) await this.#policy?.refresh();
       await host.event(e);
       if (!this.#bidiOn && host.stream.bidi) this.#bidiTurnedOn(host);
     }
@@ -327,5 +327,16 @@ export class StreamSession extends DurableObject<Env> {
 
   async describe() {
     return this.#host && this.#meta && !this.#host.closed ? describeSession(this.#meta, this.#host) : null;
+  }
+
+  /**
+   * The ControlPlane pushes a policy change to this subscribed session before answering the change
+   * (issue 5: it applies to new pairs at once; issue 11.6: no policy read per db:result).
+   */
+  async policyChanged(policy: PolicySnapshot): Promise<boolean> {
+    // Over (or never opened here): the ControlPlane forgets it. A stream still starting keeps it.
+    if (!this.#meta || this.#meta.closed || this.#host?.closed) return false;
+    this.#policy?.apply(policy);
+    return true;
   }
 }

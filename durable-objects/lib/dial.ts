@@ -21,8 +21,12 @@ export type DialResult =
   | { ok: true; link: TcpLink }
   | { ok: false; condition: "remote-server-not-found"; detail: string };
 
-/** `targets`: already resolved (an authority link); else `remote` is resolved here. */
-export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, remote: Domain, targets?: Target[]): Promise<DialResult> {
+/**
+ * `targets`: already resolved (an authority link); else `remote` is resolved here. `plaintextOnly`
+ * (asked once the targets are known): XEP-0238 type 1 uses no TLS, so XEP-0368 direct TLS targets
+ * are skipped.
+ */
+export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, remote: Domain, targets?: Target[], plaintextOnly?: () => Promise<boolean>): Promise<DialResult> {
   const failed = FailedTargets.from(store.get<[string, number][]>("failed", true) ?? []);
   const resolution = targets
     ? { ok: true as const, targets: failed.demote(targets, Date.now()) }
@@ -36,6 +40,11 @@ export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, r
       });
   if (!resolution.ok) return { ok: false, condition: resolution.condition, detail: resolution.reason };
   const errors: string[] = [];
+  if (plaintextOnly && (await plaintextOnly())) {
+    const all = resolution.targets;
+    resolution.targets = all.filter((t) => !t.directTls);
+    if (resolution.targets.length === 0) return { ok: false, condition: "remote-server-not-found", detail: `only XEP-0368 direct TLS targets, and policy (xmppVersion 0.9) uses no TLS` };
+  }
   let link: TcpLink | undefined;
   for (const target of resolution.targets) {
     const refused = await refusal(env, config, target);

@@ -14,10 +14,10 @@ import { S2SStream, type ShellAction, type StreamSnapshot, type VerifyOutcome } 
 import type { Domain } from "../../src/types.js";
 import type { Env } from "../../worker/env.js";
 import { ControlReporter } from "./control.js";
-import { describeSession, type SessionMeta } from "./describe.js";
+import { describeSession, sessionInfo, type SessionMeta } from "./describe.js";
 import { makeEffects } from "./effects.js";
 import { LivePolicy, readerLimits } from "./policy-view.js";
-import { parseXml, SessionHost } from "./session-host.js";
+import { inboundRowKey, parseXml, SessionHost } from "./session-host.js";
 import type { KeyValueStore } from "./store.js";
 import { dial } from "./dial.js";
 import type { TcpLink } from "./tcp-link.js";
@@ -83,7 +83,7 @@ export class OutboundStream {
   /** Queued stanzas of a stream that died with its DO (eviction): to be sent again. */
   static orphanedQueue(store: KeyValueStore, keyPrefix = ""): { local: string; xml: string }[] {
     const snap = store.get<StreamSnapshot>(`${keyPrefix}snapshot`, true);
-    store.delete(`${keyPrefix}snapshot`);
+    forget(store, `${keyPrefix}snapshot`);
     if (!snap || snap.phase.name === "closed") return [];
     const out: { local: string; xml: string }[] = [];
     for (const [key, rec] of snap.outbound) {
@@ -127,8 +127,11 @@ export class OutboundStream {
     // 11.6: it was 20-170 ms of every new outbound stream here). Nothing needs it before the engine
     // starts: resolving and connecting do not depend on it (the engine judges the pair), and the
     // reader's limits are applied before the first byte is read.
-    const [, dialled] = await Promise.all([policy.refresh(), dial(env, store, this.config, remote, this.deps.targets)]);
+    const refreshed = policy.refresh();
+    const [, dialled] = await Promise.all([refreshed, dial(env, store, this.config, remote, this.deps.targets, () => refreshed.then(() => policy.legacy))]);
     if (!dialled.ok) return this.#fail({ condition: dialled.condition, detail: dialled.detail });
+    // XEP-0238 type 1 (policy knob xmppVersion "0.9"): a pre-1.0 stream, no TLS of any kind.
+    const legacy = policy.legacy;
     dialled.link.setLimits(readerLimits(this.config, policy));
     this.#link = dialled.link;
     this.#connectedAt = Date.now();
@@ -136,9 +139,9 @@ export class OutboundStream {
     const direct = this.#link.target.directTls;
     this.#policy = policy;
     const stream = new S2SStream({
-      role: "initiating", local: this.local, remote, policy: this.#policy, now: Date.now(), preferTls,
+      role: "initiating", local: this.local, remote, policy: this.#policy, now: Date.now(), preferTls: preferTls && !legacy, legacy,
       // connect() verifies certificates against public roots, so direct TLS means a CA-valid peer.
-      transport: { secure: direct, canStartTls: !direct, ...(direct ? { peerCertificate: { status: "valid", names: [remote] } } : {}) },
+      transport: { secure: direct, canStartTls: !direct && !legacy, ...(direct ? { peerCertificate: { status: "valid", names: [remote] } } : {}) },
     });
     const link = this.#link;
     const linkForHost = { write: link.write.bind(link), close: link.close.bind(link), startTls: () => this.#startTls(link) };
@@ -165,7 +168,10 @@ export class OutboundStream {
       .then(() => {
         // This link's stream only: after a plaintext fallback a newer one may be running.
         if (host.abandoned) return;
-        if (link.tlsFailure && this.#tlsFailed(link.tlsFailure)) return;
+        const tlsFailure = link.tlsFailure;
+        if (tlsFailure && this.#tlsFailed(tlsFailure)) return;
+        // A TLS failure policy does not let us work around bounces with policy-violation (issue 12).
+        if (tlsFailure) return host.input((s, now) => s.handleTlsFailed(now, tlsFailure.message));
         return host.input((s, now) => s.handleTransportClosed(now));
       });
   }
@@ -174,7 +180,7 @@ export class OutboundStream {
    * STARTTLS, with the platform's constraint in mind: connect() accepts only certificates that chain
    * to public roots. When that fails and policy for this peer is "verified" (dialback without TLS is
    * acceptable, XEP-0238), reconnect once in plaintext, carrying over what was queued and pending;
-   * otherwise the stream fails (bounces say remote-server-timeout, the log says why).
+   * otherwise the stream fails (bounces say policy-violation, the log and the audit say why).
    */
   #startTls(link: TcpLink): Promise<void> {
     return link.startTls().catch((err: Error) => {
@@ -219,8 +225,7 @@ export class OutboundStream {
   #observe(a: ShellAction): void {
     this.#control.action(a);
     if (a.type === "pair-state" && this.#host) {
-      const { pairs: _, ...info } = this.describe() ?? { pairs: [] };
-      if ("id" in info) this.#control.session(info);
+      if (!this.ended) this.#control.session(this.#info());
     }
     if (a.type === "verify-result") {
       this.#waiters.get(a.handle)?.(a.outcome);
@@ -228,7 +233,7 @@ export class OutboundStream {
     } else if (a.type === "closed") {
       this.ended = true;
       this.#meta.closed = true;
-      this.deps.store.delete(this.#snapshotKey);
+      forget(this.deps.store, this.#snapshotKey);
       if (this.deps.arm) this.deps.arm(undefined);
       else void this.deps.ctx.storage.deleteAlarm();
     }
@@ -326,4 +331,15 @@ export class OutboundStream {
     const d = describeSession(this.#meta, this.#host);
     return { ...d, transport: "tcp" as const, bytesIn: this.#link?.bytesIn ?? 0, bytesOut: this.#link?.bytesOut ?? 0 };
   }
+
+  /** describe() without the pairs, in O(1) (reported after every pair change). */
+  #info() {
+    return { ...sessionInfo(this.#meta, this.#host!), transport: "tcp" as const, bytesIn: this.#link?.bytesIn ?? 0, bytesOut: this.#link?.bytesOut ?? 0 };
+  }
+}
+
+/** Deletes a stream's snapshot and its inbound pair rows (SessionHost#save). */
+function forget(store: KeyValueStore, snapshotKey: string): void {
+  store.delete(snapshotKey);
+  for (const [k] of store.entries(inboundRowKey(snapshotKey, ""))) store.delete(k);
 }
