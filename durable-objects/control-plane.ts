@@ -26,7 +26,7 @@
 //   closeStream); stores live in durable-objects/control-plane/.
 
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../worker/env.js";
+import type { Env } from "./env.js";
 import type { StreamErrorCondition } from "../src/errors.js";
 import { AUDIT_KIND, DEFAULT_POLICY, applyPolicyOp, effectiveLevel, evaluatePair, policyWarnings, type PolicyDocument, type PolicyIssue, type PolicyOp } from "../src/policy/index.js";
 import type { AuditEventInput, ControlPlaneRpc, MetricEvent, PairKey, PairReport, PeerAttempt, PolicySnapshot, RevokeReason, SessionInfo, StreamSessionRpc } from "./lib/session-rpc.js";

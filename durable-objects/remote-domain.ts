@@ -9,8 +9,8 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { parse, type Element } from "ltx";
-import type { Env } from "../worker/env.js";
-import { edgeConfig } from "../worker/config.js";
+import type { Env } from "./env.js";
+import { edgeConfig } from "./lib/config.js";
 import type { StreamErrorCondition } from "../src/errors.js";
 import { asDomain, type Domain } from "../src/types.js";
 import { BidiRoutes } from "./lib/bidi-route.js";

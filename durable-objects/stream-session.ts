@@ -4,8 +4,8 @@
 
 import { DurableObject } from "cloudflare:workers";
 import type { Element } from "ltx";
-import type { Env } from "../worker/env.js";
-import { edgeConfig } from "../worker/config.js";
+import type { Env } from "./env.js";
+import { edgeConfig } from "./lib/config.js";
 import { DialbackKeys } from "../src/dialback/keys.js";
 import { S2SStream, type ShellAction } from "../src/engine/index.js";
 import type { StreamErrorCondition } from "../src/errors.js";

@@ -6,8 +6,8 @@
 // per verification.
 
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../worker/env.js";
-import { edgeConfig } from "../worker/config.js";
+import type { Env } from "./env.js";
+import { edgeConfig } from "./lib/config.js";
 import { VerificationBudget, type Admission } from "../src/budget/verification-budget.js";
 
 /** Refusals are logged at most this often per limit (the dialback_outcomes metric counts each). */

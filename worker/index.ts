@@ -1,9 +1,9 @@
 // Worker entry: routes only. Each area lives in its own file under worker/routes/.
 
 import { Hono } from "hono";
-import type { Env } from "./env.js";
+import type { Env } from "../durable-objects/env.js";
 import { onError } from "./problem.js";
-import { edgeConfig } from "./config.js";
+import { edgeConfig } from "../durable-objects/lib/config.js";
 import { rootRoutes } from "./routes/root.js";
 import { s2sRoutes } from "./routes/s2s.js";
 import { wellKnownRoutes } from "./routes/well-known.js";

@@ -37,7 +37,7 @@ export function onError(err: Error, c: Context): Response {
   }
   if (err instanceof ConfigError) {
     // The deployment is misconfigured (issue 13): the public learns nothing about it, not even which
-    // variable; the exact error is in the Worker's logs once per isolate (worker/config.ts).
+    // variable; the exact error is in the Worker's logs once per isolate (durable-objects/lib/config.ts).
     return problem(c, { title: "Service Unavailable", status: 503, detail: "the edge is not configured correctly; its operator can find why in the Worker's logs" }, { "retry-after": "300" });
   }
   if (err instanceof HTTPException) {

@@ -13,7 +13,7 @@
 //     there), so nothing is lost; a route that says "gone" or "refused" is dropped.
 
 import { parse, type Element } from "ltx";
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import type { Domain } from "../../src/types.js";
 import { jidDomain } from "../../src/delivery/submit.js";
 import type { SessionHost } from "./session-host.js";

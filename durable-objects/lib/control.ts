@@ -1,7 +1,7 @@
 // Reports to the ControlPlane (policy helper's DO): session index, pairs, audit, metrics. Fire and
 // forget: a slow or failing control plane must never stall a stream.
 
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import type { ShellAction } from "../../src/engine/index.js";
 
 type Rpc = Record<string, (...args: unknown[]) => Promise<unknown>>;

@@ -4,7 +4,7 @@
 // DELIVERY_TIMEOUT_MS (lib/deadline.ts), so a hung application costs an attempt, never the queue.
 
 import { parse, type Element } from "ltx";
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import {
   appStanzaElement,
   deliverWithRetry,
@@ -16,7 +16,7 @@ import {
 } from "../../src/delivery/index.js";
 import { localAppStub } from "./stubs.js";
 import { timed, withDeadline } from "./deadline.js";
-import { edgeConfig } from "../../worker/config.js";
+import { edgeConfig } from "./config.js";
 
 /**
  * The operator's application as a transport, every call under `deadlineMs` (DELIVERY_TIMEOUT_MS): a

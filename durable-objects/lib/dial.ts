@@ -10,7 +10,7 @@ import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
 import { FailedTargets, resolvePeer, type Target } from "../../src/resolve/resolver.js";
 import { checkTarget } from "../../src/resolve/target-guard.js";
 import type { Domain } from "../../src/types.js";
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import type { KeyValueStore } from "./store.js";
 import { TcpLink } from "./tcp-link.js";
 import { dohFetch } from "./deadline.js";

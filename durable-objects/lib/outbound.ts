@@ -12,7 +12,7 @@ import { DialbackKeys } from "../../src/dialback/keys.js";
 import { splitPairKey } from "../../src/dialback/pairs.js";
 import { S2SStream, type ShellAction, type StreamSnapshot, type VerifyOutcome } from "../../src/engine/index.js";
 import type { Domain } from "../../src/types.js";
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import { ControlReporter } from "./control.js";
 import { describeSession, sessionInfo, type SessionMeta } from "./describe.js";
 import { makeEffects } from "./effects.js";

@@ -11,7 +11,7 @@ import type { EdgeConfig } from "../../src/config.js";
 import { DEFAULT_ENGINE_LIMITS, type EngineLimits, type PolicyView, type RemotePolicy } from "../../src/engine/index.js";
 import { DocumentPolicyView } from "../../src/policy/view.js";
 import type { Domain } from "../../src/types.js";
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import { CONTROL_PLANE_NAME, type ControlPlaneRpc, type PolicySnapshot } from "./session-rpc.js";
 
 const DEFAULT_REMOTE: RemotePolicy = { allowed: true, minLevel: "verified", bidi: true, onPairFailure: "keep-stream" };

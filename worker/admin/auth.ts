@@ -5,8 +5,8 @@
 // insufficient_scope (RFC 6750 §3.1), so the scraper's operator sees the token is right but too weak.
 
 import type { MiddlewareHandler } from "hono";
-import type { Env } from "../env.js";
-import { edgeConfig } from "../config.js";
+import type { Env } from "../../durable-objects/env.js";
+import { edgeConfig } from "../../durable-objects/lib/config.js";
 import { ProblemError } from "../problem.js";
 import { constantTimeEqual } from "../../src/dialback/keys.js";
 import { toHex } from "../../src/types.js";

@@ -2,8 +2,8 @@
 // logged once per isolate with the variable and the problem (issue 13): the public only ever sees a
 // generic 503 (worker/problem.ts), and the operator finds the exact error in the Worker's logs.
 
-import { ConfigError, loadConfig, type EdgeConfig } from "../src/config.js";
-import type { Env } from "./env.js";
+import { ConfigError, loadConfig, type EdgeConfig } from "../../src/config.js";
+import type { Env } from "../env.js";
 
 const cache = new WeakMap<object, Promise<EdgeConfig>>();
 const logged = new Set<string>();
