@@ -27,6 +27,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "./env.js";
+import { log } from "./lib/log.js";
 import type { StreamErrorCondition } from "../src/errors.js";
 import { AUDIT_KIND, DEFAULT_POLICY, applyPolicyOp, effectiveLevel, evaluatePair, policyWarnings, type PolicyDocument, type PolicyIssue, type PolicyOp } from "../src/policy/index.js";
 import type { AuditEventInput, ControlPlaneRpc, MetricEvent, PairKey, PairReport, PeerAttempt, PolicySnapshot, RevokeReason, SessionInfo, StreamSessionRpc } from "./lib/session-rpc.js";
@@ -129,7 +130,7 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       this.#audit.record({ kind: AUDIT_KIND[op.op], actor: opts.actor, subject: r.subject, old: r.old, new: r.new, detail: `version ${current.version} -> ${version}` }, now);
     });
     const warnings = policyWarnings(r.document);
-    for (const w of warnings) console.warn(`policy v${version}: ${w}`);
+    for (const w of warnings) log(this.env, "warn", "policy.warning", { version, warning: w });
     // Every live session has the new policy before the change is answered: it applies to new pairs at once.
     await this.#push({ version, document: r.document, updatedAt: now, updatedBy: opts.actor });
     return { ok: true, version, document: r.document, warnings, created: r.created, enforcement: await this.#enforce(r.document) };

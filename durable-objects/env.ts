@@ -53,6 +53,8 @@ export interface EnvVars {
   EDGE_PUBLIC_URL?: string;
   /** Deadline of one delivery attempt to the APP binding or the webhook in ms (default 10000). */
   DELIVERY_TIMEOUT_MS?: string;
+  /** Lowest structured log level written: debug, info (default), warn, error. */
+  LOG_LEVEL?: string;
   /** Where verified inbound stanzas go when no APP service binding is bound. */
   DELIVERY_WEBHOOK_URL?: string;
   DELIVERY_WEBHOOK_SECRET?: string;

@@ -25,6 +25,7 @@ import { SessionStore } from "./lib/store.js";
 import { DeliveryQueue } from "./lib/delivery-queue.js";
 import { deliverBatchToApp } from "./lib/deliver.js";
 import { AuthenticatedSignal } from "./lib/gateway-signal.js";
+import { log } from "./lib/log.js";
 import type { PolicySnapshot } from "./lib/session-rpc.js";
 
 export class StreamSession extends DurableObject<Env> {
@@ -52,6 +53,7 @@ export class StreamSession extends DurableObject<Env> {
     this.#store = new SessionStore(ctx.storage.sql);
     this.#queue = new DeliveryQueue(ctx.storage.sql, {
       deliver: (stanzas, source) => deliverBatchToApp(this.env, stanzas, source),
+      env,
       reply: (stanza) => this.#reply(stanza),
       rearm: () => this.#arm(),
       now: () => Date.now(),
@@ -226,6 +228,10 @@ export class StreamSession extends DurableObject<Env> {
     // XEP-0238 type 1 (policy knob xmppVersion "0.9"): answer as a pre-1.0 server.
     const stream = new S2SStream({ role: "receiving", ...deps, now: Date.now(), legacy: this.#policy!.legacy });
     this.#host = await this.#makeHost(stream, server);
+    log(this.env, "info", "stream.opened", {
+      session: id, direction: "inbound", transport: connection.transport, peer: connection.peer,
+      tls: connection.tls?.version, certIdentities: connection.certIdentities.length > 0 ? connection.certIdentities : undefined,
+    });
     // RFC 7395 §3.2 / RFC 6455 §4.2.2: the server selects the "xmpp" subprotocol.
     const headers: Record<string, string> = { "sec-websocket-protocol": "xmpp" };
     if (connection.batched) headers[FRAMING_HEADER] = "batched";

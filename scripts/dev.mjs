@@ -17,6 +17,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CONFIG_VARIABLES, loadStartOptions } from "../src/config.ts";
 import { checkConfig, readWranglerConfig } from "./lib/config-check.mjs";
+import { workerdStderrFilter } from "./lib/workerd-stderr.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const devVars = join(root, ".dev.vars");
@@ -108,7 +109,12 @@ async function main() {
   // The edge needs no Request.cf object; without this wrangler dev tries to download it from
   // workers.cloudflare.com at every start and logs an error when offline.
   const wranglerEnv = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false" };
-  const child = spawn(join(root, "node_modules", ".bin", "wrangler"), args, { stdio: "inherit", cwd: root, env: wranglerEnv });
+  // stderr through the filter that turns workerd's internal-error dumps (native stacks) into one
+  // structured line each (scripts/lib/workerd-stderr.mjs).
+  const child = spawn(join(root, "node_modules", ".bin", "wrangler"), args, { stdio: ["inherit", "inherit", "pipe"], cwd: root, env: wranglerEnv });
+  const stderr = workerdStderrFilter();
+  child.stderr.on("data", (chunk) => process.stderr.write(stderr.feed(chunk)));
+  child.stderr.on("end", () => process.stderr.write(stderr.flush()));
   const gateway = start.gateway ? startGateway(merged, port) : null;
   const stop = (sig) => {
     child.kill(sig);

@@ -6,6 +6,7 @@ import { normalizeDomain, type Domain } from "./types.js";
 import type { KeyFormula } from "./dialback/keys.js";
 import { DEFAULT_BUDGET, type BudgetLimits } from "./budget/verification-budget.js";
 import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_MAX_NAMESPACE_DECLARATIONS } from "./xml/limits.js";
+import { LOG_LEVELS, parseLogLevel, type LogLevel } from "./log/format.js";
 
 /** S2S_IDLE_SECONDS default: 10 minutes, like the outbound idle close. */
 export const DEFAULT_IDLE_SECONDS = 600;
@@ -66,6 +67,8 @@ export interface EdgeConfig {
   idleSeconds: number;
   /** METRICS_TOKEN: reads /admin/v1/metrics only. */
   metricsToken: string | undefined;
+  /** LOG_LEVEL: the lowest level of structured log line written (src/log/format.ts). */
+  logLevel: LogLevel;
 }
 
 export interface Timeouts {
@@ -231,6 +234,17 @@ const formulas = z
     return out;
   });
 
+// LOG_LEVEL: debug, info (default), warn or error, case-insensitive.
+const logLevel = z
+  .string()
+  .optional()
+  .transform((v, ctx): LogLevel => {
+    const level = parseLogLevel(v);
+    if (level) return level;
+    ctx.addIssue({ code: "custom", message: `must be one of ${LOG_LEVELS.join(", ")}, got '${v}'` });
+    return "info";
+  });
+
 const schema = z.object({
   EDGE_DOMAINS: domainList,
   DIALBACK_SECRETS_PREVIOUS: z.string().optional(),
@@ -273,6 +287,7 @@ const schema = z.object({
   DOH_URL: httpsUrl,
   DELIVERY_WEBHOOK_URL: httpsUrl,
   DELIVERY_WEBHOOK_SECRET: secretString,
+  LOG_LEVEL: logLevel,
 });
 
 /**
@@ -407,5 +422,6 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
     timeouts: { deliveryMs: c.DELIVERY_TIMEOUT_MS, dohMs: c.DOH_TIMEOUT_MS },
     idleSeconds: c.S2S_IDLE_SECONDS,
     metricsToken: c.METRICS_TOKEN,
+    logLevel: c.LOG_LEVEL,
   };
 }
