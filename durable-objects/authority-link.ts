@@ -11,8 +11,8 @@
 // MAX_DIRECT_LINKS of them.
 
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../worker/env.js";
-import { edgeConfig } from "../worker/config.js";
+import type { Env } from "./env.js";
+import { edgeConfig } from "./lib/config.js";
 import type { VerifyOutcome } from "../src/engine/index.js";
 import type { StreamErrorCondition } from "../src/errors.js";
 import type { Target } from "../src/resolve/resolver.js";

@@ -194,7 +194,8 @@ export class GatewayConnection {
       case "pre-tls":
         return this.#preTls(ev);
       case "pre-tls-proxied":
-        if (ev.type === "element" && ev.element.is("starttls", NS_TLS)) return this.#proceed();
+        // Not offered (GATEWAY_OFFER_TLS=false): the edge answers it (RFC 6120 §5.4.2.2 <failure/>).
+        if (this.#config.offerTls && ev.type === "element" && ev.element.is("starttls", NS_TLS)) return this.#proceed();
         return this.#toEdge(ev);
       case "proxy":
         return this.#toEdge(ev);
@@ -399,7 +400,7 @@ export class GatewayConnection {
       }
       return;
     }
-    if (this.#phase === "pre-tls-proxied" && el.is("features", NS_STREAM) && !el.getChild("starttls", NS_TLS)) {
+    if (this.#phase === "pre-tls-proxied" && this.#config.offerTls && el.is("features", NS_STREAM) && !el.getChild("starttls", NS_TLS)) {
       // Offer STARTTLS (optional) alongside the edge's own features (RFC 6120 §5.3.1).
       el.children.unshift(new Element("starttls", { xmlns: NS_TLS }));
     }

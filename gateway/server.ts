@@ -21,6 +21,12 @@ export interface Gateway {
   refused(): { global: number; perIp: number; waiting: number; shuttingDown: number };
   /** Counts for one peer address (connections, unauthenticated, waiting). */
   countFor(ip: string): { connections: number; unauthenticated: number; waiting: number };
+  /**
+   * Replaces the certificate chain, key and CA bundle for TLS handshakes from now on (SIGHUP, after a
+   * renewal). Streams already up keep the session they negotiated. Throws (and keeps the previous
+   * ones) when the key does not match the certificate or a PEM does not parse.
+   */
+  reloadTls(tls: Pick<GatewayConfig, "cert" | "key" | "ca">): void;
   /** Stops accepting, closes every stream with system-shutdown, and resolves once all are gone. */
   close(): Promise<void>;
 }
@@ -173,6 +179,11 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     connections: () => admission.total,
     refused: () => ({ ...admission.refused }),
     countFor: (ip) => admission.countFor(ip),
+    reloadTls(tls) {
+      // A new SecureContext for later handshakes (node:tls Server#setSecureContext); `ca` falls back
+      // to Node's roots when unset, as at start.
+      tlsServer.setSecureContext({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}) });
+    },
     async close() {
       if (closing) return;
       closing = true;

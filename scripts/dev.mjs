@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { workerdStderrFilter } from "./lib/workerd-stderr.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const devVars = join(root, ".dev.vars");
@@ -94,7 +95,12 @@ function main() {
   // The edge needs no Request.cf object; without this wrangler dev tries to download it from
   // workers.cloudflare.com at every start and logs an error when offline.
   const wranglerEnv = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false" };
-  const child = spawn(join(root, "node_modules", ".bin", "wrangler"), args, { stdio: "inherit", cwd: root, env: wranglerEnv });
+  // stderr through the filter that turns workerd's internal-error dumps (native stacks) into one
+  // structured line each (scripts/lib/workerd-stderr.mjs).
+  const child = spawn(join(root, "node_modules", ".bin", "wrangler"), args, { stdio: ["inherit", "inherit", "pipe"], cwd: root, env: wranglerEnv });
+  const stderr = workerdStderrFilter();
+  child.stderr.on("data", (chunk) => process.stderr.write(stderr.feed(chunk)));
+  child.stderr.on("end", () => process.stderr.write(stderr.flush()));
   const gateway = process.env.GATEWAY === "off" ? null : startGateway(merged, port);
   const stop = (sig) => {
     child.kill(sig);

@@ -6,6 +6,7 @@ import { normalizeDomain, type Domain } from "./types.js";
 import type { KeyFormula } from "./dialback/keys.js";
 import { DEFAULT_BUDGET, type BudgetLimits } from "./budget/verification-budget.js";
 import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_MAX_NAMESPACE_DECLARATIONS } from "./xml/limits.js";
+import { LOG_LEVELS, parseLogLevel, type LogLevel } from "./log/format.js";
 
 export interface StaticRoute {
   host: string;
@@ -59,6 +60,8 @@ export interface EdgeConfig {
   publicWebSocketUrl: string | undefined;
   /** Deadlines of outbound HTTP calls, so no hung peer of ours can hold a Durable Object (issue 10.5). */
   timeouts: Timeouts;
+  /** LOG_LEVEL: the lowest level of structured log line written (src/log/format.ts). */
+  logLevel: LogLevel;
 }
 
 export interface Timeouts {
@@ -153,6 +156,17 @@ const formulas = z
     return out;
   });
 
+// LOG_LEVEL: debug, info (default), warn or error, case-insensitive.
+const logLevel = z
+  .string()
+  .optional()
+  .transform((v, ctx): LogLevel => {
+    const level = parseLogLevel(v);
+    if (level) return level;
+    ctx.addIssue({ code: "custom", message: `must be one of ${LOG_LEVELS.join(", ")}, got '${v}'` });
+    return "info";
+  });
+
 const schema = z.object({
   EDGE_DOMAINS: domainList,
   DIALBACK_SECRETS_PREVIOUS: z.string().optional(),
@@ -181,6 +195,7 @@ const schema = z.object({
   EDGE_PUBLIC_URL: publicUrl,
   DELIVERY_TIMEOUT_MS: intIn(100, 300_000, 10_000),
   DOH_TIMEOUT_MS: intIn(100, 60_000, 5_000),
+  LOG_LEVEL: logLevel,
 });
 
 /** A Secrets Store binding: `.get()` resolves the secret. */
@@ -257,5 +272,6 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
     development,
     publicWebSocketUrl: c.EDGE_PUBLIC_URL,
     timeouts: { deliveryMs: c.DELIVERY_TIMEOUT_MS, dohMs: c.DOH_TIMEOUT_MS },
+    logLevel: c.LOG_LEVEL,
   };
 }

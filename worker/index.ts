@@ -1,7 +1,7 @@
 // Worker entry: routes only. Each area lives in its own file under worker/routes/.
 
 import { Hono } from "hono";
-import type { Env } from "./env.js";
+import type { Env } from "../durable-objects/env.js";
 import { onError } from "./problem.js";
 import { rootRoutes } from "./routes/root.js";
 import { s2sRoutes } from "./routes/s2s.js";

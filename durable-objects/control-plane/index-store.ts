@@ -2,7 +2,7 @@
 // StreamSession DOs report, and what /admin/v1 lists. Keyset pagination with opaque cursors.
 
 import type { PairKey, PairReport, PeerAttempt, SessionInfo } from "../lib/session-rpc.js";
-import { decodeCursor, encodeCursor } from "../../worker/admin/cursor.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
 import { all, iso, one, str, type Row } from "./sql.js";
 
 export interface PairEntry extends PairReport {

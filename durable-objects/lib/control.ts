@@ -1,17 +1,28 @@
 // Reports to the ControlPlane (policy helper's DO): session index, pairs, audit, metrics. Fire and
-// forget: a slow or failing control plane must never stall a stream.
+// forget: a slow or failing control plane must never stall a stream. Every report that is an
+// operator event is also one structured log line (lib/log.ts).
 
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import type { ShellAction } from "../../src/engine/index.js";
+import { StreamLog, type LogFields } from "./log.js";
 
 type Rpc = Record<string, (...args: unknown[]) => Promise<unknown>>;
 
 export class ControlReporter {
+  readonly #log: StreamLog;
+
   constructor(
     private readonly env: Env,
     private readonly sessionId: string,
     private readonly waitUntil: (p: Promise<unknown>) => void,
-  ) {}
+  ) {
+    this.#log = new StreamLog(env, sessionId);
+  }
+
+  /** A stream was opened (inbound WebSocket accepted, outbound connected): logged only. */
+  opened(fields: LogFields): void {
+    this.#log.opened(fields);
+  }
 
   #call(method: string, ...args: unknown[]): void {
     try {
@@ -32,7 +43,9 @@ export class ControlReporter {
     this.#call("reportSession", info);
   }
 
-  action(a: ShellAction): void {
+  /** `extra`: fields the log line gets besides the action's (e.g. why a connection failed). */
+  action(a: ShellAction, extra?: LogFields): void {
+    this.#log.action(a, extra);
     if (a.type === "pair-state") {
       const pair = { local: a.local, remote: a.remote, direction: a.direction };
       if (a.state === "revoked") return this.#call("pairRemoved", this.sessionId, pair);

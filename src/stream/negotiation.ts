@@ -98,9 +98,11 @@ export function onFeatures(c: Ctx, el: Element, now: number): void {
   }
   if (!c.secure && f.tlsRequired) {
     // The peer insists on TLS we cannot do (XEP-0238 "U"): leave; queued stanzas bounce.
+    // The stanzas bounce with policy-violation: the peer's policy (TLS first, XEP-0220 §2.4) and
+    // what we can or will do do not meet; nothing timed out.
     audit(c, "policy-refusal", `${c.remote} requires STARTTLS, which this transport cannot do`, c.local, c.remote);
     sendClose(c);
-    finish(c, "us");
+    finish(c, "us", undefined, "policy-violation");
     return;
   }
   if (f.bidi && pol.allowed && pol.bidi) {

@@ -3,8 +3,8 @@
 // Without ADMIN_TOKEN the API is refused, never open.
 
 import type { MiddlewareHandler } from "hono";
-import type { Env } from "../env.js";
-import { edgeConfig } from "../config.js";
+import type { Env } from "../../durable-objects/env.js";
+import { edgeConfig } from "../../durable-objects/lib/config.js";
 import { ProblemError } from "../problem.js";
 import { constantTimeEqual } from "../../src/dialback/keys.js";
 import { toHex } from "../../src/types.js";

@@ -6,7 +6,7 @@ import { adminApp, domainParam, security } from "./app.js";
 import { controlPlane } from "./control.js";
 import { CheckBody, CheckResult, DomainParam, PeerState, VerifyBody, VerifyResult, problemResponse } from "./schemas.js";
 import { checkPeer } from "./peer-check.js";
-import { edgeConfig } from "../config.js";
+import { edgeConfig } from "../../durable-objects/lib/config.js";
 import { ProblemError } from "../problem.js";
 import { DialbackKeys } from "../../src/dialback/keys.js";
 import { effectiveKnobs } from "../../src/policy/index.js";

@@ -155,6 +155,8 @@ export const CheckStep = z
     ms: z.number().describe("duration of the step in milliseconds"),
     detail: z.string(),
     condition: z.string().optional().describe("stream error / dialback error / bounce condition on failure"),
+    kind: z.enum(["dns", "refused", "timeout", "tls", "closed", "unknown"]).optional().describe("a failed connect, DNS or TLS step: what kind of failure"),
+    fix: z.string().optional().describe("on failure: what to change so the step succeeds"),
   })
   .openapi("CheckStep");
 

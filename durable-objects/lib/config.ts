@@ -1,7 +1,7 @@
 // The edge configuration for this isolate, validated once per distinct env object.
 
-import { loadConfig, type EdgeConfig } from "../src/config.js";
-import type { Env } from "./env.js";
+import { loadConfig, type EdgeConfig } from "../../src/config.js";
+import type { Env } from "../env.js";
 
 const cache = new WeakMap<object, Promise<EdgeConfig>>();
 
