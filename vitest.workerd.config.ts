@@ -28,6 +28,7 @@ export default defineProject({
           EDGE_DOMAINS: "edge.test,chat.edge.test",
           DIALBACK_SECRET: "test-secret-0123456789abcdef",
           ADMIN_TOKEN: "test-admin-token-0123456789",
+          METRICS_TOKEN: "test-metrics-token-0123456789",
           APP_TOKEN: "test-app-token-0123456789ab",
           GATEWAY_TOKEN: "test-gateway-token-012345678",
           // peer.test is the harness (test/harness/global-setup.ts); nothing listens for unreachable.test.

@@ -17,7 +17,7 @@
 //     observe(events: MetricEvent[])              dialback outcomes, verification latency, bounces
 //     reportPeerAttempt({ domain, direction, at, outcome, condition?, detail? })
 //   for the admin API (worker/admin/*):
-//     updatePolicy(op, { actor, ifMatch? }) -> MutationResult   (409 when ifMatch is stale)
+//     updatePolicy(op, { actor, ifMatch? }) -> MutationResult   (412 when ifMatch is stale)
 //     listPairs / pairsBetween / revokePair(local, remote, actor)
 //     listSessions / getSession / closeSession(id, condition, text, actor)
 //     listAudit / peer(domain) / metrics()
@@ -43,7 +43,7 @@ export interface Enforcement {
   failed: { sessionId: string; local: string; remote: string; error: string }[];
 }
 
-export type Failure = { ok: false; status: 404 | 409 | 422 | 502; title: string; detail: string; issues?: PolicyIssue[] };
+export type Failure = { ok: false; status: 404 | 412 | 422 | 502; title: string; detail: string; issues?: PolicyIssue[] };
 export type MutationResult =
   | { ok: true; version: number; document: PolicyDocument; warnings: string[]; created: boolean; enforcement: Enforcement }
   | Failure;
@@ -113,7 +113,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     // read-check-write atomic against concurrent requests.
     const current = this.#readPolicy();
     if (opts.ifMatch !== undefined && opts.ifMatch !== current.version) {
-      return { ok: false, status: 409, title: "Policy version conflict", detail: `If-Match names version ${opts.ifMatch} but the policy is at version ${current.version}; GET it and retry` };
+      // RFC 9110 §13.1.1: a false If-Match condition is 412 Precondition Failed.
+      return { ok: false, status: 412, title: "Precondition Failed", detail: `If-Match names version ${opts.ifMatch} but the policy is at version ${current.version}; GET it and retry` };
     }
     const r = applyPolicyOp(current.document, op);
     if (!r.ok) return r;

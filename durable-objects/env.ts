@@ -14,6 +14,8 @@ export interface EnvVars {
   DIALBACK_SECRETS_PREVIOUS?: string;
   /** Bearer token for /admin/v1. */
   ADMIN_TOKEN?: string;
+  /** Bearer token that reads GET /admin/v1/metrics only (a scraper must not hold ADMIN_TOKEN). */
+  METRICS_TOKEN?: string;
   /** Bearer token for /api/v1 (the operator's application sending stanzas). */
   APP_TOKEN?: string;
   /** Shared with the TCP ingress gateway; authenticates its connection-info header. */

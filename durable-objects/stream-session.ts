@@ -20,7 +20,7 @@ import { makeEffects, sendOutbound } from "./lib/effects.js";
 import { LivePolicy, readerLimits } from "./lib/policy-view.js";
 import { SessionHost, restoreStream } from "./lib/session-host.js";
 import { describeSession, sessionInfo, type SessionMeta } from "./lib/describe.js";
-import { IdleClock, idleMs } from "./lib/idle.js";
+import { IdleClock } from "./lib/idle.js";
 import { SessionStore } from "./lib/store.js";
 import { DeliveryQueue } from "./lib/delivery-queue.js";
 import { deliverBatchToApp } from "./lib/deliver.js";
@@ -140,7 +140,7 @@ export class StreamSession extends DurableObject<Env> {
         }
       },
     };
-    this.#idle = new IdleClock(idleMs(this.env), ws, Date.now());
+    this.#idle = new IdleClock(config.idleSeconds * 1000, ws, Date.now());
     const host = new SessionHost(stream, link, effects, keys, this.#store, (at) => {
       this.#engineDeadline = at;
       this.#arm(host);

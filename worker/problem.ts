@@ -39,13 +39,13 @@ export function onError(err: Error, c: Context): Response {
     return problem(c, { title: err.title, status: err.status, detail: err.detail }, err.headers);
   }
   if (err instanceof ConfigError) {
-    // The deployment is misconfigured: say which variable, never its value. Logged once per isolate
-    // and variable, not once per request.
+    // The deployment is misconfigured (issue 13): the exact error is logged once per isolate and
+    // error; the public learns nothing about it, not even which variable.
     if (!loggedConfigErrors.has(err.message)) {
       loggedConfigErrors.add(err.message);
       log(c.env as Record<string, string>, "error", "config.error", { variable: err.variable, problem: err.problem });
     }
-    return problem(c, { title: "Edge misconfigured", status: 500, detail: err.message });
+    return problem(c, { title: "Service Unavailable", status: 503, detail: "the edge is not configured correctly; its operator can find why in the Worker's logs" }, { "retry-after": "300" });
   }
   if (err instanceof HTTPException) {
     return problem(c, { title: err.message || "HTTP error", status: err.status });

@@ -55,7 +55,9 @@ export const RuleState = z
   .openapi("RuleState");
 
 export const RuleChange = z
-  .object({ pattern: z.string(), rule: DomainRule.nullable(), version: z.int(), enforcement: Enforcement })
+  // A union, not DomainRule.nullable(): that was published as allOf [$ref DomainRule] with a null
+  // type beside it, which `{"rule": null}` (every DELETE) violated. anyOf [$ref, null] is what it means.
+  .object({ pattern: z.string(), rule: z.union([DomainRule, z.null()]).describe("the rule now in force for the pattern; null once deleted"), version: z.int(), enforcement: Enforcement })
   .openapi("RuleChange");
 
 export const MergePatch = z
