@@ -1,5 +1,5 @@
 // The Worker's environment. The bindings (Durable Object namespaces) are generated from wrangler.toml
-// by `wrangler types` into worker-configuration.d.ts (`wrangler types`; a unit test fails when it is
+// by `wrangler types` into worker-configuration.d.ts (`npm run types`; a unit test fails when it is
 // stale) as the ambient `Cloudflare.Env`, so no module here imports the classes it binds. The
 // variables and secrets below are set per deployment (README "Configuration"), so wrangler.toml does
 // not declare them and they are typed here, once, for the Worker, the Durable Objects and the tests.

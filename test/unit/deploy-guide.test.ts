@@ -38,6 +38,16 @@ function readWith(edit: (t: string) => string) {
 }
 
 describe("deployment guide and wrangler.toml", () => {
+  it("the scripts the guide and the first screen name exist: demo, gateway:build, types, deploy", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    expect(readme.slice(0, readme.indexOf("## Layout"))).toContain("npm run demo");
+    expect(pkg.scripts.demo).toBe("node scripts/interop/try-edge.mjs");
+    expect(pkg.scripts["gateway:build"]).toBe("node scripts/build-gateway.mjs");
+    for (const s of ["npm run deploy", "npm run gateway:build"]) expect(guide).toContain(s);
+    expect(pkg.scripts.deploy).toBeDefined();
+    expect(pkg.scripts.types).toMatch(/^wrangler types /);
+  });
+
   it("wrangler.toml keeps dashboard variables across deploys and sends logs to Workers Logs", () => {
     const c = readWith((t) => t);
     expect(c.keep_vars).toBe(true);

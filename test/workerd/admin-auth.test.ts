@@ -50,6 +50,7 @@ describe("GET /admin/v1/openapi.json", () => {
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/audit",
+      "/check",
       "/dialback/verify",
       "/metrics",
       "/pairs",
