@@ -1,5 +1,5 @@
 // The Worker's environment. The bindings (Durable Object namespaces) are generated from wrangler.toml
-// by `wrangler types` into worker-configuration.d.ts (`wrangler types`; a unit test fails when it is
+// by `wrangler types` into worker-configuration.d.ts (`npm run types`; a unit test fails when it is
 // stale) as the ambient `Cloudflare.Env`, so no module here imports the classes it binds. The
 // variables and secrets below are set per deployment (README "Configuration"), so wrangler.toml does
 // not declare them and they are typed here, once, for the Worker, the Durable Objects and the tests.
@@ -14,6 +14,8 @@ export interface EnvVars {
   DIALBACK_SECRETS_PREVIOUS?: string;
   /** Bearer token for /admin/v1. */
   ADMIN_TOKEN?: string;
+  /** Bearer token that reads GET /admin/v1/metrics only (a scraper must not hold ADMIN_TOKEN). */
+  METRICS_TOKEN?: string;
   /** Bearer token for /api/v1 (the operator's application sending stanzas). */
   APP_TOKEN?: string;
   /** Shared with the TCP ingress gateway; authenticates its connection-info header. */
@@ -51,6 +53,8 @@ export interface EnvVars {
   EDGE_PUBLIC_URL?: string;
   /** Deadline of one delivery attempt to the APP binding or the webhook in ms (default 10000). */
   DELIVERY_TIMEOUT_MS?: string;
+  /** Lowest structured log level written: debug, info (default), warn, error. */
+  LOG_LEVEL?: string;
   /** Where verified inbound stanzas go when no APP service binding is bound. */
   DELIVERY_WEBHOOK_URL?: string;
   DELIVERY_WEBHOOK_SECRET?: string;

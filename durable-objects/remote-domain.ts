@@ -37,6 +37,7 @@ export class RemoteDomain extends DurableObject<Env> {
     this.#outbox = new Outbox(ctx.storage.sql);
     this.#toApp = new DeliveryQueue(ctx.storage.sql, {
       deliver: (stanzas, source) => deliverBatchToApp(this.env, stanzas, source),
+      env,
       // The application's replies (and bounces for the remote sender) go out through the outbox.
       reply: (stanza) => {
         const local = jidDomain(stanza.attrs.from);

@@ -8,6 +8,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "./env.js";
 import { edgeConfig } from "./lib/config.js";
+import { log } from "./lib/log.js";
 import { VerificationBudget, type Admission } from "../src/budget/verification-budget.js";
 
 /** Refusals are logged at most this often per limit (the dialback_outcomes metric counts each). */
@@ -40,7 +41,7 @@ export class VerifyBudget extends DurableObject<Env> {
     const now = Date.now();
     if (!a.ok && now - (this.#logTimes.get(a.limit) ?? 0) >= LOG_EVERY_MS) {
       this.#logTimes.set(a.limit, now);
-      console.warn(`verification refused (resource-constraint): ${a.detail}; ${this.#budget?.refusals.get(a.limit)} refusals by ${a.limit} so far`);
+      log(this.env, "warn", "verification.refused", { condition: "resource-constraint", limit: a.limit, detail: a.detail, refusals: this.#budget?.refusals.get(a.limit) });
     }
     return a;
   }

@@ -1,4 +1,5 @@
-// The edge configuration for this isolate, validated once per distinct env object.
+// The edge configuration for this isolate, validated once per distinct env object. A bad setting is
+// a ConfigError: worker/problem.ts logs it once per isolate and answers the public a generic 503.
 
 import { loadConfig, type EdgeConfig } from "../../src/config.js";
 import type { Env } from "../env.js";

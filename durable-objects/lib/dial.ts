@@ -14,6 +14,7 @@ import type { Env } from "../env.js";
 import type { KeyValueStore } from "./store.js";
 import { TcpLink } from "./tcp-link.js";
 import { dohFetch } from "./deadline.js";
+import { log } from "./log.js";
 
 export const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -76,7 +77,7 @@ async function refusal(env: Env, config: EdgeConfig, target: Target): Promise<st
 }
 
 function audit(env: Env, remote: Domain, target: Target, detail: string): void {
-  console.warn(`outbound to ${remote}: ${detail}`);
+  log(env, "warn", "outbound.address-refused", { remote, target: `${target.host}:${target.port}`, source: target.source, detail });
   const ns = env.CONTROL_PLANE as unknown as { idFromName(n: string): DurableObjectId; get(id: DurableObjectId): { recordAudit(e: unknown): Promise<void> } } | undefined;
   if (!ns) return;
   // Awaited by nobody: the audit log must never hold up (or fail) the dial.

@@ -20,6 +20,8 @@ import { LivePolicy, readerLimits } from "./policy-view.js";
 import { inboundRowKey, parseXml, SessionHost } from "./session-host.js";
 import type { KeyValueStore } from "./store.js";
 import { dial } from "./dial.js";
+import { log } from "./log.js";
+import { describeSocketError } from "../../src/log/socket-error.js";
 import type { TcpLink } from "./tcp-link.js";
 import type { Target } from "../../src/resolve/resolver.js";
 
@@ -59,6 +61,7 @@ export class OutboundStream {
   #failure: Failure | undefined;
   #ready: Promise<void>;
   #fellBack = false;
+  #tlsLogged: Error | undefined;
   readonly #waiters = new Map<number, (o: VerifyOutcome) => void>();
   #meta: SessionMeta;
   #lastActivity = Date.now();
@@ -101,13 +104,9 @@ export class OutboundStream {
     return this.deps.remote;
   }
 
-  /**
-   * XEP-0220 §3: target multiplexing only with a peer that advertised dialback errors. False once
-   * the features said otherwise; true while not known yet (a legacy peer's refusal is handled then).
-   */
-  get multiplexes(): boolean {
-    const s = this.#host?.stream;
-    return !s || s.phase !== "open" || s.peerDialbackErrors;
+  /** The peer advertised dialback errors (XEP-0220 §2.4) in its stream features. */
+  get dialbackErrors(): boolean {
+    return this.#host?.stream.peerDialbackErrors ?? false;
   }
 
   /** Connected to the peer: a remote-server-not-found from the stream then is the peer's host-unknown. */
@@ -137,6 +136,10 @@ export class OutboundStream {
     this.#connectedAt = Date.now();
     this.#meta.connection = { transport: "websocket", peer: `${this.#link.target.host}:${this.#link.target.port}`, tls: this.#link.target.directTls ? { version: "TLS" } : null, certIdentities: [] };
     const direct = this.#link.target.directTls;
+    this.#control.opened({
+      direction: "outbound", local: this.local, remote, peer: this.#meta.connection.peer,
+      tls: direct ? "direct" : "none", source: this.#link.target.source,
+    });
     this.#policy = policy;
     const stream = new S2SStream({
       role: "initiating", local: this.local, remote, policy: this.#policy, now: Date.now(), preferTls: preferTls && !legacy, legacy,
@@ -192,12 +195,14 @@ export class OutboundStream {
   /** True when a plaintext retry was started (the old stream is abandoned without bounces). */
   #tlsFailed(err: Error): boolean {
     const pol = this.#policy?.forRemote(this.deps.remote);
-    const detail = `TLS with ${this.deps.remote} failed (${err.message}); connect() accepts only publicly trusted certificates`;
+    const fields = { session: this.#meta.id, remote: this.deps.remote, ...describeSocketError(err, "tls", this.#link ? `${this.#link.target.host}:${this.#link.target.port}` : undefined) };
     if (this.#fellBack || !pol?.allowed || pol.minLevel !== "verified") {
-      console.warn(`${detail}; policy requires encryption, giving up`);
+      // The same failure reaches here from the upgrade and from the read loop: one line.
+      if (this.#tlsLogged !== err) log(this.deps.env, "warn", "tls.failed", { ...fields, outcome: "policy requires encryption: giving up" });
+      this.#tlsLogged = err;
       return false;
     }
-    console.warn(`${detail}; policy allows dialback without TLS: reconnecting in plaintext`);
+    log(this.deps.env, "warn", "tls.failed", { ...fields, outcome: "policy allows dialback without TLS: reconnecting in plaintext" });
     this.#fellBack = true;
     const old = this.#host!;
     const snap = old.stream.snapshot();
@@ -219,7 +224,7 @@ export class OutboundStream {
   #fail(f: Failure): void {
     this.#failure = f;
     this.ended = true;
-    this.#control.action({ type: "closed", by: "transport" });
+    this.#control.action({ type: "closed", by: "transport" }, { reason: f.detail, condition: f.condition, remote: this.deps.remote });
   }
 
   #observe(a: ShellAction): void {

@@ -12,6 +12,7 @@ import { DEFAULT_ENGINE_LIMITS, type EngineLimits, type PolicyView, type RemoteP
 import { DocumentPolicyView } from "../../src/policy/view.js";
 import type { Domain } from "../../src/types.js";
 import type { Env } from "../env.js";
+import { log } from "./log.js";
 import { CONTROL_PLANE_NAME, type ControlPlaneRpc, type PolicySnapshot } from "./session-rpc.js";
 
 const DEFAULT_REMOTE: RemotePolicy = { allowed: true, minLevel: "verified", bidi: true, onPairFailure: "keep-stream" };
@@ -60,7 +61,7 @@ export class LivePolicy implements PolicyView {
       const ns = this.env.CONTROL_PLANE;
       this.apply(await call(ns.get(ns.idFromName(CONTROL_PLANE_NAME)) as unknown as ControlPlaneRpc));
     } catch (err) {
-      console.warn("policy read failed; keeping the previous policy", err);
+      log(this.env, "warn", "policy.read-failed", { error: err, outcome: "keeping the previous policy" });
     }
   }
 

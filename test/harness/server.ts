@@ -58,7 +58,7 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
   const dnsLog: string[] = [];
   // A stand-in for the operator's webhook: records deliveries, or fails with `hookStatus`.
   // `hang`: requests are held unanswered (a hung operator webhook) until the state is set again.
-  const hook: { status: number; hang: boolean; received: { body: string; signature: string | undefined }[] } = { status: 204, hang: false, received: [] };
+  const hook: { status: number; hang: boolean; received: { body: string; headers: Record<string, string | undefined> }[] } = { status: 204, hang: false, received: [] };
   let held: (() => void)[] = [];
   const waitUntil = async (pred: () => boolean, ms: number) => {
     const deadline = Date.now() + ms;
@@ -125,7 +125,8 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
         return send(200, { items: peer.inbox.map(String) });
       }
       if (req.method === "POST" && url.pathname === "/hook") {
-        hook.received.push({ body, signature: req.headers["x-dialback-edge-signature"] as string | undefined });
+        const h = (name: string) => req.headers[name] as string | undefined;
+        hook.received.push({ body, headers: { "webhook-id": h("webhook-id"), "webhook-timestamp": h("webhook-timestamp"), "webhook-signature": h("webhook-signature") } });
         if (hook.hang) return void held.push(() => { res.writeHead(503); res.end(); });
         res.writeHead(hook.status);
         return res.end();
@@ -152,6 +153,8 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
         const code = type === "A" ? 1 : type === "AAAA" ? 28 : 33;
         dnsLog.push(code === 33 ? name : `${type}:${name}`);
         const records = dns.get(code === 33 ? name : `${type}:${name}`);
+        // ["SERVFAIL"]: the resolver fails for that name (RFC 1035 RCODE 2), as a broken upstream would.
+        if (records?.[0] === "SERVFAIL") return send(200, { Status: 2 });
         return send(200, records ? { Status: 0, Answer: records.map((data) => ({ name, type: code, data })) } : { Status: 3 });
       }
       if (req.method === "GET" && url.pathname === "/dns-log") return send(200, dnsLog);

@@ -2,7 +2,7 @@
 // every later change to it before answering the change; no ControlPlane round trip per db:result
 // (it was one policy read per claimed domain: 5-170 ms each under load, queued behind every
 // session's reports to the singleton). Issue 5 still holds: a change applies to new pairs at once.
-import { SELF } from "cloudflare:test";
+import { runInDurableObject, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { harness } from "../harness/bridge.js";
 import { admin, controlPlane } from "./admin-helpers.js";
@@ -71,6 +71,28 @@ describe("the policy in an inbound stream", () => {
     const answer = await s.until(answerFor("late.pushed.test"), 20_000);
     expect(answer).toBeDefined();
     expect(answer).not.toContain("forbidden");
+    s.ws.close(1000);
+    await s.closed;
+  });
+
+  it("the WebSocket upgrade does not wait for the ControlPlane; the stream header is answered once the policy is in", async () => {
+    const HOLD_MS = 1500;
+    // Hold the ControlPlane (busy with every session's reports under load; here: blocked) while a
+    // stream opens. A flag, not a promise: see session-delivery-queue.test.ts.
+    let inForce = false;
+    const held = runInDurableObject(controlPlane(), (_i, state) => {
+      void state.blockConcurrencyWhile(() => new Promise((r) => setTimeout(r, HOLD_MS)));
+      inForce = true;
+    });
+    while (!inForce) await new Promise((r) => setTimeout(r, 5));
+    const t0 = Date.now();
+    const s = await openSocket();
+    // The 101 came without the policy read (it used to wait for it: HOLD_MS).
+    expect(Date.now() - t0).toBeLessThan(HOLD_MS / 2);
+    s.ws.send(OPEN);
+    // The header waits for the policy, then is answered as usual.
+    expect(await s.until((f) => f.includes("features"), 10_000)).toBeDefined();
+    await held;
     s.ws.close(1000);
     await s.closed;
   });
