@@ -36,6 +36,8 @@ export interface StackOptions {
   logLevel?: string;
   edgeVars?: Record<string, string>;
   prosodyExtraHosts?: string[];
+  /** The host the route of a prosodyExtraHosts vhost names (default: the vhost itself). */
+  routeHostOf?: (vhost: string) => string;
   /** More S2S_STATIC_ROUTES entries, `domain=host:port`. */
   extraRoutes?: string[];
   sink?: boolean;
