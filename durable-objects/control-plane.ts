@@ -16,6 +16,7 @@
 //     recordAudit({ kind, actor, subject?, old?, new?, detail? })   e.g. spoofing-attempt
 //     observe(events: MetricEvent[])              dialback outcomes, verification latency, bounces
 //     reportPeerAttempt({ domain, direction, at, outcome, condition?, detail? })
+//     report(sessionId, [[method, args], ...])  several of the above at once (what sessions send)
 //   for the admin API (worker/admin/*):
 //     updatePolicy(op, { actor, ifMatch? }) -> MutationResult   (412 when ifMatch is stale)
 //     listPairs / pairsBetween / revokePair(local, remote, actor)
@@ -30,6 +31,7 @@ import type { Env } from "./env.js";
 import { log } from "./lib/log.js";
 import type { StreamErrorCondition } from "../src/errors.js";
 import { AUDIT_KIND, DEFAULT_POLICY, applyPolicyOp, effectiveLevel, evaluatePair, policyWarnings, type PolicyDocument, type PolicyIssue, type PolicyOp } from "../src/policy/index.js";
+import { REPORT_METHODS, type ReportMethod } from "./lib/session-rpc.js";
 import type { AuditEventInput, ControlPlaneRpc, MetricEvent, PairKey, PairReport, PeerAttempt, PolicySnapshot, RevokeReason, SessionInfo, StreamSessionRpc } from "./lib/session-rpc.js";
 import { all, migrate, one } from "./control-plane/sql.js";
 import { AuditLog, type AuditEntry } from "./control-plane/audit.js";
@@ -41,6 +43,17 @@ export type { PolicyOp, AuditEntry, Page, PairEntry, PairFilter };
 export interface Enforcement {
   revoked: { sessionId: string; local: string; remote: string; condition: string }[];
   failed: { sessionId: string; local: string; remote: string; error: string }[];
+}
+
+/** What DELETE /peers/{domain}/sessions did. */
+export interface PeerClose {
+  domain: string;
+  condition: StreamErrorCondition;
+  /** Streams whose peer is the domain, closed. */
+  closed: string[];
+  /** Pairs with the domain revoked on streams of other peers. */
+  revoked: Enforcement["revoked"];
+  failed: { sessionId: string; error: string }[];
 }
 
 export type Failure = { ok: false; status: 404 | 412 | 422 | 502; title: string; detail: string; issues?: PolicyIssue[] };
@@ -67,6 +80,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   readonly #metrics: Metrics;
   /** Policy reads sessions asked for (getPolicy, subscribePolicy) since this instance started (diagnostics, tests). */
   #policyReads = 0;
+  /** report() calls per session id since this instance started (bounded). */
+  readonly #reportCalls = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -219,6 +234,21 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     this.#index.recordAttempt(attempt);
   }
 
+  async report(sessionId: string, calls: Array<[ReportMethod, unknown[]]>): Promise<void> {
+    this.#reportCalls.set(sessionId, (this.#reportCalls.get(sessionId) ?? 0) + 1);
+    if (this.#reportCalls.size > 10_000) this.#reportCalls.delete(this.#reportCalls.keys().next().value!);
+    for (const [method, args] of calls) {
+      // Only the report methods: a batch names what to call, so it must not reach anything else.
+      if (!(REPORT_METHODS as readonly string[]).includes(method)) continue;
+      await (this[method] as (...a: unknown[]) => Promise<void>)(...args);
+    }
+  }
+
+  /** report() calls from session `id` (diagnostics, tests: one per engine step, not one per report). */
+  async reportCalls(id: string): Promise<number> {
+    return this.#reportCalls.get(id) ?? 0;
+  }
+
   // ---- queries and operator actions for the admin API -----------------------------------------
 
   async listPairs(filter: PairFilter, cursor: string | undefined, limit: number): Promise<Page<PairEntry> | Failure> {
@@ -261,6 +291,42 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     this.ctx.storage.transactionSync(() => this.#index.dropSession(id));
     this.#audit.record({ kind: "session.closed", actor, subject: id, detail: text ? `${condition}: ${text}` : condition });
     return { ok: true };
+  }
+
+  /**
+   * DELETE /peers/{domain}/sessions (ejabberd's stop_s2s_connections, Prosody's s2s:close): every
+   * stream whose peer is `domain` closes with the operator's stream error; on a stream it only shares
+   * (a multiplexed stream of another peer carrying a pair with it), its pairs are revoked instead, so
+   * the other domains' pairs carry on (a stream left with no pair closes). Audited as one entry.
+   */
+  async closePeerSessions(domain: string, condition: StreamErrorCondition, text: string | undefined, actor: string): Promise<PeerClose> {
+    const own = this.#index.sessionsOfPeer(domain);
+    const out: PeerClose = { domain, condition, closed: [], revoked: [], failed: [] };
+    await Promise.all(
+      own.map(async (id) => {
+        try {
+          await this.#session(id).closeStream(condition, text);
+        } catch (err) {
+          out.failed.push({ sessionId: id, error: errorText(err) });
+          return;
+        }
+        this.ctx.storage.transactionSync(() => this.#index.dropSession(id));
+        out.closed.push(id);
+      }),
+    );
+    const reason: RevokeReason = { condition: "policy-violation", text: text ?? `the operator closed every stream with ${domain}`, actor };
+    const shared = this.#index.pairsWithRemote(domain).filter((p) => !own.includes(p.sessionId));
+    const e = await this.#revoke(shared.map(({ sessionId, local }) => ({ sessionId, local, remote: domain, reason })));
+    out.revoked = e.revoked;
+    out.failed.push(...e.failed.map((f) => ({ sessionId: f.sessionId, error: f.error })));
+    out.closed.sort();
+    this.#audit.record({
+      kind: "peer.sessions-closed",
+      actor,
+      subject: domain,
+      detail: `${condition}${text ? `: ${text}` : ""}; closed ${out.closed.length} stream(s)${out.closed.length ? ` (${out.closed.join(", ")})` : ""}, revoked ${out.revoked.length} pair(s) on shared streams, ${out.failed.length} failed`,
+    });
+    return out;
   }
 
   async listAudit(cursor: string | undefined, limit: number, kind?: string): Promise<Page<AuditEntry> | Failure> {

@@ -6,9 +6,9 @@
 // while the code only sees "internal error; reference = o0huqvrst0bav01s9t1r0u51" and logs that as one
 // structured line (src/log). This filter, for `npm start` and the workerd test tiers, turns each such
 // pair into one JSON line of the same shape carrying the real reason and the reference that ties it to
-// the code's line. Everything else passes through unchanged, in order.
+// the code's line. Likewise workerd's "uncaught exception; exception = ..." + "stack: ..." pair. Everything else passes through unchanged, in order.
 
-const ERROR_LINE = /^(?:.*?\berror: )?e = (.*)$/;
+const ERROR_LINE = /^(?:(?:.*?\berror: )?e = |uncaught exception; exception = )(.*)$/;
 const STACK_LINE = /^stack: .*?(?:wdErrId = (\w+))?\s*$/;
 
 /** workerd's "path/file.rs:270: failed: reason" (or "...c++:12: failed: ...") as the reason alone. */
@@ -31,18 +31,18 @@ export function internalErrorLine(text, reference, now = Date.now()) {
  */
 export function workerdStderrFilter(now = () => Date.now()) {
   let partial = "";
-  let held; // an "e = ..." line waiting for its "stack:" line
+  let held; // an error line waiting for its "stack:" line: { line, text }
   const out = [];
   const line = (l) => {
     if (held !== undefined) {
       const stack = STACK_LINE.exec(l);
       const e = held;
       held = undefined;
-      if (stack) return void out.push(internalErrorLine(e, stack[1], now()) + "\n");
-      out.push(`e = ${e}\n`);
+      if (stack) return void out.push(internalErrorLine(e.text, stack[1], now()) + "\n");
+      out.push(`${e.line}\n`);
     }
     const m = ERROR_LINE.exec(l);
-    if (m) held = m[1];
+    if (m) held = { line: l, text: m[1] };
     else out.push(l + "\n");
   };
   return {
@@ -56,7 +56,7 @@ export function workerdStderrFilter(now = () => Date.now()) {
     flush() {
       if (partial) line(partial);
       partial = "";
-      if (held !== undefined) out.push(`e = ${held}\n`), (held = undefined);
+      if (held !== undefined) out.push(`${held.line}\n`), (held = undefined);
       return out.splice(0).join("");
     },
   };

@@ -32,6 +32,12 @@ describe("the workerd stderr filter", () => {
     }
   });
 
+  it("also the 'uncaught exception; exception = ...' dump", () => {
+    const f = workerdStderrFilter(() => 0);
+    const out = f.feed("uncaught exception; exception = workerd/jsg/value.h:1535: failed: jsg.Error: internal error; reference = abc\nstack: /x/workerd@3a4d9d0 /x/workerd@3a4e7b5\n") + f.flush();
+    expect(JSON.parse(out)).toMatchObject({ event: "workerd.internal-error", error: "internal error; reference = abc" });
+  });
+
   it("an 'e = ' line without a stack line after it is written as it was", () => {
     const f = workerdStderrFilter();
     expect(f.feed("e = something\nplain\n") + f.flush()).toBe("e = something\nplain\n");

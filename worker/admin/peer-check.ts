@@ -211,7 +211,7 @@ async function openStream(conn: Conn, from: string, to: string) {
  * The probe's socket, read with the edge's own XML stream layer (src/xml): the same restricted-XML
  * checks and size/depth limits as any peer stream, so a hostile peer cannot make it buffer without bound.
  */
-class Conn {
+export class Conn {
   #socket: Socket;
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -282,7 +282,7 @@ class Conn {
   }
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+export async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const t = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(Object.assign(new Error(message), { condition: "remote-server-timeout" })), ms);

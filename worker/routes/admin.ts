@@ -9,6 +9,7 @@ import { wellFormedPath } from "../admin/app.js";
 import { policyRoutes } from "../admin/policy-routes.js";
 import { stateRoutes } from "../admin/state-routes.js";
 import { peerRoutes } from "../admin/peer-routes.js";
+import { checkRoutes } from "../admin/check-routes.js";
 import { ProblemError } from "../problem.js";
 import { applyContract, strictQuery, TAGS, type KnownRoute } from "../admin/contract.js";
 import pkg from "../../package.json" with { type: "json" };
@@ -28,6 +29,7 @@ adminRoutes.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
 adminRoutes.route("/", policyRoutes);
 adminRoutes.route("/", stateRoutes);
 adminRoutes.route("/", peerRoutes);
+adminRoutes.route("/", checkRoutes);
 
 adminRoutes.doc31("/openapi.json", {
   openapi: "3.1.0",
