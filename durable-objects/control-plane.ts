@@ -43,6 +43,17 @@ export interface Enforcement {
   failed: { sessionId: string; local: string; remote: string; error: string }[];
 }
 
+/** What DELETE /peers/{domain}/sessions did. */
+export interface PeerClose {
+  domain: string;
+  condition: StreamErrorCondition;
+  /** Streams whose peer is the domain, closed. */
+  closed: string[];
+  /** Pairs with the domain revoked on streams of other peers. */
+  revoked: Enforcement["revoked"];
+  failed: { sessionId: string; error: string }[];
+}
+
 export type Failure = { ok: false; status: 404 | 412 | 422 | 502; title: string; detail: string; issues?: PolicyIssue[] };
 export type MutationResult =
   | { ok: true; version: number; document: PolicyDocument; warnings: string[]; created: boolean; enforcement: Enforcement }
@@ -261,6 +272,42 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     this.ctx.storage.transactionSync(() => this.#index.dropSession(id));
     this.#audit.record({ kind: "session.closed", actor, subject: id, detail: text ? `${condition}: ${text}` : condition });
     return { ok: true };
+  }
+
+  /**
+   * DELETE /peers/{domain}/sessions (ejabberd's stop_s2s_connections, Prosody's s2s:close): every
+   * stream whose peer is `domain` closes with the operator's stream error; on a stream it only shares
+   * (a multiplexed stream of another peer carrying a pair with it), its pairs are revoked instead, so
+   * the other domains' pairs carry on (a stream left with no pair closes). Audited as one entry.
+   */
+  async closePeerSessions(domain: string, condition: StreamErrorCondition, text: string | undefined, actor: string): Promise<PeerClose> {
+    const own = this.#index.sessionsOfPeer(domain);
+    const out: PeerClose = { domain, condition, closed: [], revoked: [], failed: [] };
+    await Promise.all(
+      own.map(async (id) => {
+        try {
+          await this.#session(id).closeStream(condition, text);
+        } catch (err) {
+          out.failed.push({ sessionId: id, error: errorText(err) });
+          return;
+        }
+        this.ctx.storage.transactionSync(() => this.#index.dropSession(id));
+        out.closed.push(id);
+      }),
+    );
+    const reason: RevokeReason = { condition: "policy-violation", text: text ?? `the operator closed every stream with ${domain}`, actor };
+    const shared = this.#index.pairsWithRemote(domain).filter((p) => !own.includes(p.sessionId));
+    const e = await this.#revoke(shared.map(({ sessionId, local }) => ({ sessionId, local, remote: domain, reason })));
+    out.revoked = e.revoked;
+    out.failed.push(...e.failed.map((f) => ({ sessionId: f.sessionId, error: f.error })));
+    out.closed.sort();
+    this.#audit.record({
+      kind: "peer.sessions-closed",
+      actor,
+      subject: domain,
+      detail: `${condition}${text ? `: ${text}` : ""}; closed ${out.closed.length} stream(s)${out.closed.length ? ` (${out.closed.join(", ")})` : ""}, revoked ${out.revoked.length} pair(s) on shared streams, ${out.failed.length} failed`,
+    });
+    return out;
   }
 
   async listAudit(cursor: string | undefined, limit: number, kind?: string): Promise<Page<AuditEntry> | Failure> {

@@ -13,7 +13,7 @@ import { asStreamId, newStreamId, type Domain } from "../src/types.js";
 import { jidDomain } from "../src/delivery/submit.js";
 import { FrameCodec } from "./lib/codec.js";
 import type { Outgoing } from "../src/engine/index.js";
-import { FRAMING_HEADER, STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, type ConnectionInfo } from "./lib/connection-info.js";
+import { FRAMING_HEADER, STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, impliedLocal, type ConnectionInfo } from "./lib/connection-info.js";
 import { BidiAnnouncer, trySendBidi } from "./lib/bidi-route.js";
 import { ControlReporter } from "./lib/control.js";
 import { makeEffects, sendOutbound } from "./lib/effects.js";
@@ -99,6 +99,7 @@ export class StreamSession extends DurableObject<Env> {
         secure: info.tls !== null,
         canStartTls: false,
         ...(info.tls !== null ? { peerCertificate: { status: names.length > 0 ? ("valid" as const) : ("none" as const), names } } : {}),
+        ...impliedLocal(info, config.domains),
       },
       // The first header we send carries the DO's own name (the id /xmpp-s2s minted); a restart
       // (RFC 6120 §6.4.6, after SASL) needs a new stream id (§4.7.3), and gets a fresh one.

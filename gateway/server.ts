@@ -10,6 +10,7 @@ import { Admission, type Refusal } from "./admission.js";
 import type { GatewayConfig } from "./config.js";
 import { GatewayConnection, type ListenerKind } from "./connection.js";
 import type { Logger } from "./log.js";
+import { tls13TicketsSent } from "./tls-tickets.js";
 
 export interface Gateway {
   /** Bound addresses, e.g. { starttls: 5269, directTls: 5270 } (the real ports when 0 was asked). */
@@ -165,7 +166,12 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   };
   if (config.starttlsPort !== null) ports.starttls = await listenOn(config.starttlsPort, "starttls");
   if (config.directTlsPort !== null) ports.directTls = await listenOn(config.directTlsPort, "direct-tls");
-  log.log("info", "listening", { host: config.host, ...ports, edge: config.edgeUrl, requireTls: config.requireTls, domains: config.domains });
+  // TLS 1.3 session tickets break jabberd2 2.7 (gateway/tls-tickets.ts): say whether peers get any.
+  const tls13Tickets = await tls13TicketsSent(tlsOptions);
+  log.log("info", "listening", { host: config.host, ...ports, edge: config.edgeUrl, requireTls: config.requireTls, domains: config.domains, tls13Tickets });
+  if (tls13Tickets > 0) {
+    log.log("warn", "TLS 1.3 session tickets are on: jabberd2 peers cannot use STARTTLS; start with node --openssl-config=gateway/openssl.cnf (npm run gateway does)", { tls13Tickets });
+  }
 
   let allGone: (() => void) | undefined;
   return {

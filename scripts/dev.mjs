@@ -143,6 +143,8 @@ function startGateway(vars, edgePort) {
     GATEWAY_TOKEN: vars.GATEWAY_TOKEN,
     GATEWAY_DOMAINS: process.env.GATEWAY_DOMAINS ?? vars.EDGE_DOMAINS,
     GATEWAY_EDGE_URL: process.env.GATEWAY_EDGE_URL ?? `ws://127.0.0.1:${edgePort}/xmpp-s2s`,
+    // No TLS 1.3 session tickets, as `npm run gateway` (gateway/openssl.cnf, gateway/tls-tickets.ts).
+    NODE_OPTIONS: [process.env.NODE_OPTIONS, `--openssl-config=${join(root, "gateway", "openssl.cnf")}`].filter(Boolean).join(" "),
   };
   const gw = spawn(join(root, "node_modules", ".bin", "tsx"), [join(root, "gateway", "dev.ts")], { stdio: "inherit", cwd: root, env });
   gw.on("exit", (code) => {

@@ -84,6 +84,19 @@ export class SessionIndex {
     });
   }
 
+  /** Streams whose peer is `domain` (it opened them, or they were opened to it). */
+  sessionsOfPeer(domain: string): string[] {
+    return all(this.sql, "SELECT id FROM sessions WHERE peer = ? ORDER BY id", domain).map((r) => String(r.id));
+  }
+
+  /** Pairs with `remote` on any stream, one per (session, local). */
+  pairsWithRemote(remote: string): { sessionId: string; local: string }[] {
+    return all(this.sql, "SELECT DISTINCT session_id, local FROM pairs WHERE remote = ? ORDER BY session_id, local", remote).map((r) => ({
+      sessionId: String(r.session_id),
+      local: String(r.local),
+    }));
+  }
+
   sessionsWithPair(local: string, remote: string): string[] {
     return all(this.sql, "SELECT DISTINCT session_id FROM pairs WHERE local = ? AND remote = ? ORDER BY session_id", local, remote).map((r) => String(r.session_id));
   }

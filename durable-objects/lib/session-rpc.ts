@@ -75,6 +75,7 @@ export type AuditKind =
   | "policy.rule-deleted"
   | "pair.revoked"
   | "session.closed"
+  | "peer.sessions-closed"
   | "spoofing-attempt"
   | "dialback.failed"
   | "other";

@@ -57,6 +57,7 @@ describe("GET /admin/v1/openapi.json", () => {
       "/pairs/{local}/{remote}",
       "/peers/{domain}",
       "/peers/{domain}/check",
+      "/peers/{domain}/sessions",
       "/policy",
       "/policy/domains/{domain}",
       "/sessions",

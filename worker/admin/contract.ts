@@ -31,6 +31,7 @@ const OPERATIONS: Record<string, [operationId: string, tag: string]> = {
   "POST /peers/{domain}/check": ["checkPeer", "peers"],
   "DELETE /peers/{domain}/sessions": ["closePeerSessions", "peers"],
   "POST /dialback/verify": ["verifyDialbackKey", "dialback"],
+  "GET /check": ["selfCheck", "diagnosis"],
 };
 
 export const TAGS = [

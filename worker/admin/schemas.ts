@@ -150,6 +150,16 @@ export const PeerState = z
   })
   .openapi("PeerState");
 
+export const PeerClose = z
+  .object({
+    domain: z.string(),
+    condition: z.string().describe("the stream error the closed streams got"),
+    closed: z.array(z.string()).describe("ids of the streams whose peer is the domain, now closed"),
+    revoked: Enforcement.shape.revoked.describe("pairs with the domain revoked on streams of other peers (multiplexed)"),
+    failed: z.array(z.object({ sessionId: z.string(), error: z.string() })).describe("sessions that did not answer; retry"),
+  })
+  .openapi("PeerClose");
+
 export const CheckStep = z
   .object({
     step: z.enum(["policy", "resolve", "connect", "stream-open", "starttls", "dialback"]),
