@@ -10,8 +10,9 @@
 
 // Matched after removing colour codes; wrangler prefixes the first line with "✘ [ERROR] " and indents
 // the stack line after a blank line.
-const ERROR_LINE = /^(?:✘ \[ERROR\] |.*?\berror: )?(?:e = |uncaught exception; exception = )(.*)$/;
+const ERROR_LINE = /^(?:.*?(?:; |\] |\berror: ))?(?:e = |uncaught exception; exception = )(.*)$/;
 const STACK_LINE = /^\s*stack: .*?(?:wdErrId = (\w+))?\s*$/;
+const MAYBE_DUMP = /e = |uncaught|stack:|✘|ERROR/;
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
 
@@ -35,6 +36,7 @@ export function internalErrorLine(text, reference, now = Date.now()) {
  */
 export function workerdStderrFilter(now = () => Date.now()) {
   let partial = "";
+  let midLine = false;
   let held; // an error line waiting for its "stack:" line: { line, text, blanks }
   const out = [];
   const line = (l) => {
@@ -54,10 +56,24 @@ export function workerdStderrFilter(now = () => Date.now()) {
   };
   return {
     feed(chunk) {
-      const text = partial + String(chunk);
-      const lines = text.split("\n");
+      let text = String(chunk);
+      if (midLine) {
+        // the rest of a line already passed through
+        const nl = text.indexOf("\n");
+        if (nl < 0) return text;
+        out.push(text.slice(0, nl + 1));
+        text = text.slice(nl + 1);
+        midLine = false;
+      }
+      const lines = (partial + text).split("\n");
       partial = lines.pop();
       for (const l of lines) line(l);
+      // An unfinished line that cannot be part of a dump is written at once (progress output).
+      if (partial && held === undefined && !MAYBE_DUMP.test(partial.replace(ANSI, ""))) {
+        out.push(partial);
+        partial = "";
+        midLine = true;
+      }
       return out.splice(0).join("");
     },
     flush() {

@@ -50,6 +50,19 @@ describe("the workerd stderr filter", () => {
     expect(lines[1]).toBe("next");
   });
 
+  it("with any prefix ending in '; ' (\"Socket proxy disconnected abruptly; e = ...\")", () => {
+    const f = workerdStderrFilter(() => 0);
+    const out = f.feed("Socket proxy disconnected abruptly; e = rust/worker/ffi.rs:119: failed: failed to lookup address information: Name or service not known\nstack: /x/workerd@282d4f0\n") + f.flush();
+    expect(JSON.parse(out)).toMatchObject({ error: "failed to lookup address information: Name or service not known" });
+  });
+
+  it("writes an unfinished ordinary line at once, and the rest of it when it comes", () => {
+    const f = workerdStderrFilter(() => 0);
+    expect(f.feed(" RUN  v4.1.11 ")).toBe(" RUN  v4.1.11 ");
+    expect(f.feed("/work/x\nnext")).toBe("/work/x\nnext");
+    expect(f.feed(" line\n")).toBe(" line\n");
+  });
+
   it("an 'e = ' line without a stack line after it is written as it was", () => {
     const f = workerdStderrFilter();
     expect(f.feed("e = something\nplain\n") + f.flush()).toBe("e = something\nplain\n");
