@@ -16,6 +16,7 @@
 //     recordAudit({ kind, actor, subject?, old?, new?, detail? })   e.g. spoofing-attempt
 //     observe(events: MetricEvent[])              dialback outcomes, verification latency, bounces
 //     reportPeerAttempt({ domain, direction, at, outcome, condition?, detail? })
+//     report(sessionId, [[method, args], ...])  several of the above at once (what sessions send)
 //   for the admin API (worker/admin/*):
 //     updatePolicy(op, { actor, ifMatch? }) -> MutationResult   (412 when ifMatch is stale)
 //     listPairs / pairsBetween / revokePair(local, remote, actor)
@@ -30,6 +31,7 @@ import type { Env } from "./env.js";
 import { log } from "./lib/log.js";
 import type { StreamErrorCondition } from "../src/errors.js";
 import { AUDIT_KIND, DEFAULT_POLICY, applyPolicyOp, effectiveLevel, evaluatePair, policyWarnings, type PolicyDocument, type PolicyIssue, type PolicyOp } from "../src/policy/index.js";
+import { REPORT_METHODS, type ReportMethod } from "./lib/session-rpc.js";
 import type { AuditEventInput, ControlPlaneRpc, MetricEvent, PairKey, PairReport, PeerAttempt, PolicySnapshot, RevokeReason, SessionInfo, StreamSessionRpc } from "./lib/session-rpc.js";
 import { all, migrate, one } from "./control-plane/sql.js";
 import { AuditLog, type AuditEntry } from "./control-plane/audit.js";
@@ -78,6 +80,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   readonly #metrics: Metrics;
   /** Policy reads sessions asked for (getPolicy, subscribePolicy) since this instance started (diagnostics, tests). */
   #policyReads = 0;
+  /** report() calls per session id since this instance started (bounded). */
+  readonly #reportCalls = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -228,6 +232,21 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
 
   async reportPeerAttempt(attempt: PeerAttempt): Promise<void> {
     this.#index.recordAttempt(attempt);
+  }
+
+  async report(sessionId: string, calls: Array<[ReportMethod, unknown[]]>): Promise<void> {
+    this.#reportCalls.set(sessionId, (this.#reportCalls.get(sessionId) ?? 0) + 1);
+    if (this.#reportCalls.size > 10_000) this.#reportCalls.delete(this.#reportCalls.keys().next().value!);
+    for (const [method, args] of calls) {
+      // Only the report methods: a batch names what to call, so it must not reach anything else.
+      if (!(REPORT_METHODS as readonly string[]).includes(method)) continue;
+      await (this[method] as (...a: unknown[]) => Promise<void>)(...args);
+    }
+  }
+
+  /** report() calls from session `id` (diagnostics, tests: one per engine step, not one per report). */
+  async reportCalls(id: string): Promise<number> {
+    return this.#reportCalls.get(id) ?? 0;
   }
 
   // ---- queries and operator actions for the admin API -----------------------------------------

@@ -5,11 +5,14 @@
 import type { Env } from "../env.js";
 import type { ShellAction } from "../../src/engine/index.js";
 import { StreamLog, type LogFields } from "./log.js";
+import type { ReportMethod } from "./session-rpc.js";
 
 type Rpc = Record<string, (...args: unknown[]) => Promise<unknown>>;
+type ReportCall = [ReportMethod, unknown[]];
 
 export class ControlReporter {
   readonly #log: StreamLog;
+  #batch: ReportCall[] | undefined;
 
   constructor(
     private readonly env: Env,
@@ -24,11 +27,26 @@ export class ControlReporter {
     this.#log.opened(fields);
   }
 
-  #call(method: string, ...args: unknown[]): void {
+  // Issue 11: what one engine step reports (a verdict is a pair report, a metric, a peer attempt and
+  // the session's counters) goes as ONE call, ControlPlane.report, at the end of the current turn:
+  // every call to the singleton is an event there with its own commit, and a verified pair used to
+  // cost 7-8 of them.
+  #call(method: ReportMethod, ...args: unknown[]): void {
+    if (!this.#batch) {
+      this.#batch = [];
+      queueMicrotask(() => this.#flush());
+    }
+    this.#batch.push([method, args]);
+  }
+
+  #flush(): void {
+    const calls = this.#batch ?? [];
+    this.#batch = undefined;
+    if (calls.length === 0) return;
     try {
       const ns = this.env.CONTROL_PLANE;
       const stub = ns.get(ns.idFromName("control")) as unknown as Rpc;
-      this.waitUntil(Promise.resolve(stub[method]!(...args)).catch(() => {}));
+      this.waitUntil(Promise.resolve(stub.report!(this.sessionId, calls)).catch(() => {}));
     } catch {
       // no control plane bound (unit setups): nothing to report to
     }

@@ -104,13 +104,9 @@ export class OutboundStream {
     return this.deps.remote;
   }
 
-  /**
-   * XEP-0220 §3: target multiplexing only with a peer that advertised dialback errors. False once
-   * the features said otherwise; true while not known yet (a legacy peer's refusal is handled then).
-   */
-  get multiplexes(): boolean {
-    const s = this.#host?.stream;
-    return !s || s.phase !== "open" || s.peerDialbackErrors;
+  /** The peer advertised dialback errors (XEP-0220 §2.4) in its stream features. */
+  get dialbackErrors(): boolean {
+    return this.#host?.stream.peerDialbackErrors ?? false;
   }
 
   /** Connected to the peer: a remote-server-not-found from the stream then is the peer's host-unknown. */

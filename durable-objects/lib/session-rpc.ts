@@ -165,4 +165,13 @@ export interface ControlPlaneRpc {
   recordAudit(event: AuditEventInput): Promise<void>;
   observe(events: MetricEvent[]): Promise<void>;
   reportPeerAttempt(attempt: PeerAttempt): Promise<void>;
+  /**
+   * Several of the reports above from session `sessionId` in one call (issue 11: one event and one
+   * commit in the ControlPlane instead of one per report), carried out in order.
+   */
+  report(sessionId: string, calls: Array<[ReportMethod, unknown[]]>): Promise<void>;
 }
+
+/** The ControlPlaneRpc reports a session may batch into report(). */
+export const REPORT_METHODS = ["reportSession", "sessionClosed", "reportPair", "pairRemoved", "recordAudit", "observe", "reportPeerAttempt"] as const;
+export type ReportMethod = (typeof REPORT_METHODS)[number];

@@ -11,7 +11,7 @@ import { DOMAINS, startTopology } from "./topology.mjs";
 
 const hex = () => randomBytes(32).toString("hex");
 
-/** opts: topology options plus { edgeVars?: extra edge variables } */
+/** opts: topology options plus { edgeVars?: extra edge variables, routeHostOf?: (vhost) => route host } */
 export async function startStack(opts = {}) {
   // The farm's Prosody nodes share the edge's dialback secret (seed 004).
   const secret = opts.edgeVars?.DIALBACK_SECRET ?? hex();
@@ -31,7 +31,9 @@ export async function startStack(opts = {}) {
       `${DOMAINS.ejabberd}=${DOMAINS.ejabberd}:5269`,
       `${DOMAINS.sink}=${DOMAINS.sink}:5269`,
       `${DOMAINS.jabberd2}=${DOMAINS.jabberd2}:5269`,
-      ...(opts.prosodyExtraHosts ?? []).map((h) => `${h}=${h}:5269`),
+      // routeHostOf: the host a Prosody vhost's route names (default: the vhost's own name, as with no
+      // SRV record; the name of the Prosody's host, as an SRV record of a multi-vhost server names it).
+      ...(opts.prosodyExtraHosts ?? []).map((h) => `${h}=${opts.routeHostOf?.(h) ?? h}:5269`),
       ...(opts.extraRoutes ?? []),
     ].join(",");
     const edgeDir = join(topo.dir, "edge");
