@@ -29,7 +29,7 @@ import type { StreamErrorCondition } from "../src/errors.js";
 import { AUDIT_KIND, DEFAULT_POLICY, applyPolicyOp, effectiveLevel, evaluatePair, policyWarnings, type PolicyDocument, type PolicyIssue, type PolicyOp } from "../src/policy/index.js";
 import type { AuditEventInput, ControlPlaneRpc, MetricEvent, PairKey, PairReport, PeerAttempt, PolicySnapshot, RevokeReason, SessionInfo, StreamSessionRpc } from "./lib/session-rpc.js";
 import { migrate, one } from "./control-plane/sql.js";
-import { AuditLog, type AuditEntry } from "./control-plane/audit.js";
+import { AuditLog, type AuditEntry, type AuditFilter } from "./control-plane/audit.js";
 import { SessionIndex, type Page, type PairEntry, type PairFilter } from "./control-plane/index-store.js";
 import { Metrics } from "./control-plane/metrics.js";
 
@@ -208,8 +208,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     return { ok: true };
   }
 
-  async listAudit(cursor: string | undefined, limit: number, kind?: string): Promise<Page<AuditEntry> | Failure> {
-    return this.#audit.list(cursor, limit, kind) ?? badCursor(cursor ?? "");
+  async listAudit(cursor: string | undefined, limit: number, filter: AuditFilter = {}): Promise<Page<AuditEntry> | Failure> {
+    return this.#audit.list(cursor, limit, filter) ?? badCursor(cursor ?? "");
   }
 
   /** GET /peers/{domain}: what policy says, what is live, and the last attempts each way. */
