@@ -159,6 +159,9 @@ export function peersPage(root, { refreshMs }) {
             onclick: () => {
               if (confirm(`Close ${ids.length} stream(s) with ${visible(domain)} (stream error policy-violation)?`)) {
                 act(`Close streams with ${visible(domain)}`, async () => {
+                  // DELETE /peers/{domain}/sessions (one audit entry); per session on an edge without it.
+                  const r = await api(`/peers/${enc(domain)}/sessions`, { method: "DELETE", accept: [404, 405] });
+                  if (r.status < 400) return `${r.body.closed.length} closed, ${r.body.revoked.length} pair(s) revoked on shared streams${r.body.failed.length ? `, ${r.body.failed.length} failed` : ""}`;
                   for (const id of ids) await api(`/sessions/${enc(id)}`, { method: "DELETE", accept: [404] });
                   return `${ids.length} closed`;
                 });

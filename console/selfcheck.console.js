@@ -44,7 +44,9 @@ export function selfCheckPage(root) {
           pick(f, "fix") ? h("p", { class: "fix" }, h("strong", {}, "Fix: "), visible(f.fix)) : null,
         );
       });
-      out.replaceChildren(rows.length ? h("ul", { class: "findings" }, rows) : h("p", {}, "No findings."));
+      const c = body && typeof body === "object" ? body.counts : undefined;
+      const summary = c ? h("p", { class: "verdict" }, `${c.error ?? 0} error(s), ${c.warning ?? 0} warning(s), ${c.ok ?? 0} ok`) : null;
+      out.replaceChildren(...[summary, rows.length ? h("ul", { class: "findings" }, rows) : h("p", {}, "No findings.")].filter(Boolean));
     } catch (e) {
       out.replaceChildren(errorBox(e));
     }

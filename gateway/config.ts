@@ -25,6 +25,11 @@ export interface GatewayConfig {
   requestClientCert: boolean;
   /** RFC 6120 §5.3.1: whether STARTTLS is mandatory-to-negotiate on the STARTTLS port. */
   requireTls: boolean;
+  /**
+   * With requireTls false: whether <starttls/> is added to the edge's features on the STARTTLS port.
+   * False makes the port plaintext only (XEP-0238 type 1: no TLS offered).
+   */
+  offerTls: boolean;
   /** Hosted domains; a peer's stream to any other domain gets host-unknown before TLS. */
   domains: string[];
   /** All connections at once, counted from the raw TCP accept on both listeners. */
@@ -108,6 +113,9 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     if (n === undefined) throw new GatewayConfigError("GATEWAY_DOMAINS", `'${d}' is not a domain name`);
     domains.push(n);
   }
+  const requireTls = bool(env, "GATEWAY_REQUIRE_TLS", true);
+  const offerTls = bool(env, "GATEWAY_OFFER_TLS", true);
+  if (requireTls && !offerTls) throw new GatewayConfigError("GATEWAY_OFFER_TLS", "false needs GATEWAY_REQUIRE_TLS=false (TLS cannot be required without being offered)");
   return {
     host: env.GATEWAY_HOST ?? "127.0.0.1",
     starttlsPort: env.GATEWAY_STARTTLS_PORT === "off" ? null : int(env, "GATEWAY_STARTTLS_PORT", 5269, 0, 65535),
@@ -118,7 +126,8 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     key: pem(env, "GATEWAY_KEY", true)!,
     ca: pem(env, "GATEWAY_CA", false),
     requestClientCert: bool(env, "GATEWAY_REQUEST_CLIENT_CERT", true),
-    requireTls: bool(env, "GATEWAY_REQUIRE_TLS", true),
+    requireTls,
+    offerTls,
     domains,
     maxConnections: int(env, "GATEWAY_MAX_CONNECTIONS", defaultMaxConnections(), 1, 10_000_000),
     maxConnectionsPerIp: int(env, "GATEWAY_MAX_CONNECTIONS_PER_IP", 4096, 1, 10_000_000),

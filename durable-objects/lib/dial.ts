@@ -10,10 +10,11 @@ import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
 import { FailedTargets, resolvePeer, type Target } from "../../src/resolve/resolver.js";
 import { checkTarget } from "../../src/resolve/target-guard.js";
 import type { Domain } from "../../src/types.js";
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import type { KeyValueStore } from "./store.js";
 import { TcpLink } from "./tcp-link.js";
 import { dohFetch } from "./deadline.js";
+import { log } from "./log.js";
 
 export const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -21,8 +22,12 @@ export type DialResult =
   | { ok: true; link: TcpLink }
   | { ok: false; condition: "remote-server-not-found"; detail: string };
 
-/** `targets`: already resolved (an authority link); else `remote` is resolved here. */
-export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, remote: Domain, targets?: Target[]): Promise<DialResult> {
+/**
+ * `targets`: already resolved (an authority link); else `remote` is resolved here. `plaintextOnly`
+ * (asked once the targets are known): XEP-0238 type 1 uses no TLS, so XEP-0368 direct TLS targets
+ * are skipped.
+ */
+export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, remote: Domain, targets?: Target[], plaintextOnly?: () => Promise<boolean>): Promise<DialResult> {
   const failed = FailedTargets.from(store.get<[string, number][]>("failed", true) ?? []);
   const resolution = targets
     ? { ok: true as const, targets: failed.demote(targets, Date.now()) }
@@ -36,6 +41,11 @@ export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, r
       });
   if (!resolution.ok) return { ok: false, condition: resolution.condition, detail: resolution.reason };
   const errors: string[] = [];
+  if (plaintextOnly && (await plaintextOnly())) {
+    const all = resolution.targets;
+    resolution.targets = all.filter((t) => !t.directTls);
+    if (resolution.targets.length === 0) return { ok: false, condition: "remote-server-not-found", detail: `only XEP-0368 direct TLS targets, and policy (xmppVersion 0.9) uses no TLS` };
+  }
   let link: TcpLink | undefined;
   for (const target of resolution.targets) {
     const refused = await refusal(env, config, target);
@@ -67,7 +77,7 @@ async function refusal(env: Env, config: EdgeConfig, target: Target): Promise<st
 }
 
 function audit(env: Env, remote: Domain, target: Target, detail: string): void {
-  console.warn(`outbound to ${remote}: ${detail}`);
+  log(env, "warn", "outbound.address-refused", { remote, target: `${target.host}:${target.port}`, source: target.source, detail });
   const ns = env.CONTROL_PLANE as unknown as { idFromName(n: string): DurableObjectId; get(id: DurableObjectId): { recordAudit(e: unknown): Promise<void> } } | undefined;
   if (!ns) return;
   // Awaited by nobody: the audit log must never hold up (or fail) the dial.

@@ -12,14 +12,16 @@ import { DialbackKeys } from "../../src/dialback/keys.js";
 import { splitPairKey } from "../../src/dialback/pairs.js";
 import { S2SStream, type ShellAction, type StreamSnapshot, type VerifyOutcome } from "../../src/engine/index.js";
 import type { Domain } from "../../src/types.js";
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import { ControlReporter } from "./control.js";
-import { describeSession, type SessionMeta } from "./describe.js";
+import { describeSession, sessionInfo, type SessionMeta } from "./describe.js";
 import { makeEffects } from "./effects.js";
 import { LivePolicy, readerLimits } from "./policy-view.js";
-import { parseXml, SessionHost } from "./session-host.js";
+import { inboundRowKey, parseXml, SessionHost } from "./session-host.js";
 import type { KeyValueStore } from "./store.js";
 import { dial } from "./dial.js";
+import { log } from "./log.js";
+import { describeSocketError } from "../../src/log/socket-error.js";
 import type { TcpLink } from "./tcp-link.js";
 import type { Target } from "../../src/resolve/resolver.js";
 
@@ -59,6 +61,7 @@ export class OutboundStream {
   #failure: Failure | undefined;
   #ready: Promise<void>;
   #fellBack = false;
+  #tlsLogged: Error | undefined;
   readonly #waiters = new Map<number, (o: VerifyOutcome) => void>();
   #meta: SessionMeta;
   #lastActivity = Date.now();
@@ -83,7 +86,7 @@ export class OutboundStream {
   /** Queued stanzas of a stream that died with its DO (eviction): to be sent again. */
   static orphanedQueue(store: KeyValueStore, keyPrefix = ""): { local: string; xml: string }[] {
     const snap = store.get<StreamSnapshot>(`${keyPrefix}snapshot`, true);
-    store.delete(`${keyPrefix}snapshot`);
+    forget(store, `${keyPrefix}snapshot`);
     if (!snap || snap.phase.name === "closed") return [];
     const out: { local: string; xml: string }[] = [];
     for (const [key, rec] of snap.outbound) {
@@ -101,13 +104,9 @@ export class OutboundStream {
     return this.deps.remote;
   }
 
-  /**
-   * XEP-0220 §3: target multiplexing only with a peer that advertised dialback errors. False once
-   * the features said otherwise; true while not known yet (a legacy peer's refusal is handled then).
-   */
-  get multiplexes(): boolean {
-    const s = this.#host?.stream;
-    return !s || s.phase !== "open" || s.peerDialbackErrors;
+  /** The peer advertised dialback errors (XEP-0220 §2.4) in its stream features. */
+  get dialbackErrors(): boolean {
+    return this.#host?.stream.peerDialbackErrors ?? false;
   }
 
   /** Connected to the peer: a remote-server-not-found from the stream then is the peer's host-unknown. */
@@ -127,18 +126,25 @@ export class OutboundStream {
     // 11.6: it was 20-170 ms of every new outbound stream here). Nothing needs it before the engine
     // starts: resolving and connecting do not depend on it (the engine judges the pair), and the
     // reader's limits are applied before the first byte is read.
-    const [, dialled] = await Promise.all([policy.refresh(), dial(env, store, this.config, remote, this.deps.targets)]);
+    const refreshed = policy.refresh();
+    const [, dialled] = await Promise.all([refreshed, dial(env, store, this.config, remote, this.deps.targets, () => refreshed.then(() => policy.legacy))]);
     if (!dialled.ok) return this.#fail({ condition: dialled.condition, detail: dialled.detail });
+    // XEP-0238 type 1 (policy knob xmppVersion "0.9"): a pre-1.0 stream, no TLS of any kind.
+    const legacy = policy.legacy;
     dialled.link.setLimits(readerLimits(this.config, policy));
     this.#link = dialled.link;
     this.#connectedAt = Date.now();
     this.#meta.connection = { transport: "websocket", peer: `${this.#link.target.host}:${this.#link.target.port}`, tls: this.#link.target.directTls ? { version: "TLS" } : null, certIdentities: [] };
     const direct = this.#link.target.directTls;
+    this.#control.opened({
+      direction: "outbound", local: this.local, remote, peer: this.#meta.connection.peer,
+      tls: direct ? "direct" : "none", source: this.#link.target.source,
+    });
     this.#policy = policy;
     const stream = new S2SStream({
-      role: "initiating", local: this.local, remote, policy: this.#policy, now: Date.now(), preferTls,
+      role: "initiating", local: this.local, remote, policy: this.#policy, now: Date.now(), preferTls: preferTls && !legacy, legacy,
       // connect() verifies certificates against public roots, so direct TLS means a CA-valid peer.
-      transport: { secure: direct, canStartTls: !direct, ...(direct ? { peerCertificate: { status: "valid", names: [remote] } } : {}) },
+      transport: { secure: direct, canStartTls: !direct && !legacy, ...(direct ? { peerCertificate: { status: "valid", names: [remote] } } : {}) },
     });
     const link = this.#link;
     const linkForHost = { write: link.write.bind(link), close: link.close.bind(link), startTls: () => this.#startTls(link) };
@@ -165,7 +171,10 @@ export class OutboundStream {
       .then(() => {
         // This link's stream only: after a plaintext fallback a newer one may be running.
         if (host.abandoned) return;
-        if (link.tlsFailure && this.#tlsFailed(link.tlsFailure)) return;
+        const tlsFailure = link.tlsFailure;
+        if (tlsFailure && this.#tlsFailed(tlsFailure)) return;
+        // A TLS failure policy does not let us work around bounces with policy-violation (issue 12).
+        if (tlsFailure) return host.input((s, now) => s.handleTlsFailed(now, tlsFailure.message));
         return host.input((s, now) => s.handleTransportClosed(now));
       });
   }
@@ -174,7 +183,7 @@ export class OutboundStream {
    * STARTTLS, with the platform's constraint in mind: connect() accepts only certificates that chain
    * to public roots. When that fails and policy for this peer is "verified" (dialback without TLS is
    * acceptable, XEP-0238), reconnect once in plaintext, carrying over what was queued and pending;
-   * otherwise the stream fails (bounces say remote-server-timeout, the log says why).
+   * otherwise the stream fails (bounces say policy-violation, the log and the audit say why).
    */
   #startTls(link: TcpLink): Promise<void> {
     return link.startTls().catch((err: Error) => {
@@ -186,12 +195,14 @@ export class OutboundStream {
   /** True when a plaintext retry was started (the old stream is abandoned without bounces). */
   #tlsFailed(err: Error): boolean {
     const pol = this.#policy?.forRemote(this.deps.remote);
-    const detail = `TLS with ${this.deps.remote} failed (${err.message}); connect() accepts only publicly trusted certificates`;
+    const fields = { session: this.#meta.id, remote: this.deps.remote, ...describeSocketError(err, "tls", this.#link ? `${this.#link.target.host}:${this.#link.target.port}` : undefined) };
     if (this.#fellBack || !pol?.allowed || pol.minLevel !== "verified") {
-      console.warn(`${detail}; policy requires encryption, giving up`);
+      // The same failure reaches here from the upgrade and from the read loop: one line.
+      if (this.#tlsLogged !== err) log(this.deps.env, "warn", "tls.failed", { ...fields, outcome: "policy requires encryption: giving up" });
+      this.#tlsLogged = err;
       return false;
     }
-    console.warn(`${detail}; policy allows dialback without TLS: reconnecting in plaintext`);
+    log(this.deps.env, "warn", "tls.failed", { ...fields, outcome: "policy allows dialback without TLS: reconnecting in plaintext" });
     this.#fellBack = true;
     const old = this.#host!;
     const snap = old.stream.snapshot();
@@ -213,14 +224,13 @@ export class OutboundStream {
   #fail(f: Failure): void {
     this.#failure = f;
     this.ended = true;
-    this.#control.action({ type: "closed", by: "transport" });
+    this.#control.action({ type: "closed", by: "transport" }, { reason: f.detail, condition: f.condition, remote: this.deps.remote });
   }
 
   #observe(a: ShellAction): void {
     this.#control.action(a);
     if (a.type === "pair-state" && this.#host) {
-      const { pairs: _, ...info } = this.describe() ?? { pairs: [] };
-      if ("id" in info) this.#control.session(info);
+      if (!this.ended) this.#control.session(this.#info());
     }
     if (a.type === "verify-result") {
       this.#waiters.get(a.handle)?.(a.outcome);
@@ -228,7 +238,7 @@ export class OutboundStream {
     } else if (a.type === "closed") {
       this.ended = true;
       this.#meta.closed = true;
-      this.deps.store.delete(this.#snapshotKey);
+      forget(this.deps.store, this.#snapshotKey);
       if (this.deps.arm) this.deps.arm(undefined);
       else void this.deps.ctx.storage.deleteAlarm();
     }
@@ -326,4 +336,15 @@ export class OutboundStream {
     const d = describeSession(this.#meta, this.#host);
     return { ...d, transport: "tcp" as const, bytesIn: this.#link?.bytesIn ?? 0, bytesOut: this.#link?.bytesOut ?? 0 };
   }
+
+  /** describe() without the pairs, in O(1) (reported after every pair change). */
+  #info() {
+    return { ...sessionInfo(this.#meta, this.#host!), transport: "tcp" as const, bytesIn: this.#link?.bytesIn ?? 0, bytesOut: this.#link?.bytesOut ?? 0 };
+  }
+}
+
+/** Deletes a stream's snapshot and its inbound pair rows (SessionHost#save). */
+function forget(store: KeyValueStore, snapshotKey: string): void {
+  store.delete(snapshotKey);
+  for (const [k] of store.entries(inboundRowKey(snapshotKey, ""))) store.delete(k);
 }

@@ -116,6 +116,13 @@ export interface TransportInfo {
   canStartTls: boolean;
   /** Present when `secure`: the peer's certificate (for inbound WebSocket there usually is none). */
   peerCertificate?: PeerCertificate;
+  /**
+   * Receiving role: the hosted domain this connection can only be for, when the shell knows one (the
+   * TLS SNI or the gateway listener's only domain, else the deployment's only hosted domain). Used
+   * for a pre-XMPP-1.0 stream header without 'to' (XEP-0238 type 1, e.g. jabberd2 without a
+   * certificate); a header that names a domain is always taken at its word.
+   */
+  impliedLocal?: Domain;
 }
 
 /** Given to `handleTlsEstablished` once STARTTLS completed. */

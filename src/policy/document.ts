@@ -60,6 +60,13 @@ export const knobsSchema = z
       .min(1)
       .optional()
       .describe("dialback key formulas accepted when verifying; default DIALBACK_KEY_FORMULAS"),
+    xmppVersion: z
+      .enum(["1.0", "0.9"])
+      .optional()
+      .describe(
+        "1.0 (default); 0.9 makes the edge a pre-XMPP-1.0 server (XEP-0238 type 1): stream headers " +
+          "without version, no stream features, no TLS offered or used (STARTTLS and XEP-0368 targets skipped), dialback only",
+      ),
   })
   .strict();
 export type Knobs = z.infer<typeof knobsSchema>;

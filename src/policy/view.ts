@@ -72,6 +72,11 @@ export class DocumentPolicyView implements PolicyView {
   limits(): EngineLimits {
     return this.#limits;
   }
+
+  /** XEP-0238 type 1: the knob xmppVersion "0.9" (pre-1.0 stream headers, no TLS). */
+  get legacy(): boolean {
+    return this.#doc.knobs.xmppVersion === "0.9";
+  }
 }
 
 /** The engine limits a document sets, over the deployment defaults. */

@@ -6,7 +6,7 @@ import type { StanzaErrorCondition, StreamError, StreamErrorCondition } from "..
 import { headerAttrs, type DialbackCondition } from "../dialback/elements.js";
 import { splitPairKey } from "../dialback/pairs.js";
 import { bounceAll, emit, pairState, send, sendClose, type Ctx } from "./context.js";
-import { dropVerify } from "./verification.js";
+import { dropVerify } from "./outstanding-verifies.js";
 import { transition } from "./phase.js";
 
 /** RFC 6120 §4.9.1: send the error (after our header if none was sent yet), close, finish. */
@@ -28,12 +28,30 @@ export function fail(c: Ctx, err: StreamError, peerAttrs?: Record<string, string
   finish(c, "us", err.condition);
 }
 
-/** The stream is over: nothing pending survives; queued stanzas bounce; `closed` is last. */
-export function finish(c: Ctx, by: "us" | "peer" | "transport", error?: StreamErrorCondition): void {
+/**
+ * The bounce condition for stanzas still queued when the stream ends (RFC 6120 §8.3.3): never
+ * reached the peer's stream -> remote-server-not-found (§8.3.3.14); the peer says it does not host
+ * the domain (host-unknown) -> remote-server-not-found too; the peer refused us by policy
+ * (policy-violation, e.g. TLS required before dialback, XEP-0220 §2.4) -> policy-violation
+ * (§8.3.3.12); otherwise the peer opened a stream but dialback did not finish ->
+ * remote-server-timeout (§8.3.3.15: "stream negotiation fails because of problems with TLS, SASL,
+ * Server Dialback"; XEP-0238 §4.4 bounces so on the peer's not-authorized).
+ */
+function closingBounce(c: Ctx, by: "us" | "peer" | "transport", error: StreamErrorCondition | undefined): StanzaErrorCondition {
+  if (!c.peerHeaderSeen) return "remote-server-not-found";
+  if (by === "peer" && error === "host-unknown") return "remote-server-not-found";
+  if (by === "peer" && error === "policy-violation") return "policy-violation";
+  return "remote-server-timeout";
+}
+
+/**
+ * The stream is over: nothing pending survives; queued stanzas bounce; `closed` is last.
+ * `bounceAs` overrides the bounce condition when the caller knows better (a TLS failure that policy
+ * does not let us work around is policy-violation, not a timeout that never happened).
+ */
+export function finish(c: Ctx, by: "us" | "peer" | "transport", error?: StreamErrorCondition, bounceAs?: StanzaErrorCondition): void {
   c.phase = transition(c.phase, error ? { name: "closed", by, error } : { name: "closed", by });
-  // The bounce table: never reached the peer's stream -> remote-server-not-found; the peer opened
-  // a stream but dialback did not finish -> remote-server-timeout.
-  const condition: StanzaErrorCondition = c.peerHeaderSeen ? "remote-server-timeout" : "remote-server-not-found";
+  const condition: StanzaErrorCondition = bounceAs ?? closingBounce(c, by, error);
   for (const [key, rec] of c.outbound) {
     if (rec.state === "keying" || rec.state === "pending") {
       const [local, remote] = splitPairKey(key);

@@ -19,9 +19,9 @@ import { namespaceOf, readDialback, splitName, type DialbackElement } from "../d
 import { NS_BIDI, NS_DIALBACK, NS_SASL, NS_SERVER, NS_STREAM, NS_TLS } from "../xml/namespaces.js";
 import { onSasl } from "./sasl.js";
 import { pairKey, splitPairKey } from "../dialback/pairs.js";
-import { DEFAULT_TIMEOUTS, newCtx, pairCount, sendClose, type Ctx, type StreamTimeouts } from "./context.js";
+import { audit, DEFAULT_TIMEOUTS, newCtx, pairCount, sendClose, type Ctx, type StreamTimeouts } from "./context.js";
 import { fail, finish } from "./ending.js";
-import { snapshot, restoreInto } from "./hibernation.js";
+import { inboundChanges, snapshot, restoreInto } from "./hibernation.js";
 import { onBidiRequest, onFeatures, onHeader, onPeerStreamError, onTls, onTlsEstablished, start } from "./negotiation.js";
 import { authenticate, keyGenerated, onResultResponse, revoke, sendStanza } from "./originating.js";
 import { onResultRequest, onStanza, verifyResult } from "./receiving.js";
@@ -252,6 +252,19 @@ export class S2SStream {
     finish(this.#c, "transport");
   }
 
+  /**
+   * The TLS handshake failed (STARTTLS or direct TLS: the peer's certificate is not acceptable, or
+   * the handshake broke) and the shell will not work around it (no plaintext retry, no other path).
+   * Queued stanzas bounce with policy-violation (RFC 6120 §8.3.3.12: our policy, TLS for this peer,
+   * cannot be met), never remote-server-timeout: nothing timed out (issue 12).
+   */
+  handleTlsFailed(_now: number, detail: string): void {
+    const c = this.#c;
+    if (c.phase.name === "closed") return;
+    audit(c, "policy-refusal", `TLS with ${c.remote ?? "the peer"} failed: ${detail}`, c.local, c.remote);
+    finish(c, "transport", undefined, "policy-violation");
+  }
+
   /** STARTTLS completed (RFC 6120 §5.4.3.3): the stream restarts over TLS. */
   handleTlsEstablished(info: TlsInfo, now: number): void {
     onTlsEstablished(this.#c, info, now);
@@ -282,6 +295,22 @@ export class S2SStream {
   /** JSON-serialisable state; take it after draining `pollAction()`. */
   snapshot(): StreamSnapshot {
     return snapshot(this.#c);
+  }
+
+  /**
+   * The same in parts, for a shell that saves each inbound pair as its own row: `head` is the
+   * snapshot without inbound pairs (small, whatever the number of pairs), `inbound` the pairs set
+   * ([key, rec]) or removed ([key, null]) since the last call (every pair at the first call). Saving
+   * both after each change costs O(what changed), not O(pairs) (issue 10 item 4). To restore, put
+   * the saved rows back into `head.inbound`.
+   */
+  snapshotParts(): { head: StreamSnapshot; inbound: [key: string, rec: StreamSnapshot["inbound"][number][1] | null][] } {
+    return { head: snapshot(this.#c, false), inbound: inboundChanges(this.#c) };
+  }
+
+  /** The inbound pairs as they are now are saved (restored from rows): snapshotParts() reports later changes only. */
+  markInboundSaved(): void {
+    this.#c.inbound.takeChanges();
   }
 
   /**

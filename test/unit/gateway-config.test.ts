@@ -36,6 +36,11 @@ describe("gateway configuration", () => {
     });
   });
 
+  it("offers TLS by default; GATEWAY_OFFER_TLS=false with GATEWAY_REQUIRE_TLS=false offers none", () => {
+    expect(loadGatewayConfig(base).offerTls).toBe(true);
+    expect(loadGatewayConfig({ ...base, GATEWAY_REQUIRE_TLS: "false", GATEWAY_OFFER_TLS: "false" })).toMatchObject({ requireTls: false, offerTls: false });
+  });
+
   it("turns a port off with 'off'", () => {
     expect(loadGatewayConfig({ ...base, GATEWAY_DIRECT_TLS_PORT: "off" }).directTlsPort).toBeNull();
   });
@@ -46,6 +51,7 @@ describe("gateway configuration", () => {
     [{ GATEWAY_EDGE_URL: "http://edge/xmpp-s2s" }, "GATEWAY_EDGE_URL"],
     [{ GATEWAY_EDGE_URL: "not a url" }, "GATEWAY_EDGE_URL"],
     [{ GATEWAY_REQUIRE_TLS: "maybe" }, "GATEWAY_REQUIRE_TLS"],
+    [{ GATEWAY_OFFER_TLS: "false" }, "GATEWAY_OFFER_TLS"],
     [{ GATEWAY_CERT: join(dir, "missing.pem") }, "GATEWAY_CERT"],
     [{ GATEWAY_DOMAINS: "bad domain" }, "GATEWAY_DOMAINS"],
     [{ GATEWAY_IDLE_TIMEOUT_MS: "1.5" }, "GATEWAY_IDLE_TIMEOUT_MS"],

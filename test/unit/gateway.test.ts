@@ -63,6 +63,8 @@ describe("gateway: STARTTLS port (RFC 6120 §5)", () => {
       port: fx.gateway.ports.starttls,
       framing: "batched",
       signals: ["authenticated"],
+      // GATEWAY_DOMAINS has one domain: the connection can only be for it (issue 12.3a).
+      local: "edge.test",
     });
     const open = await fx.edge.frame(s, /^<open /);
     expect(open).toContain(`xmlns='${FRAMING}'`);
@@ -244,6 +246,24 @@ describe("gateway: optional TLS (GATEWAY_REQUIRE_TLS=false)", () => {
     const s2 = await fx.edge.session(1);
     expect(JSON.parse(String(s2.req.headers["x-edge-connection"])).tls.version).toMatch(/^TLSv1\.[23]$/);
     await fx.edge.frame(s2, /^<open /);
+  });
+});
+
+describe("gateway: no TLS offered (GATEWAY_OFFER_TLS=false, XEP-0238 type 1)", () => {
+  it("adds no <starttls/> to the edge's features and hands a peer's <starttls/> to the edge", async () => {
+    fx = await startFixture({ GATEWAY_REQUIRE_TLS: "false", GATEWAY_OFFER_TLS: "false" });
+    const peer = await Peer.tcp(fx.gateway.ports.starttls!);
+    peer.write(header());
+    const s = await fx.edge.session();
+    await fx.edge.frame(s, /^<open /);
+    s.ws.send(`<open xmlns='${FRAMING}' from='edge.test' to='peer.test' id='p1' version='1.0'/>`);
+    s.ws.send("<stream:features xmlns:stream='http://etherx.jabber.org/streams'><dialback xmlns='urn:xmpp:features:dialback'/></stream:features>");
+    const [features] = await peer.wait(/<stream:features[^>]*>.*<\/stream:features>/);
+    expect(features).not.toContain("starttls");
+    expect(features).toContain("<dialback xmlns='urn:xmpp:features:dialback'/>");
+    peer.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    expect(await fx.edge.frame(s, /starttls/)).toMatch(/^<starttls /);
+    expect(peer.text).not.toContain("<proceed");
   });
 });
 

@@ -122,3 +122,11 @@ describe("DocumentPolicyView driving the engine (receiving side refuses a new pa
     expect(capulet.pairEvents.at(-1)).toMatchObject({ state: "error", condition: "not-authorized" });
   });
 });
+
+describe("DocumentPolicyView: XEP-0238 type 1 (knob xmppVersion)", () => {
+  it("is legacy (pre-1.0 streams, no TLS) only with xmppVersion 0.9", () => {
+    expect(view({}).legacy).toBe(false);
+    expect(view({ knobs: { xmppVersion: "1.0" } }).legacy).toBe(false);
+    expect(view({ knobs: { xmppVersion: "0.9" } }).legacy).toBe(true);
+  });
+});

@@ -5,7 +5,7 @@
 // inline script, no framing (frame-ancestors 'none'), no form posts elsewhere.
 
 import { Hono } from "hono";
-import type { Env } from "../env.js";
+import type { Env } from "../../durable-objects/env.js";
 import { ProblemError } from "../problem.js";
 import { INDEX_HTML, SOURCES } from "./console-files.js";
 

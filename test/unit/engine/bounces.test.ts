@@ -140,6 +140,71 @@ const rows: [string, () => S2SStream, string][] = [
     },
     "policy-violation",
   ],
+  [
+    "STARTTLS fails (e.g. a self-signed certificate) and nothing may work around it -> policy-violation, not a timeout (issue 12)",
+    () => {
+      const s = new S2SStream({
+        role: "initiating",
+        policy: new TestPolicy(["capulet.example"], { ...ALLOW, minLevel: "encrypted" }),
+        transport: { secure: false, canStartTls: true },
+        now: NOW,
+        local: d("capulet.example"),
+        remote: d("montague.example"),
+      });
+      s.start(NOW);
+      s.sendStanza(probe(), NOW);
+      s.handleOpen(header("B1"), NOW);
+      s.handleElement(el(`<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:features>`), NOW);
+      s.handleElement(el(`<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`), NOW);
+      s.drainActions();
+      s.handleTlsFailed(NOW, "invalid peer certificate: UnknownIssuer");
+      return s;
+    },
+    "policy-violation",
+  ],
+  [
+    "the peer requires STARTTLS this side cannot do -> policy-violation",
+    () => {
+      const s = new S2SStream({
+        role: "initiating",
+        policy: new TestPolicy(["capulet.example"], ALLOW),
+        transport: { secure: false, canStartTls: false },
+        now: NOW,
+        local: d("capulet.example"),
+        remote: d("montague.example"),
+      });
+      s.start(NOW);
+      s.sendStanza(probe(), NOW);
+      s.handleOpen(header("B1"), NOW);
+      s.handleElement(el(`<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>`), NOW);
+      return s;
+    },
+    "policy-violation",
+  ],
+  [
+    "the peer ends the stream with policy-violation (e.g. TLS required before dialback) -> policy-violation",
+    () => {
+      const s = stream();
+      toOpen(s);
+      s.sendStanza(probe(), NOW);
+      keyed(s);
+      s.handleElement(el(`<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>`), NOW);
+      return s;
+    },
+    "policy-violation",
+  ],
+  [
+    "the peer ends the stream with host-unknown -> remote-server-not-found",
+    () => {
+      const s = stream();
+      toOpen(s);
+      s.sendStanza(probe(), NOW);
+      keyed(s);
+      s.handleElement(el(`<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>`), NOW);
+      return s;
+    },
+    "remote-server-not-found",
+  ],
 ];
 
 describe("bounces: one table, used everywhere", () => {

@@ -240,8 +240,9 @@ describe("RFC 6120 §4.9 stream errors, always followed by the close", () => {
     s.handleElement(el(`<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>`), NOW);
     expect(show(s.drainActions())).toEqual([
       "send close",
-      "pair outbound capulet.example montague.example error remote-server-timeout",
-      "bounce remote-server-timeout q",
+      // The peer does not serve the domain: RFC 6120 §8.3.3.14, not a timeout (issue 12).
+      "pair outbound capulet.example montague.example error remote-server-not-found",
+      "bounce remote-server-not-found q",
       "closed peer host-unknown",
     ]);
   });
