@@ -164,10 +164,10 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     servers.push(srv);
     return listen(srv, port);
   };
-  if (config.starttlsPort !== null) ports.starttls = await listenOn(config.starttlsPort, "starttls");
-  if (config.directTlsPort !== null) ports.directTls = await listenOn(config.directTlsPort, "direct-tls");
   // TLS 1.3 session tickets break jabberd2 2.7 (gateway/tls-tickets.ts): say whether peers get any.
   const tls13Tickets = await tls13TicketsSent(tlsOptions);
+  if (config.starttlsPort !== null) ports.starttls = await listenOn(config.starttlsPort, "starttls");
+  if (config.directTlsPort !== null) ports.directTls = await listenOn(config.directTlsPort, "direct-tls");
   log.log("info", "listening", { host: config.host, ...ports, edge: config.edgeUrl, requireTls: config.requireTls, domains: config.domains, tls13Tickets });
   if (tls13Tickets > 0) {
     log.log("warn", "TLS 1.3 session tickets are on: jabberd2 peers cannot use STARTTLS; start with node --openssl-config=gateway/openssl.cnf (npm run gateway does)", { tls13Tickets });
