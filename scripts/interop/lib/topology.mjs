@@ -34,7 +34,10 @@ export const DOMAINS = {
 
 export const PASSWORD = "interop-password";
 
-/** Run directories (logs, configs, data) are kept for inspection; only the newest this many stay. */
+/**
+ * Run directories (logs, configs, data) are kept for inspection (the interop tests' only when a test
+ * failed); only the newest this many stay.
+ */
 const KEEP_RUNS = 30;
 
 function pruneRuns(root, keep) {
@@ -79,6 +82,9 @@ export async function startTopology(opts = {}) {
   pruneRuns(join(ROOT, ".interop"), KEEP_RUNS);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  // The interop tests remove their run's folder when every test of the file passed
+  // (test/interop/run-dirs.ts); everyone else (demo, bench) keeps it.
+  (globalThis.__interopRunDirs ??= []).push(dir);
   const started = [];
   const stop = async () => {
     for (const s of started.reverse()) await s.stop().catch(() => {});
