@@ -9,11 +9,12 @@ import { streamClose, streamHeader } from "../src/xml/index.js";
 import { Admission, type Refusal } from "./admission.js";
 import type { GatewayConfig } from "./config.js";
 import { GatewayConnection, type ListenerKind } from "./connection.js";
+import { startEgress } from "./egress.js";
 import type { Logger } from "./log.js";
 
 export interface Gateway {
   /** Bound addresses, e.g. { starttls: 5269, directTls: 5270 } (the real ports when 0 was asked). */
-  ports: { starttls?: number; directTls?: number };
+  ports: { starttls?: number; directTls?: number; egress?: number };
   /** Connections open now, counted from the raw TCP accept (TLS handshakes included). */
   connections(): number;
   /** Refused connections so far, by cap. */
@@ -159,6 +160,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   };
   if (config.starttlsPort !== null) ports.starttls = await listenOn(config.starttlsPort, "starttls");
   if (config.directTlsPort !== null) ports.directTls = await listenOn(config.directTlsPort, "direct-tls");
+  // Issue 12: the edge's outbound connections, when GATEWAY_EGRESS_PORT is set (egress.ts).
+  const egress = config.egressPort !== null ? await startEgress(config, log, config.egressPort) : undefined;
+  if (egress) ports.egress = egress.port;
   log.log("info", "listening", { host: config.host, ...ports, edge: config.edgeUrl, requireTls: config.requireTls, domains: config.domains });
 
   let allGone: (() => void) | undefined;
@@ -171,6 +175,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       if (closing) return;
       closing = true;
       admission.close();
+      await egress?.close();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))).concat(
         new Promise<void>((resolve) => {
           if (admission.total === 0) return resolve();

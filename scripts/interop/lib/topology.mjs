@@ -8,7 +8,7 @@
 
 import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { ensureCa, issueCert } from "./ca.mjs";
+import { ensureCa, issueCert, selfSignedCert } from "./ca.mjs";
 import { startDns } from "./dns.mjs";
 import { startEjabberd } from "./ejabberd.mjs";
 import { startProsody } from "./prosody.mjs";
@@ -58,7 +58,8 @@ export function pickNet() {
  *         sinkDirectTls: boolean (the sink also takes direct TLS s2s on 5270),
  *         extraRecords: { a, srv } (more DNS records, e.g. for a harness peer),
  *         addressOf: (name, address) => address | undefined (the A record to publish instead, e.g. a
- *         delay relay's address), prosodyExtraModules, prosodyExtraGlobal (config lines for the first Prosody, or a
+ *         delay relay's address), prosodySelfSigned: boolean (Prosody's certificate is self-signed,
+ *         issue 12), prosodySecureAuth: boolean (s2s_secure_auth: XEP-0238 type 6), prosodyExtraModules, prosodyExtraGlobal (config lines for the first Prosody, or a
  *         function of the run's addresses `ip` returning them) }
  */
 export async function startTopology(opts = {}) {
@@ -78,7 +79,9 @@ export async function startTopology(opts = {}) {
     const certDir = join(dir, "certs");
     const ca = await ensureCa(certDir);
     const certs = {
-      prosody: await issueCert(certDir, "prosody", [DOMAINS.prosody, DOMAINS.prosodyDenied, ...extraHosts]),
+      prosody: opts.prosodySelfSigned
+        ? await selfSignedCert(certDir, "prosody", [DOMAINS.prosody, DOMAINS.prosodyDenied, ...extraHosts])
+        : await issueCert(certDir, "prosody", [DOMAINS.prosody, DOMAINS.prosodyDenied, ...extraHosts]),
       sink: await issueCert(certDir, "sink", [DOMAINS.sink]),
       ejabberd: await issueCert(certDir, "ejabberd", [DOMAINS.ejabberd]),
       edge: await issueCert(certDir, "edge", [DOMAINS.edge]),
@@ -111,7 +114,7 @@ export async function startTopology(opts = {}) {
         users: { [`alice@${DOMAINS.prosody}`]: PASSWORD, [`bob@${DOMAINS.prosody}`]: PASSWORD, [`carol@${DOMAINS.prosodyDenied}`]: PASSWORD,
           ...Object.fromEntries(extraHosts.map((h) => [`user@${h}`, PASSWORD])) },
         cert: certs.prosody, resolvConf: dns.resolvConf, logLevel: opts.logLevel,
-        extraModules: opts.prosodyExtraModules,
+        extraModules: opts.prosodyExtraModules, secureAuth: !!opts.prosodySecureAuth,
         extraGlobal: typeof opts.prosodyExtraGlobal === "function" ? opts.prosodyExtraGlobal(ip) : opts.prosodyExtraGlobal,
       });
       started.push(topo.prosody);
