@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineProject } from "vitest/config";
+import { filterWrites } from "./scripts/lib/workerd-stderr.mjs";
 import { testWranglerConfig } from "./test/harness/wrangler-config.js";
 import { harnessPorts, PRODUCTION_PORTS_ENV } from "./test/harness/ports.js";
 
@@ -7,6 +8,10 @@ import { harnessPorts, PRODUCTION_PORTS_ENV } from "./test/harness/ports.js";
 // relaxes, i.e. outbound targets in private address space (issue 10 defect 7), and for budgets set
 // small. Static routes below; everything else is resolved through the harness's DoH endpoint.
 const ports = await harnessPorts(PRODUCTION_PORTS_ENV);
+
+// workerd's raw internal-error dumps (a native stack per provoked TLS or socket error) as one
+// structured line each (scripts/lib/workerd-stderr.mjs): expected errors do not spam the output.
+filterWrites(process.stderr);
 
 export default defineProject({
   plugins: [

@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineProject } from "vitest/config";
+import { filterWrites } from "./scripts/lib/workerd-stderr.mjs";
 import { testWranglerConfig } from "./test/harness/wrangler-config.js";
 import { harnessPorts } from "./test/harness/ports.js";
 
@@ -8,6 +9,10 @@ const ports = await harnessPorts();
 
 // Test-only bindings: fixed domains and generated-looking tokens. The secret is the XEP-0185
 // vector's, so transcripts in tests are checkable by hand.
+// workerd's raw internal-error dumps (a native stack per provoked TLS or socket error) as one
+// structured line each (scripts/lib/workerd-stderr.mjs): expected errors do not spam the output.
+filterWrites(process.stderr);
+
 export default defineProject({
   plugins: [
     cloudflareTest({
@@ -23,6 +28,7 @@ export default defineProject({
           EDGE_DOMAINS: "edge.test,chat.edge.test",
           DIALBACK_SECRET: "test-secret-0123456789abcdef",
           ADMIN_TOKEN: "test-admin-token-0123456789",
+          METRICS_TOKEN: "test-metrics-token-0123456789",
           APP_TOKEN: "test-app-token-0123456789ab",
           GATEWAY_TOKEN: "test-gateway-token-012345678",
           // peer.test is the harness (test/harness/global-setup.ts); nothing listens for unreachable.test.

@@ -6,13 +6,17 @@
 // connection: 200 subdomains of one server cost one link, and a new sender domain creates no Durable
 // Object, database or connection of its own. The stream header names the first domain asked for.
 // Only when the authority answers a pair with item-not-found (it does not serve that domain on this
-// stream), closes the stream with host-unknown, or did not advertise dialback errors (XEP-0220 §3:
-// no target multiplexing then), that domain gets a link of its own, in this same DO, at most
-// MAX_DIRECT_LINKS of them.
+// stream), closes the stream with host-unknown, or, having advertised no dialback errors, fails the
+// stream while that domain's verification was pending, that domain gets a link of its own, in this
+// same DO, at most MAX_DIRECT_LINKS of them. An authority without dialback errors is multiplexed too
+// (XEP-0220 §3 only warns that such a server can refuse a domain by ending the stream, which the
+// fallback covers): Prosody 0.12 advertises <dialback xmlns='urn:xmpp:features:dialback'/> without
+// <errors/> and answers a db:verify for any of its virtual hosts by the element's `to`, so 200 of
+// its vhosts cost one connection instead of 16 links and resource-constraint for the rest (issue 11).
 
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../worker/env.js";
-import { edgeConfig } from "../worker/config.js";
+import type { Env } from "./env.js";
+import { edgeConfig } from "./lib/config.js";
 import type { VerifyOutcome } from "../src/engine/index.js";
 import type { StreamErrorCondition } from "../src/errors.js";
 import type { Target } from "../src/resolve/resolver.js";
@@ -50,7 +54,7 @@ export class AuthorityLink extends DurableObject<Env> {
     const r = { from: asDomain(req.from), to: asDomain(req.to), id: req.id, key: req.key };
     if (!this.#direct.has(r.to)) {
       const pooled = await this.#link(POOLED, r, address, targets);
-      if (pooled && (pooled.remote === r.to || pooled.link.multiplexes)) {
+      if (pooled) {
         const outcome = await pooled.link.verify(r);
         if (!this.#refusedHere(outcome, pooled.link) || pooled.remote === r.to) return outcome;
       }
@@ -63,10 +67,12 @@ export class AuthorityLink extends DurableObject<Env> {
 
   // The authority does not serve `to` on a stream opened for another domain: item-not-found
   // (XEP-0220 §2.4), or the host-unknown stream error (reported as remote-server-not-found once the
-  // stream had reached the peer).
+  // stream had reached the peer). An authority that advertised no dialback errors can only end the
+  // stream (XEP-0220 §3), so there any failure after reaching it sends the domain to a link of its own.
   #refusedHere(o: VerifyOutcome, link: OutboundStream): boolean {
     if (o.type !== "error") return false;
-    return o.condition === "item-not-found" || (o.condition === "remote-server-not-found" && link.reached);
+    if (o.condition === "item-not-found") return true;
+    return link.reached && (o.condition === "remote-server-not-found" || !link.dialbackErrors);
   }
 
   #rememberDirect(domain: Domain): void {

@@ -7,6 +7,8 @@
 // RPC API (DurableObject RPC; argument types in durable-objects/lib/session-rpc.ts):
 //   for sessions (ControlPlaneRpc):
 //     getPolicy() -> { version, document, updatedAt, updatedBy }   build DocumentPolicyView from it
+//     subscribePolicy(sessionId) -> the same, and every later change is pushed to that session
+//       (policyChanged) before the change is answered: sessions read the policy once, not per pair
 //     reportSession(info: SessionInfo)            upsert, also to refresh byte/stanza counters
 //     sessionClosed(id, condition?)               drops the session and its pairs from the index
 //     reportPair(sessionId, { local, remote, direction, state, condition? })
@@ -14,8 +16,9 @@
 //     recordAudit({ kind, actor, subject?, old?, new?, detail? })   e.g. spoofing-attempt
 //     observe(events: MetricEvent[])              dialback outcomes, verification latency, bounces
 //     reportPeerAttempt({ domain, direction, at, outcome, condition?, detail? })
+//     report(sessionId, [[method, args], ...])  several of the above at once (what sessions send)
 //   for the admin API (worker/admin/*):
-//     updatePolicy(op, { actor, ifMatch? }) -> MutationResult   (409 when ifMatch is stale)
+//     updatePolicy(op, { actor, ifMatch? }) -> MutationResult   (412 when ifMatch is stale)
 //     listPairs / pairsBetween / revokePair(local, remote, actor)
 //     listSessions / getSession / closeSession(id, condition, text, actor)
 //     listAudit / peer(domain) / metrics()
@@ -24,11 +27,13 @@
 //   closeStream); stores live in durable-objects/control-plane/.
 
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../worker/env.js";
+import type { Env } from "./env.js";
+import { log } from "./lib/log.js";
 import type { StreamErrorCondition } from "../src/errors.js";
 import { AUDIT_KIND, DEFAULT_POLICY, applyPolicyOp, effectiveLevel, evaluatePair, policyWarnings, type PolicyDocument, type PolicyIssue, type PolicyOp } from "../src/policy/index.js";
+import { REPORT_METHODS, type ReportMethod } from "./lib/session-rpc.js";
 import type { AuditEventInput, ControlPlaneRpc, MetricEvent, PairKey, PairReport, PeerAttempt, PolicySnapshot, RevokeReason, SessionInfo, StreamSessionRpc } from "./lib/session-rpc.js";
-import { migrate, one } from "./control-plane/sql.js";
+import { all, migrate, one } from "./control-plane/sql.js";
 import { AuditLog, type AuditEntry } from "./control-plane/audit.js";
 import { SessionIndex, type Page, type PairEntry, type PairFilter } from "./control-plane/index-store.js";
 import { Metrics } from "./control-plane/metrics.js";
@@ -40,7 +45,18 @@ export interface Enforcement {
   failed: { sessionId: string; local: string; remote: string; error: string }[];
 }
 
-export type Failure = { ok: false; status: 404 | 409 | 422 | 502; title: string; detail: string; issues?: PolicyIssue[] };
+/** What DELETE /peers/{domain}/sessions did. */
+export interface PeerClose {
+  domain: string;
+  condition: StreamErrorCondition;
+  /** Streams whose peer is the domain, closed. */
+  closed: string[];
+  /** Pairs with the domain revoked on streams of other peers. */
+  revoked: Enforcement["revoked"];
+  failed: { sessionId: string; error: string }[];
+}
+
+export type Failure = { ok: false; status: 404 | 412 | 422 | 502; title: string; detail: string; issues?: PolicyIssue[] };
 export type MutationResult =
   | { ok: true; version: number; document: PolicyDocument; warnings: string[]; created: boolean; enforcement: Enforcement }
   | Failure;
@@ -48,6 +64,13 @@ export type MutationResult =
 const badCursor = (cursor: string): Failure => ({ ok: false, status: 422, title: "Invalid cursor", detail: `'${cursor}' is not a cursor this API returned` });
 const OUTBOUND_PREFIX = "remote:";
 const AUTHORITY_PREFIX = "authority:";
+/** How long a policy push waits for one session. */
+const PUSH_MS = 2000;
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc {
@@ -55,6 +78,10 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   readonly #audit: AuditLog;
   readonly #index: SessionIndex;
   readonly #metrics: Metrics;
+  /** Policy reads sessions asked for (getPolicy, subscribePolicy) since this instance started (diagnostics, tests). */
+  #policyReads = 0;
+  /** report() calls per session id since this instance started (bounded). */
+  readonly #reportCalls = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -68,6 +95,28 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   // ---- policy -------------------------------------------------------------------------------
 
   async getPolicy(): Promise<PolicySnapshot> {
+    this.#policyReads++;
+    return this.#readPolicy();
+  }
+
+  /**
+   * Issue 11.6: a session reads the policy once (at stream start, and again after an eviction) and
+   * the ControlPlane pushes every change to it, instead of the session reading it before every new
+   * pair (a round trip to this singleton, queued behind every session's reports: 5-170 ms per
+   * db:result under load). Reading and subscribing happen in one call, so no change can fall between.
+   */
+  async subscribePolicy(sessionId: string): Promise<PolicySnapshot> {
+    this.#policyReads++;
+    this.#sql.exec("INSERT OR IGNORE INTO policy_subscribers (session_id) VALUES (?)", sessionId);
+    return this.#readPolicy();
+  }
+
+  /** getPolicy and subscribePolicy calls so far (tests: no read per db:result). */
+  async policyReads(): Promise<number> {
+    return this.#policyReads;
+  }
+
+  #readPolicy(): PolicySnapshot {
     const row = one(this.#sql, "SELECT version, document, updated_at, updated_by FROM policy WHERE id = 1");
     if (!row) return { version: 0, document: DEFAULT_POLICY, updatedAt: 0, updatedBy: "default" };
     return { version: Number(row.version), document: JSON.parse(String(row.document)) as PolicyDocument, updatedAt: Number(row.updated_at), updatedBy: String(row.updated_by) };
@@ -77,9 +126,10 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   async updatePolicy(op: PolicyOp, opts: { actor: string; ifMatch?: number }): Promise<MutationResult> {
     // No await between reading the version and writing the new one: the DO's input gate makes the
     // read-check-write atomic against concurrent requests.
-    const current = await this.getPolicy();
+    const current = this.#readPolicy();
     if (opts.ifMatch !== undefined && opts.ifMatch !== current.version) {
-      return { ok: false, status: 409, title: "Policy version conflict", detail: `If-Match names version ${opts.ifMatch} but the policy is at version ${current.version}; GET it and retry` };
+      // RFC 9110 §13.1.1: a false If-Match condition is 412 Precondition Failed.
+      return { ok: false, status: 412, title: "Precondition Failed", detail: `If-Match names version ${opts.ifMatch} but the policy is at version ${current.version}; GET it and retry` };
     }
     const r = applyPolicyOp(current.document, op);
     if (!r.ok) return r;
@@ -95,8 +145,25 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       this.#audit.record({ kind: AUDIT_KIND[op.op], actor: opts.actor, subject: r.subject, old: r.old, new: r.new, detail: `version ${current.version} -> ${version}` }, now);
     });
     const warnings = policyWarnings(r.document);
-    for (const w of warnings) console.warn(`policy v${version}: ${w}`);
+    for (const w of warnings) log(this.env, "warn", "policy.warning", { version, warning: w });
+    // Every live session has the new policy before the change is answered: it applies to new pairs at once.
+    await this.#push({ version, document: r.document, updatedAt: now, updatedBy: opts.actor });
     return { ok: true, version, document: r.document, warnings, created: r.created, enforcement: await this.#enforce(r.document) };
+  }
+
+  /**
+   * Pushes a new policy to every subscribed session, in parallel, each given at most PUSH_MS (a hung
+   * session must not hold the admin request; it reads the policy again when it next starts). A
+   * session that says it is over is forgotten; one that failed to answer is kept for the next change.
+   */
+  async #push(policy: PolicySnapshot): Promise<void> {
+    const ids = all(this.#sql, "SELECT session_id FROM policy_subscribers").map((r) => String(r.session_id));
+    await Promise.all(
+      ids.map(async (id) => {
+        const live = await withDeadline(Promise.resolve(this.#session(id).policyChanged?.(policy)), PUSH_MS).catch(() => undefined);
+        if (live === false) this.#sql.exec("DELETE FROM policy_subscribers WHERE session_id = ?", id);
+      }),
+    );
   }
 
   /**
@@ -141,7 +208,10 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   }
 
   async sessionClosed(id: string, _condition?: string): Promise<void> {
-    this.ctx.storage.transactionSync(() => this.#index.dropSession(id));
+    this.ctx.storage.transactionSync(() => {
+      this.#index.dropSession(id);
+      this.#sql.exec("DELETE FROM policy_subscribers WHERE session_id = ?", id);
+    });
   }
 
   async reportPair(sessionId: string, pair: PairReport): Promise<void> {
@@ -162,6 +232,21 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
 
   async reportPeerAttempt(attempt: PeerAttempt): Promise<void> {
     this.#index.recordAttempt(attempt);
+  }
+
+  async report(sessionId: string, calls: Array<[ReportMethod, unknown[]]>): Promise<void> {
+    this.#reportCalls.set(sessionId, (this.#reportCalls.get(sessionId) ?? 0) + 1);
+    if (this.#reportCalls.size > 10_000) this.#reportCalls.delete(this.#reportCalls.keys().next().value!);
+    for (const [method, args] of calls) {
+      // Only the report methods: a batch names what to call, so it must not reach anything else.
+      if (!(REPORT_METHODS as readonly string[]).includes(method)) continue;
+      await (this[method] as (...a: unknown[]) => Promise<void>)(...args);
+    }
+  }
+
+  /** report() calls from session `id` (diagnostics, tests: one per engine step, not one per report). */
+  async reportCalls(id: string): Promise<number> {
+    return this.#reportCalls.get(id) ?? 0;
   }
 
   // ---- queries and operator actions for the admin API -----------------------------------------
@@ -208,20 +293,56 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     return { ok: true };
   }
 
+  /**
+   * DELETE /peers/{domain}/sessions (ejabberd's stop_s2s_connections, Prosody's s2s:close): every
+   * stream whose peer is `domain` closes with the operator's stream error; on a stream it only shares
+   * (a multiplexed stream of another peer carrying a pair with it), its pairs are revoked instead, so
+   * the other domains' pairs carry on (a stream left with no pair closes). Audited as one entry.
+   */
+  async closePeerSessions(domain: string, condition: StreamErrorCondition, text: string | undefined, actor: string): Promise<PeerClose> {
+    const own = this.#index.sessionsOfPeer(domain);
+    const out: PeerClose = { domain, condition, closed: [], revoked: [], failed: [] };
+    await Promise.all(
+      own.map(async (id) => {
+        try {
+          await this.#session(id).closeStream(condition, text);
+        } catch (err) {
+          out.failed.push({ sessionId: id, error: errorText(err) });
+          return;
+        }
+        this.ctx.storage.transactionSync(() => this.#index.dropSession(id));
+        out.closed.push(id);
+      }),
+    );
+    const reason: RevokeReason = { condition: "policy-violation", text: text ?? `the operator closed every stream with ${domain}`, actor };
+    const shared = this.#index.pairsWithRemote(domain).filter((p) => !own.includes(p.sessionId));
+    const e = await this.#revoke(shared.map(({ sessionId, local }) => ({ sessionId, local, remote: domain, reason })));
+    out.revoked = e.revoked;
+    out.failed.push(...e.failed.map((f) => ({ sessionId: f.sessionId, error: f.error })));
+    out.closed.sort();
+    this.#audit.record({
+      kind: "peer.sessions-closed",
+      actor,
+      subject: domain,
+      detail: `${condition}${text ? `: ${text}` : ""}; closed ${out.closed.length} stream(s)${out.closed.length ? ` (${out.closed.join(", ")})` : ""}, revoked ${out.revoked.length} pair(s) on shared streams, ${out.failed.length} failed`,
+    });
+    return out;
+  }
+
   async listAudit(cursor: string | undefined, limit: number, kind?: string): Promise<Page<AuditEntry> | Failure> {
     return this.#audit.list(cursor, limit, kind) ?? badCursor(cursor ?? "");
   }
 
   /** GET /peers/{domain}: what policy says, what is live, and the last attempts each way. */
   async peer(domain: string) {
-    const { document } = await this.getPolicy();
+    const { document } = this.#readPolicy();
     const { level, rule } = effectiveLevel(document, domain);
     const denied = rule?.rule.action === "deny" || (document.allowlistOnly && rule?.rule.action !== "allow");
     return { domain, policy: { level, rule: rule ? { pattern: rule.pattern, ...rule.rule } : null, denied }, ...this.#index.peer(domain) };
   }
 
   async metrics(): Promise<string> {
-    return this.#metrics.render(this.#index, (await this.getPolicy()).version);
+    return this.#metrics.render(this.#index, this.#readPolicy().version);
   }
 
   /**

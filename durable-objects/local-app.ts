@@ -3,8 +3,8 @@
 // local-app.ts decides) and keeps the last INBOX_SIZE inbound stanzas for GET /api/v1/inbox.
 
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../worker/env.js";
-import { edgeConfig } from "../worker/config.js";
+import type { Env } from "./env.js";
+import { edgeConfig } from "./lib/config.js";
 import { localApp, localAppFromHead } from "../src/delivery/local-app.js";
 import { appStanzaElement, appStanzaFromXml, type AppStanza } from "../src/delivery/app-stanza.js";
 

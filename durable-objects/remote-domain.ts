@@ -9,8 +9,8 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { parse, type Element } from "ltx";
-import type { Env } from "../worker/env.js";
-import { edgeConfig } from "../worker/config.js";
+import type { Env } from "./env.js";
+import { edgeConfig } from "./lib/config.js";
 import type { StreamErrorCondition } from "../src/errors.js";
 import { asDomain, type Domain } from "../src/types.js";
 import { BidiRoutes } from "./lib/bidi-route.js";
@@ -37,6 +37,7 @@ export class RemoteDomain extends DurableObject<Env> {
     this.#outbox = new Outbox(ctx.storage.sql);
     this.#toApp = new DeliveryQueue(ctx.storage.sql, {
       deliver: (stanzas, source) => deliverBatchToApp(this.env, stanzas, source),
+      env,
       // The application's replies (and bounces for the remote sender) go out through the outbox.
       reply: (stanza) => {
         const local = jidDomain(stanza.attrs.from);

@@ -4,8 +4,8 @@
 
 import { DurableObject } from "cloudflare:workers";
 import type { Element } from "ltx";
-import type { Env } from "../worker/env.js";
-import { edgeConfig } from "../worker/config.js";
+import type { Env } from "./env.js";
+import { edgeConfig } from "./lib/config.js";
 import { DialbackKeys } from "../src/dialback/keys.js";
 import { S2SStream, type ShellAction } from "../src/engine/index.js";
 import type { StreamErrorCondition } from "../src/errors.js";
@@ -13,18 +13,20 @@ import { asStreamId, newStreamId, type Domain } from "../src/types.js";
 import { jidDomain } from "../src/delivery/submit.js";
 import { FrameCodec } from "./lib/codec.js";
 import type { Outgoing } from "../src/engine/index.js";
-import { FRAMING_HEADER, STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, type ConnectionInfo } from "./lib/connection-info.js";
+import { FRAMING_HEADER, STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, impliedLocal, type ConnectionInfo } from "./lib/connection-info.js";
 import { BidiAnnouncer, trySendBidi } from "./lib/bidi-route.js";
 import { ControlReporter } from "./lib/control.js";
 import { makeEffects, sendOutbound } from "./lib/effects.js";
 import { LivePolicy, readerLimits } from "./lib/policy-view.js";
 import { SessionHost, restoreStream } from "./lib/session-host.js";
-import { describeSession, type SessionMeta } from "./lib/describe.js";
-import { IdleClock, idleMs } from "./lib/idle.js";
+import { describeSession, sessionInfo, type SessionMeta } from "./lib/describe.js";
+import { IdleClock } from "./lib/idle.js";
 import { SessionStore } from "./lib/store.js";
 import { DeliveryQueue } from "./lib/delivery-queue.js";
 import { deliverBatchToApp } from "./lib/deliver.js";
 import { AuthenticatedSignal } from "./lib/gateway-signal.js";
+import { log } from "./lib/log.js";
+import type { PolicySnapshot } from "./lib/session-rpc.js";
 
 export class StreamSession extends DurableObject<Env> {
   readonly #store: SessionStore;
@@ -43,6 +45,8 @@ export class StreamSession extends DurableObject<Env> {
   #idUsed = false;
   /** Stanzas for the application, persisted until delivered or bounced (at-least-once). */
   readonly #queue: DeliveryQueue;
+  /** A new stream's engine being set up (fetch -> #start); messages wait for it. */
+  #starting: Promise<void> | undefined;
   /** Tells the TCP gateway when this stream is authenticated (lib/gateway-signal.ts). */
   #signal: AuthenticatedSignal | undefined;
 
@@ -51,6 +55,7 @@ export class StreamSession extends DurableObject<Env> {
     this.#store = new SessionStore(ctx.storage.sql);
     this.#queue = new DeliveryQueue(ctx.storage.sql, {
       deliver: (stanzas, source) => deliverBatchToApp(this.env, stanzas, source),
+      env,
       reply: (stanza) => this.#reply(stanza),
       rearm: () => this.#arm(),
       now: () => Date.now(),
@@ -70,7 +75,7 @@ export class StreamSession extends DurableObject<Env> {
     const ws = this.ctx.getWebSockets()[0];
     if (!this.#meta || !snap || this.#meta.closed) return;
     this.#idUsed = true;
-    const stream = restoreStream(snap, await this.#deps());
+    const stream = restoreStream(snap, await this.#deps(), this.#store);
     this.#host = await this.#makeHost(stream, ws);
     if (!ws) await this.#host.input((s, now) => s.handleTransportClosed(now));
     // Carry out at once what the restored engine asks for again (key work, a verification).
@@ -80,7 +85,8 @@ export class StreamSession extends DurableObject<Env> {
   async #deps() {
     const config = await edgeConfig(this.env);
     this.#policy ??= new LivePolicy(this.env, config);
-    await this.#policy.refresh();
+    // Read once per stream (and per restart of the DO); later changes are pushed (policyChanged).
+    await this.#policy.subscribe(this.#meta!.id);
     // RFC 6120 §13.12: the policy's maxStanzaBytes knob, else MAX_STANZA_BYTES (set at stream start).
     this.#codec ??= new FrameCodec(readerLimits(config, this.#policy), this.#meta!.open, this.#meta!.connection.batched);
     const info = this.#meta!.connection;
@@ -93,6 +99,7 @@ export class StreamSession extends DurableObject<Env> {
         secure: info.tls !== null,
         canStartTls: false,
         ...(info.tls !== null ? { peerCertificate: { status: names.length > 0 ? ("valid" as const) : ("none" as const), names } } : {}),
+        ...impliedLocal(info, config.domains),
       },
       // The first header we send carries the DO's own name (the id /xmpp-s2s minted); a restart
       // (RFC 6120 §6.4.6, after SASL) needs a new stream id (§4.7.3), and gets a fresh one.
@@ -133,7 +140,7 @@ export class StreamSession extends DurableObject<Env> {
         }
       },
     };
-    this.#idle = new IdleClock(idleMs(this.env), ws, Date.now());
+    this.#idle = new IdleClock(config.idleSeconds * 1000, ws, Date.now());
     const host = new SessionHost(stream, link, effects, keys, this.#store, (at) => {
       this.#engineDeadline = at;
       this.#arm(host);
@@ -158,8 +165,8 @@ export class StreamSession extends DurableObject<Env> {
     this.#signal?.observe(a);
     this.#announce(a);
     if (a.type === "pair-state" && this.#host && this.#meta) {
-      const { pairs: _, ...info } = describeSession(this.#meta, this.#host);
-      control.session(info);
+      // O(1): the whole description (every pair) after every pair change was O(pairs) per claim.
+      control.session(sessionInfo(this.#meta, this.#host));
     }
     if (a.type === "closed" && this.#meta) {
       this.#meta.closed = true;
@@ -220,17 +227,46 @@ export class StreamSession extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server);
     this.#meta = { id, direction: "inbound", connection, openedAt: Date.now(), closed: false };
     this.#store.putJson("meta", this.#meta);
-    const deps = await this.#deps();
-    // XEP-0238 type 1 (policy knob xmppVersion "0.9"): answer as a pre-1.0 server.
-    const stream = new S2SStream({ role: "receiving", ...deps, now: Date.now(), legacy: this.#policy!.legacy });
-    this.#host = await this.#makeHost(stream, server);
+    // Issue 11.6: the policy read (a round trip to the ControlPlane singleton, which every session
+    // reports to) overlaps the peer's first bytes instead of holding the 101: the gateway opens this
+    // WebSocket at TCP accept and forwards nothing before it, so the 101 is on the handshake's path.
+    // What arrives meanwhile waits for the engine (#started), in order.
+    this.#starting = this.#start(server);
     // RFC 7395 §3.2 / RFC 6455 §4.2.2: the server selects the "xmpp" subprotocol.
     const headers: Record<string, string> = { "sec-websocket-protocol": "xmpp" };
     if (connection.batched) headers[FRAMING_HEADER] = "batched";
     return new Response(null, { status: 101, webSocket: client, headers });
   }
 
+  /** The engine for a new stream: the policy (subscribed), the codec, the host. */
+  async #start(server: WebSocket): Promise<void> {
+    try {
+      const deps = await this.#deps();
+      // XEP-0238 type 1 (policy knob xmppVersion "0.9"): answer as a pre-1.0 server.
+      const stream = new S2SStream({ role: "receiving", ...deps, now: Date.now(), legacy: this.#policy!.legacy });
+      this.#host = await this.#makeHost(stream, server);
+      const connection = this.#meta!.connection;
+      log(this.env, "info", "stream.opened", {
+        session: this.#meta!.id, direction: "inbound", transport: connection.transport, peer: connection.peer,
+        tls: connection.tls?.version, certIdentities: connection.certIdentities.length > 0 ? connection.certIdentities : undefined,
+      });
+    } catch (err) {
+      log(this.env, "error", "stream.start-failed", { session: this.#meta?.id, error: err instanceof Error ? err.message : String(err) });
+      try {
+        server.close(1011, "internal error");
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  /** Resolves once a stream opened by this instance has its engine (no-op after a restore). */
+  async #started(): Promise<void> {
+    if (this.#starting) await this.#starting;
+  }
+
   override async webSocketMessage(_ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    await this.#started();
     const host = this.#host;
     if (!host) return;
     // RFC 7395 §3.5: XMPP over WebSocket uses text frames (UTF-8); binary ones are read as UTF-8
@@ -253,9 +289,6 @@ export class StreamSession extends DurableObject<Env> {
         this.#meta.open = this.#codec!.lastOpen;
         this.#store.putJson("meta", this.#meta);
       }
-      // A new domain pair is about to be judged: read the current policy first (issue 5: a change
-      // applies to new pairs at once).
-      if (e.type === "element" && e.element.attrs.type === undefined && /(^|:)result$/.test(e.element.name)) await this.#policy?.refresh();
       await host.event(e);
       if (!this.#bidiOn && host.stream.bidi) this.#bidiTurnedOn(host);
     }
@@ -270,6 +303,7 @@ export class StreamSession extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    await this.#started();
     try {
       ws.close(code === 1005 ? 1000 : code, "closing");
     } catch {
@@ -279,6 +313,7 @@ export class StreamSession extends DurableObject<Env> {
   }
 
   override async webSocketError(): Promise<void> {
+    await this.#started();
     await this.#host?.input((s, now) => s.handleTransportClosed(now));
   }
 
@@ -328,5 +363,16 @@ export class StreamSession extends DurableObject<Env> {
 
   async describe() {
     return this.#host && this.#meta && !this.#host.closed ? describeSession(this.#meta, this.#host) : null;
+  }
+
+  /**
+   * The ControlPlane pushes a policy change to this subscribed session before answering the change
+   * (issue 5: it applies to new pairs at once; issue 11.6: no policy read per db:result).
+   */
+  async policyChanged(policy: PolicySnapshot): Promise<boolean> {
+    // Over (or never opened here): the ControlPlane forgets it. A stream still starting keeps it.
+    if (!this.#meta || this.#meta.closed || this.#host?.closed) return false;
+    this.#policy?.apply(policy);
+    return true;
   }
 }

@@ -6,8 +6,9 @@
 // per verification.
 
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../worker/env.js";
-import { edgeConfig } from "../worker/config.js";
+import type { Env } from "./env.js";
+import { edgeConfig } from "./lib/config.js";
+import { log } from "./lib/log.js";
 import { VerificationBudget, type Admission } from "../src/budget/verification-budget.js";
 
 /** Refusals are logged at most this often per limit (the dialback_outcomes metric counts each). */
@@ -28,7 +29,7 @@ export class VerifyBudget extends DurableObject<Env> {
     const a = budget.admit({ parent, authority }, now);
     if (!a.ok && now - (this.#logged.get(a.limit) ?? 0) >= LOG_EVERY_MS) {
       this.#logged.set(a.limit, now);
-      console.warn(`verification refused (resource-constraint): ${a.detail}; ${budget.refusals.get(a.limit)} refusals by ${a.limit} so far`);
+      log(this.env, "warn", "verification.refused", { condition: "resource-constraint", limit: a.limit, detail: a.detail, refusals: budget.refusals.get(a.limit) });
     }
     return a;
   }

@@ -209,7 +209,9 @@ export class GatewayConnection {
     if (ev.type === "error") return this.#fail(ev.error);
     if (ev.type === "close") return this.#fail(new StreamError("policy-violation", "stream closed before TLS"));
     if (ev.type === "open") {
-      const to = ev.attrs.to?.toLowerCase();
+      // A pre-1.0 header may name no domain (jabberd2 without a certificate): the one the connection
+      // can only be for is its domain, so the refusal below says what is really wrong (no TLS).
+      const to = ev.attrs.to?.toLowerCase() ?? (ev.attrs.version === undefined ? this.#impliedLocal() : undefined);
       this.#domain = to && this.#config.domains.includes(to) ? to : undefined;
       this.#sendHeader(ev.attrs);
       // RFC 6120 §4.9.3.6: a 'to' we do not host.
@@ -312,6 +314,17 @@ export class GatewayConnection {
 
   // ------------------------------------------------------------------------------------ edge side
 
+  /**
+   * The hosted domain this connection can only be for (issue 12.3a): the TLS SNI when it names one of
+   * GATEWAY_DOMAINS, else the only one there is. The edge uses it for a pre-1.0 stream header with no
+   * 'to' (jabberd2 without a certificate); a header that names a domain is taken at its word.
+   */
+  #impliedLocal(): string | undefined {
+    const sni = (this.#socket as Partial<TLSSocket>).servername;
+    if (typeof sni === "string" && this.#config.domains.includes(sni.toLowerCase())) return sni.toLowerCase();
+    return this.#config.domains.length === 1 ? this.#config.domains[0] : undefined;
+  }
+
   #openEdge(): void {
     const info: GatewayConnectionInfo = {
       peer: this.#peer,
@@ -321,6 +334,8 @@ export class GatewayConnection {
       framing: "batched",
       signals: ["authenticated"],
     };
+    const local = this.#impliedLocal();
+    if (local) info.local = local;
     const { maxStanzaBytes, maxDepth, maxAttributes, maxNamespaceDeclarations } = this.#config;
     this.#frames = new FrameReader({ maxStanzaBytes: maxStanzaBytes * 4, maxDepth, maxAttributes, maxNamespaceDeclarations });
     this.#edgeClosed = false;

@@ -19,6 +19,8 @@ export interface GatewayConnectionInfo {
   framing?: "batched";
   /** Control frames the gateway wants from the edge (src/gateway-contract.ts). */
   signals?: GatewaySignal[];
+  /** The hosted domain the connection can only be for: TLS SNI, or the gateway's only domain. */
+  local?: string;
 }
 
 /**

@@ -11,6 +11,7 @@ import type { GatewayConfig } from "./config.js";
 import { GatewayConnection, type ListenerKind } from "./connection.js";
 import { startEgress } from "./egress.js";
 import type { Logger } from "./log.js";
+import { tls13TicketsSent } from "./tls-tickets.js";
 
 export interface Gateway {
   /** Bound addresses, e.g. { starttls: 5269, directTls: 5270 } (the real ports when 0 was asked). */
@@ -21,6 +22,12 @@ export interface Gateway {
   refused(): { global: number; perIp: number; waiting: number; shuttingDown: number };
   /** Counts for one peer address (connections, unauthenticated, waiting). */
   countFor(ip: string): { connections: number; unauthenticated: number; waiting: number };
+  /**
+   * Replaces the certificate chain, key and CA bundle for TLS handshakes from now on (SIGHUP, after a
+   * renewal). Streams already up keep the session they negotiated. Throws (and keeps the previous
+   * ones) when the key does not match the certificate or a PEM does not parse.
+   */
+  reloadTls(tls: Pick<GatewayConfig, "cert" | "key" | "ca">): void;
   /** Stops accepting, closes every stream with system-shutdown, and resolves once all are gone. */
   close(): Promise<void>;
 }
@@ -163,7 +170,12 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   // Issue 12: the edge's outbound connections, when GATEWAY_EGRESS_PORT is set (egress.ts).
   const egress = config.egressPort !== null ? await startEgress(config, log, config.egressPort) : undefined;
   if (egress) ports.egress = egress.port;
-  log.log("info", "listening", { host: config.host, ...ports, edge: config.edgeUrl, requireTls: config.requireTls, domains: config.domains });
+  // TLS 1.3 session tickets break jabberd2 2.7 (gateway/tls-tickets.ts): say whether peers get any.
+  const tls13Tickets = await tls13TicketsSent(tlsOptions);
+  log.log("info", "listening", { host: config.host, ...ports, edge: config.edgeUrl, requireTls: config.requireTls, domains: config.domains, tls13Tickets });
+  if (tls13Tickets > 0) {
+    log.log("warn", "TLS 1.3 session tickets are on: jabberd2 peers cannot use STARTTLS; start with node --openssl-config=gateway/openssl.cnf (npm run gateway does)", { tls13Tickets });
+  }
 
   let allGone: (() => void) | undefined;
   return {
@@ -171,6 +183,11 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     connections: () => admission.total,
     refused: () => ({ ...admission.refused }),
     countFor: (ip) => admission.countFor(ip),
+    reloadTls(tls) {
+      // A new SecureContext for later handshakes (node:tls Server#setSecureContext); `ca` falls back
+      // to Node's roots when unset, as at start.
+      tlsServer.setSecureContext({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}) });
+    },
     async close() {
       if (closing) return;
       closing = true;

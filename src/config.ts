@@ -6,6 +6,10 @@ import { normalizeDomain, type Domain } from "./types.js";
 import type { KeyFormula } from "./dialback/keys.js";
 import { DEFAULT_BUDGET, type BudgetLimits } from "./budget/verification-budget.js";
 import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_MAX_NAMESPACE_DECLARATIONS } from "./xml/limits.js";
+import { LOG_LEVELS, parseLogLevel, type LogLevel } from "./log/format.js";
+
+/** S2S_IDLE_SECONDS default: 10 minutes, like the outbound idle close. */
+export const DEFAULT_IDLE_SECONDS = 600;
 
 export interface StaticRoute {
   host: string;
@@ -66,6 +70,12 @@ export interface EdgeConfig {
   egress: { mode: "direct" | "gateway" | "auto"; url: string | undefined };
   /** Deadlines of outbound HTTP calls, so no hung peer of ours can hold a Durable Object (issue 10.5). */
   timeouts: Timeouts;
+  /** S2S_IDLE_SECONDS: an inbound stream without traffic for this long is closed (RFC 6120 §4.9.3.4). */
+  idleSeconds: number;
+  /** METRICS_TOKEN: reads /admin/v1/metrics only. */
+  metricsToken: string | undefined;
+  /** LOG_LEVEL: the lowest level of structured log line written (src/log/format.ts). */
+  logLevel: LogLevel;
 }
 
 export interface Timeouts {
@@ -88,25 +98,67 @@ export class ConfigError extends Error {
 const domainList = z.string().transform((value, ctx) => {
   const out: Domain[] = [];
   for (const raw of value.split(",").map((s) => s.trim()).filter(Boolean)) {
-    const d = normalizeDomain(raw);
-    if (!d) ctx.addIssue({ code: "custom", message: `'${raw}' is not a valid domain name` });
+    const d = strictDomain(raw);
+    if (!d) ctx.addIssue({ code: "custom", message: `'${raw}' is not a valid domain name (letters, digits, '-' and '.'; no '_')` });
     else if (!out.includes(d)) out.push(d);
   }
   if (out.length === 0) ctx.addIssue({ code: "custom", message: "must name at least one hosted domain" });
   return out;
 });
 
+/**
+ * A domain in a variable: a plain DNS name (letters, digits, hyphens; RFC 1123 §2.1), normalized.
+ * '_' and '=' are refused before normalizing: '_' is legal in DNS labels but in no host name, and
+ * `S2S_STATIC_ROUTES=S2S_STATIC_ROUTES=peer.test=...` must not pass as domain `s2s_static_routes`.
+ */
+export function strictDomain(raw: string): Domain | undefined {
+  if (/[_=]/.test(raw)) return undefined;
+  return normalizeDomain(raw);
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * The host of a static route: a host name, an IPv4 address in dotted-decimal, or an IPv6 address in
+ * brackets (RFC 3986 §3.2.2). Returns the host as connect() takes it (IPv6 without brackets).
+ */
+export function staticRouteHost(raw: string): string | undefined {
+  const bracketed = /^\[([0-9A-Fa-f:.]+)\]$/.exec(raw);
+  if (bracketed) {
+    try {
+      return new URL(`http://${raw}/`).hostname.slice(1, -1);
+    } catch {
+      return undefined;
+    }
+  }
+  if (IPV4.test(raw)) return raw;
+  if (/^[0-9.]+$/.test(raw)) return undefined; // 127.1, 1.2.3.4.5, 010.0.0.1: not dotted-decimal IPv4
+  return strictDomain(raw);
+}
+
 const routeList = z.string().transform((value, ctx) => {
   const routes = new Map<Domain, StaticRoute>();
   for (const entry of value.split(",").map((s) => s.trim()).filter(Boolean)) {
-    const m = /^([^=]+)=(.+):(\d{1,5})$/.exec(entry);
-    const d = m ? normalizeDomain(m[1]!) : undefined;
-    const port = m ? Number(m[3]) : 0;
-    if (!m || !d || port < 1 || port > 65535 || m[2]!.trim() === "") {
+    const m = /^([^=]*)=(.*):([^:\]]*)$/.exec(entry);
+    if (!m) {
       ctx.addIssue({ code: "custom", message: `'${entry}' is not domain=host:port` });
       continue;
     }
-    routes.set(d, { host: m[2]!.replace(/^\[(.*)\]$/, "$1"), port });
+    const [, rawDomain, rawHost, rawPort] = m as unknown as [string, string, string, string];
+    const d = strictDomain(rawDomain);
+    const host = staticRouteHost(rawHost);
+    const port = /^\d{1,5}$/.test(rawPort) ? Number(rawPort) : 0;
+    if (!d) {
+      ctx.addIssue({ code: "custom", message: `'${entry}': '${rawDomain}' is not a domain name (letters, digits, '-' and '.'; no '_' or '=')` });
+    } else if (host === undefined) {
+      ctx.addIssue({ code: "custom", message: `'${entry}': '${rawHost}' is not a host name, an IPv4 address or an [IPv6] address` });
+    } else if (port < 1 || port > 65535) {
+      ctx.addIssue({ code: "custom", message: `'${entry}': the port must be from 1 to 65535, got '${rawPort}'` });
+    } else if (routes.has(d)) {
+      ctx.addIssue({ code: "custom", message: `'${entry}': ${d} has a route already` });
+    } else {
+      routes.set(d, { host, port });
+    }
   }
   return routes;
 });
@@ -147,6 +199,35 @@ const publicUrl = z
     return `${u.protocol === "https:" || u.protocol === "wss:" ? "wss" : "ws"}://${u.host}/xmpp-s2s`;
   });
 
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * An https: URL the edge calls (DOH_URL, DELIVERY_WEBHOOK_URL). `http:` is accepted only for a
+ * loopback host (a resolver or receiver on the same machine) and under EDGE_ENV=development, where
+ * the check happens in loadConfig (the schema sees one variable at a time).
+ */
+const httpsUrl = z
+  .string()
+  .optional()
+  .transform((v, ctx): URL | undefined => {
+    if (v === undefined || v.trim() === "") return undefined;
+    let u: URL;
+    try {
+      u = new URL(v.trim());
+    } catch {
+      ctx.addIssue({ code: "custom", message: `'${v}' is not an absolute URL such as https://example.org/path` });
+      return undefined;
+    }
+    if (u.protocol !== "https:" && u.protocol !== "http:") {
+      ctx.addIssue({ code: "custom", message: `must be an https: URL, got '${u.protocol}'` });
+    } else if (u.username || u.password) {
+      ctx.addIssue({ code: "custom", message: "must not carry credentials in the URL" });
+    }
+    return u;
+  });
+
+const secretString = z.string().min(16, "must be at least 16 characters").optional();
+
 const formulas = z
   .string()
   .optional()
@@ -160,12 +241,25 @@ const formulas = z
     return out;
   });
 
+// LOG_LEVEL: debug, info (default), warn or error, case-insensitive.
+const logLevel = z
+  .string()
+  .optional()
+  .transform((v, ctx): LogLevel => {
+    const level = parseLogLevel(v);
+    if (level) return level;
+    ctx.addIssue({ code: "custom", message: `must be one of ${LOG_LEVELS.join(", ")}, got '${v}'` });
+    return "info";
+  });
+
 const schema = z.object({
   EDGE_DOMAINS: domainList,
   DIALBACK_SECRETS_PREVIOUS: z.string().optional(),
-  ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
-  APP_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
-  GATEWAY_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  ADMIN_TOKEN: secretString,
+  APP_TOKEN: secretString,
+  GATEWAY_TOKEN: secretString,
+  /** Bearer token that reads /admin/v1/metrics and nothing else (a scraper must not hold ADMIN_TOKEN). */
+  METRICS_TOKEN: secretString,
   S2S_STATIC_ROUTES: routeList.optional(),
   DIALBACK_KEY_FORMULAS: formulas,
   MAX_STANZA_BYTES: intIn(1024, 16 * 1024 * 1024, 262144),
@@ -177,7 +271,15 @@ const schema = z.object({
   DELIVERY_COMMIT_WINDOW_MS: intIn(0, 1000, 100),
   MAX_FAILED_PAIRS: intIn(0, 100000, 5),
   MAX_BIDI_ROUTES_PER_DOMAIN: intIn(1, 1000, 8),
-  EDGE_ENV: z.enum(["production", "development"]).optional(),
+  EDGE_ENV: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v !== undefined && v !== "production" && v !== "development") {
+        ctx.addIssue({ code: "custom", message: `must be production or development, got '${v}'` });
+      }
+      return v;
+    }),
   VERIFY_MAX_PENDING: intIn(1, 1_000_000, DEFAULT_BUDGET.maxPending),
   VERIFY_MAX_AUTHORITIES: intIn(1, 100_000, DEFAULT_BUDGET.maxAuthorities),
   VERIFY_MAX_PENDING_PER_AUTHORITY: intIn(1, 1_000_000, DEFAULT_BUDGET.maxPendingPerAuthority),
@@ -188,6 +290,11 @@ const schema = z.object({
   EDGE_PUBLIC_URL: publicUrl,
   DELIVERY_TIMEOUT_MS: intIn(100, 300_000, 10_000),
   DOH_TIMEOUT_MS: intIn(100, 60_000, 5_000),
+  S2S_IDLE_SECONDS: intIn(1, 86_400, DEFAULT_IDLE_SECONDS),
+  DOH_URL: httpsUrl,
+  DELIVERY_WEBHOOK_URL: httpsUrl,
+  DELIVERY_WEBHOOK_SECRET: secretString,
+  LOG_LEVEL: logLevel,
   S2S_EGRESS: z.enum(["direct", "gateway", "auto"], { message: "must be direct, gateway or auto" }).optional(),
   GATEWAY_EGRESS_URL: z
     .string()
@@ -202,6 +309,58 @@ const schema = z.object({
       }
     }, "must be a ws:// or wss:// URL, e.g. wss://gw.example.org/egress"),
 });
+
+/**
+ * Every variable the Worker reads, bindings aside (DIALBACK_SECRET may be a Secrets Store binding,
+ * APP a service binding): what `npm start` passes from the process environment to `wrangler dev`,
+ * and what `npm run deploy` checks. Secrets are the ones to set with `wrangler secret put`.
+ */
+export const CONFIG_VARIABLES: readonly string[] = ["DIALBACK_SECRET", ...Object.keys(schema.shape)];
+export const SECRET_VARIABLES: readonly string[] = [
+  "DIALBACK_SECRET", "DIALBACK_SECRETS_PREVIOUS", "ADMIN_TOKEN", "APP_TOKEN", "GATEWAY_TOKEN", "METRICS_TOKEN", "DELIVERY_WEBHOOK_SECRET",
+];
+
+/** Variables of `npm start` itself (scripts/dev.mjs), validated the same way before wrangler starts. */
+const startSchema = z.object({
+  EDGE_PORT: intIn(1, 65535, 8787),
+  GATEWAY: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "" || v === "on") return true;
+      if (v === "off") return false;
+      ctx.addIssue({ code: "custom", message: `must be on or off, got '${v}'` });
+      return true;
+    }),
+});
+export const START_VARIABLES: readonly string[] = Object.keys(startSchema.shape);
+
+export interface StartOptions {
+  port: number;
+  gateway: boolean;
+}
+
+/** `npm start`'s own variables (EDGE_PORT, GATEWAY). Throws ConfigError naming the variable. */
+export function loadStartOptions(raw: Record<string, string | undefined>): StartOptions {
+  const c = parseOrThrow(startSchema, raw);
+  return { port: c.EDGE_PORT, gateway: c.GATEWAY };
+}
+
+function parseOrThrow<T extends z.ZodObject>(s: T, raw: Record<string, unknown>): z.output<T> {
+  const strings: Record<string, string | undefined> = {};
+  for (const key of Object.keys(s.shape)) {
+    const v = raw[key];
+    if (v !== undefined && v !== null) strings[key] = typeof v === "string" ? v : String(v);
+  }
+  const parsed = s.safeParse(strings);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? "config");
+    const problem = issue.code === "invalid_type" && strings[variable] === undefined ? "is required" : issue.message;
+    throw new ConfigError(variable, problem);
+  }
+  return parsed.data;
+}
 
 /** A Secrets Store binding: `.get()` resolves the secret. */
 export interface SecretBinding {
@@ -222,19 +381,7 @@ async function readSecret(raw: RawEnv): Promise<string | undefined> {
 
 /** Validates the bindings. Throws ConfigError naming the first bad variable. */
 export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
-  const strings: Record<string, string | undefined> = {};
-  for (const key of Object.keys(schema.shape)) {
-    const v = raw[key];
-    if (v !== undefined && v !== null) strings[key] = typeof v === "string" ? v : String(v);
-  }
-  const parsed = schema.safeParse(strings);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const variable = String(issue.path[0] ?? "config");
-    const problem = issue.code === "invalid_type" && strings[variable] === undefined ? "is required" : issue.message;
-    throw new ConfigError(variable, problem);
-  }
-  const c = parsed.data;
+  const c = parseOrThrow(schema, raw);
   const secret = await readSecret(raw);
   if (secret === undefined || secret.trim() === "") {
     // No default secret anywhere: a deployment without one must not start (issue #2 §4).
@@ -245,6 +392,22 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
   if (c.EDGE_PUBLIC_URL?.startsWith("ws:") && !development) {
     // XEP-0468 §2: peers reach us over wss; plain ws is for a local edge only.
     throw new ConfigError("EDGE_PUBLIC_URL", "must be https: or wss: (http: only with EDGE_ENV=development)");
+  }
+  for (const [variable, u] of [["DOH_URL", c.DOH_URL], ["DELIVERY_WEBHOOK_URL", c.DELIVERY_WEBHOOK_URL]] as const) {
+    if (u?.protocol === "http:" && !development && !LOOPBACK_HOSTS.has(u.hostname)) {
+      throw new ConfigError(variable, `must be an https: URL (http: only on a loopback host or with EDGE_ENV=development), got '${u.href}'`);
+    }
+  }
+  if (c.DELIVERY_WEBHOOK_SECRET !== undefined && c.DELIVERY_WEBHOOK_URL === undefined) {
+    throw new ConfigError("DELIVERY_WEBHOOK_SECRET", "is set but DELIVERY_WEBHOOK_URL is not: the secret signs webhook deliveries only");
+  }
+  for (const old of (c.DIALBACK_SECRETS_PREVIOUS ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+    if (old.length < 16) throw new ConfigError("DIALBACK_SECRETS_PREVIOUS", "each secret must be at least 16 characters");
+  }
+  const app = raw.APP;
+  if (app !== undefined && app !== null && typeof (app as { fetch?: unknown }).fetch !== "function") {
+    // A [vars] entry named APP, say: it would shadow nothing and deliver nowhere.
+    throw new ConfigError("APP", "must be a service binding ([[services]] binding = \"APP\"), not a variable");
   }
   const egressMode = c.S2S_EGRESS ?? "direct";
   if (egressMode !== "direct" && !c.GATEWAY_EGRESS_URL) throw new ConfigError("GATEWAY_EGRESS_URL", `is required with S2S_EGRESS=${egressMode}`);
@@ -282,5 +445,8 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
     development,
     publicWebSocketUrl: c.EDGE_PUBLIC_URL,
     timeouts: { deliveryMs: c.DELIVERY_TIMEOUT_MS, dohMs: c.DOH_TIMEOUT_MS },
+    idleSeconds: c.S2S_IDLE_SECONDS,
+    metricsToken: c.METRICS_TOKEN,
+    logLevel: c.LOG_LEVEL,
   };
 }

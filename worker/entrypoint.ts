@@ -11,7 +11,7 @@
 // problem detail. Failures after queueing come back as bounced error stanzas through delivery.
 
 import { WorkerEntrypoint } from "cloudflare:workers";
-import type { Env } from "./env.js";
+import type { Env } from "../durable-objects/env.js";
 import { sendStanza } from "../durable-objects/lib/send.js";
 
 export class EdgeApi extends WorkerEntrypoint<Env> {

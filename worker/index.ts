@@ -1,8 +1,9 @@
 // Worker entry: routes only. Each area lives in its own file under worker/routes/.
 
 import { Hono } from "hono";
-import type { Env } from "./env.js";
+import type { Env } from "../durable-objects/env.js";
 import { onError } from "./problem.js";
+import { edgeConfig } from "../durable-objects/lib/config.js";
 import { rootRoutes } from "./routes/root.js";
 import { s2sRoutes } from "./routes/s2s.js";
 import { wellKnownRoutes } from "./routes/well-known.js";
@@ -19,6 +20,12 @@ export { EdgeApi } from "./entrypoint.js";
 
 const app = new Hono<{ Bindings: Env }>();
 app.onError(onError);
+// Every request, routes without configuration included, first needs a valid configuration: a bad one
+// answers 503 (worker/problem.ts) on every path, so the edge never half-works.
+app.use("*", async (c, next) => {
+  await edgeConfig(c.env);
+  await next();
+});
 app.route("/", rootRoutes);
 app.route("/", s2sRoutes);
 app.route("/", wellKnownRoutes);

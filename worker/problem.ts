@@ -3,6 +3,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "../src/config.js";
+import { log } from "../durable-objects/lib/log.js";
 
 export interface Problem {
   type?: string;
@@ -31,17 +32,25 @@ export class ProblemError extends Error {
   }
 }
 
+const loggedConfigErrors = new Set<string>();
+
 export function onError(err: Error, c: Context): Response {
   if (err instanceof ProblemError) {
     return problem(c, { title: err.title, status: err.status, detail: err.detail }, err.headers);
   }
   if (err instanceof ConfigError) {
-    // The deployment is misconfigured: say which variable, never its value.
-    return problem(c, { title: "Edge misconfigured", status: 500, detail: err.message });
+    // The deployment is misconfigured (issue 13): the exact error is logged once per isolate and
+    // error; the public learns nothing about it, not even which variable.
+    if (!loggedConfigErrors.has(err.message)) {
+      loggedConfigErrors.add(err.message);
+      log(c.env as Record<string, string>, "error", "config.error", { variable: err.variable, problem: err.problem });
+    }
+    return problem(c, { title: "Service Unavailable", status: 503, detail: "the edge is not configured correctly; its operator can find why in the Worker's logs" }, { "retry-after": "300" });
   }
   if (err instanceof HTTPException) {
     return problem(c, { title: err.message || "HTTP error", status: err.status });
   }
-  console.error("unhandled error", err);
+  // A bug, not an expected failure: one line still, with the stack as a field to find it by.
+  log(c.env as Record<string, string>, "error", "request.failed", { method: c.req.method, path: c.req.path, error: err, stack: err.stack });
   return problem(c, { title: "Internal Server Error", status: 500 });
 }

@@ -1,7 +1,7 @@
 // The audit log: append-only, newest first when read, bounded so it cannot fill the DO's storage.
 
 import type { AuditEventInput } from "../lib/session-rpc.js";
-import { decodeCursor, encodeCursor } from "../../worker/admin/cursor.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
 import { all, iso, str } from "./sql.js";
 
 export interface AuditEntry {

@@ -2,7 +2,7 @@
 // StreamSession DOs report, and what /admin/v1 lists. Keyset pagination with opaque cursors.
 
 import type { PairKey, PairReport, PeerAttempt, SessionInfo } from "../lib/session-rpc.js";
-import { decodeCursor, encodeCursor } from "../../worker/admin/cursor.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
 import { all, iso, one, str, type Row } from "./sql.js";
 
 export interface PairEntry extends PairReport {
@@ -82,6 +82,19 @@ export class SessionIndex {
         tlsAuthenticated: info?.tlsAuthenticated ?? false,
       };
     });
+  }
+
+  /** Streams whose peer is `domain` (it opened them, or they were opened to it). */
+  sessionsOfPeer(domain: string): string[] {
+    return all(this.sql, "SELECT id FROM sessions WHERE peer = ? ORDER BY id", domain).map((r) => String(r.id));
+  }
+
+  /** Pairs with `remote` on any stream, one per (session, local). */
+  pairsWithRemote(remote: string): { sessionId: string; local: string }[] {
+    return all(this.sql, "SELECT DISTINCT session_id, local FROM pairs WHERE remote = ? ORDER BY session_id, local", remote).map((r) => ({
+      sessionId: String(r.session_id),
+      local: String(r.local),
+    }));
   }
 
   sessionsWithPair(local: string, remote: string): string[] {

@@ -2,7 +2,7 @@
 // gauges from the index as Prometheus text for GET /admin/v1/metrics.
 
 import type { MetricEvent } from "../lib/session-rpc.js";
-import { LATENCY_BUCKETS, renderPrometheus, type Family } from "../../worker/admin/prometheus.js";
+import { LATENCY_BUCKETS, renderPrometheus, type Family } from "./prometheus.js";
 import { all, one, type Row } from "./sql.js";
 import type { SessionIndex } from "./index-store.js";
 

@@ -26,5 +26,6 @@ export function migrate(sql: SqlStorage): void {
     CREATE INDEX IF NOT EXISTS peer_attempts_by_domain ON peer_attempts (domain, direction, seq);
     CREATE TABLE IF NOT EXISTS metrics (name TEXT NOT NULL, labels TEXT NOT NULL, value REAL NOT NULL,
       PRIMARY KEY (name, labels));
+    CREATE TABLE IF NOT EXISTS policy_subscribers (session_id TEXT PRIMARY KEY);
   `);
 }

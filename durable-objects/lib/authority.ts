@@ -7,7 +7,7 @@ import type { EdgeConfig } from "../../src/config.js";
 import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
 import { FailedTargets, resolvePeer, type Target } from "../../src/resolve/resolver.js";
 import type { Domain } from "../../src/types.js";
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import { dohFetch } from "./deadline.js";
 
 export type Located =

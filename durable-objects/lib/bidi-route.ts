@@ -13,12 +13,13 @@
 //     there), so nothing is lost; a route that says "gone" or "refused" is dropped.
 
 import { parse, type Element } from "ltx";
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import type { Domain } from "../../src/types.js";
 import { jidDomain } from "../../src/delivery/submit.js";
 import type { SessionHost } from "./session-host.js";
 import type { SessionStore } from "./store.js";
 import { remoteDomainStub, streamSessionStub } from "./stubs.js";
+import { log } from "./log.js";
 
 /** sent: written to the bidi stream; refused: not for this pair now; gone: the stream is over. */
 export type BidiOutcome = "sent" | "refused" | "gone";
@@ -50,7 +51,7 @@ export class BidiRoutes {
     if (all.length > max) {
       // The cap is per remote domain, so only that domain's oldest streams lose their route (their
       // stanzas take the outbound path); logged so an operator can see a peer hitting it.
-      console.warn(`bidi routes: ${all.length} for one domain, keeping the newest ${max} (MAX_BIDI_ROUTES_PER_DOMAIN)`);
+      log(this.env, "warn", "bidi.routes-capped", { routes: all.length, kept: max, dropped: all.slice(max).map((r) => r.session), limit: "MAX_BIDI_ROUTES_PER_DOMAIN" });
     }
     this.#save(all.slice(0, max));
   }

@@ -19,6 +19,7 @@
 
 import { z } from "zod";
 import { CONNECTION_HEADER, GATEWAY_TOKEN_HEADER } from "../../src/gateway-contract.js";
+import type { Domain } from "../../src/types.js";
 
 export { CONNECTION_HEADER, FRAMING_HEADER, GATEWAY_TOKEN_HEADER } from "../../src/gateway-contract.js";
 /** Set by the route for the DO only (the DO is reachable only through the Worker). */
@@ -33,6 +34,8 @@ export const connectionInfoSchema = z.object({
   framing: z.enum(["batched"]).optional(),
   // Unknown signals are ignored (a newer gateway may ask for more than this edge knows).
   signals: z.array(z.string().max(40)).max(10).optional(),
+  // The hosted domain the connection can only be for (TLS SNI, or the gateway's only domain).
+  local: z.string().max(253).optional(),
 });
 
 export interface ConnectionInfo {
@@ -46,6 +49,11 @@ export interface ConnectionInfo {
   batched?: boolean;
   /** The gateway asked for the authenticated control frame (src/gateway-contract.ts). */
   signalAuthenticated?: boolean;
+  /**
+   * The hosted domain the gateway says the connection can only be for (TLS SNI, or its only
+   * domain): taken for a pre-1.0 stream header without 'to' (TransportInfo.impliedLocal).
+   */
+  local?: string;
 }
 
 export function directConnectionInfo(req: Request): ConnectionInfo {
@@ -94,6 +102,17 @@ export function connectionInfo(req: Request, gatewayToken: string | undefined): 
       certIdentities: v.certIdentities ?? [],
       ...(v.framing === "batched" ? { batched: true } : {}),
       ...(v.signals?.includes("authenticated") ? { signalAuthenticated: true } : {}),
+      ...(v.local ? { local: v.local.toLowerCase() } : {}),
     },
   };
+}
+
+/**
+ * TransportInfo.impliedLocal for an inbound stream (issue 12.3a): the domain the gateway says the
+ * connection can only be for when we host it, else the deployment's only hosted domain. The engine
+ * uses it only for a pre-1.0 header without 'to' (jabberd2 2.7 without a certificate).
+ */
+export function impliedLocal(info: ConnectionInfo, hosted: readonly string[]): { impliedLocal?: Domain } {
+  if (info.local && hosted.includes(info.local)) return { impliedLocal: info.local as Domain };
+  return hosted.length === 1 ? { impliedLocal: hosted[0] as Domain } : {};
 }

@@ -4,7 +4,7 @@
 // DELIVERY_TIMEOUT_MS (lib/deadline.ts), so a hung application costs an attempt, never the queue.
 
 import { parse, type Element } from "ltx";
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import {
   appStanzaElement,
   deliverWithRetry,
@@ -14,9 +14,11 @@ import {
   webhookTransport,
   type DeliveryTransport,
 } from "../../src/delivery/index.js";
+import { webhookIdFor } from "../../src/delivery/signature.js";
 import { localAppStub } from "./stubs.js";
 import { timed, withDeadline } from "./deadline.js";
-import { edgeConfig } from "../../worker/config.js";
+import { edgeConfig } from "./config.js";
+import { log } from "./log.js";
 
 /**
  * The operator's application as a transport, every call under `deadlineMs` (DELIVERY_TIMEOUT_MS): a
@@ -53,16 +55,21 @@ const localApp = (env: Env, deadlineMs: number, stanzas: AppStanza[], source?: s
   withDeadline(localAppStub(env).deliverMany(stanzas, source), deadlineMs, "the local app", KNOB);
 
 /** Delivers; resolves with stanzas to send back to the remote side (replies or a bounce). */
-export async function deliverToApp(env: Env, stanza: AppStanza): Promise<Element[]> {
+export async function deliverToApp(env: Env, stanza: AppStanza, where?: string): Promise<Element[]> {
   const { timeouts } = await edgeConfig(env);
   const transport = appTransport(env, timeouts.deliveryMs);
   if (!transport) {
     const [replies = []] = await localApp(env, timeouts.deliveryMs, [stanza]);
     return replies.map((r) => parse(r) as Element);
   }
-  const outcome = await deliverWithRetry(transport, stanza.xml, clock);
+  // The webhook-id: stable across retries, and across a second delivery of the same queue row.
+  const id = where !== undefined && stanza.row !== undefined ? await webhookIdFor(`${where}@${stanza.row}`) : undefined;
+  const outcome = await deliverWithRetry(transport, stanza.xml, clock, undefined, id);
   if (outcome.ok) return [];
-  console.warn(`delivery to ${transport.name} failed after ${outcome.attempts} attempts: ${outcome.reason}`);
+  log(env, "warn", "delivery.failed", {
+    transport: transport.name, attempts: outcome.attempts, reason: outcome.reason, outcome: "bounced with service-unavailable",
+    kind: stanza.name, from: stanza.from, to: stanza.to,
+  });
   const b = undeliverable(appStanzaElement(stanza), `the application did not accept the stanza (${outcome.reason})`);
   return b ? [b] : [];
 }
@@ -81,6 +88,12 @@ export async function deliverBatchToApp(env: Env, stanzas: AppStanza[], source?:
     return replies.map((r) => r.map((x) => parse(x) as Element));
   }
   const out: Element[][] = [];
-  for (const s of stanzas) out.push(await deliverToApp(env, s));
+  // Rows are whole in a batch, so a stanza's place in its row is the same at every delivery.
+  const inRow = new Map<number | undefined, number>();
+  for (const s of stanzas) {
+    const n = inRow.get(s.row) ?? 0;
+    inRow.set(s.row, n + 1);
+    out.push(await deliverToApp(env, s, source === undefined ? undefined : `${source}:${n}`));
+  }
   return out;
 }

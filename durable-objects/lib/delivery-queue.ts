@@ -23,6 +23,8 @@
 // the batch be delivered again after the restart, so the application may see a stanza twice (it can
 // de-duplicate by the stanza's id and from; the local app does, by caller and row). Never zero times.
 
+import { log, type LogSettings } from "./log.js";
+import { errorMessage } from "../../src/log/format.js";
 import type { Element } from "ltx";
 import { undeliverable } from "../../src/delivery/bounce.js";
 import { appStanzaElement, appStanzaFromXml, toAppStanza, type AppStanza } from "../../src/delivery/app-stanza.js";
@@ -53,6 +55,8 @@ export interface QueueHooks {
   /** `due` changed: re-arm the DO's alarm. */
   rearm(): void;
   now(): number;
+  /** LOG_LEVEL for this queue's log lines (lib/log.ts). */
+  env?: LogSettings;
 }
 
 type Row = {
@@ -203,7 +207,7 @@ export class DeliveryQueue {
       try {
         back = await this.hooks.deliver(stanzas, this.source);
       } catch (err) {
-        console.warn(`delivery to the application failed; kept for retry: ${(err as Error)?.message ?? String(err)}`);
+        log(this.hooks.env, "warn", "delivery.failed", { source: this.source, stanzas: stanzas.length, error: err, outcome: "kept for retry" });
         await this.#failed(rows, stanzas, err);
         return;
       }
@@ -234,7 +238,8 @@ export class DeliveryQueue {
       this.hooks.rearm();
       return;
     }
-    const reason = `the application could not be reached (${(err as Error)?.message ?? String(err)})`;
+    const reason = `the application could not be reached (${errorMessage(err)})`;
+    log(this.hooks.env, "warn", "delivery.failed", { source: this.source, stanzas: stanzas.length, attempts, error: err, outcome: "bounced with service-unavailable" });
     const bounces = stanzas.map((s) => undeliverable(appStanzaElement(s), reason)).filter((b): b is Element => b !== undefined);
     await Promise.all(bounces.map((b) => this.hooks.reply(b)));
     this.#delivered(rows);

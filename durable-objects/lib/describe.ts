@@ -14,17 +14,8 @@ export interface SessionMeta {
   open?: string;
 }
 
-export function describeSession(meta: SessionMeta, host: SessionHost) {
-  const snap = host.stream.snapshot();
-  const inbound = snap.inbound.map(([key, rec]) => {
-    const [remote, local] = splitPairKey(key);
-    return { local: local!, remote: remote!, direction: "inbound" as const, state: rec.state };
-  });
-  const outbound = snap.outbound.map(([key, rec]) => {
-    const [local, remote] = splitPairKey(key);
-    const state = rec.state === "valid" ? "valid" : rec.state === "failed" ? "error" : "pending";
-    return { local: local!, remote: remote!, direction: "outbound" as const, state, ...(rec.state === "failed" ? { condition: rec.condition } : {}) };
-  });
+/** The session without its pairs: O(1), for the index update after every pair change. */
+export function sessionInfo(meta: SessionMeta, host: SessionHost) {
   return {
     id: meta.id,
     direction: meta.direction,
@@ -36,6 +27,20 @@ export function describeSession(meta: SessionMeta, host: SessionHost) {
     bidi: host.stream.bidi,
     openedAt: meta.openedAt,
     ...host.counters,
-    pairs: [...inbound, ...outbound],
   };
+}
+
+/** The session with its pairs (O(pairs): the admin API's view of one session). */
+export function describeSession(meta: SessionMeta, host: SessionHost) {
+  const snap = host.stream.snapshot();
+  const inbound = snap.inbound.map(([key, rec]) => {
+    const [remote, local] = splitPairKey(key);
+    return { local: local!, remote: remote!, direction: "inbound" as const, state: rec.state };
+  });
+  const outbound = snap.outbound.map(([key, rec]) => {
+    const [local, remote] = splitPairKey(key);
+    const state = rec.state === "valid" ? "valid" : rec.state === "failed" ? "error" : "pending";
+    return { local: local!, remote: remote!, direction: "outbound" as const, state, ...(rec.state === "failed" ? { condition: rec.condition } : {}) };
+  });
+  return { ...sessionInfo(meta, host), pairs: [...inbound, ...outbound] };
 }

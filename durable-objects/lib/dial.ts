@@ -10,11 +10,12 @@ import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
 import { FailedTargets, resolvePeer, type Target } from "../../src/resolve/resolver.js";
 import { checkTarget } from "../../src/resolve/target-guard.js";
 import type { Domain } from "../../src/types.js";
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import type { KeyValueStore } from "./store.js";
 import { TcpLink, type OutboundLink } from "./tcp-link.js";
 import { EgressLink } from "./egress-link.js";
 import { dohFetch } from "./deadline.js";
+import { log } from "./log.js";
 
 export const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -98,7 +99,7 @@ async function refusal(env: Env, config: EdgeConfig, target: Target): Promise<st
 }
 
 function audit(env: Env, remote: Domain, target: Target, detail: string): void {
-  console.warn(`outbound to ${remote}: ${detail}`);
+  log(env, "warn", "outbound.address-refused", { remote, target: `${target.host}:${target.port}`, source: target.source, detail });
   const ns = env.CONTROL_PLANE as unknown as { idFromName(n: string): DurableObjectId; get(id: DurableObjectId): { recordAudit(e: unknown): Promise<void> } } | undefined;
   if (!ns) return;
   // Awaited by nobody: the audit log must never hold up (or fail) the dial.

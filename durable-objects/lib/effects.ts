@@ -3,7 +3,7 @@
 // ControlPlane (index, audit, metrics) that never block the stream.
 
 import type { Element } from "ltx";
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import type { ShellAction } from "../../src/engine/index.js";
 import type { Domain } from "../../src/types.js";
 import type { Effects } from "./session-host.js";

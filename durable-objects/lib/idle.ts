@@ -1,16 +1,11 @@
 // Idle limit for an inbound WebSocket stream (RFC 6120 §4.9.3.4 connection-timeout: the peer has
 // generated no traffic for the configured time). Default 10 minutes, like the outbound idle close;
-// S2S_IDLE_SECONDS overrides it. Cheap per message: the alarm is re-armed only when it fires, and
+// S2S_IDLE_SECONDS overrides it (validated in src/config.ts). Cheap per message: the alarm is re-armed only when it fires, and
 // the last-traffic time survives hibernation in the WebSocket's attachment, refreshed at most once
 // a second (so after an eviction the limit may end up to a second early, never late).
 
-export const DEFAULT_IDLE_SECONDS = 600;
+export { DEFAULT_IDLE_SECONDS } from "../../src/config.js";
 const PERSIST_EVERY_MS = 1000;
-
-export function idleMs(env: { S2S_IDLE_SECONDS?: string }): number {
-  const n = Number(env.S2S_IDLE_SECONDS ?? DEFAULT_IDLE_SECONDS);
-  return Number.isFinite(n) && n > 0 ? n * 1000 : DEFAULT_IDLE_SECONDS * 1000;
-}
 
 interface Attachment {
   lastTraffic?: number;

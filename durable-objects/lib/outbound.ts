@@ -12,14 +12,16 @@ import { DialbackKeys } from "../../src/dialback/keys.js";
 import { splitPairKey } from "../../src/dialback/pairs.js";
 import { S2SStream, type ShellAction, type StreamSnapshot, type TlsInfo, type VerifyOutcome } from "../../src/engine/index.js";
 import type { Domain } from "../../src/types.js";
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import { ControlReporter } from "./control.js";
-import { describeSession, type SessionMeta } from "./describe.js";
+import { describeSession, sessionInfo, type SessionMeta } from "./describe.js";
 import { makeEffects } from "./effects.js";
 import { LivePolicy, readerLimits } from "./policy-view.js";
-import { parseXml, SessionHost } from "./session-host.js";
+import { inboundRowKey, parseXml, SessionHost } from "./session-host.js";
 import type { KeyValueStore } from "./store.js";
 import { dial } from "./dial.js";
+import { log } from "./log.js";
+import { describeSocketError } from "../../src/log/socket-error.js";
 import type { OutboundLink } from "./tcp-link.js";
 import { EgressLink, tlsInfoOf } from "./egress-link.js";
 import type { Target } from "../../src/resolve/resolver.js";
@@ -62,6 +64,7 @@ export class OutboundStream {
   #fellBack = false;
   /** S2S_EGRESS=auto: this stream already moved to the gateway after connect()'s TLS failed. */
   #viaGateway = false;
+  #tlsLogged: Error | undefined;
   readonly #waiters = new Map<number, (o: VerifyOutcome) => void>();
   #meta: SessionMeta;
   #lastActivity = Date.now();
@@ -86,7 +89,7 @@ export class OutboundStream {
   /** Queued stanzas of a stream that died with its DO (eviction): to be sent again. */
   static orphanedQueue(store: KeyValueStore, keyPrefix = ""): { local: string; xml: string }[] {
     const snap = store.get<StreamSnapshot>(`${keyPrefix}snapshot`, true);
-    store.delete(`${keyPrefix}snapshot`);
+    forget(store, `${keyPrefix}snapshot`);
     if (!snap || snap.phase.name === "closed") return [];
     const out: { local: string; xml: string }[] = [];
     for (const [key, rec] of snap.outbound) {
@@ -104,13 +107,9 @@ export class OutboundStream {
     return this.deps.remote;
   }
 
-  /**
-   * XEP-0220 §3: target multiplexing only with a peer that advertised dialback errors. False once
-   * the features said otherwise; true while not known yet (a legacy peer's refusal is handled then).
-   */
-  get multiplexes(): boolean {
-    const s = this.#host?.stream;
-    return !s || s.phase !== "open" || s.peerDialbackErrors;
+  /** The peer advertised dialback errors (XEP-0220 §2.4) in its stream features. */
+  get dialbackErrors(): boolean {
+    return this.#host?.stream.peerDialbackErrors ?? false;
   }
 
   /** Connected to the peer: a remote-server-not-found from the stream then is the peer's host-unknown. */
@@ -149,6 +148,10 @@ export class OutboundStream {
     this.#connectedAt = Date.now();
     this.#meta.connection = { transport: "websocket", peer: `${this.#link.target.host}:${this.#link.target.port}`, tls: this.#link.target.directTls ? { version: "TLS" } : null, certIdentities: [] };
     const direct = this.#link.target.directTls;
+    this.#control.opened({
+      direction: "outbound", local: this.local, remote, peer: this.#meta.connection.peer,
+      tls: direct ? "direct" : "none", source: this.#link.target.source,
+    });
     const link0 = this.#link;
     // connect() verifies certificates against public roots, so direct TLS there means a CA-valid
     // peer; through the gateway, the gateway says what it verified (RFC 6125 against the domain).
@@ -212,18 +215,20 @@ export class OutboundStream {
   #tlsFailed(err: Error): boolean {
     const pol = this.#policy?.forRemote(this.deps.remote);
     const via = this.#link?.via ?? "connect";
-    const detail = `TLS with ${this.deps.remote} failed (${err.message})${via === "connect" ? "; connect() accepts only publicly trusted certificates" : " at the gateway"}`;
+    const fields = { session: this.#meta.id, remote: this.deps.remote, via, ...describeSocketError(err, "tls", this.#link ? `${this.#link.target.host}:${this.#link.target.port}` : undefined) };
     if (via === "connect" && this.config.egress.mode === "auto" && !this.#viaGateway && pol?.allowed) {
-      console.warn(`${detail}; S2S_EGRESS=auto: dialling through the gateway`);
+      log(this.deps.env, "warn", "tls.failed", { ...fields, outcome: "S2S_EGRESS=auto: dialling through the gateway" });
       this.#viaGateway = true;
       this.#restart(true, "gateway");
       return true;
     }
     if (this.#fellBack || !pol?.allowed || pol.minLevel !== "verified") {
-      console.warn(`${detail}; policy requires encryption, giving up`);
+      // The same failure reaches here from the upgrade and from the read loop: one line.
+      if (this.#tlsLogged !== err) log(this.deps.env, "warn", "tls.failed", { ...fields, outcome: "policy requires encryption: giving up" });
+      this.#tlsLogged = err;
       return false;
     }
-    console.warn(`${detail}; policy allows dialback without TLS: reconnecting in plaintext`);
+    log(this.deps.env, "warn", "tls.failed", { ...fields, outcome: "policy allows dialback without TLS: reconnecting in plaintext" });
     this.#fellBack = true;
     this.#restart(false, this.#viaGateway ? "gateway" : undefined);
     return true;
@@ -250,14 +255,13 @@ export class OutboundStream {
   #fail(f: Failure): void {
     this.#failure = f;
     this.ended = true;
-    this.#control.action({ type: "closed", by: "transport" });
+    this.#control.action({ type: "closed", by: "transport" }, { reason: f.detail, condition: f.condition, remote: this.deps.remote });
   }
 
   #observe(a: ShellAction): void {
     this.#control.action(a);
     if (a.type === "pair-state" && this.#host) {
-      const { pairs: _, ...info } = this.describe() ?? { pairs: [] };
-      if ("id" in info) this.#control.session(info);
+      if (!this.ended) this.#control.session(this.#info());
     }
     if (a.type === "verify-result") {
       this.#waiters.get(a.handle)?.(a.outcome);
@@ -265,7 +269,7 @@ export class OutboundStream {
     } else if (a.type === "closed") {
       this.ended = true;
       this.#meta.closed = true;
-      this.deps.store.delete(this.#snapshotKey);
+      forget(this.deps.store, this.#snapshotKey);
       if (this.deps.arm) this.deps.arm(undefined);
       else void this.deps.ctx.storage.deleteAlarm();
     }
@@ -363,4 +367,15 @@ export class OutboundStream {
     const d = describeSession(this.#meta, this.#host);
     return { ...d, transport: "tcp" as const, bytesIn: this.#link?.bytesIn ?? 0, bytesOut: this.#link?.bytesOut ?? 0 };
   }
+
+  /** describe() without the pairs, in O(1) (reported after every pair change). */
+  #info() {
+    return { ...sessionInfo(this.#meta, this.#host!), transport: "tcp" as const, bytesIn: this.#link?.bytesIn ?? 0, bytesOut: this.#link?.bytesOut ?? 0 };
+  }
+}
+
+/** Deletes a stream's snapshot and its inbound pair rows (SessionHost#save). */
+function forget(store: KeyValueStore, snapshotKey: string): void {
+  store.delete(snapshotKey);
+  for (const [k] of store.entries(inboundRowKey(snapshotKey, ""))) store.delete(k);
 }

@@ -1,7 +1,9 @@
 // The PolicyView a session hands the engine: the ControlPlane's policy document seen through
-// src/policy's DocumentPolicyView, behind a wrapper the session refreshes before anything that
-// creates a new domain pair (an inbound db:result, an outbound stanza for a pair not yet valid), so a
-// policy change applies to new pairs at once; existing pairs are revoked by the ControlPlane itself.
+// src/policy's DocumentPolicyView. An inbound stream subscribes once (subscribe(): read + the
+// ControlPlane pushes every later change through apply() before the change is answered), so a policy
+// change applies to new pairs at once with no ControlPlane round trip per db:result (issue 11.6); an
+// outbound stream refreshes before anything that creates a new domain pair (an outbound stanza for a
+// pair not yet valid). Existing pairs are revoked by the ControlPlane itself.
 // When the ControlPlane cannot be reached, the deployment default applies: every remote allowed at
 // "verified" (Server Dialback), bidi on, keep-stream on pair failure (seed 001).
 
@@ -9,8 +11,9 @@ import type { EdgeConfig } from "../../src/config.js";
 import { DEFAULT_ENGINE_LIMITS, type EngineLimits, type PolicyView, type RemotePolicy } from "../../src/engine/index.js";
 import { DocumentPolicyView } from "../../src/policy/view.js";
 import type { Domain } from "../../src/types.js";
-import type { Env } from "../../worker/env.js";
-import { CONTROL_PLANE_NAME, type ControlPlaneRpc } from "./session-rpc.js";
+import type { Env } from "../env.js";
+import { log } from "./log.js";
+import { CONTROL_PLANE_NAME, type ControlPlaneRpc, type PolicySnapshot } from "./session-rpc.js";
 
 const DEFAULT_REMOTE: RemotePolicy = { allowed: true, minLevel: "verified", bidi: true, onPairFailure: "keep-stream" };
 
@@ -42,19 +45,39 @@ export class LivePolicy implements PolicyView {
 
   /** Reads the ControlPlane's current policy (cheap RPC); keeps the last one if it fails. */
   async refresh(): Promise<void> {
+    await this.#read((cp) => cp.getPolicy());
+  }
+
+  /**
+   * Reads the current policy and asks the ControlPlane to push every later change to session
+   * `sessionId` (its policyChanged RPC calls apply()). Keeps the last policy if it fails.
+   */
+  async subscribe(sessionId: string): Promise<void> {
+    await this.#read((cp) => cp.subscribePolicy(sessionId));
+  }
+
+  async #read(call: (cp: ControlPlaneRpc) => Promise<PolicySnapshot>): Promise<void> {
     try {
       const ns = this.env.CONTROL_PLANE;
-      const cp = ns.get(ns.idFromName(CONTROL_PLANE_NAME)) as unknown as ControlPlaneRpc;
-      const snap = await cp.getPolicy();
-      if (snap.version === this.#version) return;
-      this.#view = new DocumentPolicyView(snap.document, {
-        hosted: this.config.domains,
-        limits: deploymentLimits(this.config),
-      });
-      this.#version = snap.version;
+      this.apply(await call(ns.get(ns.idFromName(CONTROL_PLANE_NAME)) as unknown as ControlPlaneRpc));
     } catch (err) {
-      console.warn("policy refresh failed; keeping the previous policy", err);
+      log(this.env, "warn", "policy.read-failed", { error: err, outcome: "keeping the previous policy" });
     }
+  }
+
+  /** A policy from the ControlPlane; an older one than in force (a push overtaken by a read) is ignored. */
+  apply(snap: PolicySnapshot): void {
+    if (snap.version <= this.#version) return;
+    this.#view = new DocumentPolicyView(snap.document, {
+      hosted: this.config.domains,
+      limits: deploymentLimits(this.config),
+    });
+    this.#version = snap.version;
+  }
+
+  /** The version in force (-1: the deployment default, nothing read yet). */
+  get version(): number {
+    return this.#version;
   }
 
   isHosted(domain: Domain): boolean {

@@ -1,8 +1,8 @@
 // The send path shared by POST /api/v1/stanzas and the EdgeApi RPC: validate, then hand the stanza to
 // the RemoteDomain DO for its destination, which persists it before we answer (nothing is lost).
 
-import { edgeConfig } from "../../worker/config.js";
-import type { Env } from "../../worker/env.js";
+import { edgeConfig } from "./config.js";
+import type { Env } from "../env.js";
 import { submitStanza } from "../../src/delivery/submit.js";
 import { remoteDomainStub } from "./stubs.js";
 

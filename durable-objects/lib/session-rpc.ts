@@ -8,11 +8,12 @@
 // StreamSessionRpc. Sessions reach the ControlPlane
 // with env.CONTROL_PLANE.get(env.CONTROL_PLANE.idFromName("control")).
 //
-// Policy in a session: `const { version, document } = await controlPlane.getPolicy()`, then
+// Policy in a session: `const { version, document } = await controlPlane.subscribePolicy(id)`, then
 // `new DocumentPolicyView(document, { hosted: config.domains, limits: { maxPendingPerStream:
-// config.limits.maxPendingPerStream } })` (src/policy/view.ts) is the engine's PolicyView. Read it
-// again (or compare `version`) before each new pair so a change applies at once to new pairs; for
-// existing pairs the ControlPlane calls revokePair below. Report every session (reportSession on
+// config.limits.maxPendingPerStream } })` (src/policy/view.ts) is the engine's PolicyView. The
+// subscription makes the ControlPlane push every later change to the session (policyChanged below)
+// before the change's admin request is answered, so a change applies at once to new pairs without a
+// read per pair (issue 11.6); for existing pairs the ControlPlane calls revokePair below. Report every session (reportSession on
 // open and when counters change), every pair state change (reportPair / pairRemoved), sessionClosed,
 // engine audit events (recordAudit: spoofing-attempt, ...), metrics (observe) and peerAttempts.
 
@@ -74,6 +75,7 @@ export type AuditKind =
   | "policy.rule-deleted"
   | "pair.revoked"
   | "session.closed"
+  | "peer.sessions-closed"
   | "spoofing-attempt"
   | "dialback.failed"
   | "other";
@@ -129,6 +131,12 @@ export interface StreamSessionRpc {
   closeStream(condition: StreamErrorCondition, text?: string): Promise<void>;
   /** Live view of the session, or null if it has ended. */
   describe(): Promise<(SessionInfo & { pairs: PairReport[] }) | null>;
+  /**
+   * A policy change, pushed to sessions that subscribed (ControlPlaneRpc.subscribePolicy). False:
+   * this session is over (the ControlPlane forgets the subscription). Optional: only sessions that
+   * subscribe implement it.
+   */
+  policyChanged?(policy: PolicySnapshot): Promise<boolean>;
 }
 
 export interface PolicySnapshot {
@@ -142,6 +150,12 @@ export interface PolicySnapshot {
 /** Implemented by ControlPlane (policy helper); called by sessions. All methods are cheap. */
 export interface ControlPlaneRpc {
   getPolicy(): Promise<PolicySnapshot>;
+  /**
+   * The current policy, and from now on every change pushed to session `sessionId` through its
+   * policyChanged before the change is answered (until sessionClosed, or policyChanged says false).
+   * Idempotent; kept in SQLite, so it survives the ControlPlane's eviction.
+   */
+  subscribePolicy(sessionId: string): Promise<PolicySnapshot>;
   /** Upsert (also to refresh counters). */
   reportSession(info: SessionInfo): Promise<void>;
   /** The stream ended: drops it and its pairs from the index. */
@@ -151,4 +165,13 @@ export interface ControlPlaneRpc {
   recordAudit(event: AuditEventInput): Promise<void>;
   observe(events: MetricEvent[]): Promise<void>;
   reportPeerAttempt(attempt: PeerAttempt): Promise<void>;
+  /**
+   * Several of the reports above from session `sessionId` in one call (issue 11: one event and one
+   * commit in the ControlPlane instead of one per report), carried out in order.
+   */
+  report(sessionId: string, calls: Array<[ReportMethod, unknown[]]>): Promise<void>;
 }
+
+/** The ControlPlaneRpc reports a session may batch into report(). */
+export const REPORT_METHODS = ["reportSession", "sessionClosed", "reportPair", "pairRemoved", "recordAudit", "observe", "reportPeerAttempt"] as const;
+export type ReportMethod = (typeof REPORT_METHODS)[number];

@@ -6,6 +6,10 @@ export interface KeyValueStore {
   put(k: string, v: string): void;
   putJson(k: string, v: unknown): void;
   delete(k: string): void;
+  /** Rows whose key starts with `prefix`, in key order. */
+  entries(prefix: string): [string, string][];
+  /** Nothing here is ever read back after the instance is gone (a shell need not persist to it). */
+  readonly volatile?: boolean;
 }
 
 export class SessionStore implements KeyValueStore {
@@ -26,6 +30,12 @@ export class SessionStore implements KeyValueStore {
   delete(k: string): void {
     this.sql.exec("DELETE FROM kv WHERE k = ?", k);
   }
+  entries(prefix: string): [string, string][] {
+    // A range on the primary key: every key with the prefix sorts between it and the prefix with
+    // its last character incremented.
+    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+    return this.sql.exec<{ k: string; v: string }>("SELECT k, v FROM kv WHERE k >= ? AND k < ? ORDER BY k", prefix, end).toArray().map((r) => [r.k, r.v]);
+  }
 }
 
 /**
@@ -34,6 +44,7 @@ export class SessionStore implements KeyValueStore {
  */
 export class MemoryStore implements KeyValueStore {
   readonly #m = new Map<string, string>();
+  readonly volatile = true;
   get<T = string>(k: string, json = false): T | undefined {
     const v = this.#m.get(k);
     if (v === undefined) return undefined;
@@ -47,5 +58,8 @@ export class MemoryStore implements KeyValueStore {
   }
   delete(k: string): void {
     this.#m.delete(k);
+  }
+  entries(prefix: string): [string, string][] {
+    return [...this.#m].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1));
   }
 }

@@ -1,7 +1,7 @@
 // The one place that turns the environment into Durable Object stubs, so naming stays consistent:
 // stream sessions by stream id, remote domains by normalized domain, the local app as a singleton.
 
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../env.js";
 import type { Domain } from "../../src/types.js";
 
 export const streamSessionStub = (env: Env, streamId: string) =>

@@ -7,8 +7,8 @@
 import type { VerifyOutcome } from "../../src/engine/index.js";
 import { registrableParent } from "../../src/budget/parent-domain.js";
 import type { Domain } from "../../src/types.js";
-import type { Env } from "../../worker/env.js";
-import { edgeConfig } from "../../worker/config.js";
+import type { Env } from "../env.js";
+import { edgeConfig } from "./config.js";
 import { locateAuthority } from "./authority.js";
 import { authorityLinkStub, verifyBudgetStub } from "./stubs.js";
 

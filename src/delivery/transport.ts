@@ -2,7 +2,7 @@
 // service binding `APP` (RPC `deliver(xml)`, else fetch) or an HTTP webhook. Both are built from
 // injected functions: src/ does no I/O itself.
 
-import { SIGNATURE_HEADER, signWebhook } from "./signature.js";
+import { newWebhookId, signWebhook } from "./signature.js";
 
 export type DeliveryOutcome =
   | { ok: true }
@@ -12,7 +12,8 @@ export type DeliveryOutcome =
 export interface DeliveryTransport {
   /** For logs and problem details: "service binding APP", "webhook https://...". */
   readonly name: string;
-  send(xml: string, now: number): Promise<DeliveryOutcome>;
+  /** `id`: the message id, the same for every attempt at one stanza (the webhook's `webhook-id`). */
+  send(xml: string, now: number, id?: string): Promise<DeliveryOutcome>;
 }
 
 interface ResponseLike {
@@ -33,9 +34,10 @@ export const DELIVERY_CONTENT_TYPE = "application/xmpp+xml";
 export function webhookTransport(url: string, secret: string | undefined, post: PostFn): DeliveryTransport {
   return {
     name: `webhook ${new URL(url).origin}`,
-    async send(xml, now) {
-      const headers: Record<string, string> = { "content-type": DELIVERY_CONTENT_TYPE };
-      if (secret) headers[SIGNATURE_HEADER] = await signWebhook(secret, xml, now);
+    async send(xml, now, id = newWebhookId()) {
+      // Standard Webhooks (signature.ts): the id even unsigned, so receivers can de-duplicate.
+      const headers: Record<string, string> = { "content-type": DELIVERY_CONTENT_TYPE, "webhook-id": id };
+      if (secret) Object.assign(headers, await signWebhook(secret, id, xml, now));
       try {
         return fromStatus(await post(url, { method: "POST", headers, body: xml }), "webhook");
       } catch (err) {
@@ -96,11 +98,12 @@ export async function deliverWithRetry(
   xml: string,
   clock: { now(): number; sleep(ms: number): Promise<void> },
   delaysMs: readonly number[] = DEFAULT_RETRY_DELAYS_MS,
+  id: string = newWebhookId(),
 ): Promise<DeliveryOutcome & { attempts: number }> {
   let attempts = 0;
   for (;;) {
     attempts++;
-    const outcome = await transport.send(xml, clock.now());
+    const outcome = await transport.send(xml, clock.now(), id);
     if (outcome.ok || !outcome.retryable || attempts > delaysMs.length) return { ...outcome, attempts };
     await clock.sleep(delaysMs[attempts - 1]!);
   }

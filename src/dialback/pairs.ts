@@ -34,6 +34,38 @@ const VALID_IN: Record<FederationLevel, InboundPair> = {
 export const validInbound = (level: FederationLevel): InboundPair => VALID_IN[level];
 
 /**
+ * The inbound pair table, remembering which keys changed since `takeChanges()` was last called, so
+ * a shell can persist the pairs one row each (durable-objects/lib/session-host.ts) instead of
+ * serialising every pair after every change: with n pending claims that was O(n) per claim, O(n^2)
+ * per stream (issue 10 item 4). Before the first call every key counts as changed.
+ */
+export class InboundPairs extends Map<string, InboundPair> {
+  #changed: Set<string> | undefined;
+
+  override set(key: string, rec: InboundPair): this {
+    this.#changed?.add(key);
+    return super.set(key, rec);
+  }
+
+  override delete(key: string): boolean {
+    this.#changed?.add(key);
+    return super.delete(key);
+  }
+
+  override clear(): void {
+    for (const k of this.keys()) this.#changed?.add(k);
+    super.clear();
+  }
+
+  /** Keys set or deleted since the last call (all keys at the first call); tracking starts then. */
+  takeChanges(): string[] {
+    const out = this.#changed ? [...this.#changed] : [...this.keys()];
+    this.#changed = new Set();
+    return out;
+  }
+}
+
+/**
  * Originating role: a pair we authenticate (sender = local, target = remote). Keyed by
  * pairKey(local, remote). `queue` holds stanzas waiting for type='valid' (XEP-0220 §2.1.1).
  */

@@ -118,6 +118,13 @@ export interface TransportInfo {
   peerCertificate?: PeerCertificate;
   /** Present when `secure` and we presented a client certificate: the names it carries (TlsInfo). */
   localNames?: string[];
+  /**
+   * Receiving role: the hosted domain this connection can only be for, when the shell knows one (the
+   * TLS SNI or the gateway listener's only domain, else the deployment's only hosted domain). Used
+   * for a pre-XMPP-1.0 stream header without 'to' (XEP-0238 type 1, e.g. jabberd2 without a
+   * certificate); a header that names a domain is always taken at its word.
+   */
+  impliedLocal?: Domain;
 }
 
 /** Given to `handleTlsEstablished` once STARTTLS completed. */

@@ -17,7 +17,12 @@ export interface Target {
 }
 
 export type Resolution =
-  | { ok: true; targets: Target[] }
+  /**
+   * `dohErrors`: SRV lookups that failed (resolver unreachable, HTTP error, SERVFAIL): the edge
+   * carries on with what it has (the RFC 6120 §3.2.1 fallback when nothing), but a diagnosis must
+   * not call that "no SRV records".
+   */
+  | { ok: true; targets: Target[]; dohErrors?: string[] }
   /** RFC 2782 "." target on every SRV name: the domain says it offers no S2S service. */
   | { ok: false; condition: "remote-server-not-found"; reason: string };
 
@@ -41,6 +46,10 @@ export async function resolvePeer(domain: Domain, deps: ResolverDeps): Promise<R
     querySrv(deps.fetch, deps.dohUrl, `_xmpps-server._tcp.${domain}`),
     querySrv(deps.fetch, deps.dohUrl, `_xmpp-server._tcp.${domain}`),
   ]);
+  const dohErrors = ([[tls, "_xmpps-server._tcp"], [plain, "_xmpp-server._tcp"]] as const).flatMap(([a, name]) =>
+    a.kind === "error" ? [`${name}.${domain} SRV: ${a.reason}`] : [],
+  );
+  const errors = dohErrors.length > 0 ? { dohErrors } : {};
   const tagged: (SrvRecord & { directTls: boolean })[] = [];
   let refusals = 0;
   for (const [answer, directTls] of [[tls, true], [plain, false]] as const) {
@@ -58,13 +67,13 @@ export async function resolvePeer(domain: Domain, deps: ResolverDeps): Promise<R
       return { ok: false, condition: "remote-server-not-found", reason: `${domain} publishes "." SRV records: no S2S service` };
     }
     // RFC 6120 §3.2.1 fallback: no usable SRV answer, so try the domain's own address records.
-    return { ok: true, targets: [{ host: domain, port: DEFAULT_S2S_PORT, directTls: false, source: "fallback" }] };
+    return { ok: true, targets: [{ host: domain, port: DEFAULT_S2S_PORT, directTls: false, source: "fallback" }], ...errors };
   }
   // XEP-0368 §3: both record sets are merged and ordered together by priority and weight.
   const ordered = orderSrv(tagged, deps.random).map(
     (r): Target => ({ host: r.target, port: r.port, directTls: r.directTls, source: "srv" }),
   );
-  return { ok: true, targets: deps.failed ? deps.failed.demote(ordered, deps.now) : ordered };
+  return { ok: true, targets: deps.failed ? deps.failed.demote(ordered, deps.now) : ordered, ...errors };
 }
 
 /** Remembers targets that failed to connect, for `ttlMs`, and moves them to the end of a list. */

@@ -8,7 +8,7 @@ import type { Domain, StreamId } from "../types.js";
 import type { Action, AuditEvent, PairDirection, PairStateName } from "../engine/actions.js";
 import { certificateValidFor, type FederationLevel, type PeerCertificate, type PolicyView, type TransportInfo } from "../engine/ports.js";
 import type { DialbackCondition } from "../dialback/elements.js";
-import { DeadlineQueue, OutboundPairs, type InboundPair, type OutstandingVerify } from "../dialback/pairs.js";
+import { DeadlineQueue, InboundPairs, OutboundPairs, type OutstandingVerify } from "../dialback/pairs.js";
 import type { StreamFacts } from "../engine/snapshot.js";
 import type { StreamRole } from "./phase.js";
 
@@ -43,7 +43,7 @@ export interface Ctx extends StreamFacts<StreamId, Domain> {
   readonly preferTls: boolean;
 
   // Domain pairs (XEP-0220 §3): O(1) lookups by pair key.
-  readonly inbound: Map<string, InboundPair>;
+  readonly inbound: InboundPairs;
   readonly inByHandle: Map<number, string>;
   readonly outbound: OutboundPairs;
   readonly keyOps: Map<number, string>;
@@ -86,7 +86,7 @@ export function newCtx(fixed: Pick<Ctx, "role" | "policy" | "transport" | "timeo
     nextHandle: 1,
     negotiationDeadline: undefined,
     failedPairs: 0,
-    inbound: new Map(),
+    inbound: new InboundPairs(),
     inByHandle: new Map(),
     outbound: new OutboundPairs(),
     keyOps: new Map(),

@@ -6,7 +6,7 @@ import type { StanzaErrorCondition, StreamError, StreamErrorCondition } from "..
 import { headerAttrs, type DialbackCondition } from "../dialback/elements.js";
 import { splitPairKey } from "../dialback/pairs.js";
 import { bounceAll, emit, pairState, send, sendClose, type Ctx } from "./context.js";
-import { dropVerify } from "./verification.js";
+import { dropVerify } from "./outstanding-verifies.js";
 import { transition } from "./phase.js";
 
 /** RFC 6120 §4.9.1: send the error (after our header if none was sent yet), close, finish. */

@@ -10,13 +10,14 @@ import { requestKey } from "./originating.js";
 import { emitCheck } from "./verification.js";
 import { EngineUsageError } from "./phase.js";
 
-export function snapshot(c: Ctx): StreamSnapshot {
+/** `withInbound: false`: the inbound pairs are left out (a shell saving them one row each, inboundChanges). */
+export function snapshot(c: Ctx, withInbound = true): StreamSnapshot {
   return {
     v: 1,
     role: c.role,
     legacy: c.legacy,
     ...copyFacts(c),
-    inbound: [...c.inbound],
+    inbound: withInbound ? [...c.inbound] : [],
     outbound: [...c.outbound].map(([k, r]) => {
       if (r.state === "keying") return [k, { state: "keying", queue: r.queue.map(String) }];
       if (r.state === "pending") return [k, { state: "pending", deadline: r.deadline, queue: r.queue.map(String) }];
@@ -25,6 +26,11 @@ export function snapshot(c: Ctx): StreamSnapshot {
     verifies: [...c.verifyByHandle.values()].map((v) => ({ ...v })),
     checks: [...c.checks],
   };
+}
+
+/** The inbound pairs set ([key, rec]) or removed ([key, null]) since the last call (all at the first). */
+export function inboundChanges(c: Ctx): [key: string, rec: StreamSnapshot["inbound"][number][1] | null][] {
+  return c.inbound.takeChanges().map((k) => [k, c.inbound.get(k) ?? null]);
 }
 
 /** Fills a fresh context (same role) from `snap`; then re-emits key work that was in flight. */

@@ -4,7 +4,7 @@
 import { Element } from "ltx";
 import { StreamError, type StreamErrorCondition } from "../errors.js";
 import type { TlsInfo } from "../engine/ports.js";
-import type { StreamId } from "../types.js";
+import type { Domain, StreamId } from "../types.js";
 import { featuresElement, headerAttrs, readFeatures } from "../dialback/elements.js";
 import { NS_BIDI, NS_SERVER, NS_STREAM, NS_TLS } from "../xml/namespaces.js";
 import { audit, emit, send, sendClose, type Ctx } from "./context.js";
@@ -26,7 +26,7 @@ export function sendOurInitiatingHeader(c: Ctx): void {
 // RFC 6120 §4.7 (receiving): answer the header, then offer features per policy.
 export function openReceiving(c: Ctx, attrs: Record<string, string>, now: number): void {
   c.streamId = c.mintId();
-  const to = toDomain(attrs.to);
+  const to = attrs.to === undefined ? impliedLocal(c) : toDomain(attrs.to);
   const from = attrs.from === undefined ? undefined : toDomain(attrs.from);
   c.local = to;
   c.remote = from;
@@ -55,6 +55,18 @@ export function openReceiving(c: Ctx, attrs: Record<string, string>, now: number
     c.offeredBidi = false;
   }
   open(c, now);
+}
+
+/**
+ * RFC 6120 §4.7.2 requires 'to' of XMPP 1.0 streams only; a pre-1.0 server (RFC 3920's predecessors,
+ * XEP-0238 type 1; jabberd2 2.7 without a certificate) may send a header with no 'to', 'from' or
+ * 'version' and name the domains in its db:result (XEP-0220 §2.1.1). Such a stream is taken for
+ * the hosted domain the transport can only be for; a 1.0 stream without 'to' stays host-unknown.
+ */
+function impliedLocal(c: Ctx): Domain | undefined {
+  if (c.peerVersion1) return undefined;
+  const d = c.transport.impliedLocal;
+  return d !== undefined && c.policy.isHosted(d) ? d : undefined;
 }
 
 export function openInitiating(c: Ctx, attrs: Record<string, string>, now: number): void {

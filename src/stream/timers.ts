@@ -6,7 +6,7 @@ import { emit, type Ctx } from "./context.js";
 import { fail } from "./ending.js";
 import { failOutbound } from "./originating.js";
 import { verifyResult } from "./receiving.js";
-import { dropVerify } from "./verification.js";
+import { dropVerify } from "./outstanding-verifies.js";
 import type { Phase } from "./phase.js";
 
 /** The next deadline (ms) at which `handleTimeout` must be called, or undefined. */

@@ -12,6 +12,7 @@ import { audit, emit, send, type Ctx, type KeyCheck } from "./context.js";
 import { toDomain } from "./addressing.js";
 import { fail } from "./ending.js";
 import { EngineUsageError } from "./phase.js";
+import { dropVerify } from "./outstanding-verifies.js";
 
 /**
  * Use this stream to reach an Authoritative Server (XEP-0220 §2.1.2 step 2): send
@@ -100,16 +101,6 @@ export function onVerifyResponse(c: Ctx, db: DialbackElement): void {
 export function sendVerify(c: Ctx, v: OutstandingVerify): void {
   v.sent = true;
   send(c, dbVerify({ from: v.from, to: v.to, id: v.id, key: v.key }));
-}
-
-export function dropVerify(c: Ctx, v: OutstandingVerify): void {
-  c.verifyByHandle.delete(v.handle);
-  const k = verifyKey(v.from, v.to, v.id);
-  const list = c.verifies.get(k);
-  if (!list) return;
-  const i = list.indexOf(v);
-  if (i >= 0) list.splice(i, 1);
-  if (list.length === 0) c.verifies.delete(k);
 }
 
 /** Result of a `key`/"check" action (authoritative role, XEP-0220 §2.2.2). */

@@ -56,7 +56,7 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
   const dns = new Map<string, string[]>();
   // A stand-in for the operator's webhook: records deliveries, or fails with `hookStatus`.
   // `hang`: requests are held unanswered (a hung operator webhook) until the state is set again.
-  const hook: { status: number; hang: boolean; received: { body: string; signature: string | undefined }[] } = { status: 204, hang: false, received: [] };
+  const hook: { status: number; hang: boolean; received: { body: string; headers: Record<string, string | undefined> }[] } = { status: 204, hang: false, received: [] };
   let held: (() => void)[] = [];
   const waitUntil = async (pred: () => boolean, ms: number) => {
     const deadline = Date.now() + ms;
@@ -122,7 +122,8 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
         return send(200, { items: peer.inbox.map(String) });
       }
       if (req.method === "POST" && url.pathname === "/hook") {
-        hook.received.push({ body, signature: req.headers["x-dialback-edge-signature"] as string | undefined });
+        const h = (name: string) => req.headers[name] as string | undefined;
+        hook.received.push({ body, headers: { "webhook-id": h("webhook-id"), "webhook-timestamp": h("webhook-timestamp"), "webhook-signature": h("webhook-signature") } });
         if (hook.hang) return void held.push(() => { res.writeHead(503); res.end(); });
         res.writeHead(hook.status);
         return res.end();
@@ -148,6 +149,8 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
         const type = url.searchParams.get("type") ?? "SRV";
         const code = type === "A" ? 1 : type === "AAAA" ? 28 : 33;
         const records = dns.get(code === 33 ? name : `${type}:${name}`);
+        // ["SERVFAIL"]: the resolver fails for that name (RFC 1035 RCODE 2), as a broken upstream would.
+        if (records?.[0] === "SERVFAIL") return send(200, { Status: 2 });
         return send(200, records ? { Status: 0, Answer: records.map((data) => ({ name, type: code, data })) } : { Status: 3 });
       }
       if (req.method === "POST" && url.pathname === "/dns") {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { BidiRoutes, type BidiOutcome } from "../../durable-objects/lib/bidi-route.js";
 import type { SessionStore } from "../../durable-objects/lib/store.js";
-import type { Env } from "../../worker/env.js";
+import type { Env } from "../../durable-objects/env.js";
 
 function memoryStore(): SessionStore {
   const kv = new Map<string, string>();

@@ -1,22 +1,36 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { parse, type Element } from "ltx";
 import { describe, expect, it } from "vitest";
 import {
   deliverWithRetry,
   localApp,
   serviceBindingTransport,
-  signWebhook,
-  SIGNATURE_HEADER,
   undeliverable,
   verifyWebhook,
   webhookTransport,
   type PostFn,
 } from "../../src/delivery/index.js";
 
+/**
+ * The receiver's check, written from the Standard Webhooks specification (standardwebhooks.com,
+ * "Verifying webhook authenticity") with node:crypto, independently of src/delivery/signature.ts.
+ */
+function standardWebhooksValid(key: Buffer, headers: Record<string, string | undefined>, body: string, nowS: number): boolean {
+  const id = headers["webhook-id"], ts = headers["webhook-timestamp"], sig = headers["webhook-signature"];
+  if (!id || !ts || !sig || Math.abs(nowS - Number(ts)) > 300) return false;
+  const expected = createHmac("sha256", key).update(`${id}.${ts}.${body}`).digest();
+  return sig.split(" ").some((entry) => {
+    const [v, b64] = entry.split(",");
+    const got = Buffer.from(b64 ?? "", "base64");
+    return v === "v1" && got.length === expected.length && timingSafeEqual(got, expected);
+  });
+}
+
 const noSleep = { now: () => 1_700_000_000_000, sleep: async () => {} };
 const msg = `<message xmlns="jabber:server" from="a@peer.test" to="b@edge.test" id="m1" type="chat"><body>hi</body></message>`;
 
 describe("webhook delivery", () => {
-  it("POSTs the stanza XML with a timestamped HMAC-SHA256 signature a receiver can verify", async () => {
+  it("POSTs the stanza XML signed in the Standard Webhooks format, verified by an independent implementation", async () => {
     const calls: { url: string; headers: Record<string, string>; body: string }[] = [];
     const post: PostFn = async (url, init) => {
       calls.push({ url, headers: init.headers, body: init.body });
@@ -27,14 +41,40 @@ describe("webhook delivery", () => {
     expect(r).toEqual({ ok: true, attempts: 1 });
     expect(calls[0]!.url).toBe("https://app.test/hook");
     expect(calls[0]!.body).toBe(msg);
-    const sig = calls[0]!.headers[SIGNATURE_HEADER]!;
-    expect(sig).toMatch(/^t=1700000000,v1=[0-9a-f]{64}$/);
-    expect(await verifyWebhook("webhook-secret", msg, sig, noSleep.now())).toBe(true);
-    expect(await verifyWebhook("other-secret", msg, sig, noSleep.now())).toBe(false);
-    expect(await verifyWebhook("webhook-secret", msg + " ", sig, noSleep.now())).toBe(false);
+    const h = calls[0]!.headers;
+    expect(h["webhook-id"]).toMatch(/^msg_[0-9a-f]{32}$/);
+    expect(h["webhook-timestamp"]).toBe("1700000000");
+    expect(h["webhook-signature"]).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
+    expect(standardWebhooksValid(Buffer.from("webhook-secret"), h, msg, 1_700_000_000)).toBe(true);
+    expect(await verifyWebhook("webhook-secret", h, msg, noSleep.now())).toBe(true);
+    expect(await verifyWebhook("other-secret", h, msg, noSleep.now())).toBe(false);
+    expect(await verifyWebhook("webhook-secret", h, msg + " ", noSleep.now())).toBe(false);
+    expect(await verifyWebhook("webhook-secret", { ...h, "webhook-id": "msg_other" }, msg, noSleep.now())).toBe(false);
     // A replay ten minutes later is refused.
-    expect(await verifyWebhook("webhook-secret", msg, sig, noSleep.now() + 600_000)).toBe(false);
-    expect(sig).toBe(await signWebhook("webhook-secret", msg, noSleep.now()));
+    expect(await verifyWebhook("webhook-secret", h, msg, noSleep.now() + 600_000)).toBe(false);
+  });
+
+  it("a whsec_ secret is the base64 of the key (what the standardwebhooks libraries generate)", async () => {
+    const key = Buffer.from("0123456789abcdef0123456789abcdef");
+    const secret = `whsec_${key.toString("base64")}`;
+    const calls: Record<string, string>[] = [];
+    const t = webhookTransport("https://app.test/hook", secret, async (_url, init) => (calls.push(init.headers), { ok: true, status: 204 }));
+    await deliverWithRetry(t, msg, noSleep);
+    expect(standardWebhooksValid(key, calls[0]!, msg, 1_700_000_000)).toBe(true);
+    // Not the UTF-8 of the secret text.
+    expect(standardWebhooksValid(Buffer.from(secret), calls[0]!, msg, 1_700_000_000)).toBe(false);
+  });
+
+  it("every retry of one stanza carries the same webhook-id, with its own timestamp", async () => {
+    let now = 1_700_000_000_000;
+    const calls: Record<string, string>[] = [];
+    const t = webhookTransport("https://app.test/hook", "webhook-secret", async (_url, init) => (calls.push(init.headers), { ok: false, status: 503 }));
+    await deliverWithRetry(t, msg, { now: () => now, sleep: async (ms) => void (now += ms) });
+    expect(calls).toHaveLength(4);
+    expect(new Set(calls.map((c) => c["webhook-id"])).size).toBe(1);
+    // Each attempt is signed at its own time (the backoff moves the clock on).
+    expect(Number(calls[3]!["webhook-timestamp"])).toBeGreaterThan(Number(calls[0]!["webhook-timestamp"]));
+    for (const c of calls) expect(standardWebhooksValid(Buffer.from("webhook-secret"), c, msg, Number(c["webhook-timestamp"]))).toBe(true);
   });
 
   it("retries 5xx and network errors with backoff, then reports the last failure", async () => {

@@ -105,9 +105,9 @@ export class Peer {
     return new Peer(s);
   }
 
-  static async directTls(port: number, opts: { cert?: Pem; from?: string } = {}): Promise<Peer> {
+  static async directTls(port: number, opts: { cert?: Pem; from?: string; servername?: string } = {}): Promise<Peer> {
     const s = tlsConnect({
-      host: "127.0.0.1", port, rejectUnauthorized: false, ALPNProtocols: ["xmpp-server"], servername: "edge.test", ...opts.cert,
+      host: "127.0.0.1", port, rejectUnauthorized: false, ALPNProtocols: ["xmpp-server"], servername: opts.servername ?? "edge.test", ...opts.cert,
       ...(opts.from ? { localAddress: opts.from } : {}),
     });
     await new Promise((r, j) => s.once("secureConnect", r).once("error", j));

@@ -63,6 +63,8 @@ describe("gateway: STARTTLS port (RFC 6120 §5)", () => {
       port: fx.gateway.ports.starttls,
       framing: "batched",
       signals: ["authenticated"],
+      // GATEWAY_DOMAINS has one domain: the connection can only be for it (issue 12.3a).
+      local: "edge.test",
     });
     const open = await fx.edge.frame(s, /^<open /);
     expect(open).toContain(`xmlns='${FRAMING}'`);

@@ -1,7 +1,7 @@
 // Pure helpers of the admin API: cursors, Prometheus rendering, and the probe's element scanner.
 import { describe, expect, it } from "vitest";
-import { decodeCursor, encodeCursor } from "../../worker/admin/cursor.js";
-import { renderPrometheus } from "../../worker/admin/prometheus.js";
+import { decodeCursor, encodeCursor } from "../../durable-objects/control-plane/cursor.js";
+import { renderPrometheus } from "../../durable-objects/control-plane/prometheus.js";
 
 describe("cursors", () => {
   it("round-trip their key and refuse anything else", () => {

@@ -50,12 +50,14 @@ describe("GET /admin/v1/openapi.json", () => {
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/audit",
+      "/check",
       "/dialback/verify",
       "/metrics",
       "/pairs",
       "/pairs/{local}/{remote}",
       "/peers/{domain}",
       "/peers/{domain}/check",
+      "/peers/{domain}/sessions",
       "/policy",
       "/policy/domains/{domain}",
       "/sessions",

@@ -1,4 +1,4 @@
-// Policy routes: versioning (ETag / If-Match -> 409), validation (422 with the field), the rule
+// Policy routes: versioning (ETag / If-Match -> 412), validation (422 with the field), the rule
 // routes, and the audit trail each change leaves. One ControlPlane per file: tests run in order.
 import { describe, expect, it } from "vitest";
 import { admin, problemOf } from "./admin-helpers.js";
@@ -48,9 +48,9 @@ describe("GET/PUT/PATCH /admin/v1/policy", () => {
     expect((await back.json<PolicyState>()).version).toBe(3);
   });
 
-  it("If-Match: a stale version gets 409 and changes nothing; the current one passes", async () => {
+  it("If-Match: a stale version gets 412 (RFC 9110 §13.1.1) and changes nothing; the current one passes", async () => {
     const stale = await admin("/policy", { method: "PATCH", headers: { "if-match": '"1"' }, json: { allowlistOnly: true } });
-    expect(stale.status).toBe(409);
+    expect(stale.status).toBe(412);
     expect((await problemOf(stale)).detail).toBe("If-Match names version 1 but the policy is at version 3; GET it and retry");
     const cur = await admin("/policy", { method: "PATCH", headers: { "if-match": '"3"' }, json: { knobs: { bidi: false } } });
     expect(cur.status).toBe(200);
@@ -121,7 +121,7 @@ describe("/admin/v1/policy/domains/{domain}", () => {
 
   it("DELETE removes a rule (with If-Match honoured)", async () => {
     const v = Number((await admin("/policy")).headers.get("etag")!.replace(/"/g, ""));
-    expect((await admin("/policy/domains/partner.example", { method: "DELETE", headers: { "if-match": `"${v - 1}"` } })).status).toBe(409);
+    expect((await admin("/policy/domains/partner.example", { method: "DELETE", headers: { "if-match": `"${v - 1}"` } })).status).toBe(412);
     const res = await admin("/policy/domains/partner.example", { method: "DELETE", headers: { "if-match": `"${v}"` } });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ pattern: "partner.example", rule: null, version: v + 1 });

@@ -60,4 +60,17 @@ describe("verification pooled per authority address", () => {
     expect((await stats()).verifyRequests - verifies).toBe(1);
     expect((await stats()).tcpAccepted - before).toBe(2);
   });
+
+  it(`an authority that advertises no dialback errors (Prosody 0.12) is multiplexed too: ${N} domains, one connection`, async () => {
+    await harness("POST", "/config", { strictTo: false, offerDialbackErrors: false });
+    // A fresh pooled stream, so the features it reads are the ones without <errors/>.
+    await peerAuthorityLink().closeStream("system-shutdown");
+    const domains = Array.from({ length: N }, (_, i) => `e${i}.pool.test`);
+    await srvToHarness(domains);
+    const before = (await stats()).tcpAccepted;
+    const results = await Promise.all(domains.map((d) => claim(d)));
+    for (const r of results) expect(r.result).toEqual({ type: "valid" });
+    expect((await stats()).tcpAccepted - before).toBe(1);
+    await harness("POST", "/config", { offerDialbackErrors: true });
+  });
 });

@@ -3,7 +3,7 @@
 
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
-import type { Env } from "../env.js";
+import type { Env } from "../../durable-objects/env.js";
 import { ProblemError } from "../problem.js";
 import { normalizeDomain, type Domain } from "../../src/types.js";
 

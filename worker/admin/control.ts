@@ -1,6 +1,6 @@
 // The one place the admin API reaches the ControlPlane singleton, and turns its failures into problems.
 
-import type { Env } from "../env.js";
+import type { Env } from "../../durable-objects/env.js";
 import type { ControlPlane, Failure } from "../../durable-objects/control-plane.js";
 import { CONTROL_PLANE_NAME } from "../../durable-objects/lib/session-rpc.js";
 import { ProblemError } from "../problem.js";

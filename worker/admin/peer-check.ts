@@ -15,6 +15,9 @@ import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
 import { dohFetch } from "../../durable-objects/lib/deadline.js";
 import { asStreamId, type Domain } from "../../src/types.js";
 import { NS_TLS, StreamReader, streamClose, streamHeader, type StreamEvent } from "../../src/xml/index.js";
+import { describeSocketError, type SocketErrorKind, type SocketStep } from "../../src/log/socket-error.js";
+import { queryAddresses, type FetchLike } from "../../src/resolve/doh.js";
+import { classifyHost } from "../../src/resolve/address-class.js";
 
 export interface CheckStep {
   step: "policy" | "resolve" | "connect" | "stream-open" | "starttls" | "dialback";
@@ -22,7 +25,13 @@ export interface CheckStep {
   ms: number;
   detail: string;
   condition?: string;
+  /** A failed DNS, connect or TLS step: which kind of failure (src/log/socket-error.ts). */
+  kind?: SocketErrorKind;
+  /** On failure: what to change so the step succeeds. */
+  fix?: string;
 }
+
+type StepResult<T> = { ok: boolean; detail: string; condition?: string; value?: T; kind?: SocketErrorKind; fix?: string };
 
 const STEP_TIMEOUT_MS = 10_000;
 
@@ -34,16 +43,26 @@ export async function checkPeer(
   dohUrl: string | undefined,
 ): Promise<CheckStep[]> {
   const steps: CheckStep[] = [];
-  const run = async <T>(step: CheckStep["step"], fn: () => Promise<{ ok: boolean; detail: string; condition?: string; value?: T }>) => {
+  const doh = dohFetch(config.timeouts.dohMs);
+  const dohAt = dohUrl ?? DEFAULT_DOH_URL;
+  let dialled: string | undefined;
+  const run = async <T>(step: CheckStep["step"], fn: () => Promise<StepResult<T>>) => {
     const t0 = performance.now();
-    let r: { ok: boolean; detail: string; condition?: string; value?: T };
+    let r: StepResult<T>;
     try {
       r = await withTimeout(fn(), STEP_TIMEOUT_MS, `no answer within ${STEP_TIMEOUT_MS / 1000} s`);
     } catch (err) {
       r = { ok: false, detail: (err as Error).message, condition: (err as { condition?: string }).condition };
+      // A socket error from workerd, in DNS / refused / timeout / TLS terms.
+      if (step === "starttls" || step === "stream-open" || step === "dialback") {
+        const d = describeSocketError(err, step === "starttls" ? "tls" : "stream", dialled);
+        if (d.kind !== "unknown" || step === "starttls") r = { ...r, detail: `${d.problem} (${d.error})`, kind: d.kind, fix: d.fix };
+      }
     }
     const s: CheckStep = { step, ok: r.ok, ms: Math.round((performance.now() - t0) * 10) / 10, detail: r.detail };
     if (r.condition) s.condition = r.condition;
+    if (!r.ok && r.kind) s.kind = r.kind;
+    if (!r.ok && r.fix) s.fix = r.fix;
     steps.push(s);
     return r.ok ? r.value : undefined;
   };
@@ -61,12 +80,21 @@ export async function checkPeer(
   const targets = await run<Target[]>("resolve", async () => {
     const r = await resolvePeer(domain, {
       staticRoutes: config.staticRoutes,
-      fetch: dohFetch(config.timeouts.dohMs),
-      dohUrl: dohUrl ?? DEFAULT_DOH_URL,
+      fetch: doh,
+      dohUrl: dohAt,
       random: Math.random,
       now: Date.now(),
     });
-    if (!r.ok) return { ok: false, detail: r.reason, condition: r.condition };
+    if (!r.ok) return { ok: false, detail: r.reason, condition: r.condition, fix: `publish SRV records for ${domain} pointing at its XMPP server, if it has one` };
+    if (r.dohErrors) {
+      // Not "no SRV records": the lookup itself failed, so the answer is unknown (the edge would
+      // try the fallback below, which may well be the wrong server).
+      return {
+        ok: false, kind: "dns", condition: "remote-server-not-found",
+        detail: `DNS lookup failed: ${r.dohErrors.join("; ")}; the edge would fall back to ${r.targets.map((t) => `${t.host}:${t.port}`).join(", ")}`,
+        fix: `check that DOH_URL (${dohAt}) answers DNS JSON queries, e.g. curl -H 'accept: application/dns-json' '${dohAt}?name=_xmpp-server._tcp.${domain}&type=SRV', and that ${domain}'s name servers answer`,
+      };
+    }
     return { ok: true, detail: r.targets.map((t) => `${t.host}:${t.port} (${t.source}${t.directTls ? ", direct TLS" : ""})`).join(", "), value: r.targets };
   });
   if (!targets) return steps;
@@ -75,19 +103,24 @@ export async function checkPeer(
   let conn: Conn | undefined;
   let target: Target | undefined;
   const failures: string[] = [];
+  let first: { kind: SocketErrorKind; fix: string } | undefined;
   await run("connect", async () => {
     for (const t of targets) {
+      const at = `${t.host}:${t.port}`;
       try {
         const c = new Conn(t, config.limits);
-        await c.opened();
+        await withTimeout(c.opened(), CONNECT_TIMEOUT_MS, `connect timeout after ${CONNECT_TIMEOUT_MS / 1000} s`);
         conn = c;
         target = t;
-        return { ok: true, detail: `connected to ${t.host}:${t.port}${failures.length ? ` after ${failures.join("; ")}` : ""}` };
+        dialled = at;
+        return { ok: true, detail: `connected to ${at}${failures.length ? ` after ${failures.join("; ")}` : ""}` };
       } catch (err) {
-        failures.push(`${t.host}:${t.port}: ${(err as Error).message}`);
+        const d = await explainConnectFailure(err, t, doh, dohAt);
+        first ??= d;
+        failures.push(`${at}: ${d.problem} (${d.error})`);
       }
     }
-    return { ok: false, detail: failures.join("; "), condition: "remote-server-not-found" };
+    return { ok: false, detail: failures.join("; "), condition: "remote-server-not-found", ...first };
   });
   if (!conn || !target) return steps;
 
@@ -133,6 +166,30 @@ export async function checkPeer(
   return steps;
 }
 
+const CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * A failed connect() in DNS / refused / timeout terms. workerd says "proxy request failed, cannot
+ * connect to the specified address" both for a name without addresses and for a port nobody
+ * listens on: for a name, its A/AAAA records (DoH) tell the two apart.
+ */
+async function explainConnectFailure(err: unknown, t: Target, doh: FetchLike, dohUrl: string) {
+  const at = `${t.host}:${t.port}`;
+  const d = describeSocketError(err, "connect" satisfies SocketStep, at);
+  if ((d.kind === "refused" || d.kind === "unknown" || d.kind === "timeout") && classifyHost(t.host).kind === "name") {
+    const [a, aaaa] = await Promise.all([queryAddresses(doh, dohUrl, t.host, "A"), queryAddresses(doh, dohUrl, t.host, "AAAA")]);
+    if (a.kind === "none" && aaaa.kind === "none") {
+      return {
+        ...d, kind: "dns" as const, problem: `${t.host} has no A or AAAA record`,
+        fix: t.source === "fallback"
+          ? `publish SRV records (_xmpp-server._tcp / _xmpps-server._tcp) for the domain, or A/AAAA records for ${t.host}`
+          : `publish A/AAAA records for ${t.host}, or correct the SRV record that names it`,
+      };
+    }
+  }
+  return d;
+}
+
 async function openStream(conn: Conn, from: string, to: string) {
   await conn.write(streamHeader({ from, to, version: "1.0" }));
   const header = await conn.header();
@@ -154,7 +211,7 @@ async function openStream(conn: Conn, from: string, to: string) {
  * The probe's socket, read with the edge's own XML stream layer (src/xml): the same restricted-XML
  * checks and size/depth limits as any peer stream, so a hostile peer cannot make it buffer without bound.
  */
-class Conn {
+export class Conn {
   #socket: Socket;
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -225,7 +282,7 @@ class Conn {
   }
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+export async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const t = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(Object.assign(new Error(message), { condition: "remote-server-timeout" })), ms);

@@ -2,11 +2,11 @@
 // HTTP service for servers that share our secret).
 
 import { createRoute, z } from "@hono/zod-openapi";
-import { adminApp, domainParam, security } from "./app.js";
+import { actor, adminApp, domainParam, security } from "./app.js";
 import { controlPlane } from "./control.js";
-import { CheckBody, CheckResult, DomainParam, PeerState, VerifyBody, VerifyResult, problemResponse } from "./schemas.js";
+import { CheckBody, CheckResult, DomainParam, PeerClose, PeerState, StreamCondition, VerifyBody, VerifyResult, problemResponse } from "./schemas.js";
 import { checkPeer } from "./peer-check.js";
-import { edgeConfig } from "../config.js";
+import { edgeConfig } from "../../durable-objects/lib/config.js";
 import { ProblemError } from "../problem.js";
 import { DialbackKeys } from "../../src/dialback/keys.js";
 import { effectiveKnobs } from "../../src/policy/index.js";
@@ -28,6 +28,29 @@ peerRoutes.openapi(
     responses: { 200: { description: "peer", content: { "application/json": { schema: PeerState } } }, ...unauthorized, ...invalid },
   }),
   async (c) => c.json(await controlPlane(c.env).peer(domainParam(c.req.valid("param").domain, "domain")), 200),
+);
+
+peerRoutes.openapi(
+  createRoute({
+    method: "delete",
+    path: "/peers/{domain}/sessions",
+    security,
+    summary: "Close every stream with a peer (ejabberd's stop_s2s_connections, Prosody's s2s:close); audited",
+    description:
+      "Streams whose peer is the domain close with the stream error `condition` (default policy-violation; queued stanzas bounce). " +
+      "On a stream of another peer that also carries pairs with the domain (multiplexing), those pairs are revoked and the rest carry on. " +
+      "Nothing open is not an error: the lists are empty. Policy is unchanged, so the peer may connect again; deny it in /policy to keep it out.",
+    request: {
+      params: PeerPath,
+      query: z.object({ condition: StreamCondition.default("policy-violation"), text: z.string().max(500).optional() }),
+    },
+    responses: { 200: { description: "what was closed and revoked", content: { "application/json": { schema: PeerClose } } }, ...unauthorized, ...invalid },
+  }),
+  async (c) => {
+    const domain = domainParam(c.req.valid("param").domain, "domain");
+    const q = c.req.valid("query");
+    return c.json(await controlPlane(c.env).closePeerSessions(domain, q.condition, q.text, actor(c)), 200);
+  },
 );
 
 peerRoutes.openapi(

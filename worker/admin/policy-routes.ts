@@ -1,5 +1,6 @@
 // /admin/v1/policy and /admin/v1/policy/domains/{domain}: the federation policy, versioned. Every
-// change may carry If-Match: "<version>" (the ETag of GET); a stale one gets 409 and changes nothing.
+// change may carry If-Match: "<version>" (the ETag of GET); a stale one gets 412 (RFC 9110 §13.1.1)
+// and changes nothing.
 
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -69,7 +70,7 @@ policyRoutes.openapi(
     responses: {
       200: { description: "new version; pairs the new policy refuses were revoked", content: { "application/json": { schema: PolicyChange } } },
       ...common,
-      409: problemResponse("If-Match names an older version"),
+      412: problemResponse("If-Match names an older version (RFC 9110 §13.1.1); nothing changed"),
     },
   }),
   async (c) => {
@@ -94,7 +95,7 @@ policyRoutes.openapi(
     responses: {
       200: { description: "new version", content: { "application/json": { schema: PolicyChange } } },
       ...common,
-      409: problemResponse("If-Match names an older version"),
+      412: problemResponse("If-Match names an older version (RFC 9110 §13.1.1); nothing changed"),
     },
   }),
   async (c) => {
@@ -157,7 +158,7 @@ policyRoutes.openapi(
       200: { description: "rule replaced", content: { "application/json": { schema: RuleChange } } },
       201: { description: "rule created", content: { "application/json": { schema: RuleChange } } },
       ...common,
-      409: problemResponse("If-Match names an older version"),
+      412: problemResponse("If-Match names an older version (RFC 9110 §13.1.1); nothing changed"),
     },
   }),
   async (c) => {
@@ -178,7 +179,7 @@ policyRoutes.openapi(
       200: { description: "rule removed", content: { "application/json": { schema: RuleChange } } },
       401: common[401],
       404: problemResponse("no rule for this pattern"),
-      409: problemResponse("If-Match names an older version"),
+      412: problemResponse("If-Match names an older version (RFC 9110 §13.1.1); nothing changed"),
       422: common[422],
     },
   }),

@@ -55,7 +55,9 @@ export const RuleState = z
   .openapi("RuleState");
 
 export const RuleChange = z
-  .object({ pattern: z.string(), rule: DomainRule.nullable(), version: z.int(), enforcement: Enforcement })
+  // A union, not DomainRule.nullable(): that was published as allOf [$ref DomainRule] with a null
+  // type beside it, which `{"rule": null}` (every DELETE) violated. anyOf [$ref, null] is what it means.
+  .object({ pattern: z.string(), rule: z.union([DomainRule, z.null()]).describe("the rule now in force for the pattern; null once deleted"), version: z.int(), enforcement: Enforcement })
   .openapi("RuleChange");
 
 export const MergePatch = z
@@ -148,6 +150,16 @@ export const PeerState = z
   })
   .openapi("PeerState");
 
+export const PeerClose = z
+  .object({
+    domain: z.string(),
+    condition: z.string().describe("the stream error the closed streams got"),
+    closed: z.array(z.string()).describe("ids of the streams whose peer is the domain, now closed"),
+    revoked: Enforcement.shape.revoked.describe("pairs with the domain revoked on streams of other peers (multiplexed)"),
+    failed: z.array(z.object({ sessionId: z.string(), error: z.string() })).describe("sessions that did not answer; retry"),
+  })
+  .openapi("PeerClose");
+
 export const CheckStep = z
   .object({
     step: z.enum(["policy", "resolve", "connect", "stream-open", "starttls", "dialback"]),
@@ -155,6 +167,8 @@ export const CheckStep = z
     ms: z.number().describe("duration of the step in milliseconds"),
     detail: z.string(),
     condition: z.string().optional().describe("stream error / dialback error / bounce condition on failure"),
+    kind: z.enum(["dns", "refused", "timeout", "tls", "closed", "unknown"]).optional().describe("a failed connect, DNS or TLS step: what kind of failure"),
+    fix: z.string().optional().describe("on failure: what to change so the step succeeds"),
   })
   .openapi("CheckStep");
 

@@ -9,35 +9,40 @@ import { wellFormedPath } from "../admin/app.js";
 import { policyRoutes } from "../admin/policy-routes.js";
 import { stateRoutes } from "../admin/state-routes.js";
 import { peerRoutes } from "../admin/peer-routes.js";
+import { checkRoutes } from "../admin/check-routes.js";
 import { ProblemError } from "../problem.js";
+import { applyContract, strictQuery, TAGS, type KnownRoute } from "../admin/contract.js";
 import pkg from "../../package.json" with { type: "json" };
 
 export const adminRoutes = adminApp();
 adminRoutes.use("*", requireAdmin);
 adminRoutes.use("*", wellFormedPath);
+adminRoutes.use("*", strictQuery(() => known));
 // `known` (below) is read per request, once every route is registered.
 adminRoutes.use("*", jsonBodies((method, path) => known.some((k) => k.method === method && k.path.test(path))));
 
 adminRoutes.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
   type: "http",
   scheme: "bearer",
-  description: "ADMIN_TOKEN",
+  description: "ADMIN_TOKEN; METRICS_TOKEN for GET /metrics only",
 });
 adminRoutes.route("/", policyRoutes);
 adminRoutes.route("/", stateRoutes);
 adminRoutes.route("/", peerRoutes);
+adminRoutes.route("/", checkRoutes);
 
 adminRoutes.doc31("/openapi.json", {
   openapi: "3.1.0",
   info: { title: "dialback-edge admin API", version: pkg.version, description: "Federation policy (XEP-0238 levels), sessions, domain pairs, audit, diagnosis." },
   servers: [{ url: "/admin/v1" }],
+  tags: TAGS,
 });
 
+// operationIds, tags, common error responses, headers; the table of routes with their query
+// parameters (strictQuery above, jsonBodies, and the 404 / 405 below), from the same definitions.
 // Unknown admin paths are problems too, not Hono's plain-text 404; a known path with another method
-// is 405 with Allow (RFC 9110 §15.5.6). The table comes from the same route definitions as OpenAPI.
-const known = adminRoutes.openAPIRegistry.definitions.flatMap((d) =>
-  d.type === "route" ? [{ method: d.route.method.toUpperCase(), path: new RegExp(`^/admin/v1${d.route.path.replace(/\{[^}]+\}/g, "[^/]+")}$`) }] : [],
-);
+// is 405 with Allow (RFC 9110 §15.5.6).
+const known: KnownRoute[] = applyContract(adminRoutes, "/admin/v1");
 
 adminRoutes.all("*", (c) => {
   const path = new URL(c.req.url).pathname;

@@ -2,8 +2,8 @@
 // app's inbox. The same send path is an RPC method on the EdgeApi entrypoint (worker/entrypoint.ts).
 
 import { Hono, type Context } from "hono";
-import { edgeConfig } from "../config.js";
-import type { Env } from "../env.js";
+import { edgeConfig } from "../../durable-objects/lib/config.js";
+import type { Env } from "../../durable-objects/env.js";
 import { ProblemError } from "../problem.js";
 import { safeEqual } from "../../durable-objects/lib/connection-info.js";
 import { sendStanza } from "../../durable-objects/lib/send.js";

@@ -1,8 +1,8 @@
 // GET /: what this edge is and which domains it hosts. Never a secret.
 
 import { Hono } from "hono";
-import type { Env } from "../env.js";
-import { edgeConfig } from "../config.js";
+import type { Env } from "../../durable-objects/env.js";
+import { edgeConfig } from "../../durable-objects/lib/config.js";
 import pkg from "../../package.json" with { type: "json" };
 
 export const rootRoutes = new Hono<{ Bindings: Env }>();

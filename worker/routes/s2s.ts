@@ -3,8 +3,8 @@
 // accepts the socket with the Hibernation API.
 
 import { Hono } from "hono";
-import { edgeConfig } from "../config.js";
-import type { Env } from "../env.js";
+import { edgeConfig } from "../../durable-objects/lib/config.js";
+import type { Env } from "../../durable-objects/env.js";
 import { ProblemError } from "../problem.js";
 import { newStreamId } from "../../src/types.js";
 import { streamSessionStub } from "../../durable-objects/lib/stubs.js";

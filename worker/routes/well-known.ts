@@ -10,8 +10,8 @@
 // - any other Host: 404.
 
 import { Hono } from "hono";
-import { edgeConfig } from "../config.js";
-import type { Env } from "../env.js";
+import { edgeConfig } from "../../durable-objects/lib/config.js";
+import type { Env } from "../../durable-objects/env.js";
 import type { EdgeConfig } from "../../src/config.js";
 import { ProblemError } from "../problem.js";
 

@@ -26,6 +26,8 @@ export async function startGatewayProcess(opts) {
     GATEWAY_CA: opts.cert.ca,
     GATEWAY_REQUIRE_TLS: String(opts.requireTls),
     GATEWAY_LOG_LEVEL: "debug",
+    // As `npm run gateway`: no TLS 1.3 session tickets (gateway/openssl.cnf).
+    NODE_OPTIONS: `--openssl-config=${join(ROOT, "gateway", "openssl.cnf")}`,
     ...opts.env,
   };
   const cmd = opts.resolvConf

@@ -8,14 +8,17 @@ export interface Proc {
 
 export interface Stack {
   dir: string;
-  ip: { dns: string; prosody: string; ejabberd: string; gateway: string; sink: string };
+  ip: { dns: string; prosody: string; ejabberd: string; gateway: string; sink: string; jabberd2: string; farm1: string; farm2: string };
   ca: string;
   tls: boolean;
   bidi: boolean;
-  domains: { prosody: string; prosodyDenied: string; ejabberd: string; edge: string; sink: string };
+  domains: { prosody: string; prosodyDenied: string; ejabberd: string; edge: string; sink: string; jabberd2: string; farm: string };
   prosody?: { proc: Proc; log: string; config: string; stop(): Promise<void> };
   sink?: { proc: Proc; log: string; config: string; stop(): Promise<void> };
   ejabberd?: { proc: Proc; log: string; node: string; ctl(...args: string[]): Promise<string>; stop(): Promise<void> };
+  jabberd2?: { dir: string; logs: { s2s: string; sm: string; c2s: string; router: string }; stop(): Promise<void> };
+  /** The farm's two Prosody nodes (farm.test), each with its user. */
+  farm?: Array<{ proc: Proc; log: string; config: string; ip: string; user: string; stop(): Promise<void> }>;
   edge: { url: string; port: number; inspectorPort: number; proc: Proc; stop(): Promise<void> };
   gateway: { proc: Proc; log: string; stop(): Promise<void> };
   tokens: { admin: string; app: string; gateway: string };
@@ -36,9 +39,17 @@ export interface StackOptions {
   logLevel?: string;
   edgeVars?: Record<string, string>;
   prosodyExtraHosts?: string[];
+  /** The host the route of a prosodyExtraHosts vhost names (default: the vhost itself). */
+  routeHostOf?: (vhost: string) => string;
   /** More S2S_STATIC_ROUTES entries, `domain=host:port`. */
   extraRoutes?: string[];
   sink?: boolean;
+  /** Our jabberd2 2.7 hosting jabberd2.test (user frank). */
+  jabberd2?: boolean;
+  /** jabberd2 gets a certificate from the run's CA: it offers and uses STARTTLS on s2s. */
+  jabberd2Tls?: boolean;
+  /** Two Prosody nodes originating for farm.test with the edge's DIALBACK_SECRET; farm.test's SRV is the gateway. */
+  farm?: boolean;
   /** The sink also takes XEP-0368 direct TLS s2s on 5270. */
   sinkDirectTls?: boolean;
   extraRecords?: { a?: Array<[string, string]>; srv?: Array<[string, string, number]> };

@@ -12,11 +12,13 @@ import { DOMAINS, startTopology } from "./topology.mjs";
 const hex = () => randomBytes(32).toString("hex");
 
 /**
- * opts: topology options plus { edgeVars?: extra edge variables, egress?: "gateway" | "auto" (issue
- * 12: S2S_EGRESS, through the run's gateway's egress port 5271) }
+ * opts: topology options plus { edgeVars?: extra edge variables, routeHostOf?: (vhost) => route host,
+ * egress?: "gateway" | "auto" (issue 12: S2S_EGRESS, through the run's gateway's egress port 5271) }
  */
 export async function startStack(opts = {}) {
-  const topo = await startTopology(opts);
+  // The farm's Prosody nodes share the edge's dialback secret (seed 004).
+  const secret = opts.edgeVars?.DIALBACK_SECRET ?? hex();
+  const topo = await startTopology({ ...opts, ...(opts.farm ? { farmSecret: secret } : {}) });
   const extra = [];
   const stop = async () => {
     for (const s of extra.reverse()) await s.stop().catch(() => {});
@@ -31,7 +33,10 @@ export async function startStack(opts = {}) {
       `${DOMAINS.prosodyDenied}=${DOMAINS.prosodyDenied}:5269`,
       `${DOMAINS.ejabberd}=${DOMAINS.ejabberd}:5269`,
       `${DOMAINS.sink}=${DOMAINS.sink}:5269`,
-      ...(opts.prosodyExtraHosts ?? []).map((h) => `${h}=${h}:5269`),
+      `${DOMAINS.jabberd2}=${DOMAINS.jabberd2}:5269`,
+      // routeHostOf: the host a Prosody vhost's route names (default: the vhost's own name, as with no
+      // SRV record; the name of the Prosody's host, as an SRV record of a multi-vhost server names it).
+      ...(opts.prosodyExtraHosts ?? []).map((h) => `${h}=${opts.routeHostOf?.(h) ?? h}:5269`),
       ...(opts.extraRoutes ?? []),
     ].join(",");
     const edgeDir = join(topo.dir, "edge");
@@ -41,8 +46,8 @@ export async function startStack(opts = {}) {
       caFile: topo.ca,
       resolvConf: topo.dns.resolvConf,
       vars: {
-        EDGE_DOMAINS: DOMAINS.edge,
-        DIALBACK_SECRET: hex(),
+        EDGE_DOMAINS: opts.farm ? `${DOMAINS.edge},${DOMAINS.farm}` : DOMAINS.edge,
+        DIALBACK_SECRET: secret,
         ADMIN_TOKEN: tokens.admin,
         APP_TOKEN: tokens.app,
         GATEWAY_TOKEN: tokens.gateway,
@@ -54,8 +59,8 @@ export async function startStack(opts = {}) {
     extra.push(edge);
     const gateway = await startGatewayProcess({
       dir: topo.dir, ip: topo.ip.gateway, edgeUrl: edge.url.replace(/^http/, "ws") + "/xmpp-s2s",
-      token: tokens.gateway, domains: [DOMAINS.edge], cert: topo.certs.edge, requireTls: !!opts.tls, resolvConf: topo.dns.resolvConf,
-      env: { ...(opts.egress ? { GATEWAY_EGRESS_PORT: "5271" } : {}), ...opts.gatewayEnv },
+      token: tokens.gateway, domains: opts.farm ? [DOMAINS.edge, DOMAINS.farm] : [DOMAINS.edge], cert: topo.certs.edge, requireTls: !!opts.tls,
+      resolvConf: topo.dns.resolvConf, env: { ...(opts.egress ? { GATEWAY_EGRESS_PORT: "5271" } : {}), ...opts.gatewayEnv },
     });
     extra.push(gateway);
     const api = (path, init = {}, token = tokens.app) =>

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { ensureCa, issueCert, selfSignedCert } from "./ca.mjs";
 import { startDns } from "./dns.mjs";
 import { startEjabberd } from "./ejabberd.mjs";
+import { startJabberd2 } from "./jabberd2.mjs";
 import { startProsody } from "./prosody.mjs";
 
 import { ROOT } from "./paths.mjs";
@@ -25,6 +26,10 @@ export const DOMAINS = {
   edge: "edge.test",
   /** A second Prosody's host (benchmarks: Prosody-to-Prosody baseline). */
   sink: "sink.test",
+  /** Our jabberd2 2.7 instance's domain. */
+  jabberd2: "jabberd2.test",
+  /** A server farm's domain: two Prosody nodes originate for it, the edge is its authority (seed 004). */
+  farm: "farm.test",
 };
 
 export const PASSWORD = "interop-password";
@@ -58,14 +63,17 @@ export function pickNet() {
  *         sinkDirectTls: boolean (the sink also takes direct TLS s2s on 5270),
  *         extraRecords: { a, srv } (more DNS records, e.g. for a harness peer),
  *         addressOf: (name, address) => address | undefined (the A record to publish instead, e.g. a
- *         delay relay's address), prosodySelfSigned: boolean (Prosody's certificate is self-signed,
- *         issue 12), prosodySecureAuth: boolean (s2s_secure_auth: XEP-0238 type 6), prosodyExtraModules, prosodyExtraGlobal (config lines for the first Prosody, or a
+ *         delay relay's address), jabberd2: boolean (our jabberd2 2.7 hosting jabberd2.test, user
+ *         frank), jabberd2Tls: boolean (jabberd2 gets a certificate: STARTTLS), farm: boolean (two
+ *         Prosody nodes hosting farm.test, users ann and ben, whose SRV is the gateway's),
+ *         farmSecret: string (their dialback_secret), prosodySelfSigned: boolean (Prosody's certificate
+ *         is self-signed, issue 12), prosodySecureAuth: boolean (s2s_secure_auth: XEP-0238 type 6), prosodyExtraModules, prosodyExtraGlobal (config lines for the first Prosody, or a
  *         function of the run's addresses `ip` returning them) }
  */
 export async function startTopology(opts = {}) {
   const { tls = false, bidi = false } = opts;
   const net = pickNet();
-  const ip = { dns: net(1), prosody: net(2), ejabberd: net(3), gateway: net(4), sink: net(5) };
+  const ip = { dns: net(1), prosody: net(2), ejabberd: net(3), gateway: net(4), sink: net(5), jabberd2: net(6), farm1: net(7), farm2: net(8) };
   const extraHosts = opts.prosodyExtraHosts ?? [];
   const dir = join(ROOT, ".interop", `${opts.name ?? "run"}-${ip.dns.replace(/\./g, "-")}`);
   pruneRuns(join(ROOT, ".interop"), KEEP_RUNS);
@@ -84,7 +92,8 @@ export async function startTopology(opts = {}) {
         : await issueCert(certDir, "prosody", [DOMAINS.prosody, DOMAINS.prosodyDenied, ...extraHosts]),
       sink: await issueCert(certDir, "sink", [DOMAINS.sink]),
       ejabberd: await issueCert(certDir, "ejabberd", [DOMAINS.ejabberd]),
-      edge: await issueCert(certDir, "edge", [DOMAINS.edge]),
+      edge: await issueCert(certDir, "edge", [DOMAINS.edge, DOMAINS.farm]),
+      jabberd2: await issueCert(certDir, "jabberd2", [DOMAINS.jabberd2]),
     };
     const srv = (domain) => [
       [`_xmpp-server._tcp.${domain}`, domain, 5269],
@@ -95,16 +104,16 @@ export async function startTopology(opts = {}) {
       dir: dnsDir, ip: ip.dns,
       records: {
         a: [[DOMAINS.prosody, ip.prosody], [DOMAINS.prosodyDenied, ip.prosody], [DOMAINS.ejabberd, ip.ejabberd],
-          [DOMAINS.edge, ip.gateway], [DOMAINS.sink, ip.sink], ...extraHosts.map((h) => [h, ip.prosody]),
+          [DOMAINS.edge, ip.gateway], [DOMAINS.sink, ip.sink], [DOMAINS.jabberd2, ip.jabberd2], [DOMAINS.farm, ip.gateway], ...extraHosts.map((h) => [h, ip.prosody]),
           ...(opts.extraRecords?.a ?? [])].map(([name, addr]) => [name, opts.addressOf?.(name, addr) ?? addr]),
         srv: [...srv(DOMAINS.prosody), ...srv(DOMAINS.prosodyDenied), ...srv(DOMAINS.ejabberd), ...srv(DOMAINS.edge),
-          ...srv(DOMAINS.sink), ...extraHosts.flatMap(srv), ...(opts.extraRecords?.srv ?? []),
+          ...srv(DOMAINS.sink), ...srv(DOMAINS.jabberd2), ...srv(DOMAINS.farm), ...extraHosts.flatMap(srv), ...(opts.extraRecords?.srv ?? []),
           // XEP-0368: the gateway's direct TLS port, unless the run wants peers to use STARTTLS.
           ...(opts.edgeDirectTls === false ? [] : [[`_xmpps-server._tcp.${DOMAINS.edge}`, DOMAINS.edge, 5270]])],
       },
     });
     started.push(dns.proc);
-    const topo = { dir, ip, ca, certs, dns, tls, bidi, stop, prosody: undefined, ejabberd: undefined, sink: undefined, domains: DOMAINS };
+    const topo = { dir, ip, ca, certs, dns, tls, bidi, stop, prosody: undefined, ejabberd: undefined, sink: undefined, jabberd2: undefined, farm: undefined, domains: DOMAINS };
     if (opts.prosody !== false) {
       const pdir = join(dir, "prosody");
       mkdirSync(pdir);
@@ -139,6 +148,31 @@ export async function startTopology(opts = {}) {
       });
       started.push(topo.ejabberd);
       for (const u of ["dave", "erin"]) await topo.ejabberd.ctl("register", u, DOMAINS.ejabberd, PASSWORD);
+    }
+    if (opts.jabberd2) {
+      // jabberd2 2.7: STARTTLS (and its certificate presented) only when it has a certificate.
+      topo.jabberd2 = await startJabberd2({
+        dir: join(dir, "jabberd2"), ip: ip.jabberd2, domain: DOMAINS.jabberd2, users: { frank: PASSWORD },
+        ...(opts.jabberd2Tls ? { cert: certs.jabberd2 } : {}), resolvConf: dns.resolvConf,
+      });
+      started.push(topo.jabberd2);
+    }
+    if (opts.farm) {
+      // Seed 004: farm.test's SRV points at the edge's gateway; two Prosody nodes originate for it
+      // with the edge's DIALBACK_SECRET as their dialback_secret, so the edge can verify their keys.
+      if (!opts.farmSecret) throw new Error("farm needs farmSecret (the edge's DIALBACK_SECRET)");
+      topo.farm = [];
+      for (const [n, user] of [[1, "ann"], [2, "ben"]]) {
+        const fdir = join(dir, `farm${n}`);
+        mkdirSync(fdir);
+        const node = await startProsody({
+          dir: fdir, ip: ip[`farm${n}`], c2sPort: 5222, s2sPort: 5269, tls: false, hosts: [DOMAINS.farm],
+          users: { [`${user}@${DOMAINS.farm}`]: PASSWORD }, resolvConf: dns.resolvConf, logLevel: opts.logLevel,
+          extraGlobal: `dialback_secret = ${JSON.stringify(opts.farmSecret)}`,
+        });
+        started.push(node);
+        topo.farm.push({ ...node, ip: ip[`farm${n}`], user: `${user}@${DOMAINS.farm}` });
+      }
     }
     return topo;
   } catch (e) {

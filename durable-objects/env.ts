@@ -1,13 +1,12 @@
-// The Worker's bindings, declared once for the Worker, the Durable Objects and the tests.
+// The Worker's environment. The bindings (Durable Object namespaces) are generated from wrangler.toml
+// by `wrangler types` into worker-configuration.d.ts (`npm run types`; a unit test fails when it is
+// stale) as the ambient `Cloudflare.Env`, so no module here imports the classes it binds. The
+// variables and secrets below are set per deployment (README "Configuration"), so wrangler.toml does
+// not declare them and they are typed here, once, for the Worker, the Durable Objects and the tests.
 
 import type { SecretBinding } from "../src/config.js";
-import type { StreamSession } from "../durable-objects/stream-session.js";
-import type { RemoteDomain } from "../durable-objects/remote-domain.js";
-import type { LocalApp } from "../durable-objects/local-app.js";
-import type { VerifyBudget } from "../durable-objects/verify-budget.js";
-import type { AuthorityLink } from "../durable-objects/authority-link.js";
 
-export interface Env {
+export interface EnvVars {
   /** Comma-separated hosted domains. */
   EDGE_DOMAINS: string;
   /** Dialback secret: a Worker secret, or a Secrets Store binding with `.get()`. */
@@ -15,6 +14,8 @@ export interface Env {
   DIALBACK_SECRETS_PREVIOUS?: string;
   /** Bearer token for /admin/v1. */
   ADMIN_TOKEN?: string;
+  /** Bearer token that reads GET /admin/v1/metrics only (a scraper must not hold ADMIN_TOKEN). */
+  METRICS_TOKEN?: string;
   /** Bearer token for /api/v1 (the operator's application sending stanzas). */
   APP_TOKEN?: string;
   /** Shared with the TCP ingress gateway; authenticates its connection-info header. */
@@ -55,19 +56,14 @@ export interface Env {
   EDGE_PUBLIC_URL?: string;
   /** Deadline of one delivery attempt to the APP binding or the webhook in ms (default 10000). */
   DELIVERY_TIMEOUT_MS?: string;
+  /** Lowest structured log level written: debug, info (default), warn, error. */
+  LOG_LEVEL?: string;
   /** Where verified inbound stanzas go when no APP service binding is bound. */
   DELIVERY_WEBHOOK_URL?: string;
   DELIVERY_WEBHOOK_SECRET?: string;
   /** The operator's application, as a service binding (RPC `deliver(xml)` or fetch). */
   APP?: Fetcher & { deliver?: (xml: string) => Promise<unknown> };
 
-  STREAM_SESSION: DurableObjectNamespace<StreamSession>;
-  REMOTE_DOMAIN: DurableObjectNamespace<RemoteDomain>;
-  /** The default local application (inbox, ping, disco#info) when no APP / webhook is configured. */
-  LOCAL_APP: DurableObjectNamespace<LocalApp>;
-  CONTROL_PLANE: DurableObjectNamespace;
-  /** Singleton "budget": leases for outbound verification work. */
-  VERIFY_BUDGET: DurableObjectNamespace<VerifyBudget>;
-  /** One per Authoritative Server address: the pooled verification link (XEP-0220 §3). */
-  AUTHORITY_LINK: DurableObjectNamespace<AuthorityLink>;
 }
+
+export interface Env extends EnvVars, Cloudflare.Env {}
