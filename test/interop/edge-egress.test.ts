@@ -37,7 +37,7 @@ describe.each([
     await stack?.stop();
   });
 
-  it("edge -> Prosody: STARTTLS by the gateway, the self-signed certificate accepted as unauthenticated TLS, dialback, delivered", async () => {
+  it("edge -> Prosody: STARTTLS by the gateway, the self-signed certificate accepted as unauthenticated TLS, the pair authenticated, delivered", async () => {
     const body = uniqueBody(`egress ${egress} out`);
     const sent = await sendFromEdge(stack,
       `<message xmlns='jabber:client' from='app@${stack.domains.edge}' to='alice@${stack.domains.prosody}' type='chat'><body>${body}</body></message>`);
@@ -69,6 +69,9 @@ describe.each([
       token: stack.tokens.gateway, domains: [stack.domains.edge], cert: stack.certs.edge, requireTls: true, env: { GATEWAY_EGRESS_PORT: "5271" }, resolvConf: stack.dns.resolvConf,
     });
     stack.gateway.stop = gw.stop;
+    // The helper waits for 5269; the egress port opens just after it (a dial before then bounces).
+    const { waitForPort } = await import("../../scripts/interop/lib/proc.mjs");
+    await waitForPort(stack.ip.gateway, 5271, { timeoutMs: 10_000 });
     const body = uniqueBody(`egress ${egress} after restart`);
     const sent = await sendFromEdge(stack,
       `<message xmlns='jabber:client' from='app@${stack.domains.edge}' to='alice@${stack.domains.prosody}' type='chat'><body>${body}</body></message>`);
