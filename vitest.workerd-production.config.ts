@@ -11,7 +11,9 @@ const ports = await harnessPorts(PRODUCTION_PORTS_ENV);
 
 // workerd's raw internal-error dumps (a native stack per provoked TLS or socket error) as one
 // structured line each (scripts/lib/workerd-stderr.mjs): expected errors do not spam the output.
+// The pool writes workerd's error-level lines to stderr and the rest (uncaught exceptions) to stdout.
 filterWrites(process.stderr);
+filterWrites(process.stdout);
 
 export default defineProject({
   plugins: [

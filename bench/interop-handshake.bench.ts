@@ -30,6 +30,7 @@ import { ProsodyConsole } from "../scripts/interop/lib/prosody-console.mjs";
 import { startStack, type Stack } from "../scripts/interop/lib/stack.mjs";
 import { DOMAINS, PASSWORD } from "../scripts/interop/lib/topology.mjs";
 import { cpuSeconds, loadAverage, rssBytes } from "./lib/procstat.js";
+import { InspectorProfiler } from "./interop/profile.js";
 import { analyseReceiving, analyseSending, type Packet, type Legs } from "./lib/handshake-capture.js";
 
 const ONE_WAY = 25; // ms each way, as in the issue's measurement
@@ -189,6 +190,10 @@ export default async function bench(): Promise<void> {
         const cpu = () => (receiver === "prosody" ? cpuSeconds(pids) : cpuSeconds([stack.edge.proc.pid], /workerd/) + cpuSeconds([stack.gateway.proc.pid]));
         const rss = () => (receiver === "prosody" ? rssBytes(pids) : rssBytes([stack.edge.proc.pid], /workerd/) + rssBytes([stack.gateway.proc.pid], comm));
         const seqBase = receiver === "edge" ? await inboxSeq(stack) : 0;
+        // The edge's JS heap (after a full GC, through wrangler's inspector): how much of its RSS per
+        // pair is objects of ours rather than the runtime's (Durable Object instances, SQLite, sockets).
+        const heap = receiver === "edge" ? await InspectorProfiler.connect(stack.edge.inspectorPort).catch(() => undefined) : undefined;
+        const h0 = await heap?.heapUsed().catch(() => NaN);
         const c0 = cpu();
         const m0 = rss();
         const t0 = performance.now();
@@ -200,6 +205,8 @@ export default async function bench(): Promise<void> {
         const ms = done.at - t0;
         const c1 = cpu();
         const m1 = rss();
+        const h1 = await heap?.heapUsed().catch(() => NaN);
+        heap?.close();
         const syns = (await syn.stop()) as Packet[];
         const server = receiver === "prosody" ? ip.sink : ip.gateway;
         const inbound = syns.filter((p) => p.dst === server && p.dport === 5269).length;
@@ -207,7 +214,8 @@ export default async function bench(): Promise<void> {
         figures[receiver] = { ms, delivered: done.n, inbound, verify, cpu: c1 - c0, rss: m1 - m0 };
         const per = Math.max(done.n, 1); // per pair delivered (a bounced pair cost something too, but less)
         results[receiver] = `${done.n}/${n} delivered ${done.n < n ? "(the rest stalled 30 s) " : ""}in ${ms.toFixed(0)} ms; S2S connections: ${inbound} inbound + ${verify} to the authority;` +
-          ` receiver CPU ${f1(((c1 - c0) * 1000) / per)} ms/pair, RSS +${f1((m1 - m0) / 1024 / per)} KiB/pair`;
+          ` receiver CPU ${f1(((c1 - c0) * 1000) / per)} ms/pair, RSS +${f1((m1 - m0) / 1024 / per)} KiB/pair` +
+          (h0 !== undefined && h1 !== undefined ? ` (of which the Worker's JS heap after GC +${f1((h1 - h0) / 1024 / per)} KiB/pair)` : "");
         await sleep(2000);
       }
       const e = figures.edge!;

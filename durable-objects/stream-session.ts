@@ -284,12 +284,16 @@ export class StreamSession extends DurableObject<Env> {
 
   async #read(host: SessionHost, message: string | ArrayBuffer): Promise<void> {
     for (const e of this.#codec!.decode(message)) {
-      if (e.type === "open" && this.#meta && this.#meta.open !== this.#codec!.lastOpen) {
+      const open = e.type === "open" && this.#meta && this.#meta.open !== this.#codec!.lastOpen ? this.#codec!.lastOpen : undefined;
+      await host.event(e);
+      if (open !== undefined && this.#meta) {
         // Kept so the reader can be primed again after hibernation (RFC 7395 §3.4 declarations).
-        this.#meta.open = this.#codec!.lastOpen;
+        // Written after the event's answer went out (issue 11.6): a write made before a send holds
+        // the send until the write is committed (the output gate), and the header and features
+        // need not wait for it; nothing can hibernate the DO before this event ends.
+        this.#meta.open = open;
         this.#store.putJson("meta", this.#meta);
       }
-      await host.event(e);
       if (!this.#bidiOn && host.stream.bidi) this.#bidiTurnedOn(host);
     }
   }

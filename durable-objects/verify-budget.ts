@@ -16,7 +16,7 @@ const LOG_EVERY_MS = 60_000;
 
 export class VerifyBudget extends DurableObject<Env> {
   #budget: VerificationBudget | undefined;
-  readonly #logged = new Map<string, number>();
+  readonly #logTimes = new Map<string, number>();
 
   async #get(): Promise<VerificationBudget> {
     this.#budget ??= new VerificationBudget((await edgeConfig(this.env)).verifyBudget);
@@ -24,12 +24,24 @@ export class VerifyBudget extends DurableObject<Env> {
   }
 
   async admit(parent: string, authority: string): Promise<Admission> {
-    const budget = await this.#get();
+    return this.#logged((await this.#get()).admit({ parent, authority }, Date.now()));
+  }
+
+  /** Step 1, before the authority is located (no DNS for a refused claim). */
+  async admitParent(parent: string): Promise<Admission> {
+    return this.#logged((await this.#get()).admitParent(parent, Date.now()));
+  }
+
+  /** Step 2, once the authority's address is known; a refusal gives the lease back. */
+  async bind(lease: string, authority: string): Promise<Admission> {
+    return this.#logged((await this.#get()).bind(lease, authority, Date.now()));
+  }
+
+  #logged(a: Admission): Admission {
     const now = Date.now();
-    const a = budget.admit({ parent, authority }, now);
-    if (!a.ok && now - (this.#logged.get(a.limit) ?? 0) >= LOG_EVERY_MS) {
-      this.#logged.set(a.limit, now);
-      log(this.env, "warn", "verification.refused", { condition: "resource-constraint", limit: a.limit, detail: a.detail, refusals: budget.refusals.get(a.limit) });
+    if (!a.ok && now - (this.#logTimes.get(a.limit) ?? 0) >= LOG_EVERY_MS) {
+      this.#logTimes.set(a.limit, now);
+      log(this.env, "warn", "verification.refused", { condition: "resource-constraint", limit: a.limit, detail: a.detail, refusals: this.#budget?.refusals.get(a.limit) });
     }
     return a;
   }

@@ -165,13 +165,13 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     servers.push(srv);
     return listen(srv, port);
   };
-  if (config.starttlsPort !== null) ports.starttls = await listenOn(config.starttlsPort, "starttls");
-  if (config.directTlsPort !== null) ports.directTls = await listenOn(config.directTlsPort, "direct-tls");
   // Issue 12: the edge's outbound connections, when GATEWAY_EGRESS_PORT is set (egress.ts).
   const egress = config.egressPort !== null ? await startEgress(config, log, config.egressPort) : undefined;
   if (egress) ports.egress = egress.port;
   // TLS 1.3 session tickets break jabberd2 2.7 (gateway/tls-tickets.ts): say whether peers get any.
   const tls13Tickets = await tls13TicketsSent(tlsOptions);
+  if (config.starttlsPort !== null) ports.starttls = await listenOn(config.starttlsPort, "starttls");
+  if (config.directTlsPort !== null) ports.directTls = await listenOn(config.directTlsPort, "direct-tls");
   log.log("info", "listening", { host: config.host, ...ports, edge: config.edgeUrl, requireTls: config.requireTls, domains: config.domains, tls13Tickets });
   if (tls13Tickets > 0) {
     log.log("warn", "TLS 1.3 session tickets are on: jabberd2 peers cannot use STARTTLS; start with node --openssl-config=gateway/openssl.cnf (npm run gateway does)", { tls13Tickets });

@@ -7,6 +7,8 @@ import type { KeyFormula } from "./dialback/keys.js";
 import { DEFAULT_BUDGET, type BudgetLimits } from "./budget/verification-budget.js";
 import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_MAX_NAMESPACE_DECLARATIONS } from "./xml/limits.js";
 import { LOG_LEVELS, parseLogLevel, type LogLevel } from "./log/format.js";
+import { DEFAULT_DOH_URL } from "./resolve/doh.js";
+import { webhookKey } from "./delivery/signature.js";
 
 /** S2S_IDLE_SECONDS default: 10 minutes, like the outbound idle close. */
 export const DEFAULT_IDLE_SECONDS = 600;
@@ -74,6 +76,8 @@ export interface EdgeConfig {
   idleSeconds: number;
   /** METRICS_TOKEN: reads /admin/v1/metrics only. */
   metricsToken: string | undefined;
+  /** DOH_URL, or Cloudflare's DNS JSON API. */
+  dohUrl: string;
   /** LOG_LEVEL: the lowest level of structured log line written (src/log/format.ts). */
   logLevel: LogLevel;
 }
@@ -228,6 +232,24 @@ const httpsUrl = z
 
 const secretString = z.string().min(16, "must be at least 16 characters").optional();
 
+// Standard Webhooks (src/delivery/signature.ts): `whsec_<base64>` is the key's bytes, anything else
+// its UTF-8; either way at least 16 bytes of key. A bad one used to surface only at the first delivery.
+const webhookSecret = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    let bytes: number;
+    try {
+      bytes = webhookKey(v).length;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "the part after whsec_ is not base64" });
+      return v;
+    }
+    if (bytes < 16) ctx.addIssue({ code: "custom", message: `must give a key of at least 16 bytes, got ${bytes}` });
+    return v;
+  });
+
 const formulas = z
   .string()
   .optional()
@@ -293,7 +315,7 @@ const schema = z.object({
   S2S_IDLE_SECONDS: intIn(1, 86_400, DEFAULT_IDLE_SECONDS),
   DOH_URL: httpsUrl,
   DELIVERY_WEBHOOK_URL: httpsUrl,
-  DELIVERY_WEBHOOK_SECRET: secretString,
+  DELIVERY_WEBHOOK_SECRET: webhookSecret,
   LOG_LEVEL: logLevel,
   S2S_EGRESS: z.enum(["direct", "gateway", "auto"], { message: "must be direct, gateway or auto" }).optional(),
   GATEWAY_EGRESS_URL: z
@@ -447,6 +469,7 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
     timeouts: { deliveryMs: c.DELIVERY_TIMEOUT_MS, dohMs: c.DOH_TIMEOUT_MS },
     idleSeconds: c.S2S_IDLE_SECONDS,
     metricsToken: c.METRICS_TOKEN,
+    dohUrl: c.DOH_URL?.href ?? DEFAULT_DOH_URL,
     logLevel: c.LOG_LEVEL,
   };
 }

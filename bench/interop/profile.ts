@@ -47,6 +47,18 @@ export class InspectorProfiler {
     return new Promise((r) => this.#waiting.set(id, r));
   }
 
+  /** The isolate's JS heap in use after a full GC (bytes): what the edge's own objects hold. */
+  async heapUsed(): Promise<number> {
+    await this.#call("HeapProfiler.enable");
+    await this.#call("HeapProfiler.collectGarbage");
+    const r = (await this.#call("Runtime.getHeapUsage")) as { usedSize: number };
+    return r.usedSize;
+  }
+
+  close(): void {
+    this.#ws.close();
+  }
+
   async start(): Promise<void> {
     await this.#call("Profiler.enable");
     await this.#call("Profiler.setSamplingInterval", { interval: 200 });

@@ -6,7 +6,6 @@
 // except under EDGE_ENV=development; each refusal is written to the audit log.
 
 import type { EdgeConfig } from "../../src/config.js";
-import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
 import { FailedTargets, resolvePeer, type Target } from "../../src/resolve/resolver.js";
 import { checkTarget } from "../../src/resolve/target-guard.js";
 import type { Domain } from "../../src/types.js";
@@ -50,7 +49,7 @@ export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, r
     : await resolvePeer(remote, {
         staticRoutes: config.staticRoutes,
         fetch: dohFetch(config.timeouts.dohMs),
-        dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL,
+        dohUrl: config.dohUrl,
         random: Math.random,
         failed,
         now: Date.now(),
@@ -94,7 +93,7 @@ export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, r
 /** Why `target` must not be dialled, or undefined. Static routes are the operator's own choice. */
 async function refusal(env: Env, config: EdgeConfig, target: Target): Promise<string | undefined> {
   if (target.source === "static" || config.development) return undefined;
-  const verdict = await checkTarget(target.host, { fetch: dohFetch(config.timeouts.dohMs), dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL });
+  const verdict = await checkTarget(target.host, { fetch: dohFetch(config.timeouts.dohMs), dohUrl: config.dohUrl });
   return verdict.ok ? undefined : `refused ${target.host}:${target.port}: ${verdict.reason}`;
 }
 

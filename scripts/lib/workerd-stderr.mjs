@@ -8,8 +8,13 @@
 // pair into one JSON line of the same shape carrying the real reason and the reference that ties it to
 // the code's line. Likewise workerd's "uncaught exception; exception = ..." + "stack: ..." pair. Everything else passes through unchanged, in order.
 
-const ERROR_LINE = /^(?:(?:.*?\berror: )?e = |uncaught exception; exception = )(.*)$/;
-const STACK_LINE = /^stack: .*?(?:wdErrId = (\w+))?\s*$/;
+// Matched after removing colour codes; wrangler prefixes the first line with "✘ [ERROR] " and indents
+// the stack line after a blank line.
+const ERROR_LINE = /^(?:.*?(?:; |\] |\berror: ))?(?:e = |uncaught exception; exception = )(.*)$/;
+const STACK_LINE = /^\s*stack: .*?(?:wdErrId = (\w+))?\s*$/;
+const MAYBE_DUMP = /e = |uncaught|stack:|✘|ERROR/;
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
 
 /** workerd's "path/file.rs:270: failed: reason" (or "...c++:12: failed: ...") as the reason alone. */
 export function internalErrorReason(text) {
@@ -31,32 +36,50 @@ export function internalErrorLine(text, reference, now = Date.now()) {
  */
 export function workerdStderrFilter(now = () => Date.now()) {
   let partial = "";
-  let held; // an error line waiting for its "stack:" line: { line, text }
+  let midLine = false;
+  let held; // an error line waiting for its "stack:" line: { line, text, blanks }
   const out = [];
   const line = (l) => {
+    const plain = l.replace(ANSI, "");
     if (held !== undefined) {
-      const stack = STACK_LINE.exec(l);
+      // wrangler puts a blank line between the two (and after them)
+      if (plain.trim() === "" && held.blanks < 2) return void held.blanks++;
+      const stack = STACK_LINE.exec(plain);
       const e = held;
       held = undefined;
       if (stack) return void out.push(internalErrorLine(e.text, stack[1], now()) + "\n");
-      out.push(`${e.line}\n`);
+      out.push(`${e.line}\n` + "\n".repeat(e.blanks));
     }
-    const m = ERROR_LINE.exec(l);
-    if (m) held = { line: l, text: m[1] };
+    const m = ERROR_LINE.exec(plain);
+    if (m) held = { line: l, text: m[1].trim(), blanks: 0 };
     else out.push(l + "\n");
   };
   return {
     feed(chunk) {
-      const text = partial + String(chunk);
-      const lines = text.split("\n");
+      let text = String(chunk);
+      if (midLine) {
+        // the rest of a line already passed through
+        const nl = text.indexOf("\n");
+        if (nl < 0) return text;
+        out.push(text.slice(0, nl + 1));
+        text = text.slice(nl + 1);
+        midLine = false;
+      }
+      const lines = (partial + text).split("\n");
       partial = lines.pop();
       for (const l of lines) line(l);
+      // An unfinished line that cannot be part of a dump is written at once (progress output).
+      if (partial && held === undefined && !MAYBE_DUMP.test(partial.replace(ANSI, ""))) {
+        out.push(partial);
+        partial = "";
+        midLine = true;
+      }
       return out.splice(0).join("");
     },
     flush() {
       if (partial) line(partial);
       partial = "";
-      if (held !== undefined) out.push(`${held.line}\n`), (held = undefined);
+      if (held !== undefined) out.push(`${held.line}\n` + "\n".repeat(held.blanks)), (held = undefined);
       return out.splice(0).join("");
     },
   };

@@ -46,7 +46,8 @@ export type Admission =
 
 interface Lease {
   parent: string;
-  authority: string;
+  /** Undefined between admitParent() and bind(). */
+  authority: string | undefined;
   expires: number;
 }
 
@@ -80,40 +81,69 @@ export class VerificationBudget {
     return this.#perAuthority.size;
   }
 
+  /** Both steps at once, for a caller that knows the authority already. */
   admit(req: { parent: string; authority: string }, now: number): Admission {
+    const a = this.admitParent(req.parent, now);
+    return a.ok ? this.bind(a.lease, req.authority, now) : a;
+  }
+
+  /**
+   * Step 1, before anything costs I/O: the limits that need only the sender's registrable parent
+   * (in flight edge-wide and under the parent). A claim refused here costs no DNS lookup, no
+   * connection and nothing kept (issue 10 item 4). The lease holds its place until bind() or release().
+   */
+  admitParent(parent: string, now: number): Admission {
     this.#expire(now);
     const L = this.limits;
-    const { parent, authority } = req;
+    if (this.#leases.size >= L.maxPending) return this.#refuse("maxPending", `${L.maxPending} verifications in flight edge-wide`);
+    if ((this.#perParent.get(parent) ?? 0) >= L.maxPendingPerParent) {
+      return this.#refuse("maxPendingPerParent", `${L.maxPendingPerParent} verifications in flight under ${parent}`);
+    }
+    const lease = String(++this.#next);
+    this.#leases.set(lease, { parent, authority: undefined, expires: now + this.leaseMs });
+    this.#perParent.set(parent, (this.#perParent.get(parent) ?? 0) + 1);
+    return { ok: true, lease };
+  }
+
+  /**
+   * Step 2, once the authority's address is known (after SRV): the limits per address. A refusal
+   * releases the lease.
+   */
+  bind(lease: string, authority: string, now: number): Admission {
+    this.#expire(now);
+    const l = this.#leases.get(lease);
+    if (!l) return this.#refuse("maxPending", "the verification's lease expired before its authority was known");
+    if (l.authority !== undefined) return { ok: true, lease };
+    const L = this.limits;
     const atAuthority = this.#perAuthority.get(authority) ?? 0;
-    const underParent = this.#parentAuthorities.get(parent);
+    const underParent = this.#parentAuthorities.get(l.parent);
     const refuse = (limit: keyof BudgetLimits, detail: string): Admission => {
-      this.refusals.set(limit, (this.refusals.get(limit) ?? 0) + 1);
-      return { ok: false, limit, detail };
+      this.release(lease);
+      return this.#refuse(limit, detail);
     };
-    if (this.#leases.size >= L.maxPending) return refuse("maxPending", `${L.maxPending} verifications in flight edge-wide`);
     if (atAuthority === 0 && this.#perAuthority.size >= L.maxAuthorities) {
       return refuse("maxAuthorities", `${L.maxAuthorities} authority addresses in use edge-wide`);
     }
     if (atAuthority >= L.maxPendingPerAuthority) return refuse("maxPendingPerAuthority", `${L.maxPendingPerAuthority} verifications in flight at ${authority}`);
-    if ((this.#perParent.get(parent) ?? 0) >= L.maxPendingPerParent) {
-      return refuse("maxPendingPerParent", `${L.maxPendingPerParent} verifications in flight under ${parent}`);
-    }
     if (!underParent?.has(authority) && (underParent?.size ?? 0) >= L.maxAuthoritiesPerParent) {
-      return refuse("maxAuthoritiesPerParent", `${L.maxAuthoritiesPerParent} authority addresses in use under ${parent}`);
+      return refuse("maxAuthoritiesPerParent", `${L.maxAuthoritiesPerParent} authority addresses in use under ${l.parent}`);
     }
     // Token bucket last, so a refusal above spends no token.
     const b = this.#bucket(authority, now);
     if (b.tokens < 1) return refuse("ratePerAuthority", `more than ${L.ratePerAuthority} db:verify per second toward ${authority}`);
     b.tokens -= 1;
 
-    const lease = String(++this.#next);
-    this.#leases.set(lease, { parent, authority, expires: now + this.leaseMs });
+    l.authority = authority;
     this.#perAuthority.set(authority, atAuthority + 1);
-    this.#perParent.set(parent, (this.#perParent.get(parent) ?? 0) + 1);
     const m = underParent ?? new Map<string, number>();
     m.set(authority, (m.get(authority) ?? 0) + 1);
-    this.#parentAuthorities.set(parent, m);
+    this.#parentAuthorities.set(l.parent, m);
     return { ok: true, lease };
+  }
+
+  #refuse(limit: keyof BudgetLimits, detail: string): Admission {
+    this.refusals.set(limit, (this.refusals.get(limit) ?? 0) + 1);
+    return { ok: false, limit, detail };
   }
 
   /** The verification ended (answered, failed or given up). Unknown or expired leases are ignored. */
@@ -121,8 +151,9 @@ export class VerificationBudget {
     const l = this.#leases.get(lease);
     if (!l) return;
     this.#leases.delete(lease);
-    decrement(this.#perAuthority, l.authority);
     decrement(this.#perParent, l.parent);
+    if (l.authority === undefined) return;
+    decrement(this.#perAuthority, l.authority);
     const m = this.#parentAuthorities.get(l.parent);
     if (m) {
       decrement(m, l.authority);

@@ -54,6 +54,8 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
   actual.uplink = (uplink.address() as { port: number }).port;
 
   const dns = new Map<string, string[]>();
+  /** Names the edge asked the DoH endpoint for since the last reset ("SRV name", "A:name", ...). */
+  const dnsLog: string[] = [];
   // A stand-in for the operator's webhook: records deliveries, or fails with `hookStatus`.
   // `hang`: requests are held unanswered (a hung operator webhook) until the state is set again.
   const hook: { status: number; hang: boolean; received: { body: string; headers: Record<string, string | undefined> }[] } = { status: 204, hang: false, received: [] };
@@ -85,6 +87,7 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
       if (req.method === "POST" && url.pathname === "/reset") {
         peer.reset();
         dns.clear();
+        dnsLog.length = 0;
         return send(200, {});
       }
       if (req.method === "POST" && url.pathname === "/config") {
@@ -148,11 +151,13 @@ export async function startHarness(domain: string, secret: string, ports: Harnes
         const name = url.searchParams.get("name") ?? "";
         const type = url.searchParams.get("type") ?? "SRV";
         const code = type === "A" ? 1 : type === "AAAA" ? 28 : 33;
+        dnsLog.push(code === 33 ? name : `${type}:${name}`);
         const records = dns.get(code === 33 ? name : `${type}:${name}`);
         // ["SERVFAIL"]: the resolver fails for that name (RFC 1035 RCODE 2), as a broken upstream would.
         if (records?.[0] === "SERVFAIL") return send(200, { Status: 2 });
         return send(200, records ? { Status: 0, Answer: records.map((data) => ({ name, type: code, data })) } : { Status: 3 });
       }
+      if (req.method === "GET" && url.pathname === "/dns-log") return send(200, dnsLog);
       if (req.method === "POST" && url.pathname === "/dns") {
         for (const [name, records] of Object.entries(json as Record<string, string[]>)) dns.set(name, records);
         return send(200, {});

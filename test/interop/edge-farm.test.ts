@@ -5,6 +5,7 @@
 // the edge, which verifies the key the node made: Prosody's key is XEP-0185's (HMAC-SHA256 keyed with
 // the hex SHA-256 of the secret over "receiving originating stream-id"), the edge's default formula.
 // Inbound streams for farm.test reach the edge, which delivers their stanzas to its own application.
+// A third node with another secret is the control: the edge says its key is invalid.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { C2sClient } from "../../scripts/interop/lib/c2s.mjs";
@@ -16,14 +17,16 @@ describe("the edge as dialback authority for a Prosody farm (farm.test)", () => 
   let stack: Stack;
   let dave: C2sClient;
   const nodes: C2sClient[] = [];
+  let impostor: C2sClient;
 
   beforeAll(async () => {
     stack = await startStack({ name: "farm", prosody: false, edgeDirectTls: false, farm: true });
     dave = await C2sClient.login({ host: stack.ip.ejabberd, port: 5222, jid: `dave@${stack.domains.ejabberd}`, password: PASSWORD });
     for (const n of stack.farm!) nodes.push(await C2sClient.login({ host: n.ip, port: 5222, jid: n.user, password: PASSWORD }));
+    impostor = nodes.pop()!; // node 3: farm.test with another dialback_secret
   });
   afterAll(async () => {
-    for (const c of nodes) await c.close();
+    for (const c of [...nodes, impostor]) await c?.close();
     await dave?.close();
     await stack?.stop();
   });
@@ -42,6 +45,17 @@ describe("the edge as dialback authority for a Prosody farm (farm.test)", () => 
     const log = await gatewayLogWhen(stack, (l) => answers(l).length >= 2);
     expect(answers(log).length).toBeGreaterThanOrEqual(2);
     expect(log.some((e) => e.msg === "edge frame" && /type=['"]invalid['"]/.test(String(e.data)))).toBe(false);
+  });
+
+  it("a node with another secret is refused: the edge says its key is invalid and ejabberd drops its stanza", async () => {
+    const body = uniqueBody("impostor to ejabberd");
+    impostor.sendMessage(`dave@${stack.domains.ejabberd}`, body);
+    const invalid = (log: Array<Record<string, unknown>>) =>
+      log.filter((e) => e.msg === "edge frame" && /<db:verify[^>]*type=['"]invalid['"]/.test(String(e.data)) && String(e.data).includes("farm.test"));
+    const log = await gatewayLogWhen(stack, (l) => invalid(l).length >= 1, 45_000);
+    expect(invalid(log).length).toBeGreaterThanOrEqual(1);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(dave.received.some((m) => m.toString().includes(body))).toBe(false);
   });
 
   it("a stanza from ejabberd to a farm.test user reaches the edge's application (farm.test's SRV is the edge)", async () => {

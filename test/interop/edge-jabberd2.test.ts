@@ -9,6 +9,7 @@
 // reconnected ~78 times a second); the gateway sends none on S2S. jabberd2 verifies our key only on
 // its own outgoing stream to us, and tears that stream down on any dialback error.
 
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { C2sClient } from "../../scripts/interop/lib/c2s.mjs";
 import { startStack, type Stack } from "../../scripts/interop/lib/stack.mjs";
@@ -32,6 +33,10 @@ describe.each([
     });
     frank = await C2sClient.login({ host: stack.ip.jabberd2, port: 5222, jid: `frank@${stack.domains.jabberd2}`, password: PASSWORD });
   });
+  /** jabberd2's s2s log line saying its route with edge.test became valid ("... valid TLS" over TLS). */
+  const routeLine = (dir: "incoming" | "outgoing") =>
+    readFileSync(stack.jabberd2!.logs.s2s, "utf8").split("\n").find((l) => l.includes(`${dir} route 'jabberd2.test/edge.test' is now valid`)) ?? "";
+
   afterAll(async () => {
     await frank?.close();
     await stack?.stop();
@@ -45,6 +50,8 @@ describe.each([
     expect(item.to).toBe("app@edge.test");
     const secured = gatewayLog(stack).filter((e) => e.msg === "tls established");
     expect(secured.length > 0).toBe(tls);
+    // jabberd2's own view of its stream to the edge: dialback done, over TLS in the STARTTLS run.
+    expect(routeLine("outgoing")).toMatch(tls ? /is now valid TLS/ : /is now valid\s*$/);
   });
 
   it("delivers the edge application's message to a jabberd2 user", async () => {
@@ -54,6 +61,8 @@ describe.each([
     expect(sent.status).toBe(202);
     const m = await frank.waitForMessage(body, 45_000);
     expect(m.attrs.from).toBe("app@edge.test");
+    // The edge's stream to jabberd2 (connect(), STARTTLS when offered), as jabberd2 logged it.
+    expect(routeLine("incoming")).toMatch(tls ? /is now valid TLS/ : /is now valid\s*$/);
   });
 
   it("jabberd2 holds its streams to the edge instead of reconnecting", async () => {

@@ -34,6 +34,21 @@ describe("VerificationBudget", () => {
     expect(b.admit({ parent: "good.test", authority: "tcp:xmpp.good.test:5269" }, 0).ok).toBe(true);
   });
 
+  it("two steps: the parent's limits before the authority is known (no DNS for a refused claim), then the address's", () => {
+    const b = budget({ maxPendingPerParent: 2, maxPendingPerAuthority: 1 });
+    const one = b.admitParent("evil.test", 0);
+    const two = b.admitParent("evil.test", 0);
+    expect(b.admitParent("evil.test", 0)).toMatchObject({ ok: false, limit: "maxPendingPerParent" });
+    if (!one.ok || !two.ok) throw new Error("admitted");
+    expect(b.bind(one.lease, A, 0).ok).toBe(true);
+    // The address is full: the second lease is refused there and given back.
+    expect(b.bind(two.lease, A, 0)).toMatchObject({ ok: false, limit: "maxPendingPerAuthority" });
+    expect(b.pending).toBe(1);
+    expect(b.admitParent("evil.test", 0).ok).toBe(true);
+    b.release(one.lease);
+    expect(b.authorities).toBe(0);
+  });
+
   it("released leases give their budget back; an expired lease frees itself", () => {
     const b = budget({ maxPendingPerParent: 1 }, 1000);
     const first = b.admit({ parent: "p.test", authority: A }, 0);

@@ -38,6 +38,31 @@ describe("the workerd stderr filter", () => {
     expect(JSON.parse(out)).toMatchObject({ event: "workerd.internal-error", error: "internal error; reference = abc" });
   });
 
+  it("as wrangler dev prints it: '✘ [ERROR]' prefix, colours, a blank line before the indented stack", () => {
+    const f = workerdStderrFilter(() => 0);
+    const text =
+      "\x1b[31m✘ \x1b[41;31m[\x1b[41;97mERROR\x1b[41;31m]\x1b[0m \x1b[1me = rust/worker/ffi.rs:110: failed: failed to lookup address information: Name or service not known\x1b[0m\n\n" +
+      "  stack: /x/bin/workerd@383c3f9 /x/bin/workerd@28a3c60; sentryErrorContext = jsgInternalError; wdErrId = jefd2ss14r3uo8jf1ffseidt\n\nnext\n";
+    const out = f.feed(text) + f.flush();
+    const lines = out.split("\n").filter((l: string) => l !== "");
+    expect(lines).toHaveLength(2);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ error: "failed to lookup address information: Name or service not known", reference: "jefd2ss14r3uo8jf1ffseidt" });
+    expect(lines[1]).toBe("next");
+  });
+
+  it("with any prefix ending in '; ' (\"Socket proxy disconnected abruptly; e = ...\")", () => {
+    const f = workerdStderrFilter(() => 0);
+    const out = f.feed("Socket proxy disconnected abruptly; e = rust/worker/ffi.rs:119: failed: failed to lookup address information: Name or service not known\nstack: /x/workerd@282d4f0\n") + f.flush();
+    expect(JSON.parse(out)).toMatchObject({ error: "failed to lookup address information: Name or service not known" });
+  });
+
+  it("writes an unfinished ordinary line at once, and the rest of it when it comes", () => {
+    const f = workerdStderrFilter(() => 0);
+    expect(f.feed(" RUN  v4.1.11 ")).toBe(" RUN  v4.1.11 ");
+    expect(f.feed("/work/x\nnext")).toBe("/work/x\nnext");
+    expect(f.feed(" line\n")).toBe(" line\n");
+  });
+
   it("an 'e = ' line without a stack line after it is written as it was", () => {
     const f = workerdStderrFilter();
     expect(f.feed("e = something\nplain\n") + f.flush()).toBe("e = something\nplain\n");

@@ -236,7 +236,10 @@ export class Conn {
   async startTls(expectedServerHostname: string): Promise<void> {
     this.#reader.releaseLock();
     this.#writer.releaseLock();
-    this.#socket = this.#socket.startTls({ expectedServerHostname });
+    // workerd refuses the expectedServerHostname option ("unsupported"): the certificate is checked for
+    // the host dialled, as on the edge's own streams (lib/tcp-link.ts).
+    void expectedServerHostname;
+    this.#socket = this.#socket.startTls();
     this.#reader = this.#socket.readable.getReader();
     this.#writer = this.#socket.writable.getWriter();
     // RFC 6120 §5.4.3.3: a new stream after TLS; the reader starts over.

@@ -8,7 +8,7 @@ export interface Proc {
 
 export interface Stack {
   dir: string;
-  ip: { dns: string; prosody: string; ejabberd: string; gateway: string; sink: string; jabberd2: string; farm1: string; farm2: string };
+  ip: { dns: string; prosody: string; ejabberd: string; gateway: string; sink: string; jabberd2: string; farm1: string; farm2: string; farm3: string };
   ca: string;
   tls: boolean;
   bidi: boolean;
@@ -17,7 +17,7 @@ export interface Stack {
   sink?: { proc: Proc; log: string; config: string; stop(): Promise<void> };
   ejabberd?: { proc: Proc; log: string; node: string; ctl(...args: string[]): Promise<string>; stop(): Promise<void> };
   jabberd2?: { dir: string; logs: { s2s: string; sm: string; c2s: string; router: string }; stop(): Promise<void> };
-  /** The farm's two Prosody nodes (farm.test), each with its user. */
+  /** The farm's Prosody nodes (farm.test), each with its user; the third has a wrong dialback_secret. */
   farm?: Array<{ proc: Proc; log: string; config: string; ip: string; user: string; stop(): Promise<void> }>;
   edge: { url: string; port: number; inspectorPort: number; proc: Proc; stop(): Promise<void> };
   gateway: { proc: Proc; log: string; stop(): Promise<void> };

@@ -34,7 +34,10 @@ export const DOMAINS = {
 
 export const PASSWORD = "interop-password";
 
-/** Run directories (logs, configs, data) are kept for inspection; only the newest this many stay. */
+/**
+ * Run directories (logs, configs, data) are kept for inspection (the interop tests' only when a test
+ * failed); only the newest this many stay.
+ */
 const KEEP_RUNS = 30;
 
 function pruneRuns(root, keep) {
@@ -65,7 +68,8 @@ export function pickNet() {
  *         addressOf: (name, address) => address | undefined (the A record to publish instead, e.g. a
  *         delay relay's address), jabberd2: boolean (our jabberd2 2.7 hosting jabberd2.test, user
  *         frank), jabberd2Tls: boolean (jabberd2 gets a certificate: STARTTLS), farm: boolean (two
- *         Prosody nodes hosting farm.test, users ann and ben, whose SRV is the gateway's),
+ *         Prosody nodes hosting farm.test, users ann and ben, whose SRV is the gateway's, and a
+ *         third with another secret, user eve),
  *         farmSecret: string (their dialback_secret), prosodySelfSigned: boolean (Prosody's certificate
  *         is self-signed, issue 12), prosodySecureAuth: boolean (s2s_secure_auth: XEP-0238 type 6), prosodyExtraModules, prosodyExtraGlobal (config lines for the first Prosody, or a
  *         function of the run's addresses `ip` returning them) }
@@ -73,12 +77,15 @@ export function pickNet() {
 export async function startTopology(opts = {}) {
   const { tls = false, bidi = false } = opts;
   const net = pickNet();
-  const ip = { dns: net(1), prosody: net(2), ejabberd: net(3), gateway: net(4), sink: net(5), jabberd2: net(6), farm1: net(7), farm2: net(8) };
+  const ip = { dns: net(1), prosody: net(2), ejabberd: net(3), gateway: net(4), sink: net(5), jabberd2: net(6), farm1: net(7), farm2: net(8), farm3: net(9) };
   const extraHosts = opts.prosodyExtraHosts ?? [];
   const dir = join(ROOT, ".interop", `${opts.name ?? "run"}-${ip.dns.replace(/\./g, "-")}`);
   pruneRuns(join(ROOT, ".interop"), KEEP_RUNS);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  // The interop tests remove their run's folder when every test of the file passed
+  // (test/interop/run-dirs.ts); everyone else (demo, bench) keeps it.
+  (globalThis.__interopRunDirs ??= []).push(dir);
   const started = [];
   const stop = async () => {
     for (const s of started.reverse()) await s.stop().catch(() => {});
@@ -162,13 +169,14 @@ export async function startTopology(opts = {}) {
       // with the edge's DIALBACK_SECRET as their dialback_secret, so the edge can verify their keys.
       if (!opts.farmSecret) throw new Error("farm needs farmSecret (the edge's DIALBACK_SECRET)");
       topo.farm = [];
-      for (const [n, user] of [[1, "ann"], [2, "ben"]]) {
+      // Node 3 is an impostor: it hosts farm.test too but has another secret, so its keys are wrong.
+      for (const [n, user, secret] of [[1, "ann", opts.farmSecret], [2, "ben", opts.farmSecret], [3, "eve", `not-${opts.farmSecret}`]]) {
         const fdir = join(dir, `farm${n}`);
         mkdirSync(fdir);
         const node = await startProsody({
           dir: fdir, ip: ip[`farm${n}`], c2sPort: 5222, s2sPort: 5269, tls: false, hosts: [DOMAINS.farm],
           users: { [`${user}@${DOMAINS.farm}`]: PASSWORD }, resolvConf: dns.resolvConf, logLevel: opts.logLevel,
-          extraGlobal: `dialback_secret = ${JSON.stringify(opts.farmSecret)}`,
+          extraGlobal: `dialback_secret = ${JSON.stringify(secret)}`,
         });
         started.push(node);
         topo.farm.push({ ...node, ip: ip[`farm${n}`], user: `${user}@${DOMAINS.farm}` });
