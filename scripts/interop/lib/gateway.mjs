@@ -5,15 +5,15 @@ import { join } from "node:path";
 import { ROOT } from "./paths.mjs";
 import { startProcess, waitForPort } from "./proc.mjs";
 
-/** opts: { dir, ip, edgeUrl, token, domains, cert: {cert, key, ca}, requireTls, env? } */
+/** opts: { dir, ip, edgeUrl, token, domains, cert: {cert, key, ca}, requireTls, env?, ports? {starttls, directTls} (default 5269, 5270) } */
 export async function startGatewayProcess(opts) {
   const bin = join(ROOT, "node_modules", ".bin");
   const env = {
     ...process.env,
     PATH: `${bin}:${process.env.PATH}`,
     GATEWAY_HOST: opts.ip,
-    GATEWAY_STARTTLS_PORT: "5269",
-    GATEWAY_DIRECT_TLS_PORT: "5270",
+    GATEWAY_STARTTLS_PORT: String(opts.ports?.starttls ?? 5269),
+    GATEWAY_DIRECT_TLS_PORT: String(opts.ports?.directTls ?? 5270),
     GATEWAY_EDGE_URL: opts.edgeUrl,
     GATEWAY_TOKEN: opts.token,
     GATEWAY_DOMAINS: opts.domains.join(","),
@@ -27,6 +27,6 @@ export async function startGatewayProcess(opts) {
     ...opts.env,
   };
   const proc = startProcess(join(bin, "tsx"), [join(ROOT, "gateway", "main.ts")], { logFile: join(opts.dir, "gateway.log"), env, cwd: ROOT });
-  await waitForPort(opts.ip, 5269, { proc, timeoutMs: 30_000 });
+  await waitForPort(opts.ip, opts.ports?.starttls ?? 5269, { proc, timeoutMs: 30_000 });
   return { proc, stop: () => proc.stop(), log: join(opts.dir, "gateway.log") };
 }
