@@ -41,6 +41,10 @@ export interface StreamFacts<Id extends string = string, Dom extends string = st
   negotiationDeadline: number | undefined;
   /** Inbound pairs whose verification failed on this stream (capped by maxFailedPairsPerStream). */
   failedPairs: number;
+  /** Inbound pair claims refused on this stream (dialback errors and type='invalid'). */
+  refusedClaims: number;
+  /** When a receiving stream with refused claims and no pair left is closed (src/stream/unpaired.ts). */
+  unpairedDeadline: number | undefined;
 }
 
 /** The keys of StreamFacts, for copying them between a live stream and a snapshot. */
@@ -64,6 +68,8 @@ export const STREAM_FACTS = [
   "nextHandle",
   "negotiationDeadline",
   "failedPairs",
+  "refusedClaims",
+  "unpairedDeadline",
 ] as const satisfies readonly (keyof StreamFacts)[];
 
 // Compile-time check that STREAM_FACTS names every field (a new fact must be snapshotted too).

@@ -22,6 +22,7 @@ import { pairKey, splitPairKey } from "../dialback/pairs.js";
 import { audit, DEFAULT_TIMEOUTS, newCtx, pairCount, sendClose, type Ctx, type StreamTimeouts } from "./context.js";
 import { fail, finish } from "./ending.js";
 import { inboundChanges, snapshot, restoreInto } from "./hibernation.js";
+import { settleUnpaired } from "./unpaired.js";
 import { onBidiRequest, onFeatures, onHeader, onPeerStreamError, onTls, onTlsEstablished, start } from "./negotiation.js";
 import { authenticate, keyGenerated, onResultResponse, revoke, sendStanza } from "./originating.js";
 import { onResultRequest, onStanza, verifyResult } from "./receiving.js";
@@ -187,6 +188,7 @@ export class S2SStream {
   /** Withdraw a pair (e.g. policy changed): both directions; later stanzas on it are refused. */
   revoke(local: Domain, remote: Domain, now: number): void {
     revoke(this.#c, local, remote, now);
+    settleUnpaired(this.#c, now);
   }
   /** End the stream: with a stream error when `condition` is given (RFC 6120 §4.9), else cleanly. */
   close(_now: number, condition?: StreamErrorCondition, text?: string): void {
@@ -205,6 +207,11 @@ export class S2SStream {
 
   /** One top-level element from the peer: dispatched by namespace and name. */
   handleElement(el: Element, now: number): void {
+    this.#element(el, now);
+    settleUnpaired(this.#c, now);
+  }
+
+  #element(el: Element, now: number): void {
     const c = this.#c;
     const phase = c.phase.name;
     if (phase === "closed") return;
@@ -273,6 +280,7 @@ export class S2SStream {
   /** Answer to a `verify` action (receiving role, XEP-0220 §2.1.2 step 3 -> step 4). */
   handleVerifyResult(handle: number, outcome: VerifyOutcome, now: number): void {
     verifyResult(this.#c, handle, outcome, now);
+    settleUnpaired(this.#c, now);
   }
 
   /** Result of a `key`/"generate" action (originating role). */
@@ -288,6 +296,7 @@ export class S2SStream {
   /** Call at (or after) `pollTimeout()`. */
   handleTimeout(now: number): void {
     onTimeout(this.#c, now);
+    settleUnpaired(this.#c, now);
   }
 
   // ---------------------------------------------------------------- hibernation
