@@ -4,6 +4,6 @@ import { defineConfig } from "vitest/config";
 // the Worker and Durable Objects inside workerd; interop runs real Prosody and ejabberd.
 export default defineConfig({
   test: {
-    projects: ["./vitest.unit.config.ts", "./vitest.workerd.config.ts", "./vitest.workerd-production.config.ts", "./vitest.interop.config.ts"],
+    projects: ["./vitest.unit.config.ts", "./vitest.workerd.config.ts", "./vitest.workerd-production.config.ts", "./vitest.browser.config.ts", "./vitest.interop.config.ts"],
   },
 });

@@ -30,7 +30,7 @@ import { escapingGrowth, manyAttributes, preHandshakeFlood } from "./hostile/att
 import { hostileAdmin, hostSpoof, hungWebhook } from "./hostile/attacks-http.js";
 import { LegitPeer, MEASURES, type Figures } from "./hostile/legit.js";
 import { PUBLIC_TARPIT, startHostileStack, type HostileStack } from "./hostile/stack.js";
-import { treeRssMiB } from "./hostile/world.js";
+import { treeCpuSeconds, treeRssMiB } from "./hostile/world.js";
 
 // Run order: the attacks whose aftermath lasts longest on an unfixed edge (3, 4) come last, so they
 // spoil fewer of the other figures. Attack 0 is the control (nothing sent): its ratios are the
@@ -92,6 +92,7 @@ async function runOne(stack: HostileStack, legit: LegitPeer, attack: Attack, fir
   const idle = await legit.measure(SAMPLES);
   for (const m of MEASURES) idle[m] ??= firstIdle[m];
   const before = rss();
+  const cpu0 = treeCpuSeconds(stack.edgeProc.pid, /workerd/);
   const out0 = outbound();
   let peak = { ...before };
   let heldMax = 0;
@@ -117,6 +118,7 @@ async function runOne(stack: HostileStack, legit: LegitPeer, attack: Attack, fir
     clearInterval(timer);
   }
   const out1 = outbound();
+  const cpu = treeCpuSeconds(stack.edgeProc.pid, /workerd/) - cpu0;
   // After: until RSS is back within RETURNED_MIB of the level before and the legitimate peer is back
   // to normal (one ttf and one vrfy sample within 2x idle + 50 ms), or AFTER_MAX_MS; then, if the
   // peer is still slow, up to SETTLE_MAX_MS more so the next attack starts from a quiet edge.
@@ -164,7 +166,7 @@ async function runOne(stack: HostileStack, legit: LegitPeer, attack: Attack, fir
       ` | edge outbound: peer.test ${out1.peer - out0.peer}, tarpit ${PUBLIC_TARPIT} ${out1.tarpit - out0.tarpit}, refused addresses ${refused} [${mark(ok.ssrf)}]` +
       ` | RSS peak workerd ${d(peak.workerd, before.workerd)} gateway ${d(peak.gateway, before.gateway)} MiB,` +
       ` after ${afterSecs.toFixed(0)} s ${d(after.workerd, before.workerd)}/${d(after.gateway, before.gateway)} MiB ${returned ? "returned" : "NOT returned"} [${mark(ok.rss)}]` +
-      ` | ${settled} | load ${load()}\n  observed: ${observed}`,
+      ` | workerd CPU ${cpu.toFixed(1)} s during the attack | ${settled} | load ${load()}\n  observed: ${observed}`,
   );
   return `${attack.n}:${ok.ratio && ok.rss && ok.ssrf ? "met" : `MISSED(${Object.entries(ok).filter(([, v]) => !v).map(([k]) => k).join(",")})`}`;
 }

@@ -34,7 +34,7 @@ import { AUDIT_KIND, DEFAULT_POLICY, applyPolicyOp, effectiveLevel, evaluatePair
 import { REPORT_METHODS, type ReportMethod } from "./lib/session-rpc.js";
 import type { AuditEventInput, ControlPlaneRpc, MetricEvent, PairKey, PairReport, PeerAttempt, PolicySnapshot, RevokeReason, SessionInfo, StreamSessionRpc } from "./lib/session-rpc.js";
 import { all, migrate, one } from "./control-plane/sql.js";
-import { AuditLog, type AuditEntry } from "./control-plane/audit.js";
+import { AuditLog, type AuditEntry, type AuditFilter } from "./control-plane/audit.js";
 import { SessionIndex, type Page, type PairEntry, type PairFilter } from "./control-plane/index-store.js";
 import { Metrics } from "./control-plane/metrics.js";
 
@@ -329,8 +329,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     return out;
   }
 
-  async listAudit(cursor: string | undefined, limit: number, kind?: string): Promise<Page<AuditEntry> | Failure> {
-    return this.#audit.list(cursor, limit, kind) ?? badCursor(cursor ?? "");
+  async listAudit(cursor: string | undefined, limit: number, filter: AuditFilter = {}): Promise<Page<AuditEntry> | Failure> {
+    return this.#audit.list(cursor, limit, filter) ?? badCursor(cursor ?? "");
   }
 
   /** GET /peers/{domain}: what policy says, what is live, and the last attempts each way. */

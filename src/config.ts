@@ -7,6 +7,8 @@ import type { KeyFormula } from "./dialback/keys.js";
 import { DEFAULT_BUDGET, type BudgetLimits } from "./budget/verification-budget.js";
 import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_MAX_NAMESPACE_DECLARATIONS } from "./xml/limits.js";
 import { LOG_LEVELS, parseLogLevel, type LogLevel } from "./log/format.js";
+import { DEFAULT_DOH_URL } from "./resolve/doh.js";
+import { webhookKey } from "./delivery/signature.js";
 
 /** S2S_IDLE_SECONDS default: 10 minutes, like the outbound idle close. */
 export const DEFAULT_IDLE_SECONDS = 600;
@@ -61,12 +63,21 @@ export interface EdgeConfig {
    * undefined: then each hosted domain advertises `wss://<domain>/xmpp-s2s` (issue 10.10).
    */
   publicWebSocketUrl: string | undefined;
+  /**
+   * Issue 12: how outbound S2S connections are made. "direct": connect(); "gateway": through the
+   * gateway's egress WebSocket (GATEWAY_EGRESS_URL); "auto": connect() first, the gateway when TLS
+   * with connect() fails (a certificate connect() cannot accept, which the gateway can judge by
+   * RFC 6125 / RFC 7712 and policy).
+   */
+  egress: { mode: "direct" | "gateway" | "auto"; url: string | undefined };
   /** Deadlines of outbound HTTP calls, so no hung peer of ours can hold a Durable Object (issue 10.5). */
   timeouts: Timeouts;
   /** S2S_IDLE_SECONDS: an inbound stream without traffic for this long is closed (RFC 6120 §4.9.3.4). */
   idleSeconds: number;
   /** METRICS_TOKEN: reads /admin/v1/metrics only. */
   metricsToken: string | undefined;
+  /** DOH_URL, or Cloudflare's DNS JSON API. */
+  dohUrl: string;
   /** LOG_LEVEL: the lowest level of structured log line written (src/log/format.ts). */
   logLevel: LogLevel;
 }
@@ -221,6 +232,24 @@ const httpsUrl = z
 
 const secretString = z.string().min(16, "must be at least 16 characters").optional();
 
+// Standard Webhooks (src/delivery/signature.ts): `whsec_<base64>` is the key's bytes, anything else
+// its UTF-8; either way at least 16 bytes of key. A bad one used to surface only at the first delivery.
+const webhookSecret = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    let bytes: number;
+    try {
+      bytes = webhookKey(v).length;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "the part after whsec_ is not base64" });
+      return v;
+    }
+    if (bytes < 16) ctx.addIssue({ code: "custom", message: `must give a key of at least 16 bytes, got ${bytes}` });
+    return v;
+  });
+
 const formulas = z
   .string()
   .optional()
@@ -286,8 +315,21 @@ const schema = z.object({
   S2S_IDLE_SECONDS: intIn(1, 86_400, DEFAULT_IDLE_SECONDS),
   DOH_URL: httpsUrl,
   DELIVERY_WEBHOOK_URL: httpsUrl,
-  DELIVERY_WEBHOOK_SECRET: secretString,
+  DELIVERY_WEBHOOK_SECRET: webhookSecret,
   LOG_LEVEL: logLevel,
+  S2S_EGRESS: z.enum(["direct", "gateway", "auto"], { message: "must be direct, gateway or auto" }).optional(),
+  GATEWAY_EGRESS_URL: z
+    .string()
+    .optional()
+    .refine((v) => {
+      if (v === undefined) return true;
+      try {
+        const u = new URL(v);
+        return (u.protocol === "ws:" || u.protocol === "wss:") && u.hash === "";
+      } catch {
+        return false;
+      }
+    }, "must be a ws:// or wss:// URL, e.g. wss://gw.example.org/egress"),
 });
 
 /**
@@ -389,7 +431,12 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
     // A [vars] entry named APP, say: it would shadow nothing and deliver nowhere.
     throw new ConfigError("APP", "must be a service binding ([[services]] binding = \"APP\"), not a variable");
   }
+  const egressMode = c.S2S_EGRESS ?? "direct";
+  if (egressMode !== "direct" && !c.GATEWAY_EGRESS_URL) throw new ConfigError("GATEWAY_EGRESS_URL", `is required with S2S_EGRESS=${egressMode}`);
+  if (egressMode !== "direct" && !c.GATEWAY_TOKEN) throw new ConfigError("GATEWAY_TOKEN", `is required with S2S_EGRESS=${egressMode} (the egress WebSocket is authenticated with it)`);
+  if (c.GATEWAY_EGRESS_URL?.startsWith("ws:") && !development) throw new ConfigError("GATEWAY_EGRESS_URL", "must be wss: (ws: only with EDGE_ENV=development)");
   return {
+    egress: { mode: egressMode, url: c.GATEWAY_EGRESS_URL },
     domains: c.EDGE_DOMAINS,
     secret,
     previousSecrets: (c.DIALBACK_SECRETS_PREVIOUS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
@@ -422,6 +469,7 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
     timeouts: { deliveryMs: c.DELIVERY_TIMEOUT_MS, dohMs: c.DOH_TIMEOUT_MS },
     idleSeconds: c.S2S_IDLE_SECONDS,
     metricsToken: c.METRICS_TOKEN,
+    dohUrl: c.DOH_URL?.href ?? DEFAULT_DOH_URL,
     logLevel: c.LOG_LEVEL,
   };
 }

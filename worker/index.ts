@@ -9,6 +9,7 @@ import { s2sRoutes } from "./routes/s2s.js";
 import { wellKnownRoutes } from "./routes/well-known.js";
 import { apiRoutes } from "./routes/api.js";
 import { adminRoutes } from "./routes/admin.js";
+import { consoleRoutes } from "./routes/console.js";
 
 export { StreamSession } from "../durable-objects/stream-session.js";
 export { RemoteDomain } from "../durable-objects/remote-domain.js";
@@ -31,5 +32,6 @@ app.route("/", s2sRoutes);
 app.route("/", wellKnownRoutes);
 app.route("/", apiRoutes);
 app.route("/admin/v1", adminRoutes);
+app.route("/", consoleRoutes);
 
 export default app;

@@ -123,6 +123,8 @@ interface ProcInfo {
   ppid: number;
   comm: string;
   rssKiB: number;
+  /** utime + stime, in clock ticks (/proc/<pid>/stat fields 14-15). */
+  cpuTicks: number;
 }
 
 function processes(): Map<number, ProcInfo> {
@@ -134,7 +136,9 @@ function processes(): Map<number, ProcInfo> {
       const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? 0);
       const comm = /^Name:\s+(.*)$/m.exec(status)?.[1] ?? "";
       const rssKiB = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-      out.set(Number(d), { ppid, comm, rssKiB });
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(Number(d), { ppid, comm, rssKiB, cpuTicks: Number(f[11]) + Number(f[12]) });
     } catch {
       /* exited meanwhile */
     }
@@ -152,4 +156,16 @@ export function treeRssMiB(root: number, comm?: RegExp): number {
     if (inTree && (!comm || comm.test(p.comm))) kib += p.rssKiB;
   }
   return kib / 1024;
+}
+
+/** CPU seconds (user + system) used so far by every process under `root` whose name matches `comm`. */
+export function treeCpuSeconds(root: number, comm?: RegExp): number {
+  const procs = processes();
+  let ticks = 0;
+  for (const [pid, p] of procs) {
+    let inTree = false;
+    for (let q: number | undefined = pid; q && q > 1; q = procs.get(q)?.ppid) if (q === root) inTree = true;
+    if (inTree && (!comm || comm.test(p.comm))) ticks += p.cpuTicks;
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
 }

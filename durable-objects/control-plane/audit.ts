@@ -15,6 +15,14 @@ export interface AuditEntry {
   detail: string | null;
 }
 
+export interface AuditFilter {
+  kind?: string;
+  domain?: string;
+  /** ms since epoch */
+  since?: number;
+  until?: number;
+}
+
 /** Rows kept; older ones are pruned in batches. */
 const KEEP = 100_000;
 
@@ -34,17 +42,25 @@ export class AuditLog {
     if (seq % 1000 === 0) this.sql.exec("DELETE FROM audit WHERE seq <= ?", seq - KEEP);
   }
 
-  /** Newest first; the cursor is the last seq seen. Undefined for a cursor we did not issue. */
-  list(cursor: string | undefined, limit: number, kind?: string): { items: AuditEntry[]; nextCursor: string | null } | undefined {
+  /**
+   * Newest first; the cursor is the last seq seen. Undefined for a cursor we did not issue. Filters:
+   * `kind` exactly; `domain` anywhere in the subject or detail (subjects name pairs as
+   * "local<-remote", "local<->remote", or a session id); `since`/`until` in ms since epoch, inclusive.
+   */
+  list(cursor: string | undefined, limit: number, filter: AuditFilter = {}): { items: AuditEntry[]; nextCursor: string | null } | undefined {
     let before = Number.MAX_SAFE_INTEGER;
     if (cursor !== undefined) {
       const k = decodeCursor(cursor, 1);
       if (!k || typeof k[0] !== "number") return undefined;
       before = k[0];
     }
-    const rows = kind
-      ? all(this.sql, "SELECT * FROM audit WHERE seq < ? AND kind = ? ORDER BY seq DESC LIMIT ?", before, kind, limit + 1)
-      : all(this.sql, "SELECT * FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?", before, limit + 1);
+    const where = ["seq < ?"];
+    const args: (string | number)[] = [before];
+    if (filter.kind) where.push("kind = ?"), args.push(filter.kind);
+    if (filter.domain) where.push("(instr(subject, ?) > 0 OR instr(detail, ?) > 0)"), args.push(filter.domain, filter.domain);
+    if (filter.since !== undefined) where.push("at >= ?"), args.push(filter.since);
+    if (filter.until !== undefined) where.push("at <= ?"), args.push(filter.until);
+    const rows = all(this.sql, `SELECT * FROM audit WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?`, ...args, limit + 1);
     const items = rows.slice(0, limit).map((r) => ({
       seq: Number(r.seq),
       at: iso(r.at),

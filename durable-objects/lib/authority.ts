@@ -4,7 +4,6 @@
 // isolate for a minute (bounded), so a burst of claims for one domain costs one DoH round.
 
 import type { EdgeConfig } from "../../src/config.js";
-import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
 import { FailedTargets, resolvePeer, type Target } from "../../src/resolve/resolver.js";
 import type { Domain } from "../../src/types.js";
 import type { Env } from "../env.js";
@@ -31,7 +30,7 @@ export async function locateAuthority(env: Env, config: EdgeConfig, domain: Doma
   const r = await resolvePeer(domain, {
     staticRoutes: config.staticRoutes,
     fetch: dohFetch(config.timeouts.dohMs),
-    dohUrl: env.DOH_URL ?? DEFAULT_DOH_URL,
+    dohUrl: config.dohUrl,
     random: () => 0,
     now,
   });

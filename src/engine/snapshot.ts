@@ -28,8 +28,13 @@ export interface StreamFacts<Id extends string = string, Dom extends string = st
   offeredTls: boolean;
   /** Receiving role: we offered XEP-0288 bidi on this stream. */
   offeredBidi: boolean;
-  /** Receiving role: SASL EXTERNAL (src/stream/sasl.ts) not offered, offered, or done. */
-  sasl: "none" | "offered" | "done";
+  /**
+   * SASL EXTERNAL. Receiving role (src/stream/sasl.ts): not offered, offered, or done. Initiating
+   * role (src/stream/sasl-initiator.ts): none, requested (auth sent), done, or failed (dialback).
+   */
+  sasl: "none" | "offered" | "done" | "requested" | "failed";
+  /** Names of the client certificate we presented on this connection (XEP-0178 as initiator). */
+  localNames: string[] | undefined;
   /** SASL <failure/>s sent on this stream (RFC 6120 §6.4.5 caps the retries). */
   saslFailures: number;
   /** XEP-0220 §3.2 / XEP-0288 §2.2: the peer handles dialback errors. */
@@ -41,6 +46,10 @@ export interface StreamFacts<Id extends string = string, Dom extends string = st
   negotiationDeadline: number | undefined;
   /** Inbound pairs whose verification failed on this stream (capped by maxFailedPairsPerStream). */
   failedPairs: number;
+  /** Inbound pair claims refused on this stream (dialback errors and type='invalid'). */
+  refusedClaims: number;
+  /** When a receiving stream with refused claims and no pair left is closed (src/stream/unpaired.ts). */
+  unpairedDeadline: number | undefined;
 }
 
 /** The keys of StreamFacts, for copying them between a live stream and a snapshot. */
@@ -58,12 +67,15 @@ export const STREAM_FACTS = [
   "offeredBidi",
   "sasl",
   "saslFailures",
+  "localNames",
   "peerDialbackErrors",
   "bidi",
   "scope",
   "nextHandle",
   "negotiationDeadline",
   "failedPairs",
+  "refusedClaims",
+  "unpairedDeadline",
 ] as const satisfies readonly (keyof StreamFacts)[];
 
 // Compile-time check that STREAM_FACTS names every field (a new fact must be snapshotted too).

@@ -19,9 +19,14 @@ export interface StreamTimeouts {
   dialback: number;
   /** A db:verify sent to an Authoritative Server must be answered within this many ms. */
   verify: number;
+  /**
+   * A receiving stream whose every pair claim was refused and that holds no pair is closed after
+   * this many ms (./unpaired.ts, issue 10 item 3).
+   */
+  unpaired: number;
 }
 
-export const DEFAULT_TIMEOUTS: StreamTimeouts = { negotiation: 60_000, dialback: 90_000, verify: 60_000 };
+export const DEFAULT_TIMEOUTS: StreamTimeouts = { negotiation: 60_000, dialback: 90_000, verify: 60_000, unpaired: 10_000 };
 
 /** A key check in flight for a db:verify we answer (authoritative role). */
 export interface KeyCheck {
@@ -80,12 +85,15 @@ export function newCtx(fixed: Pick<Ctx, "role" | "policy" | "transport" | "timeo
     offeredBidi: false,
     sasl: "none",
     saslFailures: 0,
+    localNames: fixed.transport.localNames,
     peerDialbackErrors: false,
     bidi: false,
     scope: {},
     nextHandle: 1,
     negotiationDeadline: undefined,
     failedPairs: 0,
+    refusedClaims: 0,
+    unpairedDeadline: undefined,
     inbound: new InboundPairs(),
     inByHandle: new Map(),
     outbound: new OutboundPairs(),
@@ -165,6 +173,7 @@ export function pairState(
   state: PairStateName,
   extra: { condition?: DialbackCondition; level?: FederationLevel; via?: "sasl-external" } = {},
 ): void {
+  if (direction === "inbound" && (state === "error" || state === "invalid")) c.refusedClaims++;
   emit(c, { type: "pair-state", local, remote, direction, state, ...extra });
 }
 

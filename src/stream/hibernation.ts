@@ -43,6 +43,7 @@ export function restoreInto(c: Ctx, snap: StreamSnapshot): void {
   c.sasl ??= "none";
   c.saslFailures ??= 0;
   c.failedPairs ??= 0;
+  c.refusedClaims ??= 0;
 
   // Deadline queues must be filled in deadline order.
   const inPending: { key: string; handle: number; deadline: number; dbKey: string | undefined }[] = [];

@@ -95,6 +95,7 @@ export function refuseInbound(
   if (c.peerDialbackErrors) {
     send(c, dbResult({ from: target, to: sender, type: "error", condition }));
     if (report) pairState(c, "inbound", target, sender, "error", { condition });
+    else c.refusedClaims++;
   } else {
     if (report) pairState(c, "inbound", target, sender, "error", { condition });
     fail(c, new StreamError(legacy));

@@ -18,11 +18,13 @@ import type { StreamSnapshot } from "../engine/snapshot.js";
 import { namespaceOf, readDialback, splitName, type DialbackElement } from "../dialback/elements.js";
 import { NS_BIDI, NS_DIALBACK, NS_SASL, NS_SERVER, NS_STREAM, NS_TLS } from "../xml/namespaces.js";
 import { onSasl } from "./sasl.js";
+import { onSaslResponse } from "./sasl-initiator.js";
 import { pairKey, splitPairKey } from "../dialback/pairs.js";
 import { audit, DEFAULT_TIMEOUTS, newCtx, pairCount, sendClose, type Ctx, type StreamTimeouts } from "./context.js";
 import { fail, finish } from "./ending.js";
 import { inboundChanges, snapshot, restoreInto } from "./hibernation.js";
-import { onBidiRequest, onFeatures, onHeader, onPeerStreamError, onTls, onTlsEstablished, start } from "./negotiation.js";
+import { settleUnpaired } from "./unpaired.js";
+import { onBidiRequest, onFeatures, onHeader, onPeerStreamError, onTls, onTlsEstablished, open, start } from "./negotiation.js";
 import { authenticate, keyGenerated, onResultResponse, revoke, sendStanza } from "./originating.js";
 import { onResultRequest, onStanza, verifyResult } from "./receiving.js";
 import { nextDeadline, onTimeout } from "./timers.js";
@@ -187,6 +189,7 @@ export class S2SStream {
   /** Withdraw a pair (e.g. policy changed): both directions; later stanzas on it are refused. */
   revoke(local: Domain, remote: Domain, now: number): void {
     revoke(this.#c, local, remote, now);
+    settleUnpaired(this.#c, now);
   }
   /** End the stream: with a stream error when `condition` is given (RFC 6120 §4.9), else cleanly. */
   close(_now: number, condition?: StreamErrorCondition, text?: string): void {
@@ -205,6 +208,11 @@ export class S2SStream {
 
   /** One top-level element from the peer: dispatched by namespace and name. */
   handleElement(el: Element, now: number): void {
+    this.#element(el, now);
+    settleUnpaired(this.#c, now);
+  }
+
+  #element(el: Element, now: number): void {
     const c = this.#c;
     const phase = c.phase.name;
     if (phase === "closed") return;
@@ -216,6 +224,8 @@ export class S2SStream {
     if (ns === NS_STREAM && local === "error") return onPeerStreamError(c, el);
     if (ns === NS_STREAM && local === "features") return onFeatures(c, el, now);
     if (ns === NS_TLS) return onTls(c, local);
+    // XEP-0178 as initiator: the answer to our <auth/> comes before the stream is open.
+    if (ns === NS_SASL && c.role === "initiating" && c.sasl === "requested") return onSaslResponse(c, local, now, () => open(c, now));
     if (phase !== "open") {
       return fail(c, new StreamError("not-authorized", `<${el.name}/> before stream negotiation finished`));
     }
@@ -273,6 +283,7 @@ export class S2SStream {
   /** Answer to a `verify` action (receiving role, XEP-0220 §2.1.2 step 3 -> step 4). */
   handleVerifyResult(handle: number, outcome: VerifyOutcome, now: number): void {
     verifyResult(this.#c, handle, outcome, now);
+    settleUnpaired(this.#c, now);
   }
 
   /** Result of a `key`/"generate" action (originating role). */
@@ -288,6 +299,7 @@ export class S2SStream {
   /** Call at (or after) `pollTimeout()`. */
   handleTimeout(now: number): void {
     onTimeout(this.#c, now);
+    settleUnpaired(this.#c, now);
   }
 
   // ---------------------------------------------------------------- hibernation

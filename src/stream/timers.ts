@@ -7,6 +7,7 @@ import { fail } from "./ending.js";
 import { failOutbound } from "./originating.js";
 import { verifyResult } from "./receiving.js";
 import { dropVerify } from "./outstanding-verifies.js";
+import { unpairedTimeout } from "./unpaired.js";
 import type { Phase } from "./phase.js";
 
 /** The next deadline (ms) at which `handleTimeout` must be called, or undefined. */
@@ -19,6 +20,7 @@ export function nextDeadline(c: Ctx): number | undefined {
   consider(c.inDeadlines.peek((h, at) => inLive(c, h, at)));
   consider(c.outDeadlines.peek((k, at) => outLive(c, k, at)));
   consider(c.verifyDeadlines.peek((h) => c.verifyByHandle.has(h)));
+  consider(c.unpairedDeadline);
   return next;
 }
 /** Call at (or after) `pollTimeout()`. */
@@ -41,6 +43,7 @@ export function onTimeout(c: Ctx, now: number): void {
     dropVerify(c, v);
     emit(c, { type: "verify-result", handle: h, from: v.from, to: v.to, id: v.id, outcome: { type: "error", condition: "remote-server-timeout" } });
   }
+  unpairedTimeout(c, now);
 }
 export function inLive(c: Ctx, handle: number, at: number): boolean {
   const key = c.inByHandle.get(handle);

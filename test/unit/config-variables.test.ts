@@ -85,11 +85,23 @@ describe("the other variables through the same schema", () => {
     }
   });
 
-  it("DELIVERY_WEBHOOK_SECRET: at least 16 characters, and only with DELIVERY_WEBHOOK_URL", async () => {
+  it("DELIVERY_WEBHOOK_SECRET: a key of at least 16 bytes, and only with DELIVERY_WEBHOOK_URL", async () => {
     const url = "https://app.example/hook";
-    expect((await err({ DELIVERY_WEBHOOK_URL: url, DELIVERY_WEBHOOK_SECRET: "short" })).message).toBe("DELIVERY_WEBHOOK_SECRET: must be at least 16 characters");
+    expect((await err({ DELIVERY_WEBHOOK_URL: url, DELIVERY_WEBHOOK_SECRET: "short" })).message).toBe("DELIVERY_WEBHOOK_SECRET: must give a key of at least 16 bytes, got 5");
     expect((await err({ DELIVERY_WEBHOOK_SECRET: "0123456789abcdef0" })).message).toMatch(/^DELIVERY_WEBHOOK_SECRET: is set but DELIVERY_WEBHOOK_URL is not/);
     await loadConfig({ ...base, DELIVERY_WEBHOOK_URL: url, DELIVERY_WEBHOOK_SECRET: "0123456789abcdef0" });
+  });
+
+  it("DELIVERY_WEBHOOK_SECRET in the Standard Webhooks form: whsec_ + base64 of at least 16 bytes", async () => {
+    const url = "https://app.example/hook";
+    expect((await err({ DELIVERY_WEBHOOK_URL: url, DELIVERY_WEBHOOK_SECRET: "whsec_not*base64*at*all" })).message).toBe("DELIVERY_WEBHOOK_SECRET: the part after whsec_ is not base64");
+    expect((await err({ DELIVERY_WEBHOOK_URL: url, DELIVERY_WEBHOOK_SECRET: "whsec_c2hvcnRrZXk=" })).message).toBe("DELIVERY_WEBHOOK_SECRET: must give a key of at least 16 bytes, got 8");
+    await loadConfig({ ...base, DELIVERY_WEBHOOK_URL: url, DELIVERY_WEBHOOK_SECRET: `whsec_${btoa("k".repeat(24))}` });
+  });
+
+  it("DOH_URL is what the resolver uses, Cloudflare's by default", async () => {
+    expect((await loadConfig(base)).dohUrl).toBe("https://cloudflare-dns.com/dns-query");
+    expect((await loadConfig({ ...base, DOH_URL: " https://dns.example/dns-query " })).dohUrl).toBe("https://dns.example/dns-query");
   });
 
   it("EDGE_ENV: production or development only", async () => {

@@ -153,12 +153,27 @@ stateRoutes.openapi(
     path: "/audit",
     security,
     summary: "Audit log, newest first: policy changes, revocations, closes, spoofing attempts",
-    request: { query: z.object({ kind: z.string().max(64).optional(), cursor: Cursor, limit: Limit }) },
+    request: {
+      query: z.object({
+        kind: z.string().max(64).optional(),
+        domain: z.string().max(256).optional().describe("entries whose subject or detail names this domain"),
+        since: z.iso.datetime({ offset: true }).optional().describe("entries at or after this time (RFC 3339)"),
+        until: z.iso.datetime({ offset: true }).optional().describe("entries at or before this time (RFC 3339)"),
+        cursor: Cursor,
+        limit: Limit,
+      }),
+    },
     responses: { 200: json(AuditPage, "one page"), ...unauthorized, ...invalid },
   }),
   async (c) => {
     const q = c.req.valid("query");
-    return c.json(orThrow(await controlPlane(c.env).listAudit(q.cursor, q.limit, q.kind)), 200);
+    const filter = {
+      kind: q.kind,
+      domain: q.domain === undefined ? undefined : domainParam(q.domain, "domain"),
+      since: q.since === undefined ? undefined : Date.parse(q.since),
+      until: q.until === undefined ? undefined : Date.parse(q.until),
+    };
+    return c.json(orThrow(await controlPlane(c.env).listAudit(q.cursor, q.limit, filter)), 200);
   },
 );
 
