@@ -22,6 +22,9 @@ export interface EnvVars {
   GATEWAY_TOKEN?: string;
   /** `domain=host:port,...` used instead of DNS for those domains. */
   S2S_STATIC_ROUTES?: string;
+  /** Issue 12: direct (default), gateway or auto; and the gateway egress endpoint (ws:// or wss://). */
+  S2S_EGRESS?: string;
+  GATEWAY_EGRESS_URL?: string;
   /** Accepted key formulas: `xep0185` (default), `originating-first` (MongooseIM). */
   DIALBACK_KEY_FORMULAS?: string;
   MAX_STANZA_BYTES?: string;

@@ -13,10 +13,12 @@ mkdirSync(out, { recursive: true });
 const WIDTHS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } } as const;
 const PAGES = ["overview", "peers", "policy", "audit", "check"] as const;
 
-const stack = await startConsoleStack({ name: "screenshots", port: process.env.CONSOLE_EDGE_PORT ? Number(process.env.CONSOLE_EDGE_PORT) : undefined });
+const port = process.env.CONSOLE_EDGE_PORT ? Number(process.env.CONSOLE_EDGE_PORT) : undefined;
+const stack = await startConsoleStack({ name: "screenshots", port, gatewayPort: port ? port + 1 : undefined });
 const browser = await launchBrowser();
 try {
   await stack.inbound();
+  await stack.inboundGateway();
   await stack.outbound();
   await stack.spoof();
   await stack.admin(`/admin/v1/policy/domains/${encodeURIComponent("*.blocked.example")}`, {
@@ -41,6 +43,7 @@ try {
       }
       if (name === "audit") await page.waitForSelector("tr[data-kind]");
       if (name === "policy") await page.waitForSelector("#policy-form");
+      if (name === "check") await page.waitForSelector(".findings, .error", { timeout: 60_000 });
       await new Promise((r) => setTimeout(r, 300));
       const file = join(out, `${name}-${label}.png`);
       await page.screenshot({ path: file, fullPage: true });

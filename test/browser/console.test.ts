@@ -15,7 +15,8 @@ const urls: string[] = [];
 const logs: string[] = [];
 
 beforeAll(async () => {
-  stack = await startConsoleStack({ port: process.env.CONSOLE_EDGE_PORT ? Number(process.env.CONSOLE_EDGE_PORT) : undefined });
+  const port = process.env.CONSOLE_EDGE_PORT ? Number(process.env.CONSOLE_EDGE_PORT) : undefined;
+  stack = await startConsoleStack({ port, gatewayPort: port ? port + 1 : undefined });
   browser = await launchBrowser();
   await stack.inbound();
   await stack.outbound();
@@ -100,6 +101,19 @@ describe("live state", () => {
     expect(row).toContain(PEER_DOMAIN);
     expect(row).toContain("inbound");
     expect(row).toContain("WebSocket");
+
+    // And one through the TCP ingress gateway.
+    const seen = new Set([...before, fresh]);
+    await stack.inboundGateway();
+    const viaGateway = await (async () => {
+      for (;;) {
+        const s = (await sessions()).find((x) => x.direction === "inbound" && !seen.has(x.id));
+        if (s) return s.id;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    await page.waitForSelector(`[data-session="${viaGateway}"]`, { timeout: 15_000 });
+    expect(await text(page, `[data-session="${viaGateway}"]`)).toContain("gateway (TCP)");
     await page.close();
   });
 
@@ -116,6 +130,21 @@ describe("live state", () => {
     await closed; // the peer's WebSocket ends: the stream has no pair left
     expect(["closed", "refused"]).toContain(job.state);
     await page.waitForFunction((d) => !document.querySelector(`[data-domain="${d}"] tr[data-pair]`), { timeout: 20_000 }, PEER_DOMAIN);
+    expect((await sessions()).filter((s) => s.peer === PEER_DOMAIN)).toEqual([]);
+    await page.close();
+  });
+
+  it("closes every stream with a peer from its card, and the peer's streams end", async () => {
+    const { ws } = await stack.inbound();
+    await stack.outbound();
+    const page = await signedIn("peers");
+    await page.waitForSelector(`[data-domain="${PEER_DOMAIN}"] tr[data-pair]`);
+    const closed = new Promise<void>((r) => ws.once("close", () => r()));
+    page.once("dialog", (d) => d.accept());
+    await page.click(`[data-domain="${PEER_DOMAIN}"] [data-key="close-${PEER_DOMAIN}"]`);
+    await page.waitForFunction(() => /Close streams with .*: done\. \d+ closed/.test(document.querySelector(".action-status")?.textContent ?? ""), { timeout: 20_000 });
+    await closed;
+    await page.waitForFunction((d) => !document.querySelector(`[data-domain="${d}"]`), { timeout: 20_000 }, PEER_DOMAIN);
     expect((await sessions()).filter((s) => s.peer === PEER_DOMAIN)).toEqual([]);
     await page.close();
   });
@@ -329,7 +358,8 @@ describe("accessibility and keyboard", () => {
     const found: Record<string, unknown> = {};
     for (const viewport of [{ width: 1280, height: 900 }, { width: 390, height: 844 }]) {
       await page.setViewport(viewport);
-      for (const hash of ["overview", "peers", "policy", "audit"]) {
+      const check = !(await page.$eval("#nav-check", (e) => (e as HTMLElement).hidden));
+      for (const hash of ["overview", "peers", "policy", "audit", ...(check ? ["check"] : [])]) {
         await page.goto(`${stack.url}/admin/#${hash}`);
         await page.waitForSelector("#page-title");
         await new Promise((r) => setTimeout(r, 1500));

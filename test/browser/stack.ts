@@ -11,6 +11,8 @@ import { join } from "node:path";
 import type WebSocket from "ws";
 import { selfSignedFor } from "../../gateway/dev-cert.js";
 import { startEdge } from "../../scripts/interop/lib/edge.mjs";
+import { startGatewayProcess } from "../../scripts/interop/lib/gateway.mjs";
+import { freePort } from "../../scripts/interop/lib/ports.mjs";
 import { ROOT } from "../../scripts/interop/lib/paths.mjs";
 import { startHarness, type RunningHarness } from "../harness/server.js";
 import type { Job } from "../harness/peer.js";
@@ -28,6 +30,8 @@ export interface ConsoleStack {
   admin(path: string, init?: RequestInit): Promise<Response>;
   /** peer.test opens a stream to edge.test over WebSocket and dialback verifies it; resolves once accepted. */
   inbound(): Promise<{ job: Job; ws: WebSocket }>;
+  /** peer.test opens a stream over TCP through the ingress gateway (plaintext allowed); resolves once accepted. */
+  inboundGateway(): Promise<Job>;
   /** An API stanza edge.test -> peer.test: the edge dials peer.test; resolves when the stanza arrived. */
   outbound(): Promise<void>;
   /** A db:result for peer.test with a forged key: the authority says invalid (audit: spoofing-attempt). */
@@ -47,8 +51,8 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
   }
 }
 
-/** `port`: the edge's HTTP port (CONSOLE_EDGE_PORT, else a free one). */
-export async function startConsoleStack(opts: { port?: number; name?: string } = {}): Promise<ConsoleStack> {
+/** `port`: the edge's HTTP port, `gatewayPort` the gateway's STARTTLS port (+1: direct TLS); else free ones. */
+export async function startConsoleStack(opts: { port?: number; gatewayPort?: number; name?: string } = {}): Promise<ConsoleStack> {
   const dir = join(ROOT, ".console", `${opts.name ?? "browser"}-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -65,7 +69,10 @@ export async function startConsoleStack(opts: { port?: number; name?: string } =
     // Not used for TLS here (the harness offers no STARTTLS); startEdge wants a CA file.
     const cert = await selfSignedFor([EDGE_DOMAIN]);
     const caFile = join(dir, "ca.pem");
+    const keyFile = join(dir, "key.pem");
     writeFileSync(caFile, cert.cert);
+    writeFileSync(keyFile, cert.key);
+    const gatewayToken = hex();
     const adminToken = hex();
     const appToken = hex();
     const edge = await startEdge({
@@ -79,13 +86,21 @@ export async function startConsoleStack(opts: { port?: number; name?: string } =
         DIALBACK_SECRET: hex(),
         ADMIN_TOKEN: adminToken,
         APP_TOKEN: appToken,
-        GATEWAY_TOKEN: hex(),
+        GATEWAY_TOKEN: gatewayToken,
         S2S_STATIC_ROUTES: `${PEER_DOMAIN}=127.0.0.1:${harness.ports.s2s}`,
         DOH_URL: `http://127.0.0.1:${harness.ports.control}/dns-query`,
       },
     });
     stops.push(() => edge.stop());
     const wsUrl = edge.url.replace(/^http/, "ws") + "/xmpp-s2s";
+    const gatewayPort = opts.gatewayPort ?? (await freePort("127.0.0.1"));
+    const gateway = await startGatewayProcess({
+      dir, ip: "127.0.0.1", edgeUrl: wsUrl, token: gatewayToken, domains: [EDGE_DOMAIN],
+      cert: { cert: caFile, key: keyFile, ca: caFile }, requireTls: false,
+      ports: { starttls: gatewayPort, directTls: opts.gatewayPort ? opts.gatewayPort + 1 : await freePort("127.0.0.1") },
+      env: { GATEWAY_LOG_LEVEL: "warn" },
+    });
+    stops.push(() => gateway.stop());
     const admin = (path: string, init: RequestInit = {}) =>
       fetch(edge.url + path, { ...init, headers: { authorization: `Bearer ${adminToken}`, ...(init.headers as Record<string, string>) } });
     const sockets: WebSocket[] = [];
@@ -107,6 +122,13 @@ export async function startConsoleStack(opts: { port?: number; name?: string } =
         const r = await originate();
         if (r.job.state !== "ready" && r.job.state !== "sent") throw new Error(`inbound stream not accepted: ${JSON.stringify(r.job)}`);
         return r;
+      },
+      async inboundGateway() {
+        const job = peer.addJob({ kind: "originate", from: PEER_DOMAIN, to: EDGE_DOMAIN });
+        peer.dialTcp(job, "127.0.0.1", gatewayPort);
+        await until(`the gateway job to reach an end (${job.state})`, () => ["ready", "sent", "refused", "closed"].includes(job.state) || undefined);
+        if (job.state !== "ready" && job.state !== "sent") throw new Error(`inbound stream through the gateway not accepted: ${JSON.stringify(job)}`);
+        return job;
       },
       async outbound() {
         const before = peer.inbox.length;

@@ -44,6 +44,18 @@ describe("configuration", () => {
     expect((await err({ ...base, DELIVERY_COMMIT_WINDOW_MS: "soon" })).message).toMatch(/^DELIVERY_COMMIT_WINDOW_MS: /);
   });
 
+  it("S2S_EGRESS: direct by default; gateway and auto need GATEWAY_EGRESS_URL and GATEWAY_TOKEN; wss only in production (issue 12)", async () => {
+    expect((await loadConfig(base)).egress).toEqual({ mode: "direct", url: undefined });
+    const token = { GATEWAY_TOKEN: "a-gateway-token-0123" };
+    expect((await loadConfig({ ...base, ...token, S2S_EGRESS: "auto", GATEWAY_EGRESS_URL: "wss://gw.example.org/egress" })).egress)
+      .toEqual({ mode: "auto", url: "wss://gw.example.org/egress" });
+    expect((await err({ ...base, ...token, S2S_EGRESS: "gateway" })).variable).toBe("GATEWAY_EGRESS_URL");
+    expect((await err({ ...base, S2S_EGRESS: "gateway", GATEWAY_EGRESS_URL: "wss://gw.example.org/egress" })).variable).toBe("GATEWAY_TOKEN");
+    expect((await err({ ...base, S2S_EGRESS: "sometimes" })).message).toMatch(/^S2S_EGRESS: must be direct, gateway or auto/);
+    expect((await err({ ...base, ...token, S2S_EGRESS: "gateway", GATEWAY_EGRESS_URL: "https://gw.example.org" })).variable).toBe("GATEWAY_EGRESS_URL");
+    expect((await err({ ...base, ...token, S2S_EGRESS: "gateway", GATEWAY_EGRESS_URL: "ws://gw.example.org/egress" })).message).toMatch(/must be wss:/);
+  });
+
   it("parses static routes and previous secrets", async () => {
     const c = await loadConfig({
       ...base,

@@ -45,6 +45,31 @@ export function specifiers(code: string): string[] {
   return found;
 }
 
+/**
+ * Files wrangler bundles as data, not code: the globs of wrangler.toml's `[[rules]]` of type Text,
+ * Data or CompiledWasm (e.g. the admin console's sources, served as text). Importing one is reading
+ * a string, so it is outside the layering.
+ */
+function dataGlobs(): RegExp[] {
+  const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  const out: RegExp[] = [];
+  for (const rule of toml.split(/^\[\[rules\]\]\s*$/m).slice(1)) {
+    const body = rule.split(/^\[/m)[0]!;
+    if (!/^type\s*=\s*"(Text|Data|CompiledWasm)"/m.test(body)) continue;
+    const globs = /^globs\s*=\s*\[([^\]]*)\]/m.exec(body)?.[1] ?? "";
+    for (const g of globs.matchAll(/"([^"]+)"/g)) {
+      const re = g[1]!
+        .split("**/")
+        .map((part) => part.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]"))
+        .join("(?:.*/)?");
+      out.push(new RegExp(`^${re}$`));
+    }
+  }
+  return out;
+}
+const DATA = dataGlobs();
+const isData = (file: string) => DATA.some((re) => re.test(relative(ROOT, file).split(/[\\/]/).join("/")));
+
 const layerOf = (file: string): Layer | undefined => LAYERS.find((l) => relative(ROOT, file).split(/[\\/]/)[0] === l);
 
 /** `./x.js` written for `./x.ts` (TypeScript's ESM convention) resolved to the file on disk. */
@@ -66,7 +91,8 @@ function graph(): Map<string, string[]> {
     for (const file of sourceFiles(join(ROOT, layer))) {
       const deps = specifiers(readFileSync(file, "utf8"))
         .filter((s) => s.startsWith("."))
-        .map((s) => resolveRelative(file, s));
+        .map((s) => resolveRelative(file, s))
+        .filter((d) => !isData(d));
       g.set(file, deps);
     }
   }
@@ -136,6 +162,13 @@ describe("import layering: src/ <- durable-objects/ <- worker/, gateway/ <- src/
 
   it("there is no import cycle", () => {
     expect(cycles(g)).toEqual([]);
+  });
+
+  it("files wrangler.toml bundles as text (the console's sources) are data, not a layer; code is not", () => {
+    expect(isData(join(ROOT, "console", "main.console.js"))).toBe(true);
+    expect(isData(join(ROOT, "console", "index.html"))).toBe(true);
+    expect(isData(join(ROOT, "worker", "index.ts"))).toBe(false);
+    expect(isData(join(ROOT, "durable-objects", "env.ts"))).toBe(false);
   });
 
   it("the checks catch what they are for: a wrong-way import and a two-module cycle", () => {
