@@ -22,6 +22,9 @@ export interface EnvVars {
   GATEWAY_TOKEN?: string;
   /** `domain=host:port,...` used instead of DNS for those domains. */
   S2S_STATIC_ROUTES?: string;
+  /** Issue 12: direct (default), gateway or auto; and the gateway egress endpoint (ws:// or wss://). */
+  S2S_EGRESS?: string;
+  GATEWAY_EGRESS_URL?: string;
   /** Accepted key formulas: `xep0185` (default), `originating-first` (MongooseIM). */
   DIALBACK_KEY_FORMULAS?: string;
   MAX_STANZA_BYTES?: string;
@@ -31,6 +34,8 @@ export interface EnvVars {
   MAX_NAMESPACE_DECLARATIONS?: string;
   MAX_PENDING_DIALBACK?: string;
   MAX_FAILED_PAIRS?: string;
+  /** Unauthenticated direct WebSocket streams per client address (default 256); more get HTTP 429. */
+  MAX_UNAUTHENTICATED_STREAMS_PER_IP?: string;
   MAX_BIDI_ROUTES_PER_DOMAIN?: string;
   /** Seconds without traffic from the peer before an inbound stream is closed (default 600). */
   S2S_IDLE_SECONDS?: string;

@@ -12,6 +12,8 @@ export interface GatewayConfig {
   starttlsPort: number | null;
   /** XEP-0368 direct TLS port (null = off, 0 = any free port). */
   directTlsPort: number | null;
+  /** Issue 12: the egress WebSocket port the edge dials out through (null = off, the default). */
+  egressPort: number | null;
   /** The edge's WebSocket S2S endpoint, e.g. wss://xmpp.example.org/xmpp-s2s. */
   edgeUrl: string;
   /** Shared with the edge (its GATEWAY_TOKEN): makes the edge believe our connection header. */
@@ -120,6 +122,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     host: env.GATEWAY_HOST ?? "127.0.0.1",
     starttlsPort: env.GATEWAY_STARTTLS_PORT === "off" ? null : int(env, "GATEWAY_STARTTLS_PORT", 5269, 0, 65535),
     directTlsPort: env.GATEWAY_DIRECT_TLS_PORT === "off" ? null : int(env, "GATEWAY_DIRECT_TLS_PORT", 5270, 0, 65535),
+    egressPort: (env.GATEWAY_EGRESS_PORT ?? "off") === "off" ? null : int(env, "GATEWAY_EGRESS_PORT", 5271, 0, 65535),
     edgeUrl,
     token,
     cert: pem(env, "GATEWAY_CERT", true)!,

@@ -9,12 +9,13 @@ import { streamClose, streamHeader } from "../src/xml/index.js";
 import { Admission, type Refusal } from "./admission.js";
 import type { GatewayConfig } from "./config.js";
 import { GatewayConnection, type ListenerKind } from "./connection.js";
+import { startEgress } from "./egress.js";
 import type { Logger } from "./log.js";
 import { tls13TicketsSent } from "./tls-tickets.js";
 
 export interface Gateway {
   /** Bound addresses, e.g. { starttls: 5269, directTls: 5270 } (the real ports when 0 was asked). */
-  ports: { starttls?: number; directTls?: number };
+  ports: { starttls?: number; directTls?: number; egress?: number };
   /** Connections open now, counted from the raw TCP accept (TLS handshakes included). */
   connections(): number;
   /** Refused connections so far, by cap. */
@@ -164,6 +165,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     servers.push(srv);
     return listen(srv, port);
   };
+  // Issue 12: the edge's outbound connections, when GATEWAY_EGRESS_PORT is set (egress.ts).
+  const egress = config.egressPort !== null ? await startEgress(config, log, config.egressPort) : undefined;
+  if (egress) ports.egress = egress.port;
   // TLS 1.3 session tickets break jabberd2 2.7 (gateway/tls-tickets.ts): say whether peers get any.
   const tls13Tickets = await tls13TicketsSent(tlsOptions);
   if (config.starttlsPort !== null) ports.starttls = await listenOn(config.starttlsPort, "starttls");
@@ -188,6 +192,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       if (closing) return;
       closing = true;
       admission.close();
+      await egress?.close();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))).concat(
         new Promise<void>((resolve) => {
           if (admission.total === 0) return resolve();

@@ -33,6 +33,8 @@ export interface Limits {
   maxFailedPairs: number;
   /** XEP-0288 routes (verified inbound bidi streams) a RemoteDomain keeps for its domain. */
   maxBidiRoutesPerDomain: number;
+  /** Unauthenticated direct WebSocket streams from one client address (IPv4, IPv6 /64) at once. */
+  maxUnauthenticatedPerIp: number;
 }
 
 export interface EdgeConfig {
@@ -63,6 +65,13 @@ export interface EdgeConfig {
    * undefined: then each hosted domain advertises `wss://<domain>/xmpp-s2s` (issue 10.10).
    */
   publicWebSocketUrl: string | undefined;
+  /**
+   * Issue 12: how outbound S2S connections are made. "direct": connect(); "gateway": through the
+   * gateway's egress WebSocket (GATEWAY_EGRESS_URL); "auto": connect() first, the gateway when TLS
+   * with connect() fails (a certificate connect() cannot accept, which the gateway can judge by
+   * RFC 6125 / RFC 7712 and policy).
+   */
+  egress: { mode: "direct" | "gateway" | "auto"; url: string | undefined };
   /** Deadlines of outbound HTTP calls, so no hung peer of ours can hold a Durable Object (issue 10.5). */
   timeouts: Timeouts;
   /** S2S_IDLE_SECONDS: an inbound stream without traffic for this long is closed (RFC 6120 §4.9.3.4). */
@@ -286,6 +295,7 @@ const schema = z.object({
   DELIVERY_COMMIT_WINDOW_MS: intIn(0, 1000, 100),
   MAX_FAILED_PAIRS: intIn(0, 100000, 5),
   MAX_BIDI_ROUTES_PER_DOMAIN: intIn(1, 1000, 8),
+  MAX_UNAUTHENTICATED_STREAMS_PER_IP: intIn(1, 1_000_000, 256),
   EDGE_ENV: z
     .string()
     .optional()
@@ -310,6 +320,19 @@ const schema = z.object({
   DELIVERY_WEBHOOK_URL: httpsUrl,
   DELIVERY_WEBHOOK_SECRET: webhookSecret,
   LOG_LEVEL: logLevel,
+  S2S_EGRESS: z.enum(["direct", "gateway", "auto"], { message: "must be direct, gateway or auto" }).optional(),
+  GATEWAY_EGRESS_URL: z
+    .string()
+    .optional()
+    .refine((v) => {
+      if (v === undefined) return true;
+      try {
+        const u = new URL(v);
+        return (u.protocol === "ws:" || u.protocol === "wss:") && u.hash === "";
+      } catch {
+        return false;
+      }
+    }, "must be a ws:// or wss:// URL, e.g. wss://gw.example.org/egress"),
 });
 
 /**
@@ -411,7 +434,12 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
     // A [vars] entry named APP, say: it would shadow nothing and deliver nowhere.
     throw new ConfigError("APP", "must be a service binding ([[services]] binding = \"APP\"), not a variable");
   }
+  const egressMode = c.S2S_EGRESS ?? "direct";
+  if (egressMode !== "direct" && !c.GATEWAY_EGRESS_URL) throw new ConfigError("GATEWAY_EGRESS_URL", `is required with S2S_EGRESS=${egressMode}`);
+  if (egressMode !== "direct" && !c.GATEWAY_TOKEN) throw new ConfigError("GATEWAY_TOKEN", `is required with S2S_EGRESS=${egressMode} (the egress WebSocket is authenticated with it)`);
+  if (c.GATEWAY_EGRESS_URL?.startsWith("ws:") && !development) throw new ConfigError("GATEWAY_EGRESS_URL", "must be wss: (ws: only with EDGE_ENV=development)");
   return {
+    egress: { mode: egressMode, url: c.GATEWAY_EGRESS_URL },
     domains: c.EDGE_DOMAINS,
     secret,
     previousSecrets: (c.DIALBACK_SECRETS_PREVIOUS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
@@ -428,6 +456,7 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
       maxPendingPerStream: c.MAX_PENDING_DIALBACK,
       maxFailedPairs: c.MAX_FAILED_PAIRS,
       maxBidiRoutesPerDomain: c.MAX_BIDI_ROUTES_PER_DOMAIN,
+      maxUnauthenticatedPerIp: c.MAX_UNAUTHENTICATED_STREAMS_PER_IP,
     },
     verifyBudget: {
       maxPending: c.VERIFY_MAX_PENDING,

@@ -10,6 +10,7 @@ import {
   NS_FRAMING_SERVER,
   NS_SERVER,
   NS_STREAM,
+  NS_SASL,
   StreamReader,
   closeFrame,
   frameElement,
@@ -79,8 +80,17 @@ export class TcpCodec {
   constructor(limits: ReaderLimits) {
     this.#reader = new StreamReader(limits);
   }
+  /**
+   * RFC 6120 §6.4.6: after SASL <success/> (XEP-0178 as initiator) the peer starts a new stream
+   * (with its own XML declaration) on the same connection: the reader starts afresh after that
+   * element. The peer sends nothing more before our new header, so the rest of this chunk is empty.
+   */
   feed(chunk: Uint8Array): WireEvent[] {
-    return this.#reader.feed(chunk);
+    const events = this.#reader.feed(chunk);
+    const i = events.findIndex((e) => e.type === "element" && e.element.is("success", NS_SASL));
+    if (i < 0) return events;
+    this.#reader.reset();
+    return events.slice(0, i + 1);
   }
   end(): WireEvent[] {
     return this.#reader.end();

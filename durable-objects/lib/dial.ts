@@ -11,22 +11,38 @@ import { checkTarget } from "../../src/resolve/target-guard.js";
 import type { Domain } from "../../src/types.js";
 import type { Env } from "../env.js";
 import type { KeyValueStore } from "./store.js";
-import { TcpLink } from "./tcp-link.js";
+import { TcpLink, type OutboundLink } from "./tcp-link.js";
+import { EgressLink } from "./egress-link.js";
 import { dohFetch } from "./deadline.js";
 import { log } from "./log.js";
 
 export const CONNECT_TIMEOUT_MS = 10_000;
 
 export type DialResult =
-  | { ok: true; link: TcpLink }
+  | { ok: true; link: OutboundLink }
   | { ok: false; condition: "remote-server-not-found"; detail: string };
 
-/**
- * `targets`: already resolved (an authority link); else `remote` is resolved here. `plaintextOnly`
- * (asked once the targets are known): XEP-0238 type 1 uses no TLS, so XEP-0368 direct TLS targets
- * are skipped.
- */
-export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, remote: Domain, targets?: Target[], plaintextOnly?: () => Promise<boolean>): Promise<DialResult> {
+/** What the stream's policy says about this dial (known once the policy read is done). */
+export interface DialPolicy {
+  /** XEP-0238 type 1 uses no TLS: XEP-0368 direct TLS targets are skipped. */
+  plaintextOnly: boolean;
+  /** Through the gateway: a certificate that does not verify is acceptable (levels verified, encrypted). */
+  acceptUntrusted: boolean;
+}
+
+export interface DialOptions {
+  /** Already resolved (an authority link); else `remote` is resolved here. */
+  targets?: Target[];
+  /** Asked once the targets are known. */
+  policy?: () => Promise<DialPolicy>;
+  /** "connect" (connect()) or "gateway" (the gateway egress, issue 12); default per S2S_EGRESS. */
+  via?: "connect" | "gateway";
+  /** Our domain opening the stream (the gateway presents its certificate for it). */
+  from: Domain;
+}
+
+export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, remote: Domain, opts: DialOptions): Promise<DialResult> {
+  const targets = opts.targets;
   const failed = FailedTargets.from(store.get<[string, number][]>("failed", true) ?? []);
   const resolution = targets
     ? { ok: true as const, targets: failed.demote(targets, Date.now()) }
@@ -40,12 +56,16 @@ export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, r
       });
   if (!resolution.ok) return { ok: false, condition: resolution.condition, detail: resolution.reason };
   const errors: string[] = [];
-  if (plaintextOnly && (await plaintextOnly())) {
+  // Issue 12: S2S_EGRESS=gateway dials through the gateway; auto starts with connect() (the
+  // caller redials via the gateway when TLS fails).
+  const via = opts.via ?? (config.egress.mode === "gateway" ? "gateway" : "connect");
+  const pol: DialPolicy = (await opts.policy?.()) ?? { plaintextOnly: false, acceptUntrusted: false };
+  if (pol.plaintextOnly) {
     const all = resolution.targets;
     resolution.targets = all.filter((t) => !t.directTls);
     if (resolution.targets.length === 0) return { ok: false, condition: "remote-server-not-found", detail: `only XEP-0368 direct TLS targets, and policy (xmppVersion 0.9) uses no TLS` };
   }
-  let link: TcpLink | undefined;
+  let link: OutboundLink | undefined;
   for (const target of resolution.targets) {
     const refused = await refusal(env, config, target);
     if (refused) {
@@ -54,7 +74,9 @@ export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, r
       continue;
     }
     try {
-      link = await TcpLink.open(target, remote, config.limits, CONNECT_TIMEOUT_MS);
+      link = via === "gateway"
+        ? await EgressLink.open(config.egress.url!, config.gatewayToken!, target, { domain: remote, from: opts.from, acceptUntrusted: pol.acceptUntrusted }, config.limits, CONNECT_TIMEOUT_MS)
+        : await TcpLink.open(target, remote, config.limits, CONNECT_TIMEOUT_MS);
       failed.markSucceeded(target);
       break;
     } catch (err) {

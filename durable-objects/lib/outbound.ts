@@ -10,7 +10,7 @@ import { StanzaError, bounce, type StreamErrorCondition } from "../../src/errors
 import type { EdgeConfig } from "../../src/config.js";
 import { DialbackKeys } from "../../src/dialback/keys.js";
 import { splitPairKey } from "../../src/dialback/pairs.js";
-import { S2SStream, type ShellAction, type StreamSnapshot, type VerifyOutcome } from "../../src/engine/index.js";
+import { S2SStream, type ShellAction, type StreamSnapshot, type TlsInfo, type VerifyOutcome } from "../../src/engine/index.js";
 import type { Domain } from "../../src/types.js";
 import type { Env } from "../env.js";
 import { ControlReporter } from "./control.js";
@@ -22,7 +22,8 @@ import type { KeyValueStore } from "./store.js";
 import { dial } from "./dial.js";
 import { log } from "./log.js";
 import { describeSocketError } from "../../src/log/socket-error.js";
-import type { TcpLink } from "./tcp-link.js";
+import type { OutboundLink } from "./tcp-link.js";
+import { EgressLink, tlsInfoOf } from "./egress-link.js";
 import type { Target } from "../../src/resolve/resolver.js";
 
 /** Close an outbound stream with no traffic for this long (RFC 6120 §4.6.2 leaves it to policy). */
@@ -57,10 +58,12 @@ type Failure = { condition: "remote-server-not-found" | "remote-connection-faile
 export class OutboundStream {
   ended = false;
   #host: SessionHost | undefined;
-  #link: TcpLink | undefined;
+  #link: OutboundLink | undefined;
   #failure: Failure | undefined;
   #ready: Promise<void>;
   #fellBack = false;
+  /** S2S_EGRESS=auto: this stream already moved to the gateway after connect()'s TLS failed. */
+  #viaGateway = false;
   #tlsLogged: Error | undefined;
   readonly #waiters = new Map<number, (o: VerifyOutcome) => void>();
   #meta: SessionMeta;
@@ -119,7 +122,7 @@ export class OutboundStream {
     return !this.ended && this.#host?.stream.streamId === id;
   }
 
-  async #connect(preferTls = true): Promise<void> {
+  async #connect(preferTls = true, via?: "connect" | "gateway"): Promise<void> {
     const { env, store, remote } = this.deps;
     const policy = new LivePolicy(env, this.config);
     // The policy read (a ControlPlane round trip) overlaps the connect instead of preceding it (issue
@@ -127,7 +130,16 @@ export class OutboundStream {
     // starts: resolving and connecting do not depend on it (the engine judges the pair), and the
     // reader's limits are applied before the first byte is read.
     const refreshed = policy.refresh();
-    const [, dialled] = await Promise.all([refreshed, dial(env, store, this.config, remote, this.deps.targets, () => refreshed.then(() => policy.legacy))]);
+    const dialPolicy = () =>
+      refreshed.then(() => {
+        const pol = policy.forRemote(remote);
+        // Self-signed accepted through the gateway only where policy does not ask for "trusted".
+        return { plaintextOnly: policy.legacy, acceptUntrusted: pol.allowed && pol.minLevel !== "trusted" };
+      });
+    const [, dialled] = await Promise.all([
+      refreshed,
+      dial(env, store, this.config, remote, { ...(this.deps.targets ? { targets: this.deps.targets } : {}), policy: dialPolicy, from: this.local, ...(via ? { via } : {}) }),
+    ]);
     if (!dialled.ok) return this.#fail({ condition: dialled.condition, detail: dialled.detail });
     // XEP-0238 type 1 (policy knob xmppVersion "0.9"): a pre-1.0 stream, no TLS of any kind.
     const legacy = policy.legacy;
@@ -140,11 +152,14 @@ export class OutboundStream {
       direction: "outbound", local: this.local, remote, peer: this.#meta.connection.peer,
       tls: direct ? "direct" : "none", source: this.#link.target.source,
     });
+    const link0 = this.#link;
+    // connect() verifies certificates against public roots, so direct TLS there means a CA-valid
+    // peer; through the gateway, the gateway says what it verified (RFC 6125 against the domain).
+    const directCert = link0 instanceof EgressLink ? tlsInfoOf(link0.facts) : { peerCertificate: { status: "valid" as const, names: [remote] } };
     this.#policy = policy;
     const stream = new S2SStream({
       role: "initiating", local: this.local, remote, policy: this.#policy, now: Date.now(), preferTls: preferTls && !legacy, legacy,
-      // connect() verifies certificates against public roots, so direct TLS means a CA-valid peer.
-      transport: { secure: direct, canStartTls: !direct && !legacy, ...(direct ? { peerCertificate: { status: "valid", names: [remote] } } : {}) },
+      transport: { secure: direct, canStartTls: !direct && !legacy, ...(direct ? directCert : {}) },
     });
     const link = this.#link;
     const linkForHost = { write: link.write.bind(link), close: link.close.bind(link), startTls: () => this.#startTls(link) };
@@ -185,17 +200,28 @@ export class OutboundStream {
    * acceptable, XEP-0238), reconnect once in plaintext, carrying over what was queued and pending;
    * otherwise the stream fails (bounces say policy-violation, the log and the audit say why).
    */
-  #startTls(link: TcpLink): Promise<void> {
+  #startTls(link: OutboundLink): Promise<TlsInfo | void> {
     return link.startTls().catch((err: Error) => {
       if (!this.#tlsFailed(err)) throw err;
       return new Promise<void>(() => {}); // the old stream never resumes
     });
   }
 
-  /** True when a plaintext retry was started (the old stream is abandoned without bounces). */
+  /**
+   * True when the stream was started again elsewhere (the old one is abandoned without bounces):
+   * S2S_EGRESS=auto moves to the gateway once, which can accept what connect() cannot (issue 12);
+   * else policy "verified" reconnects once in plaintext.
+   */
   #tlsFailed(err: Error): boolean {
     const pol = this.#policy?.forRemote(this.deps.remote);
-    const fields = { session: this.#meta.id, remote: this.deps.remote, ...describeSocketError(err, "tls", this.#link ? `${this.#link.target.host}:${this.#link.target.port}` : undefined) };
+    const via = this.#link?.via ?? "connect";
+    const fields = { session: this.#meta.id, remote: this.deps.remote, via, ...describeSocketError(err, "tls", this.#link ? `${this.#link.target.host}:${this.#link.target.port}` : undefined) };
+    if (via === "connect" && this.config.egress.mode === "auto" && !this.#viaGateway && pol?.allowed) {
+      log(this.deps.env, "warn", "tls.failed", { ...fields, outcome: "S2S_EGRESS=auto: dialling through the gateway" });
+      this.#viaGateway = true;
+      this.#restart(true, "gateway");
+      return true;
+    }
     if (this.#fellBack || !pol?.allowed || pol.minLevel !== "verified") {
       // The same failure reaches here from the upgrade and from the read loop: one line.
       if (this.#tlsLogged !== err) log(this.deps.env, "warn", "tls.failed", { ...fields, outcome: "policy requires encryption: giving up" });
@@ -204,12 +230,18 @@ export class OutboundStream {
     }
     log(this.deps.env, "warn", "tls.failed", { ...fields, outcome: "policy allows dialback without TLS: reconnecting in plaintext" });
     this.#fellBack = true;
+    this.#restart(false, this.#viaGateway ? "gateway" : undefined);
+    return true;
+  }
+
+  /** A new connection for this stream, carrying over what was queued and pending on the old one. */
+  #restart(preferTls: boolean, via: "connect" | "gateway" | undefined): void {
     const old = this.#host!;
     const snap = old.stream.snapshot();
     old.abandoned = true; // nothing more from it, no bounces: its work moves to the new stream
     const waiters = new Map(this.#waiters);
     this.#waiters.clear();
-    this.#ready = this.#connect(false).then(() => {
+    this.#ready = this.#connect(preferTls, via).then(() => {
       for (const [, rec] of snap.outbound) {
         if (rec.state === "keying" || rec.state === "pending") for (const xml of rec.queue) void this.send(parseXml(xml));
       }
@@ -218,7 +250,6 @@ export class OutboundStream {
         if (resolve) void this.verify({ from: v.from as Domain, to: v.to as Domain, id: v.id, key: v.key }).then(resolve);
       }
     });
-    return true;
   }
 
   #fail(f: Failure): void {

@@ -3,7 +3,7 @@
 // Sockets API wants it: no read or write lock held when startTls() swaps the socket.
 
 import { connect } from "cloudflare:sockets";
-import type { Outgoing } from "../../src/engine/index.js";
+import type { Outgoing, TlsInfo } from "../../src/engine/index.js";
 import type { Target } from "../../src/resolve/resolver.js";
 import type { Limits } from "../../src/config.js";
 import { TcpCodec, type WireEvent } from "./codec.js";
@@ -11,9 +11,22 @@ import type { Link } from "./session-host.js";
 
 export class ConnectError extends Error {}
 
+/** What OutboundStream needs of a transport: connect() (TcpLink) or the gateway egress (EgressLink). */
+export interface OutboundLink extends Link {
+  readonly target: Target;
+  readonly via: "connect" | "gateway";
+  tlsFailure: Error | undefined;
+  bytesIn: number;
+  bytesOut: number;
+  setLimits(limits: Pick<Limits, "maxStanzaBytes" | "maxDepth" | "maxAttributes" | "maxNamespaceDeclarations">): void;
+  run(onEvent: (e: WireEvent) => Promise<void>): Promise<void>;
+  startTls(): Promise<TlsInfo | void>;
+}
+
 const enc = new TextEncoder();
 
-export class TcpLink implements Link {
+export class TcpLink implements OutboundLink {
+  readonly via = "connect" as const;
   #socket: Socket;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #writes: Promise<void> = Promise.resolve();

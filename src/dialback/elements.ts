@@ -138,10 +138,12 @@ export interface OfferedFeatures {
   dialback: boolean;
   dialbackErrors: boolean;
   bidi: boolean;
+  /** SASL EXTERNAL among the offered mechanisms (RFC 6120 §6.4.1, XEP-0178). */
+  saslExternal: boolean;
 }
 
 export function readFeatures(el: Element): OfferedFeatures {
-  const out: OfferedFeatures = { starttls: false, tlsRequired: false, dialback: false, dialbackErrors: false, bidi: false };
+  const out: OfferedFeatures = { starttls: false, tlsRequired: false, dialback: false, dialbackErrors: false, bidi: false, saslExternal: false };
   for (const c of el.children) {
     if (typeof c === "string") continue;
     const ns = c.attrs.xmlns;
@@ -154,6 +156,8 @@ export function readFeatures(el: Element): OfferedFeatures {
     } else if (c.name === "bidi" && ns === NS_FEATURE_BIDI) {
       // Strictly the feature namespace; <bidi xmlns='urn:xmpp:bidi'/> here is not an offer.
       out.bidi = true;
+    } else if (c.name === "mechanisms" && ns === NS_SASL) {
+      out.saslExternal = c.getChildren("mechanism").some((m) => m.getText().trim() === "EXTERNAL");
     }
   }
   return out;

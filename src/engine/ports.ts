@@ -116,6 +116,8 @@ export interface TransportInfo {
   canStartTls: boolean;
   /** Present when `secure`: the peer's certificate (for inbound WebSocket there usually is none). */
   peerCertificate?: PeerCertificate;
+  /** Present when `secure` and we presented a client certificate: the names it carries (TlsInfo). */
+  localNames?: string[];
   /**
    * Receiving role: the hosted domain this connection can only be for, when the shell knows one (the
    * TLS SNI or the gateway listener's only domain, else the deployment's only hosted domain). Used
@@ -128,6 +130,11 @@ export interface TransportInfo {
 /** Given to `handleTlsEstablished` once STARTTLS completed. */
 export interface TlsInfo {
   peerCertificate: PeerCertificate;
+  /**
+   * Names our own (client) certificate on this connection carries, when we presented one (the
+   * gateway egress does): XEP-0178 SASL EXTERNAL as initiator needs it to name our domain.
+   */
+  localNames?: string[];
 }
 
 /** True when `cert` is a CA-valid certificate naming `domain` (RFC 6125 §6.4, one-label wildcards). */

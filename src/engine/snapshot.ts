@@ -28,8 +28,13 @@ export interface StreamFacts<Id extends string = string, Dom extends string = st
   offeredTls: boolean;
   /** Receiving role: we offered XEP-0288 bidi on this stream. */
   offeredBidi: boolean;
-  /** Receiving role: SASL EXTERNAL (src/stream/sasl.ts) not offered, offered, or done. */
-  sasl: "none" | "offered" | "done";
+  /**
+   * SASL EXTERNAL. Receiving role (src/stream/sasl.ts): not offered, offered, or done. Initiating
+   * role (src/stream/sasl-initiator.ts): none, requested (auth sent), done, or failed (dialback).
+   */
+  sasl: "none" | "offered" | "done" | "requested" | "failed";
+  /** Names of the client certificate we presented on this connection (XEP-0178 as initiator). */
+  localNames: string[] | undefined;
   /** SASL <failure/>s sent on this stream (RFC 6120 §6.4.5 caps the retries). */
   saslFailures: number;
   /** XEP-0220 §3.2 / XEP-0288 §2.2: the peer handles dialback errors. */
@@ -62,6 +67,7 @@ export const STREAM_FACTS = [
   "offeredBidi",
   "sasl",
   "saslFailures",
+  "localNames",
   "peerDialbackErrors",
   "bidi",
   "scope",

@@ -85,6 +85,7 @@ export function newCtx(fixed: Pick<Ctx, "role" | "policy" | "transport" | "timeo
     offeredBidi: false,
     sasl: "none",
     saslFailures: 0,
+    localNames: fixed.transport.localNames,
     peerDialbackErrors: false,
     bidi: false,
     scope: {},

@@ -12,6 +12,7 @@ import { toDomain } from "./addressing.js";
 import { fail, finish } from "./ending.js";
 import { requestKey } from "./originating.js";
 import { offersSaslExternal } from "./sasl.js";
+import { maySaslExternal, saslPairOnOpen, sendSaslAuth } from "./sasl-initiator.js";
 import { sendVerify } from "./verification.js";
 import { EngineUsageError, transition } from "./phase.js";
 
@@ -105,10 +106,15 @@ export function onFeatures(c: Ctx, el: Element, now: number): void {
     finish(c, "us", undefined, "policy-violation");
     return;
   }
-  if (f.bidi && pol.allowed && pol.bidi) {
-    // XEP-0288 §2.2: request bidi before dialback; the request namespace is urn:xmpp:bidi.
+  if (f.bidi && pol.allowed && pol.bidi && !c.bidi) {
+    // XEP-0288 §2.2: request bidi before SASL or dialback; the request namespace is urn:xmpp:bidi.
     send(c, new Element("bidi", { xmlns: NS_BIDI }));
     c.bidi = true;
+  }
+  if (pol.allowed && maySaslExternal(c, f.saslExternal)) {
+    // XEP-0178 §2: authenticate with our certificate; the answer decides (./sasl-initiator.ts).
+    sendSaslAuth(c);
+    return;
   }
   open(c, now);
 }
@@ -154,6 +160,8 @@ export function onBidiRequest(c: Ctx): void {
 export function open(c: Ctx, now: number): void {
   c.phase = transition(c.phase, { name: "open" });
   c.negotiationDeadline = undefined;
+  // XEP-0178: the pair SASL EXTERNAL authenticated needs no dialback.
+  saslPairOnOpen(c);
   for (const [key, rec] of c.outbound) if (rec.state === "keying" && rec.handle === 0) requestKey(c, key, rec);
   for (const v of c.verifyByHandle.values()) if (!v.sent) sendVerify(c, v);
   void now;
@@ -194,6 +202,7 @@ export function onTlsEstablished(c: Ctx, info: TlsInfo, now: number): void {
   if (c.phase.name !== "tls") throw new EngineUsageError(`handleTlsEstablished in phase ${c.phase.name}`);
   c.secure = true;
   c.peerCertificate = info.peerCertificate;
+  c.localNames = info.localNames;
   c.phase = transition(c.phase, { name: "awaiting-header" });
   // RFC 6120 §5.4.3.3: the restart discards what the old stream negotiated; XEP-0288 §2.1: bidi
   // is negotiated after TLS.

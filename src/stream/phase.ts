@@ -7,6 +7,7 @@
 //     idle --start()--> awaiting-header --peer header v1.0--> awaiting-features
 //       --<starttls/> sent--> awaiting-proceed --<proceed/>--> tls --handleTlsEstablished--> awaiting-header ...
 //       --features done--> open
+//       --<auth mechanism='EXTERNAL'/> sent, <success/>--> awaiting-header (restart; ./sasl-initiator.ts)
 //     awaiting-header --pre-1.0 header (no version)--> open
 //   receiving (the peer opened the connection):
 //     awaiting-header --peer header--> open (features sent when v1.0)
@@ -31,7 +32,8 @@ export type PhaseName = Phase["name"];
 const ALLOWED: Record<PhaseName, readonly PhaseName[]> = {
   idle: ["awaiting-header", "closed"],
   "awaiting-header": ["awaiting-features", "open", "closed"],
-  "awaiting-features": ["awaiting-proceed", "open", "closed"],
+  // awaiting-header: SASL <success/> as initiator (RFC 6120 §6.4.6 restart, ./sasl-initiator.ts).
+  "awaiting-features": ["awaiting-proceed", "open", "awaiting-header", "closed"],
   "awaiting-proceed": ["tls", "closed"],
   tls: ["awaiting-header", "closed"],
   open: ["tls", "awaiting-header", "closed"],

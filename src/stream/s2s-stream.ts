@@ -18,12 +18,13 @@ import type { StreamSnapshot } from "../engine/snapshot.js";
 import { namespaceOf, readDialback, splitName, type DialbackElement } from "../dialback/elements.js";
 import { NS_BIDI, NS_DIALBACK, NS_SASL, NS_SERVER, NS_STREAM, NS_TLS } from "../xml/namespaces.js";
 import { onSasl } from "./sasl.js";
+import { onSaslResponse } from "./sasl-initiator.js";
 import { pairKey, splitPairKey } from "../dialback/pairs.js";
 import { audit, DEFAULT_TIMEOUTS, newCtx, pairCount, sendClose, type Ctx, type StreamTimeouts } from "./context.js";
 import { fail, finish } from "./ending.js";
 import { inboundChanges, snapshot, restoreInto } from "./hibernation.js";
 import { settleUnpaired } from "./unpaired.js";
-import { onBidiRequest, onFeatures, onHeader, onPeerStreamError, onTls, onTlsEstablished, start } from "./negotiation.js";
+import { onBidiRequest, onFeatures, onHeader, onPeerStreamError, onTls, onTlsEstablished, open, start } from "./negotiation.js";
 import { authenticate, keyGenerated, onResultResponse, revoke, sendStanza } from "./originating.js";
 import { onResultRequest, onStanza, verifyResult } from "./receiving.js";
 import { nextDeadline, onTimeout } from "./timers.js";
@@ -223,6 +224,8 @@ export class S2SStream {
     if (ns === NS_STREAM && local === "error") return onPeerStreamError(c, el);
     if (ns === NS_STREAM && local === "features") return onFeatures(c, el, now);
     if (ns === NS_TLS) return onTls(c, local);
+    // XEP-0178 as initiator: the answer to our <auth/> comes before the stream is open.
+    if (ns === NS_SASL && c.role === "initiating" && c.sasl === "requested") return onSaslResponse(c, local, now, () => open(c, now));
     if (phase !== "open") {
       return fail(c, new StreamError("not-authorized", `<${el.name}/> before stream negotiation finished`));
     }

@@ -17,7 +17,7 @@ describe("configuration", () => {
   it("normalizes hosted domains: lowercase, IDNA A-labels, no trailing dot", async () => {
     const c = await loadConfig(base);
     expect(c.domains).toEqual(["example.org", "xn--bcher-kva.example"]);
-    expect(c.limits).toEqual({ maxStanzaBytes: 262144, maxDepth: 64, maxAttributes: 128, maxNamespaceDeclarations: 32, maxPendingPerStream: 1000, maxFailedPairs: 5, maxBidiRoutesPerDomain: 8 });
+    expect(c.limits).toEqual({ maxStanzaBytes: 262144, maxDepth: 64, maxAttributes: 128, maxNamespaceDeclarations: 32, maxPendingPerStream: 1000, maxFailedPairs: 5, maxBidiRoutesPerDomain: 8, maxUnauthenticatedPerIp: 256 });
     expect(c.keyFormulas).toEqual(["xep0185"]);
   });
 
@@ -42,6 +42,18 @@ describe("configuration", () => {
     expect((await loadConfig({ ...base, DELIVERY_COMMIT_WINDOW_MS: "0" })).deliveryCommitWindowMs).toBe(0);
     expect((await err({ ...base, DELIVERY_COMMIT_WINDOW_MS: "1001" })).variable).toBe("DELIVERY_COMMIT_WINDOW_MS");
     expect((await err({ ...base, DELIVERY_COMMIT_WINDOW_MS: "soon" })).message).toMatch(/^DELIVERY_COMMIT_WINDOW_MS: /);
+  });
+
+  it("S2S_EGRESS: direct by default; gateway and auto need GATEWAY_EGRESS_URL and GATEWAY_TOKEN; wss only in production (issue 12)", async () => {
+    expect((await loadConfig(base)).egress).toEqual({ mode: "direct", url: undefined });
+    const token = { GATEWAY_TOKEN: "a-gateway-token-0123" };
+    expect((await loadConfig({ ...base, ...token, S2S_EGRESS: "auto", GATEWAY_EGRESS_URL: "wss://gw.example.org/egress" })).egress)
+      .toEqual({ mode: "auto", url: "wss://gw.example.org/egress" });
+    expect((await err({ ...base, ...token, S2S_EGRESS: "gateway" })).variable).toBe("GATEWAY_EGRESS_URL");
+    expect((await err({ ...base, S2S_EGRESS: "gateway", GATEWAY_EGRESS_URL: "wss://gw.example.org/egress" })).variable).toBe("GATEWAY_TOKEN");
+    expect((await err({ ...base, S2S_EGRESS: "sometimes" })).message).toMatch(/^S2S_EGRESS: must be direct, gateway or auto/);
+    expect((await err({ ...base, ...token, S2S_EGRESS: "gateway", GATEWAY_EGRESS_URL: "https://gw.example.org" })).variable).toBe("GATEWAY_EGRESS_URL");
+    expect((await err({ ...base, ...token, S2S_EGRESS: "gateway", GATEWAY_EGRESS_URL: "ws://gw.example.org/egress" })).message).toMatch(/must be wss:/);
   });
 
   it("parses static routes and previous secrets", async () => {

@@ -28,3 +28,16 @@ describe("FrameCodec after a restart", () => {
     expect(fresh.decode(STANZA).at(-1)!.type).toBe("error");
   });
 });
+
+describe("TcpCodec: SASL <success/> restarts the stream (RFC 6120 §6.4.6, XEP-0178 as initiator)", () => {
+  it("reads the peer's new XML declaration and header after <success/>", async () => {
+    const { TcpCodec } = await import("../../durable-objects/lib/codec.js");
+    const c = new TcpCodec({ maxStanzaBytes: 65536, maxDepth: 16, maxAttributes: 64, maxNamespaceDeclarations: 16 });
+    const enc = new TextEncoder();
+    c.feed(enc.encode("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' id='a'>"));
+    const ok = c.feed(enc.encode("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"));
+    expect(ok.map((e) => e.type)).toEqual(["element"]);
+    const again = c.feed(enc.encode("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' id='b'>"));
+    expect(again.map((e) => e.type)).toEqual(["open"]);
+  });
+});

@@ -44,3 +44,18 @@ export async function issueCert(dir, name, domains) {
   writeFileSync(full, readFileSync(cert, "utf8") + readFileSync(ca, "utf8") + readFileSync(key, "utf8"));
   return { cert, key, full, ca };
 }
+
+/**
+ * A self-signed certificate `<name>-self.pem` / `.key` for `domains` (issue 12: a peer whose
+ * certificate chains to nothing, as many small servers have). `ca` is the run's CA all the same (the
+ * server still verifies others with it).
+ */
+export async function selfSignedCert(dir, name, domains) {
+  const ca = await ensureCa(dir);
+  const cert = join(dir, `${name}-self.pem`);
+  const key = join(dir, `${name}-self.key`);
+  await run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "30",
+    "-subj", `/CN=${domains[0]}`, "-addext", `subjectAltName=${domains.map((d) => `DNS:${d}`).join(",")}`,
+    "-addext", "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=serverAuth,clientAuth"]);
+  return { cert, key, full: cert, ca };
+}

@@ -5,7 +5,11 @@ import { join } from "node:path";
 import { ROOT } from "./paths.mjs";
 import { startProcess, waitForPort } from "./proc.mjs";
 
-/** opts: { dir, ip, edgeUrl, token, domains, cert: {cert, key, ca}, requireTls, env?, ports? {starttls, directTls} (default 5269, 5270) } */
+/**
+ * opts: { dir, ip, edgeUrl, token, domains, cert: {cert, key, ca}, requireTls, env?, ports? {starttls,
+ * directTls} (default 5269, 5270), resolvConf? (the run's resolv.conf: the egress, issue 12, resolves
+ * peers' names through the run's dnsmasq, in a private mount namespace as the edge does) }
+ */
 export async function startGatewayProcess(opts) {
   const bin = join(ROOT, "node_modules", ".bin");
   const env = {
@@ -26,7 +30,10 @@ export async function startGatewayProcess(opts) {
     NODE_OPTIONS: `--openssl-config=${join(ROOT, "gateway", "openssl.cnf")}`,
     ...opts.env,
   };
-  const proc = startProcess(join(bin, "tsx"), [join(ROOT, "gateway", "main.ts")], { logFile: join(opts.dir, "gateway.log"), env, cwd: ROOT });
+  const cmd = opts.resolvConf
+    ? ["unshare", ["-m", "--propagation", "private", "sh", "-c", `mount --bind "$1" /etc/resolv.conf && shift && exec "$@"`, "sh", opts.resolvConf, join(bin, "tsx"), join(ROOT, "gateway", "main.ts")]]
+    : [join(bin, "tsx"), [join(ROOT, "gateway", "main.ts")]];
+  const proc = startProcess(cmd[0], cmd[1], { logFile: join(opts.dir, "gateway.log"), env, cwd: ROOT });
   await waitForPort(opts.ip, opts.ports?.starttls ?? 5269, { proc, timeoutMs: 30_000 });
   return { proc, stop: () => proc.stop(), log: join(opts.dir, "gateway.log") };
 }

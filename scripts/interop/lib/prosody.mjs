@@ -26,7 +26,8 @@ function chownTree(path, uid, gid) {
  * opts: { dir, ip, c2sPort, s2sPort, hosts: string[], users: {user@host: password},
  *         tls: boolean (offer and require STARTTLS on s2s), bidi: boolean (mod_s2s_bidi),
  *         s2sDirectTlsPort?: number (also listen for XEP-0368 direct TLS s2s there),
- *         cert: { cert, key, ca }, resolvConf, extraGlobal?: string, extraModules?: string[] }
+ *         cert: { cert, key, ca }, resolvConf, extraGlobal?: string, extraModules?: string[],
+ *         secureAuth?: boolean (s2s_secure_auth: certificates required, XEP-0238 type 6) }
  */
 export async function startProsody(opts) {
   const { dir, ip, c2sPort, s2sPort, hosts, users = {}, tls, bidi = false, resolvConf } = opts;
@@ -70,7 +71,7 @@ https_ports = { }
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 s2s_require_encryption = ${tls ? "true" : "false"}
-s2s_secure_auth = false
+s2s_secure_auth = ${opts.secureAuth ? "true" : "false"}
 s2s_timeout = 30
 use_dane = false
 -- libunbound treats .test as a special-use zone (RFC 6761) and answers NXDOMAIN itself unless told

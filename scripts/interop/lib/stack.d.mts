@@ -22,6 +22,9 @@ export interface Stack {
   edge: { url: string; port: number; inspectorPort: number; proc: Proc; stop(): Promise<void> };
   gateway: { proc: Proc; log: string; stop(): Promise<void> };
   tokens: { admin: string; app: string; gateway: string };
+  /** The run's certificates (PEM paths), by server. */
+  certs: Record<"prosody" | "sink" | "ejabberd" | "edge", { cert: string; key: string; full: string; ca: string }>;
+  dns: { resolvConf: string };
   api(path: string, init?: RequestInit, token?: string): Promise<Response>;
   stop(): Promise<void>;
 }
@@ -57,6 +60,12 @@ export interface StackOptions {
   prosodyExtraGlobal?: string | ((ip: Stack["ip"]) => string);
   /** Gateway variables (e.g. GATEWAY_REQUIRE_TLS). */
   gatewayEnv?: Record<string, string>;
+  /** Issue 12: S2S_EGRESS through the run's gateway (egress port 5271). */
+  egress?: "gateway" | "auto";
+  /** Issue 12: Prosody's certificate is self-signed (not from the run's CA). */
+  prosodySelfSigned?: boolean;
+  /** Issue 12: Prosody requires certificates (s2s_secure_auth, XEP-0238 type 6). */
+  prosodySecureAuth?: boolean;
 }
 
 export function startStack(opts?: StackOptions): Promise<Stack>;

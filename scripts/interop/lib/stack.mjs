@@ -11,7 +11,10 @@ import { DOMAINS, startTopology } from "./topology.mjs";
 
 const hex = () => randomBytes(32).toString("hex");
 
-/** opts: topology options plus { edgeVars?: extra edge variables, routeHostOf?: (vhost) => route host } */
+/**
+ * opts: topology options plus { edgeVars?: extra edge variables, routeHostOf?: (vhost) => route host,
+ * egress?: "gateway" | "auto" (issue 12: S2S_EGRESS, through the run's gateway's egress port 5271) }
+ */
 export async function startStack(opts = {}) {
   // The farm's Prosody nodes share the edge's dialback secret (seed 004).
   const secret = opts.edgeVars?.DIALBACK_SECRET ?? hex();
@@ -49,13 +52,15 @@ export async function startStack(opts = {}) {
         APP_TOKEN: tokens.app,
         GATEWAY_TOKEN: tokens.gateway,
         S2S_STATIC_ROUTES: routes,
+        ...(opts.egress ? { S2S_EGRESS: opts.egress, GATEWAY_EGRESS_URL: `ws://${topo.ip.gateway}:5271/egress` } : {}),
         ...opts.edgeVars,
       },
     });
     extra.push(edge);
     const gateway = await startGatewayProcess({
       dir: topo.dir, ip: topo.ip.gateway, edgeUrl: edge.url.replace(/^http/, "ws") + "/xmpp-s2s",
-      token: tokens.gateway, domains: opts.farm ? [DOMAINS.edge, DOMAINS.farm] : [DOMAINS.edge], cert: topo.certs.edge, requireTls: !!opts.tls, env: opts.gatewayEnv,
+      token: tokens.gateway, domains: opts.farm ? [DOMAINS.edge, DOMAINS.farm] : [DOMAINS.edge], cert: topo.certs.edge, requireTls: !!opts.tls,
+      resolvConf: topo.dns.resolvConf, env: { ...(opts.egress ? { GATEWAY_EGRESS_PORT: "5271" } : {}), ...opts.gatewayEnv },
     });
     extra.push(gateway);
     const api = (path, init = {}, token = tokens.app) =>

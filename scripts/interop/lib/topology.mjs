@@ -8,7 +8,7 @@
 
 import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { ensureCa, issueCert } from "./ca.mjs";
+import { ensureCa, issueCert, selfSignedCert } from "./ca.mjs";
 import { startDns } from "./dns.mjs";
 import { startEjabberd } from "./ejabberd.mjs";
 import { startJabberd2 } from "./jabberd2.mjs";
@@ -70,7 +70,8 @@ export function pickNet() {
  *         frank), jabberd2Tls: boolean (jabberd2 gets a certificate: STARTTLS), farm: boolean (two
  *         Prosody nodes hosting farm.test, users ann and ben, whose SRV is the gateway's, and a
  *         third with another secret, user eve),
- *         farmSecret: string (their dialback_secret), prosodyExtraModules, prosodyExtraGlobal (config lines for the first Prosody, or a
+ *         farmSecret: string (their dialback_secret), prosodySelfSigned: boolean (Prosody's certificate
+ *         is self-signed, issue 12), prosodySecureAuth: boolean (s2s_secure_auth: XEP-0238 type 6), prosodyExtraModules, prosodyExtraGlobal (config lines for the first Prosody, or a
  *         function of the run's addresses `ip` returning them) }
  */
 export async function startTopology(opts = {}) {
@@ -93,7 +94,9 @@ export async function startTopology(opts = {}) {
     const certDir = join(dir, "certs");
     const ca = await ensureCa(certDir);
     const certs = {
-      prosody: await issueCert(certDir, "prosody", [DOMAINS.prosody, DOMAINS.prosodyDenied, ...extraHosts]),
+      prosody: opts.prosodySelfSigned
+        ? await selfSignedCert(certDir, "prosody", [DOMAINS.prosody, DOMAINS.prosodyDenied, ...extraHosts])
+        : await issueCert(certDir, "prosody", [DOMAINS.prosody, DOMAINS.prosodyDenied, ...extraHosts]),
       sink: await issueCert(certDir, "sink", [DOMAINS.sink]),
       ejabberd: await issueCert(certDir, "ejabberd", [DOMAINS.ejabberd]),
       edge: await issueCert(certDir, "edge", [DOMAINS.edge, DOMAINS.farm]),
@@ -127,7 +130,7 @@ export async function startTopology(opts = {}) {
         users: { [`alice@${DOMAINS.prosody}`]: PASSWORD, [`bob@${DOMAINS.prosody}`]: PASSWORD, [`carol@${DOMAINS.prosodyDenied}`]: PASSWORD,
           ...Object.fromEntries(extraHosts.map((h) => [`user@${h}`, PASSWORD])) },
         cert: certs.prosody, resolvConf: dns.resolvConf, logLevel: opts.logLevel,
-        extraModules: opts.prosodyExtraModules,
+        extraModules: opts.prosodyExtraModules, secureAuth: !!opts.prosodySecureAuth,
         extraGlobal: typeof opts.prosodyExtraGlobal === "function" ? opts.prosodyExtraGlobal(ip) : opts.prosodyExtraGlobal,
       });
       started.push(topo.prosody);
