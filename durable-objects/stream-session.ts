@@ -22,6 +22,7 @@ import { SessionHost, restoreStream } from "./lib/session-host.js";
 import { describeSession, sessionInfo, type SessionMeta } from "./lib/describe.js";
 import { IdleClock } from "./lib/idle.js";
 import { SessionStore } from "./lib/store.js";
+import { peerAddressStub } from "./lib/stubs.js";
 import { DeliveryQueue } from "./lib/delivery-queue.js";
 import { deliverBatchToApp } from "./lib/deliver.js";
 import { AuthenticatedSignal } from "./lib/gateway-signal.js";
@@ -172,6 +173,18 @@ export class StreamSession extends DurableObject<Env> {
       this.#meta.closed = true;
       this.#store.putJson("meta", this.#meta);
     }
+    if (a.type === "closed" || (a.type === "pair-state" && a.state === "valid")) this.#releaseSlot();
+  }
+
+  // The client address's slot for unauthenticated streams (durable-objects/peer-address.ts), given
+  // back at the first verified pair or when the stream ends.
+  #releaseSlot(): void {
+    const slot = this.#meta?.connection.slot;
+    if (!slot || !this.#meta) return;
+    delete this.#meta.connection.slot;
+    this.#store.putJson("meta", this.#meta);
+    const id = this.#meta.id;
+    this.ctx.waitUntil(peerAddressStub(this.env, slot).release(id).catch(() => {}));
   }
 
   // XEP-0288 §2: an inbound pair verified on a bidi stream lets the app's stanzas to that peer ride

@@ -19,6 +19,7 @@
 // IPv6 (::ffff:a.b.c.d) counts as the IPv4 address.
 
 import type { Logger } from "./log.js";
+import { addressKey } from "../src/address-key.js";
 
 export interface AdmissionLimits {
   maxConnections: number;
@@ -202,17 +203,5 @@ export class Admission {
 
 const isPowerOfTwo = (n: number) => (n & (n - 1)) === 0;
 
-/** The key a peer address is counted under (see the top of this file). */
-export function addressKey(ip: string): string {
-  if (!ip.includes(":")) return ip;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1]!;
-  const zone = ip.indexOf("%");
-  const bare = zone === -1 ? ip : ip.slice(0, zone);
-  // Expand '::' to get the first four 16-bit groups (the /64).
-  const [head, tail] = bare.split("::") as [string, string | undefined];
-  const left = head === "" ? [] : head.split(":");
-  const right = tail === undefined || tail === "" ? [] : tail.split(":");
-  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
-  return groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(":") + "::/64";
-}
+/** The key a peer address is counted under (see the top of this file; shared with the edge). */
+export { addressKey };

@@ -33,6 +33,8 @@ export interface Limits {
   maxFailedPairs: number;
   /** XEP-0288 routes (verified inbound bidi streams) a RemoteDomain keeps for its domain. */
   maxBidiRoutesPerDomain: number;
+  /** Unauthenticated direct WebSocket streams from one client address (IPv4, IPv6 /64) at once. */
+  maxUnauthenticatedPerIp: number;
 }
 
 export interface EdgeConfig {
@@ -293,6 +295,7 @@ const schema = z.object({
   DELIVERY_COMMIT_WINDOW_MS: intIn(0, 1000, 100),
   MAX_FAILED_PAIRS: intIn(0, 100000, 5),
   MAX_BIDI_ROUTES_PER_DOMAIN: intIn(1, 1000, 8),
+  MAX_UNAUTHENTICATED_STREAMS_PER_IP: intIn(1, 1_000_000, 256),
   EDGE_ENV: z
     .string()
     .optional()
@@ -453,6 +456,7 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
       maxPendingPerStream: c.MAX_PENDING_DIALBACK,
       maxFailedPairs: c.MAX_FAILED_PAIRS,
       maxBidiRoutesPerDomain: c.MAX_BIDI_ROUTES_PER_DOMAIN,
+      maxUnauthenticatedPerIp: c.MAX_UNAUTHENTICATED_STREAMS_PER_IP,
     },
     verifyBudget: {
       maxPending: c.VERIFY_MAX_PENDING,

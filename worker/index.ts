@@ -16,6 +16,7 @@ export { RemoteDomain } from "../durable-objects/remote-domain.js";
 export { ControlPlane } from "../durable-objects/control-plane.js";
 export { LocalApp } from "../durable-objects/local-app.js";
 export { VerifyBudget } from "../durable-objects/verify-budget.js";
+export { PeerAddress } from "../durable-objects/peer-address.js";
 export { AuthorityLink } from "../durable-objects/authority-link.js";
 export { EdgeApi } from "./entrypoint.js";
 

@@ -119,7 +119,8 @@ export function dialTcp(host: string, port: number, localAddress: string, ms = 1
 /** A WebSocket to the edge's /xmpp-s2s (subprotocol xmpp, XEP-0468), from `localAddress`. */
 export function dialWs(url: string, localAddress: string, ms = 10_000): Promise<RawConn> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, "xmpp", { localAddress, handshakeTimeout: ms, maxPayload: 4 * 1024 * 1024 });
+    // CF-Connecting-IP: what Cloudflare's front end sets for a direct peer (per-address limits use it).
+    const ws = new WebSocket(url, "xmpp", { localAddress, handshakeTimeout: ms, maxPayload: 4 * 1024 * 1024, headers: { "cf-connecting-ip": localAddress } });
     ws.once("open", () => resolve(new WsConn(ws)));
     ws.once("error", reject);
     ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: HTTP ${res.statusCode}`)));

@@ -54,6 +54,11 @@ export interface ConnectionInfo {
    * domain): taken for a pre-1.0 stream header without 'to' (TransportInfo.impliedLocal).
    */
   local?: string;
+  /**
+   * A direct WebSocket peer's address key (src/address-key.ts) whose PeerAddress slot this
+   * unauthenticated stream holds; the session gives it back once authenticated or ended.
+   */
+  slot?: string;
 }
 
 export function directConnectionInfo(req: Request): ConnectionInfo {

@@ -12,6 +12,8 @@ export const remoteDomainStub = (env: Env, domain: Domain) =>
 
 export const localAppStub = (env: Env) => env.LOCAL_APP.get(env.LOCAL_APP.idFromName("local"));
 
+export const peerAddressStub = (env: Env, key: string) => env.PEER_ADDRESS.get(env.PEER_ADDRESS.idFromName(key));
+
 export const verifyBudgetStub = (env: Env) => env.VERIFY_BUDGET.get(env.VERIFY_BUDGET.idFromName("budget"));
 
 export const authorityLinkStub = (env: Env, address: string) => env.AUTHORITY_LINK.get(env.AUTHORITY_LINK.idFromName(address));

@@ -17,7 +17,7 @@ describe("configuration", () => {
   it("normalizes hosted domains: lowercase, IDNA A-labels, no trailing dot", async () => {
     const c = await loadConfig(base);
     expect(c.domains).toEqual(["example.org", "xn--bcher-kva.example"]);
-    expect(c.limits).toEqual({ maxStanzaBytes: 262144, maxDepth: 64, maxAttributes: 128, maxNamespaceDeclarations: 32, maxPendingPerStream: 1000, maxFailedPairs: 5, maxBidiRoutesPerDomain: 8 });
+    expect(c.limits).toEqual({ maxStanzaBytes: 262144, maxDepth: 64, maxAttributes: 128, maxNamespaceDeclarations: 32, maxPendingPerStream: 1000, maxFailedPairs: 5, maxBidiRoutesPerDomain: 8, maxUnauthenticatedPerIp: 256 });
     expect(c.keyFormulas).toEqual(["xep0185"]);
   });
 

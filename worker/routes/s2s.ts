@@ -7,7 +7,8 @@ import { edgeConfig } from "../../durable-objects/lib/config.js";
 import type { Env } from "../../durable-objects/env.js";
 import { ProblemError } from "../problem.js";
 import { newStreamId } from "../../src/types.js";
-import { streamSessionStub } from "../../durable-objects/lib/stubs.js";
+import { peerAddressStub, streamSessionStub } from "../../durable-objects/lib/stubs.js";
+import { addressKey } from "../../src/address-key.js";
 import {
   CONNECTION_HEADER,
   GATEWAY_TOKEN_HEADER,
@@ -34,6 +35,16 @@ s2sRoutes.get("/xmpp-s2s", async (c) => {
   if (!check.ok) throw new ProblemError(check.status, check.status === 403 ? "Forbidden" : "Bad gateway header", check.detail);
 
   const streamId = newStreamId();
+  // Issue 10 item 3: unauthenticated direct WebSocket streams per client address are capped
+  // (MAX_UNAUTHENTICATED_STREAMS_PER_IP); refused before the upgrade, so a refusal costs no Durable
+  // Object. The gateway's link is not counted: it carries many peers, each counted by the gateway.
+  if (check.info.transport === "websocket" && check.info.peer) {
+    const slot = addressKey(check.info.peer);
+    if (!(await peerAddressStub(c.env, slot).admit(streamId, config.limits.maxUnauthenticatedPerIp))) {
+      throw new ProblemError(429, "Too Many Requests", `${config.limits.maxUnauthenticatedPerIp} unauthenticated streams from this address are open (MAX_UNAUTHENTICATED_STREAMS_PER_IP); retry once one has authenticated or closed`);
+    }
+    check.info.slot = slot;
+  }
   const headers = new Headers(c.req.raw.headers);
   headers.delete(CONNECTION_HEADER);
   headers.delete(GATEWAY_TOKEN_HEADER);
