@@ -76,21 +76,22 @@ export function overviewPage(root, { refreshMs }) {
         streams,
         table(
           "Live S2S streams",
-          ["Stream", "Direction", "Peer", "Local", "Transport", "TLS", "Authentication", "Pairs", "Opened", "Stanzas in / out"],
+          ["Peer", "Direction", "Transport", "TLS", "Authentication", "Local", "Pairs", "Opened", "Stanzas in / out", "Stream"],
           sessions.map((s) =>
             h(
               "tr",
               { dataset: { session: s.id } },
-              h("td", {}, h("code", {}, peer(s.id))),
-              h("td", {}, s.direction),
+              // Peer first and the long stream id last: on a phone the table scrolls sideways.
               h("td", {}, s.peer ? peer(s.peer) : "\u2014"),
-              h("td", {}, s.local ? peer(s.local) : "\u2014"),
+              h("td", {}, s.direction),
               h("td", {}, s.transport === "websocket" ? "WebSocket" : s.transport === "gateway" ? "gateway (TCP)" : "TCP"),
               h("td", {}, s.tls ? badge("TLS", "good") : badge("plaintext", "warn")),
               h("td", {}, s.tlsAuthenticated ? "certificate (SASL EXTERNAL / trusted)" : "dialback"),
+              h("td", {}, s.local ? peer(s.local) : "\u2014"),
               h("td", {}, String(s.pairs)),
               h("td", {}, when(s.openedAt)),
               h("td", {}, `${s.stanzasIn} / ${s.stanzasOut}`),
+              h("td", {}, h("code", {}, peer(s.id))),
             ),
           ),
           { empty: "No live streams." },

@@ -16,6 +16,9 @@ const EXPLAIN = {
   dialback: "The peer did not accept our dialback key: it could not reach this edge's Authoritative Server, or it refuses our domain.",
 };
 
+/** How long a peer's policy level and attempts are reused while its pairs stay the same (ms). */
+const DETAIL_MS = 10_000;
+
 export function peersPage(root, { refreshMs }) {
   const list = h("div", { "aria-live": "off" });
   const checkOut = h("div", { id: "check-result", "aria-live": "polite" });
@@ -69,18 +72,23 @@ export function peersPage(root, { refreshMs }) {
       if (stopped) return;
       const byId = new Map(sessions.map((s) => [s.id, s]));
       const remotes = [...new Set([...pairs.map((p) => p.remote), ...sessions.filter((s) => s.peer && !s.id.startsWith("authority:")).map((s) => s.peer)])].sort();
-      // Per-peer policy level and last attempts (via: dialback or SASL EXTERNAL), refreshed each tick.
+      // Per-peer policy level and last attempts (via: dialback or SASL EXTERNAL): fetched for a new
+      // peer or a changed pair list, else at most every DETAIL_MS, so many peers do not mean many calls.
+      const now = Date.now();
       await Promise.all(
         remotes.slice(0, 100).map(async (d) => {
+          const sig = pairs.filter((p) => p.remote === d).map((p) => `${p.sessionId}|${p.local}|${p.direction}|${p.state}`).join(",");
+          const had = details.get(d);
+          if (had && had.sig === sig && now - had.at < DETAIL_MS) return;
           try {
-            details.set(d, (await api(`/peers/${enc(d)}`)).body);
+            details.set(d, { sig, at: now, body: (await api(`/peers/${enc(d)}`)).body });
           } catch {
             /* shown as unknown */
           }
         }),
       );
       if (stopped) return;
-      const sections = remotes.map((d) => peerSection(d, pairs.filter((p) => p.remote === d), sessions.filter((s) => s.peer === d || pairs.some((p) => p.remote === d && p.sessionId === s.id)), byId, details.get(d)));
+      const sections = remotes.map((d) => peerSection(d, pairs.filter((p) => p.remote === d), sessions.filter((s) => s.peer === d || pairs.some((p) => p.remote === d && p.sessionId === s.id)), byId, details.get(d)?.body));
       rerender(list, sections.length ? sections : [h("p", { class: "empty" }, "No remote domain has a live stream.")]);
     } catch (e) {
       if (!stopped) rerender(list, errorBox(e));

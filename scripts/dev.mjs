@@ -81,6 +81,33 @@ export function tokenLines(vars, env = process.env) {
   return lines;
 }
 
+/**
+ * What `npm start` prints after the tokens (issue 13): the URLs this edge answers on, the gateway's
+ * ports when it runs, and the next step, so a newcomer need not read the README to try it.
+ */
+export function startLines(port, gateway, env = process.env) {
+  const base = `http://127.0.0.1:${port}`;
+  const gwPort = (name, dflt) => (env[name] === "off" ? null : (env[name] ?? String(dflt)));
+  const lines = [
+    `Edge:           ${base}/  (WebSocket S2S, XEP-0468: ws://127.0.0.1:${port}/xmpp-s2s)`,
+    `Admin console:  ${base}/admin/  (sign in with the admin token)`,
+    `Admin API:      ${base}/admin/v1/  (OpenAPI document: ${base}/admin/v1/openapi.json)`,
+    `App API:        ${base}/api/v1/  (send stanzas, read the inbox)`,
+  ];
+  if (gateway) {
+    const starttls = gwPort("GATEWAY_STARTTLS_PORT", 5269);
+    const direct = gwPort("GATEWAY_DIRECT_TLS_PORT", 5270);
+    lines.push(`Gateway (TCP):  ${[starttls && `127.0.0.1:${starttls} (STARTTLS)`, direct && `127.0.0.1:${direct} (direct TLS, XEP-0368)`].filter(Boolean).join(", ") || "no listener"}`);
+  } else {
+    lines.push("Gateway (TCP):  off (GATEWAY=off): peers reach this edge over WebSocket only");
+  }
+  lines.push(
+    "Next: `npm run demo` (as root) watches a message cross federation between a real Prosody and an edge;",
+    `      \`curl -H "Authorization: Bearer $ADMIN_TOKEN" ${base}/admin/v1/check\` runs the deployment self-check.`,
+  );
+  return lines;
+}
+
 async function main() {
   let start;
   try {
@@ -115,6 +142,7 @@ async function main() {
   const stderr = workerdStderrFilter();
   child.stderr.on("data", (chunk) => process.stderr.write(stderr.feed(chunk)));
   child.stderr.on("end", () => process.stderr.write(stderr.flush()));
+  for (const line of startLines(port, start.gateway)) console.log(line);
   const gateway = start.gateway ? startGateway(merged, port) : null;
   const stop = (sig) => {
     child.kill(sig);

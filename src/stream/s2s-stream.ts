@@ -24,7 +24,7 @@ import { audit, DEFAULT_TIMEOUTS, newCtx, pairCount, sendClose, type Ctx, type S
 import { fail, finish } from "./ending.js";
 import { inboundChanges, snapshot, restoreInto } from "./hibernation.js";
 import { settleUnpaired } from "./unpaired.js";
-import { onBidiRequest, onFeatures, onHeader, onPeerStreamError, onTls, onTlsEstablished, open, start } from "./negotiation.js";
+import { onBidiRequest, onFeatures, onHeader, onPeerStreamError, onTls, onTlsEstablished, open, sendOurInitiatingHeader, start } from "./negotiation.js";
 import { authenticate, keyGenerated, onResultResponse, revoke, sendStanza } from "./originating.js";
 import { onResultRequest, onStanza, verifyResult } from "./receiving.js";
 import { nextDeadline, onTimeout } from "./timers.js";
@@ -225,7 +225,7 @@ export class S2SStream {
     if (ns === NS_STREAM && local === "features") return onFeatures(c, el, now);
     if (ns === NS_TLS) return onTls(c, local);
     // XEP-0178 as initiator: the answer to our <auth/> comes before the stream is open.
-    if (ns === NS_SASL && c.role === "initiating" && c.sasl === "requested") return onSaslResponse(c, local, now, () => open(c, now));
+    if (ns === NS_SASL && c.role === "initiating" && c.sasl === "requested") return onSaslResponse(c, local, now, () => open(c, now), () => sendOurInitiatingHeader(c));
     if (phase !== "open") {
       return fail(c, new StreamError("not-authorized", `<${el.name}/> before stream negotiation finished`));
     }

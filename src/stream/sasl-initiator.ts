@@ -20,7 +20,6 @@ import { audit, levelFor, pairState, send, type Ctx } from "./context.js";
 import { fail } from "./ending.js";
 import { failOutbound } from "./originating.js";
 import { transition } from "./phase.js";
-import { sendOurInitiatingHeader } from "./negotiation.js";
 
 /** XEP-0178 §2: offered EXTERNAL, over TLS, not tried yet on this stream, and our certificate names our domain. */
 export function maySaslExternal(c: Ctx, offered: boolean): boolean {
@@ -34,7 +33,7 @@ export function sendSaslAuth(c: Ctx): void {
 }
 
 /** <success/> or <failure/> from the peer while our <auth/> is outstanding. */
-export function onSaslResponse(c: Ctx, local: string, now: number, openStream: () => void): void {
+export function onSaslResponse(c: Ctx, local: string, now: number, openStream: () => void, sendHeader: () => void): void {
   if (c.sasl !== "requested") return fail(c, new StreamError("unsupported-stanza-type", `<${local}/>: no SASL exchange in progress`));
   if (local === "success") {
     c.sasl = "done";
@@ -43,7 +42,7 @@ export function onSaslResponse(c: Ctx, local: string, now: number, openStream: (
     c.peerDialbackErrors = false;
     c.phase = transition(c.phase, { name: "awaiting-header" });
     c.negotiationDeadline = now + c.timeouts.negotiation;
-    sendOurInitiatingHeader(c);
+    sendHeader();
     return;
   }
   if (local === "failure") {

@@ -1,7 +1,7 @@
 // `npm start` (scripts/dev.mjs) prints the tokens the edge actually runs with (issue 10.12): a token
 // set in the process environment overrides .dev.vars, so that one is printed, not the file's.
 import { describe, expect, it } from "vitest";
-import { mergeVars, tokenLines } from "../../scripts/dev.mjs";
+import { mergeVars, startLines, tokenLines } from "../../scripts/dev.mjs";
 
 const file = { EDGE_DOMAINS: "localhost", ADMIN_TOKEN: "admin-from-dev-vars-0123456789", APP_TOKEN: "app-from-dev-vars-0123456789" };
 
@@ -25,5 +25,24 @@ describe("npm start: the tokens in force", () => {
     const lines = tokenLines(file, { APP_TOKEN: "app-from-env-0123456789abcd" });
     expect(lines[0]).toContain("admin-from-dev-vars-0123456789");
     expect(lines[1]).toContain("app-from-env-0123456789abcd");
+  });
+});
+
+describe("npm start: where to go next", () => {
+  it("names the edge, console, admin and app URLs on the chosen port, and the next step", () => {
+    const out = startLines("41234", true, {}).join("\n");
+    expect(out).toContain("ws://127.0.0.1:41234/xmpp-s2s");
+    expect(out).toContain("http://127.0.0.1:41234/admin/");
+    expect(out).toContain("http://127.0.0.1:41234/admin/v1/openapi.json");
+    expect(out).toContain("http://127.0.0.1:41234/api/v1/");
+    expect(out).toContain("127.0.0.1:5269 (STARTTLS)");
+    expect(out).toContain("127.0.0.1:5270 (direct TLS, XEP-0368)");
+    expect(out).toContain("npm run demo");
+    expect(out).toContain("/admin/v1/check");
+  });
+
+  it("reports the gateway's ports as configured, or that it is off", () => {
+    expect(startLines("8787", true, { GATEWAY_STARTTLS_PORT: "15269", GATEWAY_DIRECT_TLS_PORT: "off" }).join("\n")).toMatch(/127\.0\.0\.1:15269 \(STARTTLS\)$/m);
+    expect(startLines("8787", false, {}).join("\n")).toContain("off (GATEWAY=off)");
   });
 });
