@@ -34,7 +34,7 @@ export const DEFAULT_BUDGET: BudgetLimits = {
   maxPending: 10_000,
   maxAuthorities: 256,
   maxPendingPerAuthority: 2_000,
-  maxPendingPerParent: 2_000,
+  maxPendingPerParent: 256,
   maxAuthoritiesPerParent: 4,
   ratePerAuthority: 20,
   burstPerAuthority: 2_000,
