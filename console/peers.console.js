@@ -102,6 +102,11 @@ export function peersPage(root, { refreshMs }) {
       const a = attempts.find((x) => x.outcome === "success" && typeof x.detail === "string" && x.detail.includes(p.sessionId) && x.detail.startsWith(p.local));
       return a?.detail?.includes("SASL EXTERNAL") ? "SASL EXTERNAL" : p.state === "valid" ? "dialback" : "\u2014";
     };
+    // Verification latency per direction: the newest attempt whose stream timed it (claim to verdict).
+    const latency = (dir) => {
+      const a = (detail?.[dir] ?? []).find((x) => typeof x.latencyMs === "number");
+      return a ? `${dir} ${a.latencyMs} ms` : `${dir} \u2014`;
+    };
     const last = [...pairs.map((p) => Date.parse(p.updatedAt)), ...attempts.map((a) => Date.parse(a.at))].filter(Number.isFinite);
     const key = `peer-${domain}`;
     const rows = pairs.map((p) => {
@@ -151,6 +156,8 @@ export function peersPage(root, { refreshMs }) {
         { class: "meta" },
         `Policy: ${level ?? "unknown"}${detail?.policy?.denied ? " (denied)" : ""}. Streams: ${ids.length}. Last activity: `,
         last.length ? when(Math.max(...last)) : "\u2014",
+        ". Verification latency: ",
+        h("span", { class: "latency", dataset: { latency: domain } }, `${latency("inbound")}, ${latency("outbound")}`),
       ),
       h(
         "div",

@@ -15,7 +15,7 @@
 //     pairRemoved(sessionId, { local, remote, direction })
 //     recordAudit({ kind, actor, subject?, old?, new?, detail? })   e.g. spoofing-attempt
 //     observe(events: MetricEvent[])              dialback outcomes, verification latency, bounces
-//     reportPeerAttempt({ domain, direction, at, outcome, condition?, detail? })
+//     reportPeerAttempt({ domain, direction, at, outcome, condition?, latencyMs?, detail? })
 //     report(sessionId, [[method, args], ...])  several of the above at once (what sessions send)
 //   for the admin API (worker/admin/*):
 //     updatePolicy(op, { actor, ifMatch? }) -> MutationResult   (412 when ifMatch is stale)

@@ -158,8 +158,9 @@ export class SessionIndex {
 
   recordAttempt(a: PeerAttempt): void {
     this.sql.exec(
-      "INSERT INTO peer_attempts (domain, direction, at, outcome, condition, detail) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO peer_attempts (domain, direction, at, outcome, condition, detail, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
       a.domain, a.direction, a.at, a.outcome, a.condition ?? null, a.detail ?? null,
+      typeof a.latencyMs === "number" && Number.isFinite(a.latencyMs) ? Math.max(0, Math.round(a.latencyMs)) : null,
     );
     this.sql.exec(
       `DELETE FROM peer_attempts WHERE domain = ? AND direction = ? AND seq NOT IN
@@ -176,6 +177,7 @@ export class SessionIndex {
         outcome: String(r.outcome),
         condition: str(r.condition),
         detail: str(r.detail),
+        latencyMs: r.latency_ms === null || r.latency_ms === undefined ? null : Number(r.latency_ms),
       }));
     return {
       sessions: all(this.sql, "SELECT id FROM sessions WHERE peer = ? ORDER BY id", domain).map((r) => String(r.id)),

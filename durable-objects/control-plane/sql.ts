@@ -28,4 +28,11 @@ export function migrate(sql: SqlStorage): void {
       PRIMARY KEY (name, labels));
     CREATE TABLE IF NOT EXISTS policy_subscribers (session_id TEXT PRIMARY KEY);
   `);
+  addColumn(sql, "peer_attempts", "latency_ms", "INTEGER");
+}
+
+/** ALTER TABLE ... ADD COLUMN unless the table has it already (SQLite has no IF NOT EXISTS here). */
+function addColumn(sql: SqlStorage, table: string, column: string, type: string): void {
+  if (all(sql, `PRAGMA table_info(${table})`).some((r) => r.name === column)) return;
+  sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
 }

@@ -63,7 +63,7 @@ export class ControlReporter {
 
   /** `extra`: fields the log line gets besides the action's (e.g. why a connection failed). */
   action(a: ShellAction, extra?: LogFields): void {
-    this.#log.action(a, extra);
+    const latencyMs = this.#log.action(a, extra);
     if (a.type === "pair-state") {
       const pair = { local: a.local, remote: a.remote, direction: a.direction };
       if (a.state === "revoked") return this.#call("pairRemoved", this.sessionId, pair);
@@ -75,6 +75,8 @@ export class ControlReporter {
         this.#call("reportPeerAttempt", {
           domain: a.remote, direction: a.direction, at: Date.now(), outcome: condition ? "failure" : "success",
           ...(condition ? { condition } : {}),
+          // The verdict's verification latency (claim to verdict, as the dialback.verdict log line).
+          ...(latencyMs !== undefined ? { latencyMs } : {}),
           detail: `${a.local} ${a.direction === "inbound" ? "<-" : "->"} ${a.remote} on ${this.sessionId}${a.via === "sasl-external" ? " by SASL EXTERNAL" : ""}`,
         });
       }

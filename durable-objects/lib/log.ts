@@ -39,7 +39,8 @@ export class StreamLog {
     log(this.env, "info", "stream.opened", { session: this.session, ...fields });
   }
 
-  action(a: ShellAction, extra?: LogFields): void {
+  /** Logs the action; returns the verdict's latency (ms from the claim) when this instance knows it. */
+  action(a: ShellAction, extra?: LogFields): number | undefined {
     let latencyMs: number | undefined;
     if (a.type === "pair-state") {
       const key = `${a.direction} ${a.local} ${a.remote}`;
@@ -51,5 +52,6 @@ export class StreamLog {
     }
     const e = actionLogEvent(a, this.session, latencyMs);
     if (e) log(this.env, e.level, e.event, { ...e.fields, ...extra });
+    return latencyMs;
   }
 }

@@ -110,6 +110,8 @@ export interface PeerAttempt {
   outcome: "success" | "failure";
   /** Stream error, dialback error or bounce condition on failure. */
   condition?: string;
+  /** Verification latency: ms from the pair's claim (pending) to this verdict, when the stream knows it. */
+  latencyMs?: number;
   detail?: string;
 }
 

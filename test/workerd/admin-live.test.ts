@@ -181,7 +181,7 @@ describe("what sessions report shows in the audit log and the metrics", () => {
 describe("GET /peers and the latency histogram from live traffic", () => {
   it("a verified inbound pair is the last inbound attempt with peer.test, and its verification is timed", async () => {
     await verifiedInbound("peers1");
-    type Peer = { inbound: { outcome: string; condition: string | null; detail: string | null }[] };
+    type Peer = { inbound: { outcome: string; condition: string | null; detail: string | null; latencyMs: number | null }[] };
     let peer: Peer = { inbound: [] };
     for (let i = 0; i < 100; i++) {
       peer = await (await admin("/peers/peer.test")).json<Peer>();
@@ -189,6 +189,10 @@ describe("GET /peers and the latency histogram from live traffic", () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(peer.inbound[0]).toMatchObject({ outcome: "success", condition: null, detail: expect.stringMatching(/^edge\.test <- peer\.test on [0-9a-f]{32}$/) });
+    // Issue 14: the peer's own verification latency (claim to verdict), not only the edge-wide histogram.
+    expect(typeof peer.inbound[0]!.latencyMs).toBe("number");
+    expect(peer.inbound[0]!.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(peer.inbound[0]!.latencyMs).toBeLessThan(30_000);
     const metrics = await (await admin("/metrics")).text();
     expect(metrics).toMatch(/dialback_edge_verification_latency_seconds_count [1-9]/);
     expect(metrics).toMatch(/dialback_edge_verification_latency_seconds_bucket\{le="\+Inf"\} [1-9]/);

@@ -137,6 +137,10 @@ export const PeerAttempt = z.object({
   outcome: z.string(),
   condition: z.string().nullable(),
   detail: z.string().nullable(),
+  latencyMs: z
+    .number()
+    .nullable()
+    .describe("verification latency of this verdict: ms from the domain pair's claim to the dialback verdict; null when the stream did not know it (no verdict, or the claim was before a hibernation)"),
 });
 
 export const PeerState = z
