@@ -72,7 +72,7 @@ export function peersPage(root, { refreshMs }) {
       if (stopped) return;
       const byId = new Map(sessions.map((s) => [s.id, s]));
       const remotes = [...new Set([...pairs.map((p) => p.remote), ...sessions.filter((s) => s.peer && !s.id.startsWith("authority:")).map((s) => s.peer)])].sort();
-      // Per-peer policy level and last attempts (via: dialback or SASL EXTERNAL): fetched for a new
+      // Per-peer policy level and last attempts (verification latency, last activity): fetched for a new
       // peer or a changed pair list, else at most every DETAIL_MS, so many peers do not mean many calls.
       const now = Date.now();
       await Promise.all(
@@ -98,10 +98,8 @@ export function peersPage(root, { refreshMs }) {
   function peerSection(domain, pairs, sessions, byId, detail) {
     const level = detail?.policy?.level;
     const attempts = [...(detail?.inbound ?? []), ...(detail?.outbound ?? [])];
-    const via = (p) => {
-      const a = attempts.find((x) => x.outcome === "success" && typeof x.detail === "string" && x.detail.includes(p.sessionId) && x.detail.startsWith(p.local));
-      return a?.detail?.includes("SASL EXTERNAL") ? "SASL EXTERNAL" : p.state === "valid" ? "dialback" : "\u2014";
-    };
+    // The pair record says how it is authenticated (GET /pairs: via); null while the index has not heard.
+    const via = (p) => (p.via === "sasl-external" ? "SASL EXTERNAL" : p.via === "dialback" ? "dialback" : "\u2014");
     // Verification latency per direction: the newest attempt whose stream timed it (claim to verdict).
     const latency = (dir) => {
       const a = (detail?.[dir] ?? []).find((x) => typeof x.latencyMs === "number");

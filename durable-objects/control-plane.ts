@@ -11,7 +11,7 @@
 //       (policyChanged) before the change is answered: sessions read the policy once, not per pair
 //     reportSession(info: SessionInfo)            upsert, also to refresh byte/stanza counters
 //     sessionClosed(id, condition?)               drops the session and its pairs from the index
-//     reportPair(sessionId, { local, remote, direction, state, condition? })
+//     reportPair(sessionId, { local, remote, direction, state, condition?, via? })
 //     pairRemoved(sessionId, { local, remote, direction })
 //     recordAudit({ kind, actor, subject?, old?, new?, detail? })   e.g. spoofing-attempt
 //     observe(events: MetricEvent[])              dialback outcomes, verification latency, bounces
@@ -277,7 +277,7 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     const live = await this.#live(id);
     if (!live) return null;
     const now = new Date().toISOString();
-    return { ...live, pairs: live.pairs.map((p) => ({ ...p, sessionId: id, updatedAt: now })) };
+    return { ...live, pairs: live.pairs.map((p) => ({ ...p, via: p.via ?? null, sessionId: id, updatedAt: now })) };
   }
 
   /** DELETE /sessions/{id}: the session closes with the operator's stream error and bounces its queue. */

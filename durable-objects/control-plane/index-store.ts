@@ -1,11 +1,13 @@
 // The index of live sessions, their domain pairs, and recent connection attempts per peer: what the
 // StreamSession DOs report, and what /admin/v1 lists. Keyset pagination with opaque cursors.
 
-import type { PairKey, PairReport, PeerAttempt, SessionInfo } from "../lib/session-rpc.js";
+import type { PairKey, PairReport, PairVia, PeerAttempt, SessionInfo } from "../lib/session-rpc.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { all, iso, one, str, type Row } from "./sql.js";
 
-export interface PairEntry extends PairReport {
+export interface PairEntry extends Omit<PairReport, "via"> {
+  /** How the pair is authenticated; null when the edge does not know (a stream not in the index yet). */
+  via: PairVia | null;
   sessionId: string;
   updatedAt: string;
 }
@@ -48,10 +50,11 @@ export class SessionIndex {
 
   upsertPair(sessionId: string, p: PairReport): void {
     this.sql.exec(
-      `INSERT INTO pairs (local, remote, direction, session_id, state, condition, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO pairs (local, remote, direction, session_id, state, condition, updated_at, via) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (local, remote, direction, session_id) DO UPDATE SET state = excluded.state,
-         condition = excluded.condition, updated_at = excluded.updated_at`,
+         condition = excluded.condition, updated_at = excluded.updated_at, via = excluded.via`,
       p.local, p.remote, p.direction, sessionId, p.state, p.condition ?? null, Date.now(),
+      p.via === "sasl-external" || p.via === "dialback" ? p.via : null,
     );
   }
 
@@ -206,6 +209,7 @@ function pairEntry(r: Row): PairEntry {
     remote: String(r.remote),
     direction: r.direction === "outbound" ? "outbound" : "inbound",
     state: String(r.state) as PairEntry["state"],
+    via: r.via === "sasl-external" || r.via === "dialback" ? r.via : null,
     sessionId: String(r.session_id),
     updatedAt: iso(r.updated_at),
   };

@@ -29,6 +29,7 @@ export function migrate(sql: SqlStorage): void {
     CREATE TABLE IF NOT EXISTS policy_subscribers (session_id TEXT PRIMARY KEY);
   `);
   addColumn(sql, "peer_attempts", "latency_ms", "INTEGER");
+  addColumn(sql, "pairs", "via", "TEXT");
 }
 
 /** ALTER TABLE ... ADD COLUMN unless the table has it already (SQLite has no IF NOT EXISTS here). */

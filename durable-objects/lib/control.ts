@@ -67,7 +67,7 @@ export class ControlReporter {
     if (a.type === "pair-state") {
       const pair = { local: a.local, remote: a.remote, direction: a.direction };
       if (a.state === "revoked") return this.#call("pairRemoved", this.sessionId, pair);
-      this.#call("reportPair", this.sessionId, { ...pair, state: a.state, ...(a.condition ? { condition: a.condition } : {}) });
+      this.#call("reportPair", this.sessionId, { ...pair, state: a.state, ...(a.condition ? { condition: a.condition } : {}), via: a.via ?? "dialback" });
       if (a.state !== "pending") {
         const condition = a.state === "valid" ? undefined : (a.condition ?? a.state);
         this.#call("observe", [{ kind: "dialback", condition: condition ?? "valid" }]);

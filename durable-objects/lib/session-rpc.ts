@@ -66,7 +66,13 @@ export interface PairReport extends PairKey {
   state: PairState;
   /** Dialback error condition for state error/invalid. */
   condition?: string;
+  /**
+   * How the pair is authenticated: "dialback" (XEP-0220, claimed by db:result) or "sasl-external"
+   * (RFC 6120 §6 with XEP-0178, the peer's certificate). Absent from a session's live view.
+   */
+  via?: PairVia;
 }
+export type PairVia = "dialback" | "sasl-external";
 
 export type AuditKind =
   | "policy.replaced"

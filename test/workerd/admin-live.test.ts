@@ -47,7 +47,7 @@ describe("operator actions on live streams", () => {
   it("DELETE /pairs revokes the pair at once; the stream left with no pair closes with policy-violation", async () => {
     const { link } = await verifiedInbound("live1");
     const pair = await pairOnNewSession(seen);
-    expect(pair).toMatchObject({ local: "edge.test", remote: "peer.test" });
+    expect(pair).toMatchObject({ local: "edge.test", remote: "peer.test", via: "dialback" });
     const res = await admin("/pairs/edge.test/peer.test", { method: "DELETE", headers: { "x-admin-actor": "carol" } });
     expect(res.status).toBe(200);
     const e = await res.json<{ revoked: { sessionId: string; condition: string }[]; failed: unknown[] }>();

@@ -59,6 +59,17 @@ describe("SASL EXTERNAL through the gateway", () => {
     // No dialback happened: the operator sees how the pair was authenticated.
     const peer = await (await admin("/peers/peer.test")).json<Record<string, unknown>>();
     expect(JSON.stringify(peer)).toContain("by SASL EXTERNAL");
+    // The pair record itself says how it was authenticated (GET /pairs, GET /sessions/{id}).
+    type P = { sessionId: string; via: string | null; state: string };
+    let pair: P | undefined;
+    for (let i = 0; i < 100 && !pair; i++) {
+      const items = (await (await admin("/pairs?remote=peer.test&direction=inbound&state=valid")).json<{ items: P[] }>()).items;
+      pair = items.find((p) => p.via === "sasl-external");
+      if (!pair) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(pair).toBeDefined();
+    const detail = await (await admin(`/sessions/${pair!.sessionId}`)).json<{ pairs: P[] }>();
+    expect(detail.pairs).toContainEqual(expect.objectContaining({ remote: "peer.test", direction: "inbound", state: "valid", via: "sasl-external" }));
     s.ws.close(1000);
   });
 

@@ -71,6 +71,10 @@ export const Pair = z
     direction: z.enum(["inbound", "outbound"]),
     state: z.enum(["pending", "valid", "invalid", "error"]),
     condition: z.string().optional(),
+    via: z
+      .enum(["dialback", "sasl-external"])
+      .nullable()
+      .describe("how the pair is authenticated: dialback (XEP-0220) or sasl-external (RFC 6120 §6, XEP-0178 certificate); null when not known yet (a stream the index has not heard from)"),
     sessionId: z.string(),
     updatedAt: z.string(),
   })
