@@ -1,5 +1,5 @@
 // GET /admin/v1/audit filters (issue 14, for the console's Audit page): kind, domain (named in the
-// subject or detail), since/until (RFC 3339, inclusive), combined with the cursor.
+// subject or detail, exactly: peer.test does not match xpeer.test), since/until (RFC 3339, inclusive), combined with the cursor.
 
 import { describe, expect, it } from "vitest";
 import { admin, problemOf } from "./admin-helpers.js";
@@ -34,6 +34,27 @@ describe("GET /admin/v1/audit filters", () => {
     expect((await list(`domain=b.filter.example&until=${encodeURIComponent(t0)}`)).items.length).toBe(0);
     const later = new Date(Date.now() + 60_000).toISOString();
     expect((await list(`since=${encodeURIComponent(later)}`)).items.length).toBe(0);
+  });
+
+  it("matches the domain exactly: not a longer name ending in it, a subdomain, or a name it begins", async () => {
+    // Interleaved so that paging has to skip near-misses between the exact matches.
+    for (const d of ["peer.exact.example", "xpeer.exact.example", "sub.peer.exact.example", "peer.exact.example.evil", "peer.exact.example"]) {
+      expect((await admin(`/policy/domains/${d}`, { method: "PUT", json: { action: "deny" } })).ok).toBe(true);
+    }
+    const named = (e: Page["items"][number]) => `${e.subject} ${e.detail}`;
+    const exact = await list("domain=peer.exact.example&kind=policy.rule-set");
+    expect(exact.items.length).toBe(2);
+    expect(exact.items.every((e) => /(^|[^a-z0-9.-])peer\.exact\.example($|[^a-z0-9.-])/.test(named(e)))).toBe(true);
+    expect((await list("domain=xpeer.exact.example&kind=policy.rule-set")).items.length).toBe(1);
+    expect((await list("domain=exact.example&kind=policy.rule-set")).items.length).toBe(0);
+    // Paging one at a time skips the three near-misses between the two matches.
+    const p1 = await list("domain=peer.exact.example&kind=policy.rule-set&limit=1");
+    expect(p1.items.length).toBe(1);
+    const p2 = await list(`domain=peer.exact.example&kind=policy.rule-set&limit=1&cursor=${encodeURIComponent(p1.nextCursor!)}`);
+    expect(p2.items.length).toBe(1);
+    expect(p2.items[0]!.seq).toBeLessThan(p1.items[0]!.seq);
+    expect(p2.items[0]!.seq).toBeLessThan(p1.items[0]!.seq - 3);
+    expect(p2.nextCursor).toBeNull();
   });
 
   it("refuses a time that is not RFC 3339 and a domain that is not a domain, naming the field", async () => {

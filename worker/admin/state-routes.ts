@@ -156,7 +156,7 @@ stateRoutes.openapi(
     request: {
       query: z.object({
         kind: z.string().max(64).optional(),
-        domain: z.string().max(256).optional().describe("entries whose subject or detail names this domain"),
+        domain: z.string().max(256).optional().describe("entries whose subject or detail names exactly this domain (a pair's side, a JID's domain, a word of the detail); not a longer name ending in it, nor its subdomains"),
         since: z.iso.datetime({ offset: true }).optional().describe("entries at or after this time (RFC 3339)"),
         until: z.iso.datetime({ offset: true }).optional().describe("entries at or before this time (RFC 3339)"),
         cursor: Cursor,
