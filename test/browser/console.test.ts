@@ -121,6 +121,11 @@ describe("live state", () => {
     const { job, ws } = await stack.inbound();
     const page = await signedIn("peers");
     await page.waitForSelector(`[data-domain="${PEER_DOMAIN}"] tr[data-pair]`);
+    // The peer's verification latency (GET /peers/{domain} attempts' latencyMs), and how the pair is
+    // authenticated from the pair record's via field.
+    await page.waitForFunction((d) => /inbound \d+ ms/.test(document.querySelector(`[data-latency="${d}"]`)?.textContent ?? ""), { timeout: 15_000 }, PEER_DOMAIN);
+    const row = await text(page, `[data-domain="${PEER_DOMAIN}"] tr[data-pair="${EDGE_DOMAIN}|${PEER_DOMAIN}|inbound"]`);
+    expect(row).toContain("dialback");
     let confirmed = "";
     page.once("dialog", (d) => ((confirmed = d.message()), d.accept()));
     const closed = new Promise<void>((r) => ws.once("close", () => r()));
