@@ -183,20 +183,25 @@ const intIn = (min: number, max: number, dflt: number) =>
       return n;
     });
 
+/** An optional URL variable: undefined when unset or blank, else parsed (an issue when not absolute). */
+function absoluteUrl(v: string | undefined, ctx: z.RefinementCtx, example: string): URL | undefined {
+  if (v === undefined || v.trim() === "") return undefined;
+  try {
+    return new URL(v.trim());
+  } catch {
+    ctx.addIssue({ code: "custom", message: `'${v}' is not an absolute URL such as ${example}` });
+    return undefined;
+  }
+}
+
 // The edge's public origin, e.g. https://xmpp.example.org: what host-meta advertises (XEP-0156), so
 // a request's Host header never is. The WebSocket endpoint is always /xmpp-s2s on it.
 const publicUrl = z
   .string()
   .optional()
   .transform((v, ctx): string | undefined => {
-    if (v === undefined || v.trim() === "") return undefined;
-    let u: URL;
-    try {
-      u = new URL(v.trim());
-    } catch {
-      ctx.addIssue({ code: "custom", message: `'${v}' is not an absolute URL such as https://xmpp.example.org` });
-      return undefined;
-    }
+    const u = absoluteUrl(v, ctx, "https://xmpp.example.org");
+    if (u === undefined) return undefined;
     if (!["https:", "wss:", "http:", "ws:"].includes(u.protocol)) {
       ctx.addIssue({ code: "custom", message: `must be an https:, wss: or (development only) http: URL, got '${u.protocol}'` });
     } else if (u.username || u.password || u.search || u.hash || (u.pathname !== "/" && u.pathname !== "/xmpp-s2s")) {
@@ -216,14 +221,8 @@ const httpsUrl = z
   .string()
   .optional()
   .transform((v, ctx): URL | undefined => {
-    if (v === undefined || v.trim() === "") return undefined;
-    let u: URL;
-    try {
-      u = new URL(v.trim());
-    } catch {
-      ctx.addIssue({ code: "custom", message: `'${v}' is not an absolute URL such as https://example.org/path` });
-      return undefined;
-    }
+    const u = absoluteUrl(v, ctx, "https://example.org/path");
+    if (u === undefined) return undefined;
     if (u.protocol !== "https:" && u.protocol !== "http:") {
       ctx.addIssue({ code: "custom", message: `must be an https: URL, got '${u.protocol}'` });
     } else if (u.username || u.password) {

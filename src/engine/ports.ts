@@ -4,6 +4,7 @@
 
 import type { Domain } from "../types.js";
 import type { KeyFormula } from "../dialback/keys.js";
+import { dnsIdMatches } from "../tls/identity.js";
 
 /**
  * XEP-0238 §1 federation levels, weakest first. "verified": Server Dialback only; "encrypted": TLS
@@ -140,13 +141,5 @@ export interface TlsInfo {
 /** True when `cert` is a CA-valid certificate naming `domain` (RFC 6125 §6.4, one-label wildcards). */
 export function certificateValidFor(cert: PeerCertificate | undefined, domain: Domain): boolean {
   if (!cert || cert.status !== "valid") return false;
-  for (const raw of cert.names) {
-    const name = raw.toLowerCase().replace(/\.$/, "");
-    if (name === domain) return true;
-    if (name.startsWith("*.")) {
-      const dot = domain.indexOf(".");
-      if (dot > 0 && domain.slice(dot + 1) === name.slice(2)) return true;
-    }
-  }
-  return false;
+  return cert.names.some((raw) => dnsIdMatches(raw.toLowerCase().replace(/\.$/, ""), domain));
 }

@@ -29,15 +29,21 @@ export function parseSubjectAltName(san: string | undefined): { dns: string[]; s
   return out;
 }
 
-function dnsIdMatches(presented: string, domain: string): boolean {
+/**
+ * RFC 6125 §6.4: a presented DNS-ID (lowercase, no trailing dot) against a domain: equal, or a
+ * wildcard '*' as the complete left-most label matching exactly one label (§6.4.3). Also what the
+ * engine uses for certificate names the gateway verified (src/engine/ports.ts certificateValidFor).
+ */
+export function dnsIdMatches(presented: string, domain: string): boolean {
   if (presented === domain) return true;
-  // RFC 6125 §6.4.3: '*' only as the complete left-most label, matching exactly one label.
-  if (presented.startsWith("*.")) {
-    const dot = domain.indexOf(".");
-    return dot > 0 && domain.slice(dot + 1) === presented.slice(2) && presented.slice(2).includes(".");
-  }
-  return false;
+  if (!presented.startsWith("*.")) return false;
+  const dot = domain.indexOf(".");
+  return dot > 0 && domain.slice(dot + 1) === presented.slice(2);
 }
+
+/** Here, where the gateway reads a certificate itself, a wildcard must also leave two labels (`*.test` names nothing). */
+const dnsIdMatchesStrict = (presented: string, domain: string): boolean =>
+  dnsIdMatches(presented, domain) && (!presented.startsWith("*.") || presented.slice(2).includes("."));
 
 /**
  * The identities of `san` that are valid for `domain` (lowercase A-labels): empty when the
@@ -47,7 +53,7 @@ export function identitiesFor(san: string | undefined, domain: string): string[]
   const d = domain.toLowerCase().replace(/\.$/, "");
   const ids = parseSubjectAltName(san);
   const out: string[] = [];
-  if (ids.dns.some((p) => dnsIdMatches(p, d))) out.push(d);
+  if (ids.dns.some((p) => dnsIdMatchesStrict(p, d))) out.push(d);
   else if (ids.srv.some((p) => p === `_xmpp-server.${d}` || p === `_xmpps-server.${d}`)) out.push(d);
   else if (ids.xmpp.includes(d)) out.push(d);
   return out;
