@@ -11,7 +11,6 @@ import type { EdgeConfig } from "../../src/config.js";
 import { DialbackKeys } from "../../src/dialback/keys.js";
 import { evaluatePair, type PolicyDocument } from "../../src/policy/index.js";
 import { resolvePeer, type Target } from "../../src/resolve/resolver.js";
-import { DEFAULT_DOH_URL } from "../../src/resolve/doh.js";
 import { dohFetch } from "../../durable-objects/lib/deadline.js";
 import { asStreamId, type Domain } from "../../src/types.js";
 import { NS_TLS, StreamReader, streamClose, streamHeader, type StreamEvent } from "../../src/xml/index.js";
@@ -40,11 +39,10 @@ export async function checkPeer(
   from: Domain,
   config: EdgeConfig,
   policy: PolicyDocument,
-  dohUrl: string | undefined,
 ): Promise<CheckStep[]> {
   const steps: CheckStep[] = [];
   const doh = dohFetch(config.timeouts.dohMs);
-  const dohAt = dohUrl ?? DEFAULT_DOH_URL;
+  const dohAt = config.dohUrl;
   let dialled: string | undefined;
   const run = async <T>(step: CheckStep["step"], fn: () => Promise<StepResult<T>>) => {
     const t0 = performance.now();

@@ -77,7 +77,7 @@ peerRoutes.openapi(
     if (config.domains.includes(peer)) throw new ProblemError(422, "Hosted domain", `'${peer}' is hosted by this edge, not a peer`);
     const cp = controlPlane(c.env);
     const { document } = await cp.getPolicy();
-    const steps = await checkPeer(peer, from, config, document, config.dohUrl);
+    const steps = await checkPeer(peer, from, config, document);
     const ok = steps.length > 0 && steps.every((s) => s.ok) && steps[steps.length - 1]!.step === "dialback";
     const failed = steps.find((s) => !s.ok);
     await cp.reportPeerAttempt({

@@ -5,7 +5,7 @@
 
 import type { EdgeConfig } from "../../src/config.js";
 import type { Env } from "../../durable-objects/env.js";
-import { DEFAULT_DOH_URL, querySrv, type FetchLike } from "../../src/resolve/doh.js";
+import { querySrv, type FetchLike } from "../../src/resolve/doh.js";
 import { dohFetch } from "../../durable-objects/lib/deadline.js";
 import { describeSocketError } from "../../src/log/socket-error.js";
 import { policyWarnings, type PolicyDocument } from "../../src/policy/index.js";
@@ -20,7 +20,7 @@ import { advert, REL_S2S_WEBSOCKET } from "../routes/well-known.js";
 const PROBE_TIMEOUT_MS = 5_000;
 
 export async function selfCheck(env: Env, config: EdgeConfig, policy: PolicyDocument): Promise<Finding[]> {
-  const dohUrl = env.DOH_URL ?? DEFAULT_DOH_URL;
+  const dohUrl = config.dohUrl;
   const doh = dohFetch(config.timeouts.dohMs);
   const perDomain = await Promise.all(config.domains.map((d) => domainFindings(env, config, d, doh, dohUrl)));
   return [
