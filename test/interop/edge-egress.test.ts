@@ -11,14 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { C2sClient } from "../../scripts/interop/lib/c2s.mjs";
 import { startStack, type Stack } from "../../scripts/interop/lib/stack.mjs";
 import { PASSWORD } from "../../scripts/interop/lib/topology.mjs";
-import { gatewayLogWhen, sendFromEdge, uniqueBody, waitForInbox } from "./helpers.js";
-
-async function setLevel(stack: Stack, level: string): Promise<void> {
-  const res = await stack.api("/admin/v1/policy", {
-    method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ level }),
-  }, stack.tokens.admin);
-  if (!res.ok) throw new Error(`PUT policy: ${res.status} ${await res.text()}`);
-}
+import { gatewayLogWhen, putPolicy, sendFromEdge, uniqueBody, waitForInbox } from "./helpers.js";
 
 describe.each([
   { egress: "gateway" as const },
@@ -29,7 +22,7 @@ describe.each([
 
   beforeAll(async () => {
     stack = await startStack({ tls: true, edgeDirectTls: false, ejabberd: false, prosodySelfSigned: true, egress, name: `egress-${egress}`, logLevel: "debug" });
-    await setLevel(stack, "encrypted");
+    await putPolicy(stack, { level: "encrypted" });
     alice = await C2sClient.login({ host: stack.ip.prosody, port: 5222, jid: `alice@${stack.domains.prosody}`, password: PASSWORD });
   });
   afterAll(async () => {
@@ -86,7 +79,7 @@ describe("no egress (S2S_EGRESS=direct): the same Prosody at level encrypted", (
   let alice: C2sClient;
   beforeAll(async () => {
     stack = await startStack({ tls: true, edgeDirectTls: false, ejabberd: false, prosodySelfSigned: true, name: "egress-direct" });
-    await setLevel(stack, "encrypted");
+    await putPolicy(stack, { level: "encrypted" });
     alice = await C2sClient.login({ host: stack.ip.prosody, port: 5222, jid: `alice@${stack.domains.prosody}`, password: PASSWORD });
   });
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { C2sClient } from "../../scripts/interop/lib/c2s.mjs";
 import { startStack, type Stack } from "../../scripts/interop/lib/stack.mjs";
 import { PASSWORD } from "../../scripts/interop/lib/topology.mjs";
-import { gatewayLog, sendFromEdge, uniqueBody, waitForInbox } from "./helpers.js";
+import { gatewayLog, putPolicy, sendFromEdge, uniqueBody, waitForInbox } from "./helpers.js";
 
 describe("XEP-0238: the edge as type 1 against a type-1 Prosody", () => {
   let stack: Stack;
@@ -20,10 +20,7 @@ describe("XEP-0238: the edge as type 1 against a type-1 Prosody", () => {
       tls: false, edgeDirectTls: false, ejabberd: false, name: "xep0238-type1", logLevel: "debug",
       gatewayEnv: { GATEWAY_OFFER_TLS: "false" },
     });
-    const res = await stack.api("/admin/v1/policy", {
-      method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ level: "verified", knobs: { xmppVersion: "0.9" } }),
-    }, stack.tokens.admin);
-    if (!res.ok) throw new Error(`PUT policy: ${res.status} ${await res.text()}`);
+    await putPolicy(stack, { level: "verified", knobs: { xmppVersion: "0.9" } });
     alice = await C2sClient.login({ host: stack.ip.prosody, port: 5222, jid: `alice@${stack.domains.prosody}`, password: PASSWORD });
   });
   afterAll(async () => {

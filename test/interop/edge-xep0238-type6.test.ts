@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { C2sClient } from "../../scripts/interop/lib/c2s.mjs";
 import { startStack, type Stack } from "../../scripts/interop/lib/stack.mjs";
 import { PASSWORD } from "../../scripts/interop/lib/topology.mjs";
-import { gatewayLogWhen, sendFromEdge, uniqueBody, waitForInbox } from "./helpers.js";
+import { gatewayLogWhen, putPolicy, sendFromEdge, uniqueBody, waitForInbox } from "./helpers.js";
 
 describe("XEP-0238 type 6: the edge (trusted, gateway egress) -> Prosody with s2s_secure_auth", () => {
   let stack: Stack;
@@ -18,10 +18,7 @@ describe("XEP-0238 type 6: the edge (trusted, gateway egress) -> Prosody with s2
 
   beforeAll(async () => {
     stack = await startStack({ tls: true, edgeDirectTls: false, ejabberd: false, prosodySecureAuth: true, egress: "gateway", name: "xep0238-type6", logLevel: "debug" });
-    const res = await stack.api("/admin/v1/policy", {
-      method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ level: "trusted" }),
-    }, stack.tokens.admin);
-    if (!res.ok) throw new Error(`PUT policy: ${res.status} ${await res.text()}`);
+    await putPolicy(stack, { level: "trusted" });
     alice = await C2sClient.login({ host: stack.ip.prosody, port: 5222, jid: `alice@${stack.domains.prosody}`, password: PASSWORD });
   });
   afterAll(async () => {

@@ -66,3 +66,11 @@ export async function gatewayLogWhen(
 let n = 0;
 /** A unique message body per test, so assertions never match a previous test's stanza. */
 export const uniqueBody = (label: string) => `${label} #${++n} ${Math.random().toString(36).slice(2, 8)}`;
+
+/** PUT /admin/v1/policy with the admin token: the whole policy document (level, knobs, ...). */
+export async function putPolicy(stack: Stack, document: Record<string, unknown>): Promise<void> {
+  const res = await stack.api("/admin/v1/policy", {
+    method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(document),
+  }, stack.tokens.admin);
+  if (!res.ok) throw new Error(`PUT policy: ${res.status} ${await res.text()}`);
+}
