@@ -65,6 +65,19 @@ export class AuthorityLink extends DurableObject<Env> {
     return own.link.verify(r);
   }
 
+  /**
+   * Issue 11.6: opens the pooled link for `to` ahead of its first db:verify (the peer's stream
+   * header came before its db:result; lib/verify-path.ts warmAuthority). No-op when a link that
+   * would carry `to` is open already, or `to` needs a link of its own. True when a link was opened.
+   */
+  async warm(req: { from: string; to: string }, address: string, targets: Target[]): Promise<boolean> {
+    const r = { from: asDomain(req.from), to: asDomain(req.to) };
+    if (this.#direct.has(r.to)) return false;
+    const had = this.#links.get(POOLED);
+    if (had && !had.ended) return false;
+    return (await this.#link(POOLED, r, address, targets)) !== undefined;
+  }
+
   // The authority does not serve `to` on a stream opened for another domain: item-not-found
   // (XEP-0220 §2.4), or the host-unknown stream error (reported as remote-server-not-found once the
   // stream had reached the peer). An authority that advertised no dialback errors can only end the

@@ -27,6 +27,7 @@ import { DeliveryQueue } from "./lib/delivery-queue.js";
 import { deliverBatchToApp } from "./lib/deliver.js";
 import { AuthenticatedSignal } from "./lib/gateway-signal.js";
 import { log } from "./lib/log.js";
+import { warmAuthority, warmTarget } from "./lib/verify-path.js";
 import type { PolicySnapshot } from "./lib/session-rpc.js";
 
 export class StreamSession extends DurableObject<Env> {
@@ -50,6 +51,10 @@ export class StreamSession extends DurableObject<Env> {
   #starting: Promise<void> | undefined;
   /** Tells the TCP gateway when this stream is authenticated (lib/gateway-signal.ts). */
   #signal: AuthenticatedSignal | undefined;
+  /** The peer's first stream header has been seen (the authority link is warmed once per stream). */
+  #headerSeen = false;
+  /** That warm-up while it runs (a claim on this stream waits for it: lib/effects.ts). */
+  #warming: Promise<unknown> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -123,6 +128,7 @@ export class StreamSession extends DurableObject<Env> {
       accept: (stanza) => this.#queue.accept(stanza),
       waitUntil: (p) => this.ctx.waitUntil(p),
       prepare: (actions) => this.#routesFor(actions),
+      warming: () => this.#warming,
     });
     const signal = new AuthenticatedSignal(this.#meta!.connection.signalAuthenticated === true, (frame) => ws?.send(frame));
     this.#signal = signal;
@@ -299,6 +305,10 @@ export class StreamSession extends DurableObject<Env> {
     for (const e of this.#codec!.decode(message)) {
       const open = e.type === "open" && this.#meta && this.#meta.open !== this.#codec!.lastOpen ? this.#codec!.lastOpen : undefined;
       await host.event(e);
+      if (e.type === "open" && !this.#headerSeen) {
+        this.#headerSeen = true;
+        if (!host.closed) await this.#warm(e.attrs);
+      }
       if (open !== undefined && this.#meta) {
         // Kept so the reader can be primed again after hibernation (RFC 7395 §3.4 declarations).
         // Written after the event's answer went out (issue 11.6): a write made before a send holds
@@ -309,6 +319,21 @@ export class StreamSession extends DurableObject<Env> {
       }
       if (!this.#bidiOn && host.stream.bidi) this.#bidiTurnedOn(host);
     }
+  }
+
+  // Issue 11.6: the sender domain's authority link is opened at the header (lib/verify-path.ts
+  // warmAuthority), after our header and features went out; in the background.
+  async #warm(attrs: Record<string, string>): Promise<void> {
+    const policy = this.#policy;
+    if (!policy || !this.#meta) return;
+    const config = await edgeConfig(this.env);
+    const t = warmTarget(attrs, config.domains, this.#meta.connection, (remote) => policy.forRemote(remote).allowed);
+    if (!t) return;
+    const warming = warmAuthority(this.env, t.local, t.remote).catch(() => {});
+    this.#warming = warming;
+    this.ctx.waitUntil(warming.finally(() => {
+      if (this.#warming === warming) this.#warming = undefined;
+    }));
   }
 
   // XEP-0288 negotiated after pairs were already authenticated (SASL EXTERNAL authenticates before

@@ -24,6 +24,11 @@ export interface EffectHooks {
    * it: never fire-and-forget, so an eviction cannot lose an accepted stanza.
    */
   accept(stanza: Element): void;
+  /**
+   * The verification link warm-up this stream started at its header (lib/verify-path.ts
+   * warmAuthority), if any: a claim waits for it, so the two never hold budget leases at once.
+   */
+  warming?(): Promise<unknown> | undefined;
   /** Keeps the DO up for background work (the budget lease's release). */
   waitUntil?(p: Promise<unknown>): void;
 }
@@ -35,6 +40,7 @@ export function makeEffects(env: Env, hooks: EffectHooks): Effects {
       // across I/O, which this RPC is).
       const t0 = Date.now();
       try {
+        await hooks.warming?.();
         return await verifyWithAuthority(env, req, hooks.waitUntil ?? ((p) => void p));
       } finally {
         hooks.verified?.((Date.now() - t0) / 1000);

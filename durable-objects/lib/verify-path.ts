@@ -4,10 +4,14 @@
 // (durable-objects/verify-budget.ts; over budget -> the dialback error resource-constraint, issue 10
 // defect 4), then ask the authority over the link pooled per authority address
 // (durable-objects/authority-link.ts, issue 11), and give the lease back.
+// warmAuthority() does the same steps at the peer's stream header, before its db:result, so the
+// connection to the authority is being made while the peer reads our features (issue 11.6).
 
 import type { VerifyOutcome } from "../../src/engine/index.js";
 import { registrableParent } from "../../src/budget/parent-domain.js";
 import type { Domain } from "../../src/types.js";
+import { toDomain } from "../../src/stream/addressing.js";
+import type { ConnectionInfo } from "./connection-info.js";
 import type { Env } from "../env.js";
 import { edgeConfig } from "./config.js";
 import { locateAuthority } from "./authority.js";
@@ -36,4 +40,49 @@ export async function verifyWithAuthority(env: Env, req: VerifyRequest, waitUnti
   } finally {
     waitUntil(budget.release(admission.lease).catch(() => {}));
   }
+}
+
+/**
+ * Issue 11.6: a receiving stream's header names the sender domain (RFC 6120 §4.7.1 `from`) one round
+ * trip before its db:result can arrive (the peer waits for our features). Opening the pooled link to
+ * that domain's authority then, instead of at the claim, takes the TCP handshake and the stream
+ * header exchange with the authority off the peer's path: the db:verify goes out as soon as the
+ * db:result is read. It is the claim's own work done early, within the same budget (a lease from
+ * VerifyBudget for the parent, then for the address, spending one token toward it), the same
+ * resolution (cached, so the claim's lookup costs nothing) and the same SSRF guard (at dial time);
+ * a header costs at most one warm-up (one per stream), and an address with a link open costs none.
+ */
+export async function warmAuthority(env: Env, local: Domain, remote: Domain): Promise<void> {
+  const budget = verifyBudgetStub(env);
+  const admission = await budget.admitParent(registrableParent(remote));
+  if (!admission.ok) return;
+  try {
+    const config = await edgeConfig(env);
+    const where = await locateAuthority(env, config, remote);
+    if (!where.ok) return;
+    const bound = await budget.bind(admission.lease, where.key);
+    if (!bound.ok) return;
+    await authorityLinkStub(env, where.key).warm({ from: local, to: remote }, where.key, where.targets);
+  } finally {
+    await budget.release(admission.lease).catch(() => {});
+  }
+}
+
+/**
+ * The sender domain to warm a verification link for, from a receiving stream's first header, or
+ * undefined: a peer that names no sender, names one of our domains, addresses a domain we do not
+ * host, may authenticate by certificate (SASL EXTERNAL needs no verification), or whose domain
+ * policy refuses (the claim would be refused without asking anyone).
+ */
+export function warmTarget(
+  attrs: Record<string, string>,
+  hosted: readonly string[],
+  connection: Pick<ConnectionInfo, "certIdentities">,
+  allowed: (remote: Domain) => boolean,
+): { local: Domain; remote: Domain } | undefined {
+  const remote = toDomain(attrs.from);
+  const local = toDomain(attrs.to);
+  if (!remote || !local || !hosted.includes(local) || hosted.includes(remote)) return undefined;
+  if (connection.certIdentities.length > 0 || !allowed(remote)) return undefined;
+  return { local, remote };
 }

@@ -67,3 +67,17 @@ export async function closeUplinks(links: { ws: WebSocket; closed: Promise<void>
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * Waits until the verification link to the harness's address is connected (issue 11.6: a stream
+ * header from peer.test warms it, in the background; `settled` adds what else must have happened,
+ * e.g. its STARTTLS attempt). Tests that count connections, policy reads or TLS attempts of their own
+ * take their baseline after this.
+ */
+export async function warmedLink(settled: () => Promise<boolean> = async () => true, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!((await peerAuthorityLink().describe()) !== null && (await settled()))) {
+    if (Date.now() > deadline) throw new Error(`the verification link to ${peerAuthority()} was not warmed within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

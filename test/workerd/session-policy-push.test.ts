@@ -6,6 +6,7 @@ import { runInDurableObject, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { harness } from "../harness/bridge.js";
 import { admin, controlPlane } from "./admin-helpers.js";
+import { warmedLink } from "./helpers.js";
 
 async function openSocket() {
   const res = await SELF.fetch("https://edge.test/xmpp-s2s", { headers: { upgrade: "websocket", "sec-websocket-protocol": "xmpp" } });
@@ -38,6 +39,8 @@ describe("the policy in an inbound stream", () => {
     const s = await openSocket();
     s.ws.send(OPEN);
     expect(await s.until((f) => f.includes("features"))).toBeDefined();
+    // The header warmed the verification link to peer.test's authority (one policy read, for the link).
+    await warmedLink();
     const before = await controlPlane().policyReads();
 
     // The stream already holds the policy; this change reaches it by push, before the PUT is answered.
