@@ -23,9 +23,14 @@ import type { Target } from "../src/resolve/resolver.js";
 import { asDomain, type Domain } from "../src/types.js";
 import { OutboundStream, type OutboundDeps } from "./lib/outbound.js";
 import { MemoryStore } from "./lib/store.js";
+import { remoteDomainStub } from "./lib/stubs.js";
 
 /** Per-domain links one authority address may need besides the pooled one (documented in README.md). */
 export const MAX_DIRECT_LINKS = 16;
+/** Domains remembered as having our outbound stream at this address (bounded likewise). */
+const MAX_OUTBOUND_DOMAINS = 1024;
+/** An outbound stream is recycled within 14 minutes (lib/outbound.ts): older entries are stale. */
+const OUTBOUND_STREAM_MAX_MS = 14 * 60_000;
 /** Domains remembered as needing their own link (bounded; forgetting one costs one retry). */
 const MAX_DIRECT_DOMAINS = 1024;
 /** The pooled link's name in #links; per-domain links are named by their domain. */
@@ -45,6 +50,8 @@ export class AuthorityLink extends DurableObject<Env> {
   /** Domains this authority would not verify on the pooled link: they get a link of their own. */
   readonly #direct = new Set<string>();
   readonly #wants = new Map<string, number>();
+  /** Domains whose outbound stream (their RemoteDomain) is connected to this address, and since when. */
+  readonly #outbound = new Map<string, number>();
 
   /**
    * XEP-0220 §2.1.2 step 2: asks this authority whether `key` is right for (from, to, id), on the
@@ -52,6 +59,8 @@ export class AuthorityLink extends DurableObject<Env> {
    */
   async verify(req: VerifyRequest, address: string, targets: Target[]): Promise<VerifyOutcome> {
     const r = { from: asDomain(req.from), to: asDomain(req.to), id: req.id, key: req.key };
+    const onOurs = await this.#onOutbound(r);
+    if (onOurs) return onOurs;
     if (!this.#direct.has(r.to)) {
       const pooled = await this.#link(POOLED, r, address, targets);
       if (pooled) {
@@ -72,10 +81,39 @@ export class AuthorityLink extends DurableObject<Env> {
    */
   async warm(req: { from: string; to: string }, address: string, targets: Target[]): Promise<boolean> {
     const r = { from: asDomain(req.from), to: asDomain(req.to) };
-    if (this.#direct.has(r.to)) return false;
+    if (this.#direct.has(r.to) || this.#hasOutbound(r.to)) return false;
     const had = this.#links.get(POOLED);
     if (had && !had.ended) return false;
     return (await this.#link(POOLED, r, address, targets)) !== undefined;
+  }
+
+  /** A RemoteDomain connected its outbound stream for `domain` to this address (lib/outbound.ts). */
+  async outboundOpened(domain: string): Promise<void> {
+    this.#outbound.delete(domain);
+    if (this.#outbound.size >= MAX_OUTBOUND_DOMAINS) this.#outbound.delete(this.#outbound.keys().next().value!);
+    this.#outbound.set(domain, Date.now());
+  }
+
+  #hasOutbound(domain: string): boolean {
+    const since = this.#outbound.get(domain);
+    if (since === undefined) return false;
+    if (Date.now() - since < OUTBOUND_STREAM_MAX_MS) return true;
+    this.#outbound.delete(domain);
+    return false;
+  }
+
+  // Issue 11.6: a claim from a domain we have a stream to (at this address) is verified on that
+  // stream when no pooled link is up: it is connected already, a new link is two round trips
+  // (TCP, then the stream headers). A refusal there, or no stream after all, falls back to the links.
+  async #onOutbound(r: VerifyRequest): Promise<VerifyOutcome | undefined> {
+    const pooled = this.#links.get(POOLED);
+    if ((pooled && !pooled.ended) || !this.#hasOutbound(r.to)) return undefined;
+    const outcome = await remoteDomainStub(this.env, r.to as Domain).verifyOnStream(r).catch(() => null);
+    if (outcome === null) {
+      this.#outbound.delete(r.to);
+      return undefined;
+    }
+    return outcome.type === "error" ? undefined : outcome;
   }
 
   // The authority does not serve `to` on a stream opened for another domain: item-not-found

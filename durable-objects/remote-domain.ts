@@ -20,6 +20,10 @@ import { SessionStore } from "./lib/store.js";
 import { DeliveryQueue } from "./lib/delivery-queue.js";
 import { deliverBatchToApp } from "./lib/deliver.js";
 import { jidDomain } from "../src/delivery/submit.js";
+import type { VerifyOutcome } from "../src/engine/index.js";
+import { targetKey } from "./lib/authority.js";
+import { authorityLinkStub } from "./lib/stubs.js";
+import type { VerifyRequest } from "./authority-link.js";
 
 export class RemoteDomain extends DurableObject<Env> {
   readonly #outbox: Outbox;
@@ -73,7 +77,27 @@ export class RemoteDomain extends DurableObject<Env> {
         this.#wants = at;
         this.#rearm();
       },
+      // Issue 11.6: the authority link DO of this address learns that this domain's server can be
+      // asked on our stream (verifyOnStream), so a claim from it needs no connection of its own.
+      connected: (target) => {
+        const domain = this.#store.get("domain")!;
+        this.ctx.waitUntil(authorityLinkStub(this.env, targetKey(target)).outboundOpened(domain).catch(() => {}));
+      },
     };
+  }
+
+  /**
+   * XEP-0220 §2.1.2 step 2 on the stream we already have to this domain's server (XEP-0220 lets the
+   * Receiving Server verify over any stream to the Authoritative Server; §4 only forbids the stream
+   * the key arrived on, which is the peer's stream to us, not this one): what the authority link of
+   * this address asks when a claim from this domain arrives while our stream to it is up (Prosody
+   * dials back to verify our db:result and claims its own domain on that stream first). Null when
+   * no stream is connected: the caller opens its own link.
+   */
+  async verifyOnStream(req: VerifyRequest): Promise<VerifyOutcome | null> {
+    const out = this.#out;
+    if (!out || out.ended || !out.reached) return null;
+    return out.verify({ from: asDomain(req.from), to: asDomain(req.to), id: req.id, key: req.key });
   }
 
   // One alarm for the DO: the earliest of what the outbound stream and the delivery queue's retry

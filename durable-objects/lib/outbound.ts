@@ -51,6 +51,8 @@ export interface OutboundDeps {
   sessionId?: string;
   /** Targets already resolved (an authority link is keyed by them); else `remote` is resolved. */
   targets?: Target[];
+  /** Connected to `target` (before the stream header is sent). */
+  connected?(target: Target): void;
 }
 
 type Failure = { condition: "remote-server-not-found" | "remote-connection-failed"; detail: string };
@@ -146,6 +148,7 @@ export class OutboundStream {
     dialled.link.setLimits(readerLimits(this.config, policy));
     this.#link = dialled.link;
     this.#connectedAt = Date.now();
+    this.deps.connected?.(dialled.link.target);
     this.#meta.connection = { transport: "websocket", peer: `${this.#link.target.host}:${this.#link.target.port}`, tls: this.#link.target.directTls ? { version: "TLS" } : null, certIdentities: [] };
     const direct = this.#link.target.directTls;
     this.#control.opened({
