@@ -30,7 +30,7 @@ import { ProsodyConsole } from "../scripts/interop/lib/prosody-console.mjs";
 import { startStack, type Stack } from "../scripts/interop/lib/stack.mjs";
 import { DOMAINS, PASSWORD } from "../scripts/interop/lib/topology.mjs";
 import { cpuSeconds, loadAverage, rssBytes } from "./lib/procstat.js";
-import { InspectorProfiler } from "./interop/profile.js";
+import { InspectorProfiler, topSelf } from "./interop/profile.js";
 import { analyseReceiving, analyseSending, type Packet, type Legs } from "./lib/handshake-capture.js";
 
 const ONE_WAY = 25; // ms each way, as in the issue's measurement
@@ -194,6 +194,8 @@ export default async function bench(): Promise<void> {
         // pair is objects of ours rather than the runtime's (Durable Object instances, SQLite, sockets).
         const heap = receiver === "edge" ? await InspectorProfiler.connect(stack.edge.inspectorPort).catch(() => undefined) : undefined;
         const h0 = await heap?.heapUsed().catch(() => NaN);
+        // BENCH_PROFILE=<dir>: a CPU profile of the Worker's isolate over the fan-out (all DOs run in it).
+        const profiling = process.env.BENCH_PROFILE && heap ? await heap.start().then(() => true, () => false) : false;
         const c0 = cpu();
         const m0 = rss();
         const t0 = performance.now();
@@ -205,6 +207,10 @@ export default async function bench(): Promise<void> {
         const ms = done.at - t0;
         const c1 = cpu();
         const m1 = rss();
+        if (profiling) {
+          const profile = await heap!.stop(join(process.env.BENCH_PROFILE!, `fanout-${n}-edge.cpuprofile`));
+          console.log(`the Worker's isolate during the ${n}-domain fan-out, most self time:`, ...topSelf(profile, 25).map((l) => `\n  ${l}`));
+        }
         const h1 = await heap?.heapUsed().catch(() => NaN);
         heap?.close();
         const syns = (await syn.stop()) as Packet[];

@@ -59,7 +59,11 @@ export async function dial(env: Env, store: KeyValueStore, config: EdgeConfig, r
   // Issue 12: S2S_EGRESS=gateway dials through the gateway; auto starts with connect() (the
   // caller redials via the gateway when TLS fails).
   const via = opts.via ?? (config.egress.mode === "gateway" ? "gateway" : "connect");
-  const pol: DialPolicy = (await opts.policy?.()) ?? { plaintextOnly: false, acceptUntrusted: false };
+  // The policy (a ControlPlane read the caller started) matters only for direct TLS targets
+  // (plaintextOnly drops them) and for the gateway (acceptUntrusted); connect() to plaintext/STARTTLS
+  // targets does not wait for it (issue 11.6: it held every new outbound connection by a round trip).
+  const needsPolicy = via === "gateway" || resolution.targets.some((t) => t.directTls);
+  const pol: DialPolicy = (needsPolicy ? await opts.policy?.() : undefined) ?? { plaintextOnly: false, acceptUntrusted: false };
   if (pol.plaintextOnly) {
     const all = resolution.targets;
     resolution.targets = all.filter((t) => !t.directTls);

@@ -1,0 +1,128 @@
+// Issue 11 items 2 and 5: what one S2S stream costs the runtime before any of our code runs, under
+// `wrangler dev` (the same workerd processes the interop benches measure). A Prosody host with many
+// vhosts opens one connection per domain pair, and the edge gives each connection a WebSocket (from
+// the gateway) and a StreamSession Durable Object: this prints the resident memory each of those adds
+// to workerd, with empty Durable Objects (bench/runtime-floor/worker.js), and what N streams cost
+// multiplexed on one WebSocket to one DO (~8 KiB of state each, the edge's JS heap per pair). It
+// separates the floor we cannot go under with a DO per stream from what our objects add (the
+// fan-out in bench/interop-handshake.bench.ts measures the edge itself).
+//
+// Per kind, a fresh `wrangler dev`: N objects (N WebSockets), RSS growth of every workerd process
+// (wrangler dev runs two: its proxy and the Worker) after 2 s, then 20 s after the WebSockets closed
+// (is it given back?). RUNTIME_FLOOR_N (default 400) sets N. About 2 minutes.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import WebSocket from "ws";
+import { spawn } from "node:child_process";
+import { connect } from "node:net";
+import { loadAverage, rssBytes } from "./lib/procstat.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const N = Number(process.env.RUNTIME_FLOOR_N ?? 400);
+const KINDS = [
+  ["plain", "Durable Object answering one request"],
+  ["sql", "the same with one SQLite row"],
+  ["ws", "Durable Object + accepted WebSocket (a stream today)"],
+  ["mux", "stream multiplexed on one WebSocket to one DO"],
+] as const;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function portOpen(port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ host: "127.0.0.1", port });
+      s.once("connect", () => (s.destroy(), resolve(true)));
+      s.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`wrangler dev did not open 127.0.0.1:${port} within ${ms} ms`);
+    await sleep(200);
+  }
+}
+
+async function open(url: string): Promise<WebSocket> {
+  const ws = new WebSocket(url);
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", reject);
+  });
+  return ws;
+}
+
+async function measure(kind: string): Promise<{ perKiB: number; afterKiB: number }> {
+  const port = await freePort();
+  const state = mkdtempSync(join(tmpdir(), "runtime-floor-"));
+  // Its own process group, stopped by its PID (the group we created) at the end.
+  const wrangler = spawn(process.execPath, [join(here, "../node_modules/wrangler/bin/wrangler.js"), "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", state], {
+    cwd: join(here, "runtime-floor"),
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+    detached: true,
+    stdio: "ignore",
+  });
+  const pid = wrangler.pid!;
+  const exited = new Promise((r) => wrangler.once("exit", r));
+  const base = `http://127.0.0.1:${port}`;
+  const workerd = () => rssBytes([pid], /workerd/) / 1024;
+  const sockets: WebSocket[] = [];
+  try {
+    await portOpen(port, 60_000);
+    await (await fetch(`${base}/plain?n=1&off=100000`)).text(); // the isolate is up
+    await sleep(1000);
+    const r0 = workerd();
+    if (kind === "ws") {
+      for (let i = 0; i < N; i++) sockets.push(await open(`ws://127.0.0.1:${port}/ws?id=s${i}`));
+    } else if (kind === "mux") {
+      const ws = await open(`ws://127.0.0.1:${port}/mux?id=one`);
+      sockets.push(ws);
+      for (let i = 0; i < N; i++) ws.send(`open s${i}`);
+    } else {
+      for (let off = 0; off < N; off += 50) await (await fetch(`${base}/${kind}?n=${Math.min(50, N - off)}&off=${off}`)).text();
+    }
+    await sleep(2000);
+    const r1 = workerd();
+    for (const s of sockets) s.close(1000);
+    await sleep(20_000);
+    const r2 = workerd();
+    return { perKiB: (r1 - r0) / N, afterKiB: (r2 - r0) / N };
+  } finally {
+    try {
+      process.kill(-pid, "SIGTERM");
+    } catch {
+      // gone already
+    }
+    await Promise.race([exited, sleep(5000)]);
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+    rmSync(state, { recursive: true, force: true });
+  }
+}
+
+export default async function bench(): Promise<void> {
+  const rows: Array<[string, { perKiB: number; afterKiB: number }]> = [];
+  for (const [kind, label] of KINDS) rows.push([label, await measure(kind)]);
+  console.log(`workerd resident memory per object, ${N} objects, under wrangler dev (KiB each; lower is better):`);
+  for (const [label, r] of rows) console.log(`  ${label.padEnd(55)} ${r.perKiB.toFixed(1).padStart(7)}   20 s after closing: ${r.afterKiB.toFixed(1)}`);
+  const ws = rows[2]![1].perKiB;
+  const mux = rows[3]![1].perKiB;
+  console.log(`  a stream as its own DO + WebSocket / multiplexed: ${(ws / Math.max(mux, 0.1)).toFixed(1)}x`);
+  console.log(`  load average: ${loadAverage()}`);
+}
