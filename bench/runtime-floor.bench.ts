@@ -9,7 +9,8 @@
 //
 // Per kind, a fresh `wrangler dev`: N objects (N WebSockets), RSS growth of every workerd process
 // (wrangler dev runs two: its proxy and the Worker) after 2 s, then 20 s after the WebSockets closed
-// (is it given back?). RUNTIME_FLOOR_N (default 400) sets N. About 2 minutes.
+// (is it given back?), and workerd CPU seconds spent setting them up (the client's own CPU is not
+// counted). RUNTIME_FLOOR_N (default 400) sets N. About 2 minutes.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -19,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
-import { loadAverage, rssBytes } from "./lib/procstat.js";
+import { cpuSeconds, loadAverage, rssBytes } from "./lib/procstat.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const N = Number(process.env.RUNTIME_FLOOR_N ?? 400);
@@ -65,7 +66,7 @@ async function open(url: string): Promise<WebSocket> {
   return ws;
 }
 
-async function measure(kind: string): Promise<{ perKiB: number; afterKiB: number }> {
+async function measure(kind: string): Promise<{ perKiB: number; afterKiB: number; cpuMs: number }> {
   const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), "runtime-floor-"));
   // Its own process group, stopped by its PID (the group we created) at the end.
@@ -85,6 +86,7 @@ async function measure(kind: string): Promise<{ perKiB: number; afterKiB: number
     await (await fetch(`${base}/plain?n=1&off=100000`)).text(); // the isolate is up
     await sleep(1000);
     const r0 = workerd();
+    const c0 = cpuSeconds([pid], /workerd/);
     if (kind === "ws") {
       for (let i = 0; i < N; i++) sockets.push(await open(`ws://127.0.0.1:${port}/ws?id=s${i}`));
     } else if (kind === "mux") {
@@ -96,10 +98,11 @@ async function measure(kind: string): Promise<{ perKiB: number; afterKiB: number
     }
     await sleep(2000);
     const r1 = workerd();
+    const c1 = cpuSeconds([pid], /workerd/);
     for (const s of sockets) s.close(1000);
     await sleep(20_000);
     const r2 = workerd();
-    return { perKiB: (r1 - r0) / N, afterKiB: (r2 - r0) / N };
+    return { perKiB: (r1 - r0) / N, afterKiB: (r2 - r0) / N, cpuMs: ((c1 - c0) * 1000) / N };
   } finally {
     try {
       process.kill(-pid, "SIGTERM");
@@ -117,12 +120,14 @@ async function measure(kind: string): Promise<{ perKiB: number; afterKiB: number
 }
 
 export default async function bench(): Promise<void> {
-  const rows: Array<[string, { perKiB: number; afterKiB: number }]> = [];
+  const rows: Array<[string, { perKiB: number; afterKiB: number; cpuMs: number }]> = [];
   for (const [kind, label] of KINDS) rows.push([label, await measure(kind)]);
-  console.log(`workerd resident memory per object, ${N} objects, under wrangler dev (KiB each; lower is better):`);
-  for (const [label, r] of rows) console.log(`  ${label.padEnd(55)} ${r.perKiB.toFixed(1).padStart(7)}   20 s after closing: ${r.afterKiB.toFixed(1)}`);
+  console.log(`workerd resident memory and CPU per object, ${N} objects, under wrangler dev (each; lower is better):`);
+  for (const [label, r] of rows) {
+    console.log(`  ${label.padEnd(55)} ${r.perKiB.toFixed(1).padStart(7)} KiB, 20 s after closing ${r.afterKiB.toFixed(1)} KiB; CPU to set it up ${r.cpuMs.toFixed(2)} ms`);
+  }
   const ws = rows[2]![1].perKiB;
   const mux = rows[3]![1].perKiB;
-  console.log(`  a stream as its own DO + WebSocket / multiplexed: ${(ws / Math.max(mux, 0.1)).toFixed(1)}x`);
+  console.log(`  a stream as its own DO + WebSocket / multiplexed: memory ${(ws / Math.max(mux, 0.1)).toFixed(1)}x, CPU ${(rows[2]![1].cpuMs / Math.max(rows[3]![1].cpuMs, 0.001)).toFixed(1)}x`);
   console.log(`  load average: ${loadAverage()}`);
 }
