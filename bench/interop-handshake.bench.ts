@@ -211,8 +211,9 @@ export default async function bench(): Promise<void> {
           const profile = await heap!.stop(join(process.env.BENCH_PROFILE!, `fanout-${n}-edge.cpuprofile`));
           console.log(`the Worker's isolate during the ${n}-domain fan-out, most self time:`, ...topSelf(profile, 25).map((l) => `\n  ${l}`));
         }
-        const h1 = await heap?.heapUsed().catch(() => NaN);
-        heap?.close();
+        // Profiler.stop closed the inspector connection: no heap figure in a profiled run.
+        const h1 = profiling ? undefined : await heap?.heapUsed().catch(() => NaN);
+        if (!profiling) heap?.close();
         const syns = (await syn.stop()) as Packet[];
         const server = receiver === "prosody" ? ip.sink : ip.gateway;
         const inbound = syns.filter((p) => p.dst === server && p.dport === 5269).length;
