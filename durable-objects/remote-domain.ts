@@ -87,9 +87,9 @@ export class RemoteDomain extends DurableObject<Env> {
   }
 
   /**
-   * XEP-0220 §2.1.2 step 2 on the stream we already have to this domain's server (XEP-0220 lets the
-   * Receiving Server verify over any stream to the Authoritative Server; §4 only forbids the stream
-   * the key arrived on, which is the peer's stream to us, not this one): what the authority link of
+   * XEP-0220 §2.1.2 step 2 on the stream we already have to this domain's server (§2.1.2: the
+   * Receiving Server "can reuse an existing XML stream or establish a new connection"; §4 only
+   * forbids the stream the key arrived on, the peer's stream to us, not this one): what the authority link of
    * this address asks when a claim from this domain arrives while our stream to it is up (Prosody
    * dials back to verify our db:result and claims its own domain on that stream first). Null when
    * no stream is connected: the caller opens its own link.
