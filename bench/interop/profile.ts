@@ -19,6 +19,17 @@ interface Profile {
   timeDeltas: number[];
 }
 
+/** How long one inspector call may take (a full GC or a profile of minutes answers well within it). */
+const CALL_MS = 60_000;
+
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer from the inspector within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 export class InspectorProfiler {
   #ws: WebSocket;
   #id = 0;
@@ -33,18 +44,20 @@ export class InspectorProfiler {
   }
 
   static async connect(port: number): Promise<InspectorProfiler> {
-    const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string; title?: string }[];
+    const targets = (await (await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(CALL_MS) })).json()) as { webSocketDebuggerUrl: string; title?: string }[];
     const t = targets.find((x) => !/wrangler/i.test(x.title ?? "")) ?? targets[0];
     if (!t) throw new Error("no inspector target");
     const ws = new WebSocket(t.webSocketDebuggerUrl);
-    await new Promise((r, j) => (ws.once("open", r), ws.once("error", j)));
+    await withDeadline(new Promise((r, j) => (ws.once("open", r), ws.once("error", j))), CALL_MS, "inspector connection");
     return new InspectorProfiler(ws);
   }
 
+  // Every call has a deadline: an inspector that never answers (a busy or closed isolate) costs the
+  // bench one figure, never the whole run (a 2,000-domain fan-out waited on one for 7 minutes).
   #call(method: string, params: object = {}): Promise<unknown> {
     const id = ++this.#id;
     this.#ws.send(JSON.stringify({ id, method, params }));
-    return new Promise((r) => this.#waiting.set(id, r));
+    return withDeadline(new Promise((r) => this.#waiting.set(id, r)), CALL_MS, method).finally(() => this.#waiting.delete(id));
   }
 
   /** The isolate's JS heap in use after a full GC (bytes): what the edge's own objects hold. */
