@@ -76,15 +76,13 @@ export class AuthorityLink extends DurableObject<Env> {
 
   /**
    * Issue 11.6: opens the pooled link for `to` ahead of its first db:verify (the peer's stream
-   * header came before its db:result; lib/verify-path.ts warmAuthority). No-op when a link that
-   * would carry `to` is open already, or `to` needs a link of its own. True when a link was opened.
+   * header came before its db:result; lib/verify-path.ts warmAuthority). Nothing to do when `to`
+   * needs a link of its own or has our outbound stream here; #link reuses a pooled link that is up.
    */
-  async warm(req: { from: string; to: string }, address: string, targets: Target[]): Promise<boolean> {
+  async warm(req: { from: string; to: string }, address: string, targets: Target[]): Promise<void> {
     const r = { from: asDomain(req.from), to: asDomain(req.to) };
-    if (this.#direct.has(r.to) || this.#hasOutbound(r.to)) return false;
-    const had = this.#links.get(POOLED);
-    if (had && !had.ended) return false;
-    return (await this.#link(POOLED, r, address, targets)) !== undefined;
+    if (this.#direct.has(r.to) || this.#hasOutbound(r.to)) return;
+    await this.#link(POOLED, r, address, targets);
   }
 
   /** A RemoteDomain connected its outbound stream for `domain` to this address (lib/outbound.ts). */

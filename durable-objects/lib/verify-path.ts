@@ -15,6 +15,7 @@ import type { ConnectionInfo } from "./connection-info.js";
 import type { Env } from "../env.js";
 import { edgeConfig } from "./config.js";
 import { locateAuthority } from "./authority.js";
+import type { Target } from "../../src/resolve/resolver.js";
 import { authorityLinkStub, verifyBudgetStub } from "./stubs.js";
 
 export interface VerifyRequest {
@@ -24,22 +25,45 @@ export interface VerifyRequest {
   key: string;
 }
 
-export async function verifyWithAuthority(env: Env, req: VerifyRequest, waitUntil: (p: Promise<unknown>) => void): Promise<VerifyOutcome> {
-  // The limits that need only the sender's registrable parent come first, so a claim over budget
-  // costs no DNS lookup (issue 10 item 4: 2 x 1,000 claims for *.evil.test each cost a DoH query).
+/** Why a verification (or its warm-up) was not started: over budget, or no authority found. */
+type NotStarted = "resource-constraint" | "remote-server-not-found";
+
+/**
+ * The budget and location steps both paths share, in the order issue 10 needs: the limits that need
+ * only the sender's registrable parent first, so a claim over budget costs no DNS lookup (2 x 1,000
+ * claims for *.evil.test each cost a DoH query), then the lookup, then the limits of the address.
+ * `use` runs with the lease held; `released` is handed the lease's release (wait for it, or not).
+ */
+async function withAuthorityLease<T>(
+  env: Env,
+  remote: Domain,
+  notStarted: (condition: NotStarted) => T,
+  use: (key: string, targets: Target[]) => Promise<T>,
+  released: (release: Promise<unknown>) => unknown,
+): Promise<T> {
   const budget = verifyBudgetStub(env);
-  const admission = await budget.admitParent(registrableParent(req.to));
-  if (!admission.ok) return { type: "error", condition: "resource-constraint" };
+  const admission = await budget.admitParent(registrableParent(remote));
+  if (!admission.ok) return notStarted("resource-constraint");
   try {
     const config = await edgeConfig(env);
-    const where = await locateAuthority(env, config, req.to);
-    if (!where.ok) return { type: "error", condition: where.condition };
+    const where = await locateAuthority(env, config, remote);
+    if (!where.ok) return notStarted(where.condition);
     const bound = await budget.bind(admission.lease, where.key);
-    if (!bound.ok) return { type: "error", condition: "resource-constraint" };
-    return await authorityLinkStub(env, where.key).verify(req, where.key, where.targets);
+    if (!bound.ok) return notStarted("resource-constraint");
+    return await use(where.key, where.targets);
   } finally {
-    waitUntil(budget.release(admission.lease).catch(() => {}));
+    await released(budget.release(admission.lease).catch(() => {}));
   }
+}
+
+export function verifyWithAuthority(env: Env, req: VerifyRequest, waitUntil: (p: Promise<unknown>) => void): Promise<VerifyOutcome> {
+  return withAuthorityLease<VerifyOutcome>(
+    env,
+    req.to,
+    (condition) => ({ type: "error", condition }),
+    (key, targets) => authorityLinkStub(env, key).verify(req, key, targets),
+    waitUntil,
+  );
 }
 
 /**
@@ -51,21 +75,16 @@ export async function verifyWithAuthority(env: Env, req: VerifyRequest, waitUnti
  * VerifyBudget for the parent, then for the address, spending one token toward it), the same
  * resolution (cached, so the claim's lookup costs nothing) and the same SSRF guard (at dial time);
  * a header costs at most one warm-up (one per stream), and an address with a link open costs none.
+ * Resolves once the lease is given back (the claim waits for that: lib/effects.ts `warming`).
  */
-export async function warmAuthority(env: Env, local: Domain, remote: Domain): Promise<void> {
-  const budget = verifyBudgetStub(env);
-  const admission = await budget.admitParent(registrableParent(remote));
-  if (!admission.ok) return;
-  try {
-    const config = await edgeConfig(env);
-    const where = await locateAuthority(env, config, remote);
-    if (!where.ok) return;
-    const bound = await budget.bind(admission.lease, where.key);
-    if (!bound.ok) return;
-    await authorityLinkStub(env, where.key).warm({ from: local, to: remote }, where.key, where.targets);
-  } finally {
-    await budget.release(admission.lease).catch(() => {});
-  }
+export function warmAuthority(env: Env, local: Domain, remote: Domain): Promise<void> {
+  return withAuthorityLease<void>(
+    env,
+    remote,
+    () => undefined,
+    (key, targets) => authorityLinkStub(env, key).warm({ from: local, to: remote }, key, targets),
+    (release) => release,
+  );
 }
 
 /**
