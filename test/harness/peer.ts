@@ -182,6 +182,8 @@ export class HarnessPeer {
   listen(port: number, host = "127.0.0.1"): Promise<number> {
     this.#server = createServer((s) => {
       this.stats.tcpAccepted++;
+      // Wakes GET /stats?key=tcpAccepted&atLeast=N (a connection the edge opened before any element).
+      this.#notify();
       this.#accept(tcpWire(s));
     });
     return new Promise((r) => this.#server!.listen(port, host, () => r((this.#server!.address() as { port: number }).port)));

@@ -81,3 +81,9 @@ export async function warmedLink(settled: () => Promise<boolean> = async () => t
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** SRV answers from the harness's DoH endpoint: each domain's authority is the harness's S2S port. */
+export async function srvToHarness(domains: string[]): Promise<void> {
+  const port = inject("harnessPorts").s2s;
+  await harness("POST", "/dns", Object.fromEntries(domains.map((d) => [`_xmpp-server._tcp.${d}`, [`0 0 ${port} 127.0.0.1.`]])));
+}

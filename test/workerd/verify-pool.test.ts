@@ -5,10 +5,9 @@
 // and multiplexes every db:verify on it; only a domain the authority will not verify on that stream
 // (item-not-found) gets a link of its own.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
 import { harness, stats, uplink, waitJob, type Uplink } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
-import { closeUplinks, peerAuthorityLink } from "./helpers.js";
+import { closeUplinks, peerAuthorityLink, srvToHarness } from "./helpers.js";
 
 const N = 20;
 const links: Uplink[] = [];
@@ -17,11 +16,6 @@ async function claim(from: string): Promise<Job> {
   const job = await harness<Job>("POST", "/jobs", { kind: "originate", from, to: "edge.test", stanzas: [] });
   links.push(await uplink(job.id));
   return waitJob(job.id, ["sent", "refused", "closed"]);
-}
-
-async function srvToHarness(domains: string[]): Promise<void> {
-  const port = inject("harnessPorts").s2s;
-  await harness("POST", "/dns", Object.fromEntries(domains.map((d) => [`_xmpp-server._tcp.${d}`, [`0 0 ${port} 127.0.0.1.`]])));
 }
 
 beforeAll(async () => {

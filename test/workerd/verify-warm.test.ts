@@ -4,10 +4,9 @@
 // goes out on it. The harness serves *.warm.test at its S2S address (SRV from its DoH endpoint).
 import { SELF } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
 import { harness, stats, uplink, waitJob, type Uplink } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
-import { admin, closeUplinks, peerAuthorityLink } from "./helpers.js";
+import { admin, closeUplinks, peerAuthorityLink, srvToHarness } from "./helpers.js";
 
 const links: Uplink[] = [];
 const sockets: WebSocket[] = [];
@@ -27,20 +26,8 @@ async function headerOnly(header: string): Promise<void> {
   await features;
 }
 
-async function srvToHarness(domains: string[]): Promise<void> {
-  const port = inject("harnessPorts").s2s;
-  await harness("POST", "/dns", Object.fromEntries(domains.map((d) => [`_xmpp-server._tcp.${d}`, [`0 0 ${port} 127.0.0.1.`]])));
-}
-
-/** The harness's accepted connections once they reach `n` (or `ms` passed: the assertion then fails). */
-async function acceptedReaching(n: number, ms = 5000): Promise<number> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const { tcpAccepted } = await stats();
-    if (tcpAccepted >= n || Date.now() > end) return tcpAccepted;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** The harness's accepted connections once they reach `n` (or 5 s passed: the assertion then fails). */
+const acceptedReaching = async (n: number) => (await stats("tcpAccepted", n, 5000)).tcpAccepted;
 
 /** Connections the harness accepted once `ms` passed with nothing more expected. */
 async function acceptedAfter(ms: number): Promise<number> {
