@@ -13,13 +13,12 @@
 // counted). RUNTIME_FLOOR_N (default 400) sets N. About 2 minutes.
 
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
-import { spawn } from "node:child_process";
-import { connect } from "node:net";
+import { freePort } from "../scripts/interop/lib/ports.mjs";
+import { startProcess, waitForPort } from "../scripts/interop/lib/proc.mjs";
 import { cpuSeconds, loadAverage, rssBytes } from "./lib/procstat.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -33,30 +32,6 @@ const KINDS = [
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function portOpen(port: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ host: "127.0.0.1", port });
-      s.once("connect", () => (s.destroy(), resolve(true)));
-      s.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`wrangler dev did not open 127.0.0.1:${port} within ${ms} ms`);
-    await sleep(200);
-  }
-}
-
 async function open(url: string): Promise<WebSocket> {
   const ws = new WebSocket(url);
   await new Promise<void>((resolve, reject) => {
@@ -69,20 +44,17 @@ async function open(url: string): Promise<WebSocket> {
 async function measure(kind: string): Promise<{ perKiB: number; afterKiB: number; cpuMs: number }> {
   const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), "runtime-floor-"));
-  // Its own process group, stopped by its PID (the group we created) at the end.
-  const wrangler = spawn(process.execPath, [join(here, "../node_modules/wrangler/bin/wrangler.js"), "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", state], {
+  // Its own process group, stopped by its PID (the group we created) at the end (proc.mjs).
+  const wrangler = startProcess(process.execPath, [join(here, "../node_modules/wrangler/bin/wrangler.js"), "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", state], {
     cwd: join(here, "runtime-floor"),
     env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
-    detached: true,
-    stdio: "ignore",
   });
-  const pid = wrangler.pid!;
-  const exited = new Promise((r) => wrangler.once("exit", r));
+  const pid = wrangler.pid;
   const base = `http://127.0.0.1:${port}`;
   const workerd = () => rssBytes([pid], /workerd/) / 1024;
   const sockets: WebSocket[] = [];
   try {
-    await portOpen(port, 60_000);
+    await waitForPort("127.0.0.1", port, { timeoutMs: 60_000, proc: wrangler });
     await (await fetch(`${base}/plain?n=1&off=100000`)).text(); // the isolate is up
     await sleep(1000);
     const r0 = workerd();
@@ -104,17 +76,7 @@ async function measure(kind: string): Promise<{ perKiB: number; afterKiB: number
     const r2 = workerd();
     return { perKiB: (r1 - r0) / N, afterKiB: (r2 - r0) / N, cpuMs: ((c1 - c0) * 1000) / N };
   } finally {
-    try {
-      process.kill(-pid, "SIGTERM");
-    } catch {
-      // gone already
-    }
-    await Promise.race([exited, sleep(5000)]);
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // gone
-    }
+    await wrangler.stop();
     rmSync(state, { recursive: true, force: true });
   }
 }
