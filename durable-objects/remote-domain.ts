@@ -67,11 +67,12 @@ export class RemoteDomain extends DurableObject<Env> {
   }
 
   #deps(): OutboundDeps {
+    const remote = asDomain(this.#store.get("domain")!);
     return {
       env: this.env,
       ctx: this.ctx,
       store: this.#store,
-      remote: asDomain(this.#store.get("domain")!),
+      remote,
       accept: (stanza) => this.#toApp.accept(stanza),
       arm: (at) => {
         this.#wants = at;
@@ -79,20 +80,17 @@ export class RemoteDomain extends DurableObject<Env> {
       },
       // Issue 11.6: the authority link DO of this address learns that this domain's server can be
       // asked on our stream (verifyOnStream), so a claim from it needs no connection of its own.
-      connected: (target) => {
-        const domain = this.#store.get("domain")!;
-        this.ctx.waitUntil(authorityLinkStub(this.env, targetKey(target)).outboundOpened(domain).catch(() => {}));
-      },
+      connected: (target) => this.ctx.waitUntil(authorityLinkStub(this.env, targetKey(target)).outboundOpened(remote).catch(() => {})),
     };
   }
 
   /**
    * XEP-0220 §2.1.2 step 2 on the stream we already have to this domain's server (§2.1.2: the
    * Receiving Server "can reuse an existing XML stream or establish a new connection"; §4 only
-   * forbids the stream the key arrived on, the peer's stream to us, not this one): what the authority link of
-   * this address asks when a claim from this domain arrives while our stream to it is up (Prosody
-   * dials back to verify our db:result and claims its own domain on that stream first). Null when
-   * no stream is connected: the caller opens its own link.
+   * forbids the stream the key arrived on, the peer's stream to us, not this one): what the
+   * authority link of this address asks when a claim from this domain arrives while our stream to it
+   * is up (Prosody dials back to verify our db:result and claims its own domain on that stream
+   * first). Null when no stream is connected: the caller opens its own link.
    */
   async verifyOnStream(req: VerifyRequest): Promise<VerifyOutcome | null> {
     const out = this.#out;
