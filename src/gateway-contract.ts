@@ -106,3 +106,85 @@ export function parseEgressRequest(raw: string | undefined): EgressRequest | str
   if (typeof r.acceptUntrusted !== "boolean") return "acceptUntrusted must be true or false";
   return { host: r.host, port: r.port!, tls: r.tls, domain: r.domain, from: r.from, acceptUntrusted: r.acceptUntrusted };
 }
+
+// ---- Multiplexed ingress link (issue 11 items 2 and 5): many TCP connections on one WebSocket ----
+//
+// Measured (bench/runtime-floor.bench.ts): a Durable Object with an accepted WebSocket costs workerd
+// ~610 KiB and ~7 ms of CPU before it does any XMPP, and does not give that memory back; a stream
+// multiplexed with others on one WebSocket of one DO costs ~28 KiB and ~0.4 ms. A real server with
+// many vhosts opens one TCP connection per domain pair from one address, so the gateway carries the
+// connections of one peer address over a few WebSockets ("links"), each to one StreamSession DO that
+// hosts a stream per connection ("channel").
+//
+// The gateway opens /xmpp-s2s (subprotocol "xmpp") with X-Edge-Gateway-Token and
+//   X-Edge-Connection: {"mux":true,"peer":"203.0.113.5"}       (the address alone: the link is for it)
+// and the edge answers 101 with X-Edge-Mux: 1. Then every message is text, either way:
+//   "<ch> <frames>"  data for channel <ch> (decimal, 1..2^31-1): one or more complete RFC 7395 frames,
+//                    as on a batched one-stream link; edge -> gateway also the <authenticated/> frame.
+//   "{...}"          a control message, JSON:
+//     gateway -> edge {"op":"open","ch":N,"info":{...}}  a new TCP connection; info has the fields of a
+//                                                        one-stream link's X-Edge-Connection (peer with
+//                                                        port, tls, certIdentities, port, local); the
+//                                                        edge opens a stream for it at once (as at a
+//                                                        one-stream link's upgrade)
+//     gateway -> edge {"op":"close","ch":N}              the TCP connection is gone (as the WebSocket
+//                                                        closing under a one-stream link)
+//     edge -> gateway {"op":"close","ch":N}              the edge ended the stream (as the edge closing
+//                                                        a one-stream link's WebSocket): after the data
+//                                                        before it, the gateway ends the TCP connection
+// The gateway picks channel numbers, never reusing one on a link; data or close for a channel the
+// receiver does not know (a close crossed it) is dropped. A channel is "batched" and "signals
+// authenticated" by definition. Flow control is per link (the WebSocket's): one address's slow
+// connection can slow that address's other connections on the link, no one else's. The gateway opens
+// another link to the same address once a link has GATEWAY_MUX_STREAMS channels open (default 256);
+// the edge refuses a channel beyond MUX_MAX_STREAMS (its own limit, default 1024) with a close.
+
+/** On the 101 answer to a `"mux":true` upgrade: the edge speaks the multiplexed link protocol. */
+export const MUX_HEADER = "x-edge-mux";
+
+export type MuxControl =
+  | { op: "open"; ch: number; info: Record<string, unknown> }
+  | { op: "close"; ch: number };
+
+/** Largest channel number. */
+export const MUX_MAX_CHANNEL = 2 ** 31 - 1;
+
+/** One data message: frames for channel `ch`. */
+export function muxData(ch: number, frames: string): string {
+  return `${ch} ${frames}`;
+}
+
+/** One control message. */
+export function muxControl(c: MuxControl): string {
+  return JSON.stringify(c);
+}
+
+/**
+ * Reads one message of a multiplexed link: data (channel and frames), a control message, or a
+ * string saying what is wrong (the receiver closes the link: its peer is broken, not hostile).
+ */
+export function parseMux(message: string): { data: true; ch: number; frames: string } | { data: false; control: MuxControl } | string {
+  if (message.startsWith("{")) {
+    let v: unknown;
+    try {
+      v = JSON.parse(message);
+    } catch {
+      return "control message is not JSON";
+    }
+    const c = v as Partial<{ op: string; ch: number; info: unknown }>;
+    if (typeof c !== "object" || c === null || !Number.isInteger(c.ch) || c.ch! < 1 || c.ch! > MUX_MAX_CHANNEL) return "control message needs a channel number";
+    if (c.op === "close") return { data: false, control: { op: "close", ch: c.ch! } };
+    if (c.op === "open") {
+      if (typeof c.info !== "object" || c.info === null || Array.isArray(c.info)) return "open needs an info object";
+      return { data: false, control: { op: "open", ch: c.ch!, info: c.info as Record<string, unknown> } };
+    }
+    return `unknown control op '${String(c.op)}'`;
+  }
+  const space = message.indexOf(" ");
+  if (space < 1 || space > 10) return "data message must start with a channel number and a space";
+  const head = message.slice(0, space);
+  if (!/^[1-9][0-9]*$/.test(head)) return "data message must start with a channel number and a space";
+  const ch = Number(head);
+  if (ch > MUX_MAX_CHANNEL) return "channel number out of range";
+  return { data: true, ch, frames: message.slice(space + 1) };
+}
