@@ -29,6 +29,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "./env.js";
 import { log } from "./lib/log.js";
+import { inboundStreamRpc } from "./lib/stubs.js";
 import type { StreamErrorCondition } from "../src/errors.js";
 import { AUDIT_KIND, DEFAULT_POLICY, applyPolicyOp, effectiveLevel, evaluatePair, policyWarnings, type PolicyDocument, type PolicyIssue, type PolicyOp } from "../src/policy/index.js";
 import { REPORT_METHODS, type ReportMethod } from "./lib/session-rpc.js";
@@ -365,8 +366,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
         describe: () => al.describe(link ?? ""),
       } as StreamSessionRpc;
     }
-    const ns = this.env.STREAM_SESSION;
-    return ns.get(ns.idFromName(id)) as unknown as StreamSessionRpc;
+    // An inbound stream: alone in its DO, or one of a multiplexed link's (lib/stubs.ts).
+    return inboundStreamRpc(this.env, id) as unknown as StreamSessionRpc;
   }
 
   /** A session the index does not know may still be live (reports are fire-and-forget): ask it. */

@@ -36,6 +36,7 @@ export interface EnvVars {
   MAX_FAILED_PAIRS?: string;
   /** Unauthenticated direct WebSocket streams per client address (default 256); more get HTTP 429. */
   MAX_UNAUTHENTICATED_STREAMS_PER_IP?: string;
+  MUX_MAX_STREAMS?: string;
   MAX_BIDI_ROUTES_PER_DOMAIN?: string;
   /** Seconds without traffic from the peer before an inbound stream is closed (default 600). */
   S2S_IDLE_SECONDS?: string;

@@ -1,60 +1,67 @@
-// One inbound S2S stream over WebSocket (XEP-0468): from a peer directly or from the TCP ingress
-// gateway. Accepted with the Hibernation API; the engine's snapshot lives in SQLite, so the peer
-// sees no difference when the DO hibernates or is evicted. Named by the stream id we send.
+// Inbound S2S streams over WebSocket (XEP-0468), accepted with the Hibernation API; each stream's
+// engine snapshot lives in SQLite, so the peer sees no difference when the DO hibernates or is
+// evicted. Two shapes (the stream itself is lib/inbound-stream.ts either way):
+// - one stream: a direct XEP-0468 peer, or a gateway connection on a one-stream link. The DO is named
+//   by the stream id we send, and the stream's rows are the DO's own keys.
+// - a multiplexed gateway link (src/gateway-contract.ts): one WebSocket carrying the TCP connections
+//   of one peer address as channels, a stream per channel (issue 11 item 2: a DO with an accepted
+//   WebSocket costs ~610 KiB and ~7 ms of CPU before any XMPP, a stream beside others ~28 KiB /
+//   0.4 ms). The DO is named by a link id; its streams by `<link id>.<stream>` (lib/stubs.ts), each
+//   with its rows under `c<channel>/`.
+// The DO shares between its streams: the delivery queue, the policy subscription and the alarm.
 
 import { DurableObject } from "cloudflare:workers";
 import type { Element } from "ltx";
 import type { Env } from "./env.js";
 import { edgeConfig } from "./lib/config.js";
-import { DialbackKeys } from "../src/dialback/keys.js";
-import { S2SStream, type ShellAction } from "../src/engine/index.js";
 import type { StreamErrorCondition } from "../src/errors.js";
-import { asStreamId, newStreamId, type Domain } from "../src/types.js";
+import { newStreamId, type Domain } from "../src/types.js";
 import { jidDomain } from "../src/delivery/submit.js";
-import { FrameCodec } from "./lib/codec.js";
-import type { Outgoing } from "../src/engine/index.js";
-import { FRAMING_HEADER, STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, impliedLocal, type ConnectionInfo } from "./lib/connection-info.js";
-import { BidiAnnouncer, trySendBidi } from "./lib/bidi-route.js";
-import { ControlReporter } from "./lib/control.js";
-import { makeEffects, sendOutbound } from "./lib/effects.js";
-import { LivePolicy, readerLimits } from "./lib/policy-view.js";
-import { SessionHost, restoreStream } from "./lib/session-host.js";
-import { describeSession, sessionInfo, type SessionMeta } from "./lib/describe.js";
-import { IdleClock } from "./lib/idle.js";
-import { SessionStore } from "./lib/store.js";
-import { peerAddressStub } from "./lib/stubs.js";
+import { MUX_HEADER, muxControl, muxData, parseMux } from "../src/gateway-contract.js";
+import { FRAMING_HEADER, STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, channelInfo, type ConnectionInfo } from "./lib/connection-info.js";
+import { sendOutbound } from "./lib/effects.js";
+import { LivePolicy } from "./lib/policy-view.js";
+import { InboundStream, type StreamPort, type StreamShell } from "./lib/inbound-stream.js";
+import { attachmentMark } from "./lib/idle.js";
+import { PrefixedStore, SessionStore } from "./lib/store.js";
 import { DeliveryQueue } from "./lib/delivery-queue.js";
 import { deliverBatchToApp } from "./lib/deliver.js";
-import { AuthenticatedSignal } from "./lib/gateway-signal.js";
 import { log } from "./lib/log.js";
-import { warmAuthority, warmTarget } from "./lib/verify-path.js";
 import type { PolicySnapshot } from "./lib/session-rpc.js";
+
+/** Root row of a multiplexed link's DO. */
+interface LinkMeta {
+  id: string;
+  peer: string | undefined;
+  /** The link's WebSocket is gone: every stream of it is over. */
+  closed: boolean;
+}
+
+/** A channel of the link: its stream, its port, its rows. */
+interface Channel {
+  ch: number;
+  stream: InboundStream;
+  port: ChannelPort;
+  store: PrefixedStore;
+}
+
+const channelPrefix = (ch: number) => `c${ch}/`;
 
 export class StreamSession extends DurableObject<Env> {
   readonly #store: SessionStore;
-  #host: SessionHost | undefined;
-  #meta: SessionMeta | undefined;
-  #codec: FrameCodec | undefined;
-  #policy: LivePolicy | undefined;
-  #idle: IdleClock | undefined;
-  #engineDeadline: number | undefined;
-  /** The alarm time last set (undefined: none set by this instance), so unchanged ones cost nothing. */
-  #armed: number | undefined;
-  #bidi: BidiAnnouncer | undefined;
-  /** Bidi seen on by this instance (routes for the pairs then on the stream were announced). */
-  #bidiOn = false;
-  /** The DO's name has been used as a stream id (any later header needs a fresh one). */
-  #idUsed = false;
   /** Stanzas for the application, persisted until delivered or bounced (at-least-once). */
   readonly #queue: DeliveryQueue;
-  /** A new stream's engine being set up (fetch -> #start); messages wait for it. */
-  #starting: Promise<void> | undefined;
-  /** Tells the TCP gateway when this stream is authenticated (lib/gateway-signal.ts). */
-  #signal: AuthenticatedSignal | undefined;
-  /** The peer's first stream header has been seen (the authority link is warmed once per stream). */
-  #headerSeen = false;
-  /** That warm-up while it runs (a claim on this stream waits for it: lib/effects.ts). */
-  #warming: Promise<unknown> | undefined;
+  /** One stream (direct peer, one-stream gateway link). */
+  #single: InboundStream | undefined;
+  /** A multiplexed link's root row, and its channels by number. */
+  #link: LinkMeta | undefined;
+  readonly #channels = new Map<number, Channel>();
+  /** Streams by stream id (both shapes), for the RPCs. */
+  readonly #streams = new Map<string, InboundStream>();
+  #policy: Promise<LivePolicy> | undefined;
+  /** The alarm time last set (undefined: none set by this instance), so unchanged ones cost nothing. */
+  #armed: number | undefined;
+  readonly #shell: StreamShell;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -66,6 +73,14 @@ export class StreamSession extends DurableObject<Env> {
       rearm: () => this.#arm(),
       now: () => Date.now(),
     });
+    this.#shell = {
+      env,
+      waitUntil: (p) => this.ctx.waitUntil(p),
+      accept: (stanza) => this.#queue.accept(stanza),
+      arm: () => this.#arm(),
+      policy: () => this.#livePolicy(),
+      closed: (stream) => this.#streamClosed(stream),
+    };
     void ctx.blockConcurrencyWhile(async () => {
       this.#queue.windowMs = (await edgeConfig(this.env)).deliveryCommitWindowMs;
       await this.#resume();
@@ -74,92 +89,63 @@ export class StreamSession extends DurableObject<Env> {
     });
   }
 
-  // After hibernation or eviction: rebuild the engine from its snapshot around the live socket.
+  /** The DO's name: the one stream's id, or the link's id. */
+  #name(): string | undefined {
+    return this.#link?.id ?? this.#single?.id ?? this.#store.get<{ id: string }>("meta", true)?.id;
+  }
+
+  // One subscription per DO (read once, then pushed: policyChanged), shared by its streams.
+  #livePolicy(): Promise<LivePolicy> {
+    return (this.#policy ??= (async () => {
+      const policy = new LivePolicy(this.env, await edgeConfig(this.env));
+      await policy.subscribe(this.#name()!);
+      return policy;
+    })());
+  }
+
+  // After hibernation or eviction: rebuild the streams from their snapshots around the live socket.
   async #resume(): Promise<void> {
-    this.#meta = this.#store.get<SessionMeta>("meta", true);
-    const snap = this.#store.get("snapshot");
     const ws = this.ctx.getWebSockets()[0];
-    if (!this.#meta || !snap || this.#meta.closed) return;
-    this.#idUsed = true;
-    const stream = restoreStream(snap, await this.#deps(), this.#store);
-    this.#host = await this.#makeHost(stream, ws);
-    if (!ws) await this.#host.input((s, now) => s.handleTransportClosed(now));
-    // Carry out at once what the restored engine asks for again (key work, a verification).
-    else await this.#host.input(() => {});
+    const link = this.#store.get<LinkMeta>("link", true);
+    if (!link) {
+      this.#single = await InboundStream.restore(this.#shell, ws && this.#wsPort(ws), this.#store);
+      if (this.#single) this.#streams.set(this.#single.id, this.#single);
+      return;
+    }
+    this.#link = link;
+    const open = !link.closed && ws !== undefined;
+    for (const [ch] of this.#store.get<[number, string][]>("channels", true) ?? []) {
+      const store = new PrefixedStore(this.#store, channelPrefix(ch));
+      const port = new ChannelPort(ch, open ? ws : undefined, store);
+      const stream = await InboundStream.restore(this.#shell, open ? port : undefined, store);
+      if (stream && !stream.over) this.#addChannel({ ch, stream, port, store });
+      else store.clear();
+    }
+    this.#saveChannels();
   }
 
-  async #deps() {
-    const config = await edgeConfig(this.env);
-    this.#policy ??= new LivePolicy(this.env, config);
-    // Read once per stream (and per restart of the DO); later changes are pushed (policyChanged).
-    await this.#policy.subscribe(this.#meta!.id);
-    // RFC 6120 §13.12: the policy's maxStanzaBytes knob, else MAX_STANZA_BYTES (set at stream start).
-    this.#codec ??= new FrameCodec(readerLimits(config, this.#policy), this.#meta!.open, this.#meta!.connection.batched);
-    const info = this.#meta!.connection;
-    // Behind the gateway, identities from a client certificate it verified count as a valid
-    // certificate for those names (XEP-0238 "trusted"); a direct wss: peer presents none.
-    const names = info.certIdentities;
+  #wsPort(ws: WebSocket): StreamPort {
     return {
-      policy: this.#policy,
-      transport: {
-        secure: info.tls !== null,
-        canStartTls: false,
-        ...(info.tls !== null ? { peerCertificate: { status: names.length > 0 ? ("valid" as const) : ("none" as const), names } } : {}),
-        ...impliedLocal(info, config.domains),
-      },
-      // The first header we send carries the DO's own name (the id /xmpp-s2s minted); a restart
-      // (RFC 6120 §6.4.6, after SASL) needs a new stream id (§4.7.3), and gets a fresh one.
-      newStreamId: () => {
-        if (this.#idUsed) return newStreamId();
-        this.#idUsed = true;
-        return asStreamId(this.#meta!.id);
-      },
-    };
-  }
-
-  async #makeHost(stream: S2SStream, ws: WebSocket | undefined): Promise<SessionHost> {
-    const config = await edgeConfig(this.env);
-    const keys = new DialbackKeys(config.secret, config.previousSecrets, config.keyFormulas);
-    const control = new ControlReporter(this.env, this.#meta!.id, (p) => this.ctx.waitUntil(p));
-    const effects = makeEffects(this.env, {
-      reply: (stanza) => this.#reply(stanza),
-      observe: (a) => this.#observe(a, control),
-      verified: (seconds) => control.verificationLatency(seconds),
-      accept: (stanza) => this.#queue.accept(stanza),
-      waitUntil: (p) => this.ctx.waitUntil(p),
-      prepare: (actions) => this.#routesFor(actions),
-      warming: () => this.#warming,
-    });
-    const signal = new AuthenticatedSignal(this.#meta!.connection.signalAuthenticated === true, (frame) => ws?.send(frame));
-    this.#signal = signal;
-    const link = {
-      write: (out: Outgoing) => {
-        const text = this.#codec!.encode(out);
-        host.counters.bytesOut += text.length;
-        ws?.send(text);
-        signal.wrote(out);
-      },
+      send: (text) => ws.send(text),
       close: () => {
         try {
-          ws?.close(1000, "stream closed");
+          ws.close(1000, "stream closed");
         } catch {
           // already closed by the peer
         }
       },
+      get open() {
+        return ws.readyState === WebSocket.OPEN;
+      },
+      traffic: attachmentMark(ws),
     };
-    this.#idle = new IdleClock(config.idleSeconds * 1000, ws, Date.now());
-    const host = new SessionHost(stream, link, effects, keys, this.#store, (at) => {
-      this.#engineDeadline = at;
-      this.#arm(host);
-    });
-    return host;
   }
 
-  // One alarm for the engine's next deadline, the idle check and the delivery queue's retry;
-  // setAlarm only when it moves (the host reports after every input, and most stanzas change none).
-  #arm(host: SessionHost | undefined = this.#host): void {
-    const open = host && !host.closed ? Math.min(this.#engineDeadline ?? Infinity, this.#idle?.due ?? Infinity) : Infinity;
-    const next = Math.min(open, this.#queue.due ?? Infinity);
+  // One alarm for every stream's next deadline (engine, idle check) and the delivery queue's retry;
+  // setAlarm only when it moves (streams report after every input, and most stanzas change none).
+  #arm(): void {
+    let next = this.#queue.due ?? Infinity;
+    for (const s of this.#streams.values()) next = Math.min(next, s.due ?? Infinity);
     const at = next === Infinity ? undefined : next;
     if (at === this.#armed) return;
     this.#armed = at;
@@ -167,71 +153,14 @@ export class StreamSession extends DurableObject<Env> {
     else void this.ctx.storage.setAlarm(at);
   }
 
-  #observe(a: ShellAction, control: ControlReporter): void {
-    control.action(a);
-    this.#signal?.observe(a);
-    this.#announce(a);
-    if (a.type === "pair-state" && this.#host && this.#meta) {
-      // O(1): the whole description (every pair) after every pair change was O(pairs) per claim.
-      control.session(sessionInfo(this.#meta, this.#host));
-    }
-    if (a.type === "closed" && this.#meta) {
-      this.#meta.closed = true;
-      this.#store.putJson("meta", this.#meta);
-    }
-    if (a.type === "closed" || (a.type === "pair-state" && a.state === "valid")) this.#releaseSlot();
-  }
-
-  // The client address's slot for unauthenticated streams (durable-objects/peer-address.ts), given
-  // back at the first verified pair or when the stream ends.
-  #releaseSlot(): void {
-    const slot = this.#meta?.connection.slot;
-    if (!slot || !this.#meta) return;
-    delete this.#meta.connection.slot;
-    this.#store.putJson("meta", this.#meta);
-    const id = this.#meta.id;
-    this.ctx.waitUntil(peerAddressStub(this.env, slot).release(id).catch(() => {}));
-  }
-
-  // XEP-0288 §2: an inbound pair verified on a bidi stream lets the app's stanzas to that peer ride
-  // this stream (RemoteDomain offers them via trySendBidi before dialling out). Only verified pairs
-  // make routes (issue 10.3), announced before type='valid' is written so the RemoteDomain knows
-  // the route before the peer can expect an answer; failed or revoked pairs and a closed stream
-  // withdraw theirs.
-  #routesFor(actions: readonly ShellAction[]): Promise<unknown> | undefined {
-    const host = this.#host;
-    if (!host?.stream.bidi || !this.#meta) return undefined;
-    let told: Promise<unknown>[] | undefined;
-    for (const a of actions) {
-      if (a.type === "pair-state" && a.direction === "inbound" && a.state === "valid") (told ??= []).push(this.#announcer().pairVerified(a.remote, a.local));
-    }
-    return told && Promise.all(told);
-  }
-
-  #announcer(): BidiAnnouncer {
-    return (this.#bidi ??= new BidiAnnouncer(this.env, this.#meta!.id, (p) => this.ctx.waitUntil(p)));
-  }
-
-  #announce(a: ShellAction): void {
-    if (!this.#meta || !this.#host?.stream.bidi) return;
-    if (a.type === "pair-state" && a.direction === "inbound" && a.state !== "valid" && a.state !== "pending") this.#announcer().pairGone(a.remote, a.local);
-    else if (a.type === "closed") this.#announcer().closed(this.#host.stream.inboundRemotes());
-  }
-
-  /** RemoteDomain's offer of an application stanza for this peer (lib/bidi-route.ts). */
-  async trySendBidi(xml: string) {
-    const ws = this.ctx.getWebSockets()[0];
-    return trySendBidi(this.#host, ws?.readyState === WebSocket.OPEN, xml);
-  }
-
-  // Replies from the application to the peer: on this stream when bidi lets us, else outbound.
-  // Resolves once handed on (the RemoteDomain persists it), so the queue deletes its row after.
+  // Replies the delivery queue has for a peer (a stanza the application refused): on a bidi stream
+  // from that peer when there is one, else outbound (lib/inbound-stream.ts reply).
   #reply(stanza: Element): Promise<unknown> | undefined {
-    const host = this.#host;
+    if (this.#single) return this.#single.reply(stanza);
     const from = jidDomain(stanza.attrs.from);
     const to = jidDomain(stanza.attrs.to);
     if (!from || !to) return;
-    if (host && !host.closed && host.stream.bidi) return host.input((s, now) => s.sendStanza(stanza, now));
+    for (const s of this.#streams.values()) if (s.carriesRepliesTo(to as Domain)) return s.reply(stanza);
     const sent = sendOutbound(this.env, stanza, to as Domain, from as Domain);
     this.ctx.waitUntil(sent);
     return sent;
@@ -240,60 +169,31 @@ export class StreamSession extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     const id = request.headers.get(STREAM_ID_HEADER);
     const connection = JSON.parse(request.headers.get(TRUSTED_CONNECTION_HEADER) ?? "null") as ConnectionInfo | null;
-    if (!id || !connection || this.#meta) return new Response("stream sessions are opened through /xmpp-s2s", { status: 400 });
+    if (!id || !connection || this.#name()) return new Response("stream sessions are opened through /xmpp-s2s", { status: 400 });
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server);
-    this.#meta = { id, direction: "inbound", connection, openedAt: Date.now(), closed: false };
-    this.#store.putJson("meta", this.#meta);
-    // Issue 11.6: the policy read (a round trip to the ControlPlane singleton, which every session
-    // reports to) overlaps the peer's first bytes instead of holding the 101: the gateway opens this
-    // WebSocket at TCP accept and forwards nothing before it, so the 101 is on the handshake's path.
-    // What arrives meanwhile waits for the engine (#started), in order.
-    this.#starting = this.#start(server);
     // RFC 7395 §3.2 / RFC 6455 §4.2.2: the server selects the "xmpp" subprotocol.
     const headers: Record<string, string> = { "sec-websocket-protocol": "xmpp" };
+    if (connection.mux) {
+      this.ctx.acceptWebSocket(server);
+      this.#link = { id, peer: connection.peer, closed: false };
+      this.#store.putJson("link", this.#link);
+      headers[MUX_HEADER] = "1";
+      return new Response(null, { status: 101, webSocket: client, headers });
+    }
+    this.ctx.acceptWebSocket(server);
+    // Issue 11.6: the policy read (a round trip to the ControlPlane singleton) overlaps the peer's
+    // first bytes instead of holding the 101: the gateway opens this WebSocket at TCP accept.
+    this.#single = InboundStream.open(this.#shell, this.#wsPort(server), this.#store, id, connection);
+    this.#streams.set(id, this.#single);
     if (connection.batched) headers[FRAMING_HEADER] = "batched";
     return new Response(null, { status: 101, webSocket: client, headers });
   }
 
-  /** The engine for a new stream: the policy (subscribed), the codec, the host. */
-  async #start(server: WebSocket): Promise<void> {
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     try {
-      const deps = await this.#deps();
-      // XEP-0238 type 1 (policy knob xmppVersion "0.9"): answer as a pre-1.0 server.
-      const stream = new S2SStream({ role: "receiving", ...deps, now: Date.now(), legacy: this.#policy!.legacy });
-      this.#host = await this.#makeHost(stream, server);
-      const connection = this.#meta!.connection;
-      log(this.env, "info", "stream.opened", {
-        session: this.#meta!.id, direction: "inbound", transport: connection.transport, peer: connection.peer,
-        tls: connection.tls?.version, certIdentities: connection.certIdentities.length > 0 ? connection.certIdentities : undefined,
-      });
-    } catch (err) {
-      log(this.env, "error", "stream.start-failed", { session: this.#meta?.id, error: err instanceof Error ? err.message : String(err) });
-      try {
-        server.close(1011, "internal error");
-      } catch {
-        // already closed
-      }
-    }
-  }
-
-  /** Resolves once a stream opened by this instance has its engine (no-op after a restore). */
-  async #started(): Promise<void> {
-    if (this.#starting) await this.#starting;
-  }
-
-  override async webSocketMessage(_ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    await this.#started();
-    const host = this.#host;
-    if (!host) return;
-    // RFC 7395 §3.5: XMPP over WebSocket uses text frames (UTF-8); binary ones are read as UTF-8
-    // by the codec, strictly (invalid UTF-8 is a not-well-formed stream error).
-    host.counters.bytesIn += typeof message === "string" ? message.length : message.byteLength;
-    this.#idle?.traffic(Date.now());
-    try {
-      await this.#read(host, message);
+      if (this.#link) await this.#linkMessage(ws, message);
+      else await this.#single?.message(message);
     } finally {
       // Everything this message brought for the application: committed now, or with what follows
       // it at the end of the commit window (lib/delivery-queue.ts).
@@ -301,62 +201,98 @@ export class StreamSession extends DurableObject<Env> {
     }
   }
 
-  async #read(host: SessionHost, message: string | ArrayBuffer): Promise<void> {
-    for (const e of this.#codec!.decode(message)) {
-      const open = e.type === "open" && this.#meta && this.#meta.open !== this.#codec!.lastOpen ? this.#codec!.lastOpen : undefined;
-      await host.event(e);
-      if (e.type === "open" && !this.#headerSeen) {
-        this.#headerSeen = true;
-        if (!host.closed) await this.#warm(e.attrs);
+  // ---- the multiplexed link (src/gateway-contract.ts) ----
+
+  async #linkMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const m = typeof message === "string" ? parseMux(message) : "binary message on a multiplexed link";
+    if (typeof m === "string") {
+      // The gateway is ours (it had the token): a bad message is a bug there, not a peer's doing.
+      log(this.env, "error", "mux.bad-message", { session: this.#link!.id, error: m });
+      try {
+        ws.close(1002, m.slice(0, 120));
+      } catch {
+        // already closed
       }
-      if (open !== undefined && this.#meta) {
-        // Kept so the reader can be primed again after hibernation (RFC 7395 §3.4 declarations).
-        // Written after the event's answer went out (issue 11.6): a write made before a send holds
-        // the send until the write is committed (the output gate), and the header and features
-        // need not wait for it; nothing can hibernate the DO before this event ends.
-        this.#meta.open = open;
-        this.#store.putJson("meta", this.#meta);
-      }
-      if (!this.#bidiOn && host.stream.bidi) this.#bidiTurnedOn(host);
+      return this.#linkClosed();
     }
+    if (m.data) return this.#channels.get(m.ch)?.stream.message(m.frames);
+    const c = m.control;
+    if (c.op === "close") {
+      const channel = this.#channels.get(c.ch);
+      if (!channel) return;
+      channel.port.gone = true;
+      return channel.stream.transportClosed();
+    }
+    await this.#openChannel(ws, c.ch, c.info);
   }
 
-  // Issue 11.6: the sender domain's authority link is opened at the header (lib/verify-path.ts
-  // warmAuthority), after our header and features went out; in the background.
-  async #warm(attrs: Record<string, string>): Promise<void> {
-    const policy = this.#policy;
-    if (!policy || !this.#meta) return;
+  async #openChannel(ws: WebSocket, ch: number, raw: Record<string, unknown>): Promise<void> {
+    const link = this.#link!;
     const config = await edgeConfig(this.env);
-    const t = warmTarget(attrs, config.domains, this.#meta.connection, (remote) => policy.forRemote(remote).allowed);
-    if (!t) return;
-    const warming = warmAuthority(this.env, t.local, t.remote).catch(() => {});
-    this.#warming = warming;
-    this.ctx.waitUntil(warming.finally(() => {
-      if (this.#warming === warming) this.#warming = undefined;
+    const info = channelInfo(raw);
+    const refuse = (why: string) => {
+      log(this.env, "warn", "mux.channel-refused", { session: link.id, channel: ch, reason: why });
+      ws.send(muxControl({ op: "close", ch }));
+    };
+    if (typeof info === "string") return refuse(info);
+    if (this.#channels.has(ch)) return refuse("channel number already in use");
+    // MUX_MAX_STREAMS bounds one DO's work whatever the gateway does (it opens a new link itself
+    // at GATEWAY_MUX_STREAMS); the refused connection gets a stream error from the gateway.
+    if (this.#channels.size >= config.limits.muxMaxStreams) return refuse(`MUX_MAX_STREAMS (${config.limits.muxMaxStreams}) streams are open on this link`);
+    const store = new PrefixedStore(this.#store, channelPrefix(ch));
+    const port = new ChannelPort(ch, ws, store);
+    const stream = InboundStream.open(this.#shell, port, store, `${link.id}.${newStreamId()}`, info);
+    this.#addChannel({ ch, stream, port, store });
+    this.#saveChannels();
+  }
+
+  #addChannel(c: Channel): void {
+    this.#channels.set(c.ch, c);
+    this.#streams.set(c.stream.id, c.stream);
+  }
+
+  #saveChannels(): void {
+    this.#store.putJson("channels", [...this.#channels.values()].map((c) => [c.ch, c.stream.id]));
+  }
+
+  // A stream reported `closed`: on a link, the channel goes (the gateway learns it from the port's
+  // close) and its rows are deleted once its host has saved for the last time (the next input).
+  #streamClosed(stream: InboundStream): void {
+    if (!this.#link) return;
+    const channel = [...this.#channels.values()].find((c) => c.stream === stream);
+    if (!channel) return;
+    this.#channels.delete(channel.ch);
+    this.#streams.delete(stream.id);
+    this.#saveChannels();
+    const host = stream.host;
+    this.ctx.waitUntil((host ? host.input(() => {}) : Promise.resolve()).then(() => channel.store.clear()));
+  }
+
+  async #linkClosed(): Promise<void> {
+    const link = this.#link!;
+    if (!link.closed) {
+      link.closed = true;
+      this.#store.putJson("link", link);
+    }
+    await Promise.all([...this.#channels.values()].map((c) => {
+      c.port.gone = true;
+      return c.stream.transportClosed();
     }));
   }
 
-  // XEP-0288 negotiated after pairs were already authenticated (SASL EXTERNAL authenticates before
-  // the restart, RFC 6120 §6.4.6, and bidi comes after it): those pairs' routes are announced now.
-  #bidiTurnedOn(host: SessionHost): void {
-    this.#bidiOn = true;
-    if (!this.#meta) return;
-    for (const [remote, local] of host.stream.verifiedInboundPairs()) void this.#announcer().pairVerified(remote, local);
-  }
-
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    await this.#started();
     try {
       ws.close(code === 1005 ? 1000 : code, "closing");
     } catch {
       // already closed
     }
-    await this.#host?.input((s, now) => s.handleTransportClosed(now));
+    if (this.#link) return this.#linkClosed();
+    await this.#single?.transportClosed();
   }
 
   override async webSocketError(): Promise<void> {
-    await this.#started();
-    await this.#host?.input((s, now) => s.handleTransportClosed(now));
+    if (this.#link) return this.#linkClosed();
+    await this.#single?.transportClosed();
   }
 
   override async alarm(): Promise<void> {
@@ -366,55 +302,81 @@ export class StreamSession extends DurableObject<Env> {
   /** What the alarm does, at a given time (runInDurableObject lets tests skip the wait). */
   async alarmAt(now: number): Promise<void> {
     this.#armed = undefined; // the alarm that fired is gone
-    // Whatever the stream's state, stanzas accepted earlier are delivered (or bounced).
+    // Whatever the streams' state, stanzas accepted earlier are delivered (or bounced).
     const delivered = this.#queue.alarm();
-    const host = this.#host;
-    if (host) await this.#streamAlarm(host, now);
+    await Promise.all([...this.#streams.values()].map((s) => s.alarm(now)));
     await delivered;
+    this.#arm();
   }
 
-  async #streamAlarm(host: SessionHost, now: number): Promise<void> {
-    if (!host.closed && this.#idle?.expired(now)) {
-      // RFC 6120 §4.9.3.4: no traffic from the peer for the idle limit.
-      const seconds = Math.round(this.#idle.limitMs / 1000);
-      await host.input((s, t) => s.close(t, "connection-timeout", `no traffic for ${seconds} seconds`));
-      return;
-    }
-    await host.input((s) => s.handleTimeout(now));
+  // ---- StreamSessionRpc (durable-objects/lib/session-rpc.ts), called through lib/stubs.ts ----
+  // `stream` names the stream (lib/stubs.ts inboundStreamRpc passes it); absent: the one stream.
+
+  #stream(stream?: string): InboundStream | undefined {
+    return stream === undefined ? this.#single : this.#streams.get(stream);
   }
 
-  // ---- StreamSessionRpc (durable-objects/lib/session-rpc.ts), called by the ControlPlane ----
-
-  async revokePair(local: string, remote: string): Promise<{ revoked: number; streamClosed: boolean }> {
-    const host = this.#host;
-    if (!host || host.closed) return { revoked: 0, streamClosed: false };
-    const before = host.stream.validPairCount("inbound") + host.stream.validPairCount("outbound");
-    await host.input((s, now) => s.revoke(local as Domain, remote as Domain, now));
-    const left = host.stream.validPairCount("inbound") + host.stream.validPairCount("outbound");
-    let streamClosed = false;
-    if (left === 0 && !host.closed) {
-      await host.input((s, now) => s.close(now, "policy-violation", "no domain pair left on this stream"));
-      streamClosed = true;
-    }
-    return { revoked: before - left, streamClosed };
+  async revokePair(local: string, remote: string, _reason?: string, stream?: string): Promise<{ revoked: number; streamClosed: boolean }> {
+    return (await this.#stream(stream)?.revokePair(local, remote)) ?? { revoked: 0, streamClosed: false };
   }
 
-  async closeStream(condition: StreamErrorCondition, text?: string): Promise<void> {
-    await this.#host?.input((s, now) => s.close(now, condition, text));
+  async closeStream(condition: StreamErrorCondition, text?: string, stream?: string): Promise<void> {
+    await this.#stream(stream)?.closeStream(condition, text);
   }
 
-  async describe() {
-    return this.#host && this.#meta && !this.#host.closed ? describeSession(this.#meta, this.#host) : null;
+  async describe(stream?: string) {
+    return this.#stream(stream)?.describe() ?? null;
+  }
+
+  /** RemoteDomain's offer of an application stanza for this peer (lib/bidi-route.ts). */
+  async trySendBidi(xml: string, stream?: string) {
+    const s = this.#stream(stream);
+    return s ? s.trySendBidi(xml) : "gone";
   }
 
   /**
-   * The ControlPlane pushes a policy change to this subscribed session before answering the change
+   * The ControlPlane pushes a policy change to this subscribed DO before answering the change
    * (issue 5: it applies to new pairs at once; issue 11.6: no policy read per db:result).
    */
   async policyChanged(policy: PolicySnapshot): Promise<boolean> {
     // Over (or never opened here): the ControlPlane forgets it. A stream still starting keeps it.
-    if (!this.#meta || this.#meta.closed || this.#host?.closed) return false;
-    this.#policy?.apply(policy);
+    if (this.#link ? this.#link.closed && this.#channels.size === 0 : !this.#single || this.#single.over) return false;
+    (await this.#policy)?.apply(policy);
     return true;
+  }
+}
+
+/** A channel's transport: data and close messages on the link's WebSocket. */
+class ChannelPort implements StreamPort {
+  /** The gateway closed the channel (or the link is gone). */
+  gone = false;
+  #closed = false;
+  readonly traffic;
+
+  constructor(
+    readonly ch: number,
+    private readonly ws: WebSocket | undefined,
+    store: PrefixedStore,
+  ) {
+    this.traffic = { load: () => store.get<number>("traffic", true), save: (at: number) => store.putJson("traffic", at) };
+  }
+
+  get open(): boolean {
+    return !this.gone && !this.#closed && this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  send(text: string): void {
+    if (this.open) this.ws!.send(muxData(this.ch, text));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.gone || this.ws?.readyState !== WebSocket.OPEN) return;
+    try {
+      this.ws.send(muxControl({ op: "close", ch: this.ch }));
+    } catch {
+      // the link is going
+    }
   }
 }

@@ -35,6 +35,8 @@ export interface Limits {
   maxBidiRoutesPerDomain: number;
   /** Unauthenticated direct WebSocket streams from one client address (IPv4, IPv6 /64) at once. */
   maxUnauthenticatedPerIp: number;
+  /** Streams one multiplexed gateway link (one StreamSession DO) may carry (src/gateway-contract.ts). */
+  muxMaxStreams: number;
 }
 
 export interface EdgeConfig {
@@ -295,6 +297,7 @@ const schema = z.object({
   MAX_FAILED_PAIRS: intIn(0, 100000, 5),
   MAX_BIDI_ROUTES_PER_DOMAIN: intIn(1, 1000, 8),
   MAX_UNAUTHENTICATED_STREAMS_PER_IP: intIn(1, 1_000_000, 256),
+  MUX_MAX_STREAMS: intIn(1, 100_000, 1024),
   EDGE_ENV: z
     .string()
     .optional()
@@ -456,6 +459,7 @@ export async function loadConfig(raw: RawEnv): Promise<EdgeConfig> {
       maxFailedPairs: c.MAX_FAILED_PAIRS,
       maxBidiRoutesPerDomain: c.MAX_BIDI_ROUTES_PER_DOMAIN,
       maxUnauthenticatedPerIp: c.MAX_UNAUTHENTICATED_STREAMS_PER_IP,
+      muxMaxStreams: c.MUX_MAX_STREAMS,
     },
     verifyBudget: {
       maxPending: c.VERIFY_MAX_PENDING,

@@ -18,7 +18,7 @@ import type { Domain } from "../../src/types.js";
 import { jidDomain } from "../../src/delivery/submit.js";
 import type { SessionHost } from "./session-host.js";
 import type { SessionStore } from "./store.js";
-import { remoteDomainStub, streamSessionStub } from "./stubs.js";
+import { inboundStreamRpc, remoteDomainStub } from "./stubs.js";
 import { log } from "./log.js";
 
 /** sent: written to the bidi stream; refused: not for this pair now; gone: the stream is over. */
@@ -72,7 +72,7 @@ export class BidiRoutes {
     if (!route) return false;
     let outcome: BidiOutcome;
     try {
-      outcome = (await streamSessionStub(this.env, route.session).trySendBidi(xml)) as BidiOutcome;
+      outcome = (await inboundStreamRpc(this.env, route.session).trySendBidi(xml)) as BidiOutcome;
     } catch {
       // The session's DO failed mid-call: treat the stream as gone, the outbound path takes it.
       outcome = "gone";

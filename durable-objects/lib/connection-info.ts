@@ -36,6 +36,8 @@ export const connectionInfoSchema = z.object({
   signals: z.array(z.string().max(40)).max(10).optional(),
   // The hosted domain the connection can only be for (TLS SNI, or the gateway's only domain).
   local: z.string().max(253).optional(),
+  // A multiplexed link (src/gateway-contract.ts): its channels each carry their own connection info.
+  mux: z.boolean().optional(),
 });
 
 export interface ConnectionInfo {
@@ -59,6 +61,8 @@ export interface ConnectionInfo {
    * unauthenticated stream holds; the session gives it back once authenticated or ended.
    */
   slot?: string;
+  /** A multiplexed gateway link (src/gateway-contract.ts): streams arrive as channels on it. */
+  mux?: boolean;
 }
 
 export function directConnectionInfo(req: Request): ConnectionInfo {
@@ -97,19 +101,32 @@ export function connectionInfo(req: Request, gatewayToken: string | undefined): 
     return { ok: false, status: 400, detail: `${CONNECTION_HEADER} is not JSON` };
   }
   if (!parsed.success) return { ok: false, status: 400, detail: `${CONNECTION_HEADER}: ${parsed.error.issues[0]!.message}` };
-  const v = parsed.data;
+  return { ok: true, info: { ...gatewayInfo(parsed.data), ...(parsed.data.mux === true ? { mux: true } : {}) } };
+}
+
+/** A gateway connection's info, from X-Edge-Connection or a multiplexed link's `open` (already parsed). */
+function gatewayInfo(v: z.infer<typeof connectionInfoSchema>): ConnectionInfo {
   return {
-    ok: true,
-    info: {
-      transport: "gateway-tcp",
-      peer: v.peer,
-      tls: v.tls ?? null,
-      certIdentities: v.certIdentities ?? [],
-      ...(v.framing === "batched" ? { batched: true } : {}),
-      ...(v.signals?.includes("authenticated") ? { signalAuthenticated: true } : {}),
-      ...(v.local ? { local: v.local.toLowerCase() } : {}),
-    },
+    transport: "gateway-tcp",
+    peer: v.peer,
+    tls: v.tls ?? null,
+    certIdentities: v.certIdentities ?? [],
+    ...(v.framing === "batched" ? { batched: true } : {}),
+    ...(v.signals?.includes("authenticated") ? { signalAuthenticated: true } : {}),
+    ...(v.local ? { local: v.local.toLowerCase() } : {}),
   };
+}
+
+/**
+ * The info of one channel of a multiplexed link (its `open` control, src/gateway-contract.ts): the
+ * same fields as X-Edge-Connection, believed because the link carried the token. A channel is batched
+ * and signals authentication by definition. A string says what is wrong.
+ */
+export function channelInfo(raw: Record<string, unknown>): ConnectionInfo | string {
+  const parsed = connectionInfoSchema.safeParse(raw);
+  if (!parsed.success) return `open: ${parsed.error.issues[0]!.message}`;
+  if (parsed.data.mux) return "open: a channel cannot be a multiplexed link";
+  return { ...gatewayInfo(parsed.data), batched: true, signalAuthenticated: true };
 }
 
 /**

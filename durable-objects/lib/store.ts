@@ -12,6 +12,11 @@ export interface KeyValueStore {
   readonly volatile?: boolean;
 }
 
+/** The first key after every key that starts with `prefix`. */
+function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
 export class SessionStore implements KeyValueStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
@@ -30,11 +35,14 @@ export class SessionStore implements KeyValueStore {
   delete(k: string): void {
     this.sql.exec("DELETE FROM kv WHERE k = ?", k);
   }
+  /** Every row whose key starts with `prefix`. */
+  deletePrefix(prefix: string): void {
+    this.sql.exec("DELETE FROM kv WHERE k >= ? AND k < ?", prefix, prefixEnd(prefix));
+  }
   entries(prefix: string): [string, string][] {
     // A range on the primary key: every key with the prefix sorts between it and the prefix with
     // its last character incremented.
-    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-    return this.sql.exec<{ k: string; v: string }>("SELECT k, v FROM kv WHERE k >= ? AND k < ? ORDER BY k", prefix, end).toArray().map((r) => [r.k, r.v]);
+    return this.sql.exec<{ k: string; v: string }>("SELECT k, v FROM kv WHERE k >= ? AND k < ? ORDER BY k", prefix, prefixEnd(prefix)).toArray().map((r) => [r.k, r.v]);
   }
 }
 
@@ -61,5 +69,35 @@ export class MemoryStore implements KeyValueStore {
   }
   entries(prefix: string): [string, string][] {
     return [...this.#m].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1));
+  }
+}
+
+/**
+ * One stream's key space in the DO's store (a channel of a multiplexed link): every key behind
+ * `prefix`, so the streams of one DO never see each other's rows.
+ */
+export class PrefixedStore implements KeyValueStore {
+  constructor(
+    private readonly base: SessionStore,
+    readonly prefix: string,
+  ) {}
+  get<T = string>(k: string, json = false): T | undefined {
+    return this.base.get<T>(this.prefix + k, json);
+  }
+  put(k: string, v: string): void {
+    this.base.put(this.prefix + k, v);
+  }
+  putJson(k: string, v: unknown): void {
+    this.base.putJson(this.prefix + k, v);
+  }
+  delete(k: string): void {
+    this.base.delete(this.prefix + k);
+  }
+  entries(prefix: string): [string, string][] {
+    return this.base.entries(this.prefix + prefix).map(([k, v]) => [k.slice(this.prefix.length), v]);
+  }
+  /** Every row of this stream. */
+  clear(): void {
+    this.base.deletePrefix(this.prefix);
   }
 }

@@ -82,3 +82,116 @@ export async function uplink(jobId: string, headers: Record<string, string> = {}
   })();
   return { ws, batched, closed, fromEdge };
 }
+
+/** One channel of a multiplexed link (muxLink): a harness job's stream as a gateway connection. */
+export interface MuxChannel {
+  ch: number;
+  /** The edge closed the channel ({"op":"close"}). */
+  closed: Promise<void>;
+  /** Data the edge sent on this channel, as text, in order. */
+  fromEdge: string[];
+  /** Ends the channel as the gateway does when its TCP connection ends. */
+  close(): void;
+}
+
+export interface MuxLink {
+  ws: WebSocket;
+  /** The link's WebSocket closed; with its code. */
+  closed: Promise<number>;
+  /** Every message the edge sent on the link, in order. */
+  messages: string[];
+  /** Opens channel `ch` for harness job `jobId`, with that connection's info (src/gateway-contract.ts). */
+  channel(jobId: string, info: Record<string, unknown>, ch?: number): MuxChannel;
+}
+
+/**
+ * Opens a multiplexed gateway link (src/gateway-contract.ts) on the edge's /xmpp-s2s: each channel
+ * pipes one harness job's stream, as the gateway carries one TCP connection.
+ */
+export async function muxLink(headers: Record<string, string>): Promise<MuxLink> {
+  const res = await SELF.fetch("https://edge.test/xmpp-s2s", {
+    headers: { upgrade: "websocket", "sec-websocket-protocol": "xmpp", ...headers },
+  });
+  if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade refused: ${res.status} ${await res.text()}`);
+  if (res.headers.get("x-edge-mux") !== "1") throw new Error("the edge did not agree to a multiplexed link");
+  const ws = res.webSocket;
+  ws.accept();
+  const messages: string[] = [];
+  const channels = new Map<number, { data(text: string): void; closedByEdge(): void }>();
+  ws.addEventListener("message", (e) => {
+    const text = typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer);
+    messages.push(text);
+    if (text.startsWith("{")) {
+      const c = JSON.parse(text) as { op: string; ch: number };
+      if (c.op === "close") channels.get(c.ch)?.closedByEdge();
+      return;
+    }
+    const space = text.indexOf(" ");
+    channels.get(Number(text.slice(0, space)))?.data(text.slice(space + 1));
+  });
+  const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));
+  let next = 1;
+  return {
+    ws,
+    closed,
+    messages,
+    channel(jobId, info, ch = next++) {
+      ws.send(JSON.stringify({ op: "open", ch, info }));
+      const sock = connect({ hostname: "127.0.0.1", port: ports().uplink });
+      const writer = sock.writable.getWriter();
+      const fromEdge: string[] = [];
+      let chain = writer.write(encodeFrame(jobId));
+      let ended = false;
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        channels.delete(ch);
+        void sock.close().catch(() => {});
+      };
+      let closedByEdge!: () => void;
+      const closedP = new Promise<void>((resolve) => (closedByEdge = resolve));
+      channels.set(ch, {
+        data: (text) => {
+          fromEdge.push(text);
+          chain = chain.then(() => writer.write(encodeFrame(text))).catch(() => {});
+        },
+        closedByEdge: () => {
+          closedByEdge();
+          void chain.then(end);
+        },
+      });
+      void (async () => {
+        const dec = new FrameDecoder();
+        const reader = sock.readable.getReader();
+        try {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            const frames = dec.push(value);
+            if (frames.length > 0 && !ended) ws.send(`${ch} ${frames.join("")}`);
+          }
+        } catch {
+          // the harness dropped the pipe
+        }
+        if (!ended) {
+          try {
+            ws.send(JSON.stringify({ op: "close", ch }));
+          } catch {
+            // the link is gone
+          }
+          end();
+        }
+      })();
+      return {
+        ch,
+        closed: closedP,
+        fromEdge,
+        close: () => {
+          if (ended) return;
+          ws.send(JSON.stringify({ op: "close", ch }));
+          end();
+        },
+      };
+    },
+  };
+}

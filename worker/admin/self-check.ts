@@ -16,6 +16,7 @@ import {
 } from "../../src/check/findings.js";
 import { Conn, withTimeout } from "./peer-check.js";
 import { advert, REL_S2S_WEBSOCKET } from "../routes/well-known.js";
+import { inboundStreamRpc } from "../../durable-objects/lib/stubs.js";
 
 const PROBE_TIMEOUT_MS = 5_000;
 
@@ -78,7 +79,8 @@ async function probeGateway(env: Env, config: EdgeConfig, domain: string, t: Srv
       // a pre-1.0 answer or a stream error: the header is what matters here
     }
     const id = header.id ?? "";
-    const thisEdge = /^[0-9a-f]{32}$/.test(id) && (await env.STREAM_SESSION.get(env.STREAM_SESSION.idFromName(id)).describe()) !== null;
+    // Our stream ids: a DO's name, or `<link>.<stream>` on a multiplexed gateway link (lib/stubs.ts).
+    const thisEdge = /^[0-9a-f]{32}(\.[0-9a-f]{32})?$/.test(id) && (await inboundStreamRpc(env, id).describe()) !== null;
     return { reached: true, thisEdge, ...(header.from ? { from: header.from } : {}), features };
   } catch (err) {
     const d = describeSocketError(err, t.directTls ? "tls" : "stream", at);
