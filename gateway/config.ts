@@ -55,6 +55,13 @@ export interface GatewayConfig {
   maxNamespaceDeclarations: number;
   /** Pause reading the other side when this many bytes wait to be written (backpressure). */
   highWaterMark: number;
+  /**
+   * Carries the connections of one peer address over shared WebSockets to the edge (the multiplexed
+   * ingress link, src/gateway-contract.ts); false: one WebSocket per connection.
+   */
+  mux: boolean;
+  /** Channels (connections) open at once on one multiplexed link; the next opens another link. */
+  muxStreams: number;
 }
 
 export class GatewayConfigError extends Error {
@@ -80,6 +87,15 @@ function bool(env: Env, name: string, dflt: boolean): boolean {
   if (/^(1|true|yes)$/i.test(raw)) return true;
   if (/^(0|false|no)$/i.test(raw)) return false;
   throw new GatewayConfigError(name, `must be true or false, got '${raw}'`);
+}
+
+/** "on"/"off" (or true/false). */
+function onOff(env: Env, name: string, dflt: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return dflt;
+  if (/^(on|1|true|yes)$/i.test(raw)) return true;
+  if (/^(off|0|false|no)$/i.test(raw)) return false;
+  throw new GatewayConfigError(name, `must be on or off, got '${raw}'`);
 }
 
 function pem(env: Env, name: string, required: boolean): string | undefined {
@@ -144,6 +160,8 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     maxAttributes: int(env, "MAX_ATTRIBUTES", DEFAULT_MAX_ATTRIBUTES, 16, 65536),
     maxNamespaceDeclarations: int(env, "MAX_NAMESPACE_DECLARATIONS", DEFAULT_MAX_NAMESPACE_DECLARATIONS, 4, 65536),
     highWaterMark: int(env, "GATEWAY_HIGH_WATER_MARK", 1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
+    mux: onOff(env, "GATEWAY_MUX", true),
+    muxStreams: int(env, "GATEWAY_MUX_STREAMS", 256, 1, 100_000),
   };
 }
 

@@ -12,7 +12,9 @@
 //      element -> standalone element, </stream:stream> -> <close/>); the frames completed in one
 //      event-loop turn go as one WebSocket message when the edge agreed to batched framing (edge-link.ts).
 //      Every edge frame comes back as TCP stream text. The edge learns the peer address, TLS version/cipher and verified client
-//      certificate identities from the X-Edge-Connection header (see gateway/README.md).
+//      certificate identities from the X-Edge-Connection header (see gateway/README.md), or, on a
+//      multiplexed link shared with the address's other connections (GATEWAY_MUX, mux-link.ts),
+//      from the channel's open control, which carries the same facts.
 //
 // The gateway keeps no state beyond the two sockets: any number can run side by side.
 
@@ -39,7 +41,7 @@ import {
 } from "../src/xml/index.js";
 import type { GatewayConfig } from "./config.js";
 import { NS_GATEWAY_CONTROL } from "../src/gateway-contract.js";
-import { EdgeLink, type GatewayConnectionInfo } from "./edge-link.js";
+import { EdgeLink, type EdgeStream, type GatewayConnectionInfo, type OpenEdgeStream } from "./edge-link.js";
 import type { Logger } from "./log.js";
 
 
@@ -64,6 +66,11 @@ export interface ConnectionDeps {
   authenticated?(): void;
   /** Time source for timeouts (tests). */
   now?: () => number;
+  /**
+   * Opens this connection's stream to the edge: a channel of a multiplexed link (mux-link.ts, with
+   * GATEWAY_MUX on), or by default a WebSocket of its own (edge-link.ts).
+   */
+  openEdge?: OpenEdgeStream;
 }
 
 export class GatewayConnection {
@@ -76,7 +83,7 @@ export class GatewayConnection {
   #socket: Socket; // the raw socket, then the TLS socket over it
   #phase: Phase;
   #reader: StreamReader;
-  #edge: EdgeLink | undefined;
+  #edge: EdgeStream | undefined;
   /** Frames from this turn's reads, not yet handed to the edge link (#flushToEdge). */
   #toSend: string[] = [];
   #flushScheduled = false;
@@ -113,6 +120,10 @@ export class GatewayConnection {
     raw.setNoDelay(true);
     raw.on("error", (e) => this.#log.log("debug", "tcp error", { error: e.message }));
     raw.on("close", () => this.#onTcpClosed());
+    // Before TLS (a carried pre-TLS stream) the raw socket is the one written to: when it drains,
+    // the edge is read again (#writePeer paused it). On a mux link the pause holds up the address's
+    // other connections too, so it must end.
+    raw.on("drain", () => this.#socket === raw && this.#edge?.resume());
     this.#handshakeTimer = setTimeout(() => this.#timeout("handshake"), this.#config.handshakeTimeoutMs);
     this.#armIdle();
     this.#log.log("info", "accepted");
@@ -336,10 +347,10 @@ export class GatewayConnection {
     };
     const local = this.#impliedLocal();
     if (local) info.local = local;
-    const { maxStanzaBytes, maxDepth, maxAttributes, maxNamespaceDeclarations } = this.#config;
-    this.#frames = new FrameReader({ maxStanzaBytes: maxStanzaBytes * 4, maxDepth, maxAttributes, maxNamespaceDeclarations });
     this.#edgeClosed = false;
-    const link: EdgeLink = new EdgeLink(this.#config.edgeUrl, this.#config.token, info, this.#config.highWaterMark, {
+    const open: OpenEdgeStream = this.#deps.openEdge ??
+      ((i, highWaterMark, events) => new EdgeLink(this.#config.edgeUrl, this.#config.token, i, highWaterMark, events));
+    const link: EdgeStream = open(info, this.#config.highWaterMark, {
       message: (text) => this.#edge === link && this.#fromEdge(text),
       drained: () => this.#edge === link && this.#socket.resume(),
       closed: (reason) => {
@@ -354,10 +365,13 @@ export class GatewayConnection {
       },
     });
     this.#edge = link;
+    const { maxStanzaBytes, maxDepth, maxAttributes, maxNamespaceDeclarations } = this.#config;
+    // A mux channel's messages may hold several frames (src/gateway-contract.ts).
+    this.#frames = new FrameReader({ maxStanzaBytes: maxStanzaBytes * 4, maxDepth, maxAttributes, maxNamespaceDeclarations }, { batched: link.receivesBatches });
   }
 
   /** Forgets the current edge link (its events are ignored from now on) and returns it. */
-  #detachEdge(): EdgeLink | undefined {
+  #detachEdge(): EdgeStream | undefined {
     const link = this.#edge;
     this.#edge = undefined;
     this.#edgeClosed = true;

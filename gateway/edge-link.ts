@@ -38,7 +38,36 @@ export interface EdgeLinkEvents {
   drained(): void;
 }
 
-export class EdgeLink {
+/**
+ * What a connection needs of its path to the edge: an EdgeLink (one WebSocket per connection) or a
+ * channel of a multiplexed link (mux-link.ts). Same events, same flow control.
+ */
+export interface EdgeStream {
+  /** Frames sent now go out at once (not queued behind the link's opening). */
+  readonly open: boolean;
+  /** True when more than the high-water mark waits to go to the edge: pause the TCP side. */
+  readonly congested: boolean;
+  /** Whether messages to the edge may hold several frames. */
+  readonly batched: boolean;
+  /** Whether messages from the edge may hold several frames (read them with a batched FrameReader). */
+  readonly receivesBatches: boolean;
+  /** WebSocket messages carrying this stream's frames to the edge so far. */
+  readonly messagesSent: number;
+  send(frame: string): boolean;
+  sendMany(frames: string[]): boolean;
+  /** Stops reading from the edge (the TCP peer is slow). */
+  pause(): void;
+  resume(): void;
+  /** Ends the stream at the edge after what was sent; closed() follows. */
+  close(code?: number, reason?: string): void;
+  /** Ends it now. */
+  terminate(): void;
+}
+
+/** Opens a stream to the edge for one TCP connection. */
+export type OpenEdgeStream = (info: GatewayConnectionInfo, highWaterMark: number, events: EdgeLinkEvents) => EdgeStream;
+
+export class EdgeLink implements EdgeStream {
   readonly #ws: WebSocket;
   readonly #queue: string[] = [];
   #queuedBytes = 0;
@@ -95,6 +124,9 @@ export class EdgeLink {
   get batched(): boolean {
     return this.#batched;
   }
+
+  /** One frame per message from the edge on a one-stream link (src/gateway-contract.ts). */
+  readonly receivesBatches = false;
 
   /** Sends one frame; returns false when the caller should pause reading (drained() follows). */
   send(frame: string): boolean {

@@ -11,6 +11,7 @@ import type { GatewayConfig } from "./config.js";
 import { GatewayConnection, type ListenerKind } from "./connection.js";
 import { startEgress } from "./egress.js";
 import type { Logger } from "./log.js";
+import { MuxPool } from "./mux-link.js";
 import { tls13TicketsSent } from "./tls-tickets.js";
 
 export interface Gateway {
@@ -74,6 +75,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   /** Sockets admitted but waiting for an unauthenticated slot (admission.ts). */
   const waiting = new Set<Socket>();
   const admission = new Admission(config, log);
+  // GATEWAY_MUX: the connections of one address share WebSockets to the edge (mux-link.ts).
+  const mux = config.mux ? new MuxPool({ url: config.edgeUrl, token: config.token, maxStreams: config.muxStreams, log }) : undefined;
 
   // Refused STARTTLS sockets linger up to 2 s so the stream error reaches the peer before the close;
   // past this many at once they are closed at once instead (refusals must not pile up fds).
@@ -137,6 +140,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         upgrade,
         log,
         authenticated: () => ticket.authenticated(),
+        ...(mux ? { openEdge: (info, highWaterMark, events) => mux.channel(info, highWaterMark, events) } : {}),
         onClosed: () => {
           live.delete(conn);
           ticket.release();
@@ -172,7 +176,10 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const tls13Tickets = await tls13TicketsSent(tlsOptions);
   if (config.starttlsPort !== null) ports.starttls = await listenOn(config.starttlsPort, "starttls");
   if (config.directTlsPort !== null) ports.directTls = await listenOn(config.directTlsPort, "direct-tls");
-  log.log("info", "listening", { host: config.host, ...ports, edge: config.edgeUrl, requireTls: config.requireTls, domains: config.domains, tls13Tickets });
+  log.log("info", "listening", {
+    host: config.host, ...ports, edge: config.edgeUrl, requireTls: config.requireTls, domains: config.domains, tls13Tickets,
+    mux: config.mux ? config.muxStreams : "off",
+  });
   if (tls13Tickets > 0) {
     log.log("warn", "TLS 1.3 session tickets are on: jabberd2 peers cannot use STARTTLS; start with node --openssl-config=gateway/openssl.cnf (npm run gateway does)", { tls13Tickets });
   }
@@ -206,6 +213,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
           }, config.shutdownGraceMs).unref();
         }),
       ));
+      // Links with channels left (none once every connection is gone) are closed too.
+      mux?.close();
       log.log("info", "stopped");
     },
   };

@@ -87,6 +87,8 @@ describe("the built gateway (gateway/dist/main.js) under plain node", () => {
         GATEWAY_CERT: join(dir, "cert.pem"),
         GATEWAY_KEY: join(dir, "key.pem"),
         GATEWAY_SHUTDOWN_GRACE_MS: "300",
+        // FakeEdge speaks the one-stream link.
+        GATEWAY_MUX: "off",
       },
     });
     gw = new Running(child);

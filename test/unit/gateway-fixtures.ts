@@ -10,6 +10,7 @@ import { loadGatewayConfig, type GatewayConfig } from "../../gateway/config.js";
 import { selfSignedFor, testCa, type Pem } from "../../gateway/dev-cert.js";
 import { memoryLogger } from "../../gateway/log.js";
 import { startGateway, type Gateway } from "../../gateway/server.js";
+import { muxControl, muxData, parseMux } from "../../src/gateway-contract.js";
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,6 +76,97 @@ export class FakeEdge {
   async frame(s: EdgeSession, match: RegExp): Promise<string> {
     await until(() => s.frames.some((f) => match.test(f)), `edge frame ${match}`);
     return s.frames.find((f) => match.test(f))!;
+  }
+
+  stop(): Promise<void> {
+    for (const c of this.#wss.clients) c.terminate();
+    return new Promise((r) => this.#wss.close(() => r()));
+  }
+}
+
+export interface MuxLinkAtEdge {
+  ws: WebSocket;
+  req: IncomingMessage;
+  /** Every message from the gateway, in order. */
+  messages: string[];
+  closed: boolean;
+  closeCode?: number;
+}
+
+/**
+ * The fake edge of the multiplexed ingress link (src/gateway-contract.ts): accepts /xmpp-s2s with
+ * subprotocol xmpp and answers X-Edge-Mux: 1 (unless `speaksMux` is false), records every message.
+ */
+export class FakeMuxEdge {
+  readonly links: MuxLinkAtEdge[] = [];
+  speaksMux = true;
+  #wss!: WebSocketServer;
+  url = "";
+
+  async start(): Promise<this> {
+    this.#wss = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: (p) => (p.has("xmpp") ? "xmpp" : false) });
+    this.#wss.on("headers", (headers) => {
+      if (this.speaksMux) headers.push("X-Edge-Mux: 1");
+    });
+    await new Promise<void>((r) => this.#wss.once("listening", () => r()));
+    this.url = `ws://127.0.0.1:${(this.#wss.address() as { port: number }).port}/xmpp-s2s`;
+    this.#wss.on("connection", (ws, req) => {
+      const l: MuxLinkAtEdge = { ws, req, messages: [], closed: false };
+      ws.on("message", (d) => l.messages.push(d.toString()));
+      ws.on("close", (code) => {
+        l.closed = true;
+        l.closeCode = code;
+      });
+      this.links.push(l);
+    });
+    return this;
+  }
+
+  async link(i = 0): Promise<MuxLinkAtEdge> {
+    await until(() => this.links.length > i, `mux link ${i}`);
+    return this.links[i]!;
+  }
+
+  /** The open controls received on `l` so far. */
+  opens(l: MuxLinkAtEdge): Array<{ ch: number; info: Record<string, unknown> }> {
+    return l.messages.flatMap((m) => {
+      const c = parseMux(m);
+      return typeof c === "object" && !c.data && c.control.op === "open" ? [{ ch: c.control.ch, info: c.control.info }] : [];
+    });
+  }
+
+  async waitOpens(l: MuxLinkAtEdge, n: number): Promise<Array<{ ch: number; info: Record<string, unknown> }>> {
+    await until(() => this.opens(l).length >= n, `${n} open controls`);
+    return this.opens(l);
+  }
+
+  /** Channels the gateway closed on `l`. */
+  closes(l: MuxLinkAtEdge): number[] {
+    return l.messages.flatMap((m) => {
+      const c = parseMux(m);
+      return typeof c === "object" && !c.data && c.control.op === "close" ? [c.control.ch] : [];
+    });
+  }
+
+  /** Data messages for channel `ch` on `l` (each one or more frames). */
+  data(l: MuxLinkAtEdge, ch: number): string[] {
+    return l.messages.flatMap((m) => {
+      const c = parseMux(m);
+      return typeof c === "object" && c.data && c.ch === ch ? [c.frames] : [];
+    });
+  }
+
+  async frame(l: MuxLinkAtEdge, ch: number, match: RegExp): Promise<string> {
+    await until(() => this.data(l, ch).some((f) => match.test(f)), `data ${match} on channel ${ch}`);
+    return this.data(l, ch).find((f) => match.test(f))!;
+  }
+
+  send(l: MuxLinkAtEdge, ch: number, frames: string): void {
+    l.ws.send(muxData(ch, frames));
+  }
+
+  close(l: MuxLinkAtEdge, ch: number): void {
+    l.ws.send(muxControl({ op: "close", ch }));
   }
 
   stop(): Promise<void> {
@@ -177,6 +269,8 @@ export async function startFixture(env: Record<string, string> = {}): Promise<Fi
     GATEWAY_CA: join(dir, "ca.pem"),
     GATEWAY_DOMAINS: "edge.test",
     GATEWAY_SHUTDOWN_GRACE_MS: "300",
+    // FakeEdge speaks the one-stream link; the multiplexed link has its own (gateway-mux.test.ts).
+    GATEWAY_MUX: "off",
     ...env,
   });
   const log = memoryLogger();
