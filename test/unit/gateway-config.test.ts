@@ -41,6 +41,11 @@ describe("gateway configuration", () => {
     expect(loadGatewayConfig({ ...base, GATEWAY_REQUIRE_TLS: "false", GATEWAY_OFFER_TLS: "false" })).toMatchObject({ requireTls: false, offerTls: false });
   });
 
+  it("multiplexes by default (GATEWAY_MUX on, 256 channels a link); off keeps one WebSocket per connection", () => {
+    expect(loadGatewayConfig(base)).toMatchObject({ mux: true, muxStreams: 256 });
+    expect(loadGatewayConfig({ ...base, GATEWAY_MUX: "off", GATEWAY_MUX_STREAMS: "2" })).toMatchObject({ mux: false, muxStreams: 2 });
+  });
+
   it("turns a port off with 'off'", () => {
     expect(loadGatewayConfig({ ...base, GATEWAY_DIRECT_TLS_PORT: "off" }).directTlsPort).toBeNull();
   });
@@ -55,6 +60,9 @@ describe("gateway configuration", () => {
     [{ GATEWAY_CERT: join(dir, "missing.pem") }, "GATEWAY_CERT"],
     [{ GATEWAY_DOMAINS: "bad domain" }, "GATEWAY_DOMAINS"],
     [{ GATEWAY_IDLE_TIMEOUT_MS: "1.5" }, "GATEWAY_IDLE_TIMEOUT_MS"],
+    [{ GATEWAY_MUX: "maybe" }, "GATEWAY_MUX"],
+    [{ GATEWAY_MUX_STREAMS: "0" }, "GATEWAY_MUX_STREAMS"],
+    [{ GATEWAY_MUX_STREAMS: "100001" }, "GATEWAY_MUX_STREAMS"],
   ])("refuses %o, naming %s", (env, variable) => {
     const e = error(env as Record<string, string>);
     expect(e.variable).toBe(variable);
