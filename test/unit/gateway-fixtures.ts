@@ -100,11 +100,18 @@ export interface MuxLinkAtEdge {
 export class FakeMuxEdge {
   readonly links: MuxLinkAtEdge[] = [];
   speaksMux = true;
+  /** Refuse the upgrade with this HTTP status. */
+  refuse: number | undefined;
   #wss!: WebSocketServer;
   url = "";
 
   async start(): Promise<this> {
-    this.#wss = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: (p) => (p.has("xmpp") ? "xmpp" : false) });
+    this.#wss = new WebSocketServer({
+      host: "127.0.0.1",
+      port: 0,
+      handleProtocols: (p) => (p.has("xmpp") ? "xmpp" : false),
+      verifyClient: (_info, cb) => (this.refuse ? cb(false, this.refuse, "refused by test") : cb(true)),
+    });
     this.#wss.on("headers", (headers) => {
       if (this.speaksMux) headers.push("X-Edge-Mux: 1");
     });

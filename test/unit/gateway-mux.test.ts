@@ -215,6 +215,66 @@ describe("gateway: multiplexed ingress link (GATEWAY_MUX=on)", () => {
     expect(l.messages).toEqual([]);
   });
 
+  it("optional TLS: the plaintext stream is a channel with tls null; at <starttls/> it gets <close/> and its close, and the stream after TLS is a new channel", async () => {
+    const { edge } = await start({ GATEWAY_REQUIRE_TLS: "false" });
+    const p = await Peer.tcp(fx!.gateway.ports.starttls!);
+    peers.push(p);
+    p.write(header());
+    const l = await edge.link(0);
+    const [plain] = await edge.waitOpens(l, 1);
+    expect(plain!.info.tls).toBeNull();
+    await edge.frame(l, plain!.ch, /^<open /);
+    edge.send(l, plain!.ch, edgeOpen("p1") + features);
+    await p.wait(/<stream:features[^>]*><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'\/><dialback/);
+    p.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await p.wait(/<proceed /);
+    await p.startTls();
+    await until(() => edge.closes(l).includes(plain!.ch), "the plaintext channel's close");
+    expect(edge.data(l, plain!.ch).at(-1)).toMatch(new RegExp(`<close xmlns='${FRAMING}'/>$`));
+    p.write(header());
+    // The first link closed with its last channel, or still carries the new one: either way a new channel.
+    await until(() => edge.links.some((k) => edge.opens(k).some((o) => o.info.tls !== null)), "the channel after TLS");
+    const k = edge.links.find((x) => edge.opens(x).some((o) => o.info.tls !== null))!;
+    const secure = edge.opens(k).find((o) => o.info.tls !== null)!;
+    expect((secure.info.tls as { version: string }).version).toMatch(/^TLSv1\.[23]$/);
+    await edge.frame(k, secure.ch, /^<open /);
+  });
+
+  it("an idle stream ends with connection-timeout: <close/> and the channel's close reach the edge", async () => {
+    const { edge } = await start({ GATEWAY_IDLE_TIMEOUT_MS: "300" });
+    const a = await peer("127.0.0.1");
+    const l = await edge.link(0);
+    const ch = await served(l, a, "a1");
+    await a.wait(streamError("connection-timeout"));
+    await until(() => edge.closes(l).includes(ch), "the channel's close");
+    expect(edge.data(l, ch).at(-1)).toMatch(new RegExp(`<close xmlns='${FRAMING}'/>$`));
+  });
+
+  it("an edge that refuses the link: internal-server-error to the peer, the HTTP status in the log", async () => {
+    const { fx, edge } = await start();
+    edge.refuse = 403;
+    const a = await peer("127.0.0.1");
+    await a.wait(streamError("internal-server-error"));
+    await until(() => a.closed, "close");
+    expect(fx.log.entries.some((e) => e.msg === "edge link lost" && String(e.reason).includes("HTTP 403"))).toBe(true);
+  });
+
+  it("on shutdown every stream gets system-shutdown, the edge <close/> and the channel's close, and the link closes", async () => {
+    const { fx, edge } = await start();
+    const a = await peer("127.0.0.1");
+    const b = await peer("127.0.0.1");
+    const l = await edge.link(0);
+    const chA = await served(l, a, "a1");
+    const chB = await served(l, b, "b1");
+    const closed = fx.gateway.close();
+    for (const p of [a, b]) await p.wait(streamError("system-shutdown"));
+    await closed;
+    await until(() => l.closed, "the link to close");
+    expect(edge.closes(l).sort()).toEqual([chA, chB].sort());
+    for (const ch of [chA, chB]) expect(edge.data(l, ch).at(-1)).toMatch(new RegExp(`<close xmlns='${FRAMING}'/>$`));
+    expect(fx.gateway.connections()).toBe(0);
+  });
+
   it("GATEWAY_MUX=off keeps one WebSocket per connection, with the one-stream connection header", async () => {
     fx = await startFixture({ GATEWAY_MUX: "off" });
     const a = await peer("127.0.0.1");
