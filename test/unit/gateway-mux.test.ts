@@ -240,6 +240,26 @@ describe("gateway: multiplexed ingress link (GATEWAY_MUX=on)", () => {
     await edge.frame(k, secure.ch, /^<open /);
   });
 
+  it("backpressure before TLS (optional TLS): writes to a plaintext peer backing up pause the link, and it is read again once they drain, nothing lost", async () => {
+    const { edge } = await start({ GATEWAY_REQUIRE_TLS: "false", GATEWAY_HIGH_WATER_MARK: "65536" });
+    const p = await Peer.tcp(fx!.gateway.ports.starttls!);
+    peers.push(p);
+    p.write(header());
+    const l = await edge.link(0);
+    const [open] = await edge.waitOpens(l, 1);
+    await edge.frame(l, open!.ch, /^<open /);
+    edge.send(l, open!.ch, edgeOpen("p1"));
+    await p.wait(/<stream:stream /);
+    const body = "x".repeat(8000);
+    // 8 MB in a burst: the gateway's writes to the peer's socket back up (write() returns false),
+    // which pauses the link; the socket's drain must resume it (before TLS: the raw socket's).
+    const n = 1000;
+    for (let i = 0; i < n; i++) edge.send(l, open!.ch, `<message xmlns='jabber:server' to='a@peer.test' id='m${i}'><body>${body}</body></message>`);
+    await until(() => p.text.includes(`id='m${n - 1}'`), "every message to arrive", 30_000);
+    const ids = [...p.text.matchAll(/id='m(\d+)'/g)].map((m) => Number(m[1]));
+    expect(ids).toEqual(Array.from({ length: n }, (_, i) => i));
+  }, 40_000);
+
   it("an idle stream ends with connection-timeout: <close/> and the channel's close reach the edge", async () => {
     const { edge } = await start({ GATEWAY_IDLE_TIMEOUT_MS: "300" });
     const a = await peer("127.0.0.1");
