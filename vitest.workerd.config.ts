@@ -33,6 +33,8 @@ export default defineProject({
           METRICS_TOKEN: "test-metrics-token-0123456789",
           APP_TOKEN: "test-app-token-0123456789ab",
           GATEWAY_TOKEN: "test-gateway-token-012345678",
+          // Small, so test/workerd/session-mux.test.ts reaches it (only multiplexed links count).
+          MUX_MAX_STREAMS: "3",
           // peer.test is the harness (test/harness/global-setup.ts); nothing listens for unreachable.test.
           S2S_STATIC_ROUTES: `peer.test=127.0.0.1:${ports.s2s},unreachable.test=127.0.0.1:${ports.closed}`,
           // SRV lookups go to the harness's DoH endpoint on loopback, never to the Internet.

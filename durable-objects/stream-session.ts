@@ -62,6 +62,8 @@ export class StreamSession extends DurableObject<Env> {
   /** The alarm time last set (undefined: none set by this instance), so unchanged ones cost nothing. */
   #armed: number | undefined;
   readonly #shell: StreamShell;
+  /** MUX_MAX_STREAMS, read with the configuration at start (a channel's open must not wait for it). */
+  #muxMaxStreams = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -82,7 +84,9 @@ export class StreamSession extends DurableObject<Env> {
       closed: (stream) => this.#streamClosed(stream),
     };
     void ctx.blockConcurrencyWhile(async () => {
-      this.#queue.windowMs = (await edgeConfig(this.env)).deliveryCommitWindowMs;
+      const config = await edgeConfig(this.env);
+      this.#queue.windowMs = config.deliveryCommitWindowMs;
+      this.#muxMaxStreams = config.limits.muxMaxStreams;
       await this.#resume();
       // What an earlier instance accepted but did not deliver (even on a stream now closed).
       this.#queue.resume();
@@ -223,12 +227,13 @@ export class StreamSession extends DurableObject<Env> {
       channel.port.gone = true;
       return channel.stream.transportClosed();
     }
-    await this.#openChannel(ws, c.ch, c.info);
+    this.#openChannel(ws, c.ch, c.info);
   }
 
-  async #openChannel(ws: WebSocket, ch: number, raw: Record<string, unknown>): Promise<void> {
+  // Synchronous up to the channel's entry in the map: the data that follows an open finds it.
+  #openChannel(ws: WebSocket, ch: number, raw: Record<string, unknown>): void {
     const link = this.#link!;
-    const config = await edgeConfig(this.env);
+    const max = this.#muxMaxStreams;
     const info = channelInfo(raw);
     const refuse = (why: string) => {
       log(this.env, "warn", "mux.channel-refused", { session: link.id, channel: ch, reason: why });
@@ -238,7 +243,7 @@ export class StreamSession extends DurableObject<Env> {
     if (this.#channels.has(ch)) return refuse("channel number already in use");
     // MUX_MAX_STREAMS bounds one DO's work whatever the gateway does (it opens a new link itself
     // at GATEWAY_MUX_STREAMS); the refused connection gets a stream error from the gateway.
-    if (this.#channels.size >= config.limits.muxMaxStreams) return refuse(`MUX_MAX_STREAMS (${config.limits.muxMaxStreams}) streams are open on this link`);
+    if (this.#channels.size >= max) return refuse(`MUX_MAX_STREAMS (${max}) streams are open on this link`);
     const store = new PrefixedStore(this.#store, channelPrefix(ch));
     const port = new ChannelPort(ch, ws, store);
     const stream = InboundStream.open(this.#shell, port, store, `${link.id}.${newStreamId()}`, info);

@@ -124,4 +124,17 @@ describe("multiplexed gateway link", () => {
     expect(link.messages).toContain(JSON.stringify({ op: "close", ch: 7 }));
     link.ws.close(1000);
   });
+
+  it("refuses a channel beyond MUX_MAX_STREAMS (3 here) with a close for it alone", async () => {
+    const { link, channels } = await verifiedChannels(3);
+    link.ws.send(JSON.stringify({ op: "open", ch: 99, info: info(40099) }));
+    const deadline = Date.now() + 5000;
+    while (!link.messages.includes(JSON.stringify({ op: "close", ch: 99 })) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    expect(link.messages).toContain(JSON.stringify({ op: "close", ch: 99 }));
+    // Nothing was started for it, and the three streams carry on.
+    expect(link.messages.some((m) => m.startsWith("99 "))).toBe(false);
+    link.ws.send(`${channels[2]!.ch} ${msg("mx-cap")}`);
+    expect(await appInbox((x) => x.includes('id="mx-cap"'))).toBeDefined();
+    link.ws.close(1000);
+  });
 });
