@@ -196,6 +196,11 @@ export default async function bench(): Promise<void> {
         const h0 = await heap?.heapUsed().catch(() => NaN);
         // BENCH_PROFILE=<dir>: a CPU profile of the Worker's isolate over the fan-out (all DOs run in it).
         const profiling = process.env.BENCH_PROFILE && heap ? await heap.start().then(() => true, () => false) : false;
+        // The edge's two processes apart too: where a pair's cost lands (workerd vs the gateway).
+        const split = () => receiver === "edge"
+          ? { wCpu: cpuSeconds([stack.edge.proc.pid], /workerd/), gCpu: cpuSeconds([stack.gateway.proc.pid]), wRss: rssBytes([stack.edge.proc.pid], /workerd/), gRss: rssBytes([stack.gateway.proc.pid], comm) }
+          : undefined;
+        const s0 = split();
         const c0 = cpu();
         const m0 = rss();
         const t0 = performance.now();
@@ -207,6 +212,7 @@ export default async function bench(): Promise<void> {
         const ms = done.at - t0;
         const c1 = cpu();
         const m1 = rss();
+        const s1 = split();
         if (profiling) {
           const profile = await heap!.stop(join(process.env.BENCH_PROFILE!, `fanout-${n}-edge.cpuprofile`));
           console.log(`the Worker's isolate during the ${n}-domain fan-out, most self time:`, ...topSelf(profile, 25).map((l) => `\n  ${l}`));
@@ -222,7 +228,8 @@ export default async function bench(): Promise<void> {
         const per = Math.max(done.n, 1); // per pair delivered (a bounced pair cost something too, but less)
         results[receiver] = `${done.n}/${n} delivered ${done.n < n ? "(the rest stalled 30 s) " : ""}in ${ms.toFixed(0)} ms; S2S connections: ${inbound} inbound + ${verify} to the authority;` +
           ` receiver CPU ${f1(((c1 - c0) * 1000) / per)} ms/pair, RSS +${f1((m1 - m0) / 1024 / per)} KiB/pair` +
-          (h0 !== undefined && h1 !== undefined ? ` (of which the Worker's JS heap after GC +${f1((h1 - h0) / 1024 / per)} KiB/pair)` : "");
+          (h0 !== undefined && h1 !== undefined ? ` (of which the Worker's JS heap after GC +${f1((h1 - h0) / 1024 / per)} KiB/pair)` : "") +
+          (s0 && s1 ? `; workerd ${f1(((s1.wCpu - s0.wCpu) * 1000) / per)} ms + ${f1((s1.wRss - s0.wRss) / 1024 / per)} KiB, gateway ${f1(((s1.gCpu - s0.gCpu) * 1000) / per)} ms + ${f1((s1.gRss - s0.gRss) / 1024 / per)} KiB per pair` : "");
         await sleep(2000);
       }
       const e = figures.edge!;

@@ -165,10 +165,12 @@ export class SessionIndex {
       a.domain, a.direction, a.at, a.outcome, a.condition ?? null, a.detail ?? null,
       typeof a.latencyMs === "number" && Number.isFinite(a.latencyMs) ? Math.max(0, Math.round(a.latencyMs)) : null,
     );
+    // Older than the ATTEMPTS_KEPT-th newest: one range on the (domain, direction, seq) index. The
+    // NOT IN (... LIMIT) form it replaces cost more than the rest of a report (issue 11 profile).
     this.sql.exec(
-      `DELETE FROM peer_attempts WHERE domain = ? AND direction = ? AND seq NOT IN
-       (SELECT seq FROM peer_attempts WHERE domain = ? AND direction = ? ORDER BY seq DESC LIMIT ?)`,
-      a.domain, a.direction, a.domain, a.direction, ATTEMPTS_KEPT,
+      `DELETE FROM peer_attempts WHERE domain = ? AND direction = ? AND seq <
+       (SELECT seq FROM peer_attempts WHERE domain = ? AND direction = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+      a.domain, a.direction, a.domain, a.direction, ATTEMPTS_KEPT - 1,
     );
   }
 

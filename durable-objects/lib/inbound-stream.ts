@@ -8,8 +8,7 @@
 
 import type { Element } from "ltx";
 import type { Env } from "../env.js";
-import { edgeConfig } from "./config.js";
-import { DialbackKeys } from "../../src/dialback/keys.js";
+import { dialbackKeys, edgeConfig } from "./config.js";
 import { S2SStream, type ShellAction, type Outgoing } from "../../src/engine/index.js";
 import type { StreamErrorCondition } from "../../src/errors.js";
 import { asStreamId, newStreamId, type Domain } from "../../src/types.js";
@@ -147,7 +146,7 @@ export class InboundStream {
   async #makeHost(stream: S2SStream): Promise<SessionHost> {
     const env = this.shell.env;
     const config = await edgeConfig(env);
-    const keys = new DialbackKeys(config.secret, config.previousSecrets, config.keyFormulas);
+    const keys = dialbackKeys(config);
     const waitUntil = (p: Promise<unknown>) => this.shell.waitUntil(p);
     const control = new ControlReporter(env, this.meta.id, waitUntil);
     const effects = makeEffects(env, {

@@ -8,7 +8,7 @@
 import type { Element } from "ltx";
 import { StanzaError, bounce, type StreamErrorCondition } from "../../src/errors.js";
 import type { EdgeConfig } from "../../src/config.js";
-import { DialbackKeys } from "../../src/dialback/keys.js";
+import { dialbackKeys } from "./config.js";
 import { splitPairKey } from "../../src/dialback/pairs.js";
 import { S2SStream, type ShellAction, type StreamSnapshot, type TlsInfo, type VerifyOutcome } from "../../src/engine/index.js";
 import type { Domain } from "../../src/types.js";
@@ -172,7 +172,7 @@ export class OutboundStream {
       accept: this.deps.accept,
       waitUntil: (p) => this.deps.ctx.waitUntil(p),
     });
-    const keys = new DialbackKeys(this.config.secret, this.config.previousSecrets, this.config.keyFormulas);
+    const keys = dialbackKeys(this.config);
     this.#host = new SessionHost(stream, linkForHost, effects, keys, store, (at) => {
       this.#engineDeadline = at;
       this.#arm();
