@@ -50,9 +50,9 @@ export class VerifyBudget extends DurableObject<Env> {
     (await this.#get()).release(lease);
   }
 
-  /** Verifications and authority addresses in flight (diagnostics and tests). */
-  async usage(): Promise<{ pending: number; authorities: number }> {
+  /** Verifications and authority addresses in flight, and verifications bound so far (diagnostics, tests). */
+  async usage(): Promise<{ pending: number; authorities: number; bound: number }> {
     const b = await this.#get();
-    return { pending: b.pending, authorities: b.authorities };
+    return { pending: b.pending, authorities: b.authorities, bound: b.bound };
   }
 }

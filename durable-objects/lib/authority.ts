@@ -20,6 +20,12 @@ const cache = new Map<string, { at: number; located: Located }>();
 /** The address key of a target: TLS mode, host, port (XEP-0220 §3 "the same IP address and port"). */
 export const targetKey = (t: Pick<Target, "host" | "port" | "directTls">) => FailedTargets.key(t);
 
+/** The cached answer for `domain` when it is fresh (no lookup, no await), else undefined. */
+export function cachedAuthority(domain: Domain, now = Date.now()): Located | undefined {
+  const hit = cache.get(domain);
+  return hit && now - hit.at < TTL_MS ? hit.located : undefined;
+}
+
 /**
  * Resolves `domain`. SRV weights are not randomised here: the same answer must give the same key for
  * every domain that shares it, or the pool would split over the equal-priority targets.

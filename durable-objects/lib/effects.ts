@@ -8,7 +8,7 @@ import type { ShellAction } from "../../src/engine/index.js";
 import type { Domain } from "../../src/types.js";
 import type { Effects } from "./session-host.js";
 import { remoteDomainStub } from "./stubs.js";
-import { verifyWithAuthority } from "./verify-path.js";
+import { verifyWithAuthority, type HeldLease } from "./verify-path.js";
 
 export interface EffectHooks {
   /** Sends a stanza from a hosted domain back to the peer (this stream if it may, else outbound). */
@@ -25,10 +25,11 @@ export interface EffectHooks {
    */
   accept(stanza: Element): void;
   /**
-   * The verification link warm-up this stream started at its header (lib/verify-path.ts
-   * warmAuthority), if any: a claim waits for it, so the two never hold budget leases at once.
+   * The lease of the verification link warm-up this stream started at its header (lib/verify-path.ts
+   * warmAuthority) when it was for `remote` and is still unused: the claim waits for the warm-up and
+   * takes its lease (one lease per pair, and never two at once for one claim).
    */
-  warming?(): Promise<unknown> | undefined;
+  takeWarmLease?(remote: Domain): Promise<HeldLease | undefined>;
   /** Keeps the DO up for background work (the budget lease's release). */
   waitUntil?(p: Promise<unknown>): void;
 }
@@ -40,8 +41,8 @@ export function makeEffects(env: Env, hooks: EffectHooks): Effects {
       // across I/O, which this RPC is).
       const t0 = Date.now();
       try {
-        await hooks.warming?.();
-        return await verifyWithAuthority(env, req, hooks.waitUntil ?? ((p) => void p));
+        const held = await hooks.takeWarmLease?.(req.to);
+        return await verifyWithAuthority(env, req, hooks.waitUntil ?? ((p) => void p), held);
       } finally {
         hooks.verified?.((Date.now() - t0) / 1000);
       }

@@ -26,7 +26,10 @@ import type { KeyValueStore } from "./store.js";
 import { peerAddressStub } from "./stubs.js";
 import { AuthenticatedSignal } from "./gateway-signal.js";
 import { log } from "./log.js";
-import { warmAuthority, warmTarget } from "./verify-path.js";
+import { releaseLease, warmAuthority, warmTarget, type HeldLease } from "./verify-path.js";
+
+/** How long a header warm-up's verification lease waits for the claim it was taken for. */
+const WARM_LEASE_MS = 5_000;
 
 /** The stream's transport: a WebSocket, or a channel of a multiplexed link. */
 export interface StreamPort {
@@ -72,8 +75,10 @@ export class InboundStream {
   #signal: AuthenticatedSignal | undefined;
   /** The peer's first stream header has been seen (the authority link is warmed once per stream). */
   #headerSeen = false;
-  /** That warm-up while it runs (a claim on this stream waits for it: lib/effects.ts). */
-  #warming: Promise<unknown> | undefined;
+  /** That warm-up, resolving with its lease (a claim on this stream waits for it: lib/effects.ts). */
+  #warming: Promise<HeldLease | undefined> | undefined;
+  /** The warm-up's lease was taken by a claim or given back. */
+  #leaseDone = false;
 
   private constructor(
     private readonly shell: StreamShell,
@@ -156,7 +161,7 @@ export class InboundStream {
       accept: (stanza) => this.shell.accept(stanza),
       waitUntil,
       prepare: (actions) => this.#routesFor(actions),
-      warming: () => this.#warming,
+      takeWarmLease: (remote) => this.#takeWarmLease(remote),
     });
     const port = this.port;
     const signal = new AuthenticatedSignal(this.meta.connection.signalAuthenticated === true, (frame) => port.send(frame));
@@ -326,11 +331,25 @@ export class InboundStream {
     const config = await edgeConfig(this.shell.env);
     const t = warmTarget(attrs, config.domains, this.meta.connection, (remote) => policy.forRemote(remote).allowed);
     if (!t) return;
-    const warming = warmAuthority(this.shell.env, t.local, t.remote).catch(() => {});
+    const env = this.shell.env;
+    const warming = warmAuthority(env, t.local, t.remote).catch(() => undefined);
     this.#warming = warming;
-    this.shell.waitUntil(warming.finally(() => {
-      if (this.#warming === warming) this.#warming = undefined;
+    // The lease waits for the claim a little (the peer sends db:result one round trip after our
+    // features), then goes back: a header alone holds verification budget for WARM_LEASE_MS at most.
+    this.shell.waitUntil(warming.then(async (held) => {
+      if (!held) return;
+      await new Promise((r) => setTimeout(r, WARM_LEASE_MS));
+      if (this.#leaseDone) return;
+      this.#leaseDone = true;
+      await releaseLease(env, held);
     }));
+  }
+
+  async #takeWarmLease(remote: Domain): Promise<HeldLease | undefined> {
+    const held = await this.#warming;
+    if (!held || this.#leaseDone || held.remote !== remote) return undefined;
+    this.#leaseDone = true;
+    return held;
   }
 
   // XEP-0288 negotiated after pairs were already authenticated (SASL EXTERNAL authenticates before

@@ -14,7 +14,7 @@ import { toDomain } from "../../src/stream/addressing.js";
 import type { ConnectionInfo } from "./connection-info.js";
 import type { Env } from "../env.js";
 import { edgeConfig } from "./config.js";
-import { locateAuthority } from "./authority.js";
+import { cachedAuthority, locateAuthority } from "./authority.js";
 import type { Target } from "../../src/resolve/resolver.js";
 import { authorityLinkStub, verifyBudgetStub } from "./stubs.js";
 
@@ -29,41 +29,70 @@ export interface VerifyRequest {
 type NotStarted = "resource-constraint" | "remote-server-not-found";
 
 /**
+ * A verification's place in the budget (VerifyBudget lease, bound to the authority's address) and
+ * where the authority is. A header warm-up takes one and hands it to the claim that follows it
+ * (issue 11: one lease, one token and one set of budget calls per pair, not two).
+ */
+export interface HeldLease {
+  remote: Domain;
+  key: string;
+  targets: Target[];
+  lease: string;
+}
+
+/**
  * The budget and location steps both paths share, in the order issue 10 needs: the limits that need
  * only the sender's registrable parent first, so a claim over budget costs no DNS lookup (2 x 1,000
  * claims for *.evil.test each cost a DoH query), then the lookup, then the limits of the address.
- * `use` runs with the lease held; `released` is handed the lease's release (wait for it, or not).
+ * A sender located within the last minute (lib/authority.ts cache) needs no lookup: both steps then
+ * go in one call (VerifyBudget.admit).
  */
-async function withAuthorityLease<T>(
-  env: Env,
-  remote: Domain,
-  notStarted: (condition: NotStarted) => T,
-  use: (key: string, targets: Target[]) => Promise<T>,
-  released: (release: Promise<unknown>) => unknown,
-): Promise<T> {
+async function acquire(env: Env, remote: Domain): Promise<HeldLease | NotStarted> {
   const budget = verifyBudgetStub(env);
-  const admission = await budget.admitParent(registrableParent(remote));
-  if (!admission.ok) return notStarted("resource-constraint");
-  try {
-    const config = await edgeConfig(env);
-    const where = await locateAuthority(env, config, remote);
-    if (!where.ok) return notStarted(where.condition);
-    const bound = await budget.bind(admission.lease, where.key);
-    if (!bound.ok) return notStarted("resource-constraint");
-    return await use(where.key, where.targets);
-  } finally {
-    await released(budget.release(admission.lease).catch(() => {}));
+  const parent = registrableParent(remote);
+  const known = cachedAuthority(remote);
+  if (known && !known.ok) return known.condition;
+  if (known) {
+    const a = await budget.admit(parent, known.key);
+    return a.ok ? { remote, key: known.key, targets: known.targets, lease: a.lease } : "resource-constraint";
   }
+  const admission = await budget.admitParent(parent);
+  if (!admission.ok) return "resource-constraint";
+  const config = await edgeConfig(env);
+  let where;
+  try {
+    where = await locateAuthority(env, config, remote);
+  } catch (err) {
+    await budget.release(admission.lease).catch(() => {});
+    throw err;
+  }
+  if (!where.ok) {
+    await budget.release(admission.lease).catch(() => {});
+    return where.condition;
+  }
+  // A refused bind gives the lease back itself.
+  const bound = await budget.bind(admission.lease, where.key);
+  if (!bound.ok) return "resource-constraint";
+  return { remote, key: where.key, targets: where.targets, lease: admission.lease };
 }
 
-export function verifyWithAuthority(env: Env, req: VerifyRequest, waitUntil: (p: Promise<unknown>) => void): Promise<VerifyOutcome> {
-  return withAuthorityLease<VerifyOutcome>(
-    env,
-    req.to,
-    (condition) => ({ type: "error", condition }),
-    (key, targets) => authorityLinkStub(env, key).verify(req, key, targets),
-    waitUntil,
-  );
+/** Gives a lease back (the verification ended, or a warm-up's lease was not claimed). */
+export function releaseLease(env: Env, held: HeldLease): Promise<unknown> {
+  return verifyBudgetStub(env).release(held.lease).catch(() => {});
+}
+
+/**
+ * Asks the authority of `req.to`, with `held` (the header warm-up's lease for that domain) when
+ * there is one, else a lease of its own; the lease goes back when the answer is in.
+ */
+export async function verifyWithAuthority(env: Env, req: VerifyRequest, waitUntil: (p: Promise<unknown>) => void, held?: HeldLease): Promise<VerifyOutcome> {
+  const got = held && held.remote === req.to ? held : await acquire(env, req.to);
+  if (typeof got === "string") return { type: "error", condition: got };
+  try {
+    return await authorityLinkStub(env, got.key).verify(req, got.key, got.targets);
+  } finally {
+    waitUntil(releaseLease(env, got));
+  }
 }
 
 /**
@@ -73,18 +102,19 @@ export function verifyWithAuthority(env: Env, req: VerifyRequest, waitUntil: (p:
  * header exchange with the authority off the peer's path: the db:verify goes out as soon as the
  * db:result is read. It is the claim's own work done early, within the same budget (a lease from
  * VerifyBudget for the parent, then for the address, spending one token toward it), the same
- * resolution (cached, so the claim's lookup costs nothing) and the same SSRF guard (at dial time);
- * a header costs at most one warm-up (one per stream), and an address with a link open costs none.
- * Resolves once the lease is given back (the claim waits for that: lib/effects.ts `warming`).
+ * resolution (cached) and the same SSRF guard (at dial time); a header costs at most one warm-up
+ * (one per stream). Resolves with the lease, which the stream keeps for the claim that follows
+ * (lib/inbound-stream.ts gives it back if none comes soon); undefined when nothing was started.
  */
-export function warmAuthority(env: Env, local: Domain, remote: Domain): Promise<void> {
-  return withAuthorityLease<void>(
-    env,
-    remote,
-    () => undefined,
-    (key, targets) => authorityLinkStub(env, key).warm({ from: local, to: remote }, key, targets),
-    (release) => release,
-  );
+export async function warmAuthority(env: Env, local: Domain, remote: Domain): Promise<HeldLease | undefined> {
+  const got = await acquire(env, remote);
+  if (typeof got === "string") return undefined;
+  try {
+    await authorityLinkStub(env, got.key).warm({ from: local, to: remote }, got.key, got.targets);
+  } catch {
+    // The link did not come up now; the claim will try again with this lease.
+  }
+  return got;
 }
 
 /**

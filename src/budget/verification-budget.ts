@@ -73,6 +73,9 @@ export class VerificationBudget {
     readonly leaseMs = 5 * 60_000,
   ) {}
 
+  /** Verifications bound to an address so far (each spent one token toward it). */
+  bound = 0;
+
   get pending(): number {
     return this.#leases.size;
   }
@@ -132,6 +135,7 @@ export class VerificationBudget {
     const b = this.#bucket(authority, now);
     if (b.tokens < 1) return refuse("ratePerAuthority", `more than ${L.ratePerAuthority} db:verify per second toward ${authority}`);
     b.tokens -= 1;
+    this.bound++;
 
     l.authority = authority;
     this.#perAuthority.set(authority, atAuthority + 1);

@@ -2,7 +2,7 @@
 // so the edge opens the pooled link to that domain's authority then (lib/verify-path.ts
 // warmAuthority): the verification connection exists before the claim, and the claim's db:verify
 // goes out on it. The harness serves *.warm.test at its S2S address (SRV from its DoH endpoint).
-import { SELF } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { harness, stats, uplink, waitJob, type Uplink } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
@@ -38,7 +38,7 @@ async function acceptedAfter(ms: number): Promise<number> {
 beforeAll(async () => {
   await harness("POST", "/reset");
   await harness("POST", "/config", { servesSubdomainsOf: "warm.test" });
-  await srvToHarness(["a.warm.test", "b.warm.test", "c.warm.test"]);
+  await srvToHarness(["a.warm.test", "b.warm.test", "c.warm.test", "d.warm.test"]);
   // No pooled link to the harness's address left from an earlier file.
   await peerAuthorityLink().closeStream("system-shutdown");
 });
@@ -66,6 +66,16 @@ describe("the verification link is opened at the peer's stream header (issue 11.
     expect((await stats()).verifyRequests).toBe(1);
     // The uplink is a WebSocket (no TCP accept); the pooled link was already open.
     expect(await acceptedAfter(200)).toBe(before);
+  });
+
+  it("the claim takes the header warm-up's place in the verification budget: one admission and one token per pair", async () => {
+    const budget = env.VERIFY_BUDGET.get(env.VERIFY_BUDGET.idFromName("budget"));
+    const before = (await budget.usage()).bound;
+    const job = await harness<Job>("POST", "/jobs", { kind: "originate", from: "d.warm.test", to: "edge.test", stanzas: [] });
+    links.push(await uplink(job.id));
+    expect((await waitJob(job.id, ["sent", "refused", "closed"])).result).toEqual({ type: "valid" });
+    // The header's warm-up bound one verification to the authority's address; the claim used it.
+    expect((await budget.usage()).bound - before).toBe(1);
   });
 
   it("no connection for a header whose sender policy refuses, names one of our domains, or names no sender", async () => {
