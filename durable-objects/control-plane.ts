@@ -245,6 +245,10 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     }
   }
 
+  async reportMany(batches: Array<[string, Array<[ReportMethod, unknown[]]>]>): Promise<void> {
+    for (const [sessionId, calls] of batches) await this.report(sessionId, calls);
+  }
+
   /** report() calls from session `id` (diagnostics, tests: one per engine step, not one per report). */
   async reportCalls(id: string): Promise<number> {
     return this.#reportCalls.get(id) ?? 0;

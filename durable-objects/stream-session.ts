@@ -27,7 +27,8 @@ import { PrefixedStore, SessionStore } from "./lib/store.js";
 import { DeliveryQueue } from "./lib/delivery-queue.js";
 import { deliverBatchToApp } from "./lib/deliver.js";
 import { log } from "./lib/log.js";
-import type { PolicySnapshot } from "./lib/session-rpc.js";
+import { CONTROL_PLANE_NAME, type PolicySnapshot } from "./lib/session-rpc.js";
+import type { ReportCall } from "./lib/control.js";
 
 /** Root row of a multiplexed link's DO. */
 interface LinkMeta {
@@ -46,6 +47,9 @@ interface Channel {
 }
 
 const channelPrefix = (ch: number) => `c${ch}/`;
+
+/** How long a link's stream reports wait to go to the ControlPlane together. */
+const REPORT_WINDOW_MS = 20;
 
 export class StreamSession extends DurableObject<Env> {
   readonly #store: SessionStore;
@@ -82,6 +86,7 @@ export class StreamSession extends DurableObject<Env> {
       arm: () => this.#arm(),
       policy: () => this.#livePolicy(),
       closed: (stream) => this.#streamClosed(stream),
+      report: (id, calls) => this.#report(id, calls),
     };
     void ctx.blockConcurrencyWhile(async () => {
       const config = await edgeConfig(this.env);
@@ -91,6 +96,26 @@ export class StreamSession extends DurableObject<Env> {
       // What an earlier instance accepted but did not deliver (even on a stream now closed).
       this.#queue.resume();
     });
+  }
+
+  // A link's streams report to the ControlPlane together: what they report within REPORT_WINDOW_MS
+  // goes as one call (one event and one commit there, not one per stream step; issue 11). A stream
+  // alone in its DO reports at the end of each turn (lib/control.ts).
+  #reports: [string, ReportCall[]][] = [];
+  #report(id: string, calls: ReportCall[]): void {
+    if (!this.#link) {
+      const cp = this.env.CONTROL_PLANE;
+      this.ctx.waitUntil(cp.get(cp.idFromName(CONTROL_PLANE_NAME)).report(id, calls).catch(() => {}));
+      return;
+    }
+    if (this.#reports.push([id, calls]) > 1) return;
+    const flush = new Promise((r) => setTimeout(r, REPORT_WINDOW_MS)).then(() => {
+      const batches = this.#reports;
+      this.#reports = [];
+      const cp = this.env.CONTROL_PLANE;
+      return cp.get(cp.idFromName(CONTROL_PLANE_NAME)).reportMany(batches).catch(() => {});
+    });
+    this.ctx.waitUntil(flush);
   }
 
   /** The DO's name: the one stream's id, or the link's id. */

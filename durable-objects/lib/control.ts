@@ -8,7 +8,7 @@ import { StreamLog, type LogFields } from "./log.js";
 import type { ReportMethod } from "./session-rpc.js";
 
 type Rpc = Record<string, (...args: unknown[]) => Promise<unknown>>;
-type ReportCall = [ReportMethod, unknown[]];
+export type ReportCall = [ReportMethod, unknown[]];
 
 export class ControlReporter {
   readonly #log: StreamLog;
@@ -18,6 +18,8 @@ export class ControlReporter {
     private readonly env: Env,
     private readonly sessionId: string,
     private readonly waitUntil: (p: Promise<unknown>) => void,
+    /** Where this session's batches go instead of their own RPC (the DO's shared batch, if any). */
+    private readonly sink?: (sessionId: string, calls: ReportCall[]) => void,
   ) {
     this.#log = new StreamLog(env, sessionId);
   }
@@ -43,6 +45,7 @@ export class ControlReporter {
     const calls = this.#batch ?? [];
     this.#batch = undefined;
     if (calls.length === 0) return;
+    if (this.sink) return this.sink(this.sessionId, calls);
     try {
       const ns = this.env.CONTROL_PLANE;
       const stub = ns.get(ns.idFromName("control")) as unknown as Rpc;

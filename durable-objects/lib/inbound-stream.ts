@@ -16,7 +16,7 @@ import { jidDomain } from "../../src/delivery/submit.js";
 import { FrameCodec } from "./codec.js";
 import { impliedLocal, type ConnectionInfo } from "./connection-info.js";
 import { BidiAnnouncer, trySendBidi } from "./bidi-route.js";
-import { ControlReporter } from "./control.js";
+import { ControlReporter, type ReportCall } from "./control.js";
 import { makeEffects, sendOutbound } from "./effects.js";
 import { readerLimits, type LivePolicy } from "./policy-view.js";
 import { SessionHost, restoreStream } from "./session-host.js";
@@ -55,6 +55,8 @@ export interface StreamShell {
   policy(): Promise<LivePolicy>;
   /** The stream reported `closed` (the DO forgets a channel). */
   closed?(stream: InboundStream): void;
+  /** Takes the stream's ControlPlane reports into the DO's shared batch (many streams per DO). */
+  report?(sessionId: string, calls: ReportCall[]): void;
 }
 
 export class InboundStream {
@@ -153,7 +155,7 @@ export class InboundStream {
     const config = await edgeConfig(env);
     const keys = dialbackKeys(config);
     const waitUntil = (p: Promise<unknown>) => this.shell.waitUntil(p);
-    const control = new ControlReporter(env, this.meta.id, waitUntil);
+    const control = new ControlReporter(env, this.meta.id, waitUntil, this.shell.report && ((id, calls) => this.shell.report!(id, calls)));
     const effects = makeEffects(env, {
       reply: (stanza) => this.reply(stanza),
       observe: (a) => this.#observe(a, control),

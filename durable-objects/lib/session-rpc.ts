@@ -178,6 +178,12 @@ export interface ControlPlaneRpc {
    * commit in the ControlPlane instead of one per report), carried out in order.
    */
   report(sessionId: string, calls: Array<[ReportMethod, unknown[]]>): Promise<void>;
+  /**
+   * The reports of several sessions in one call, in order: a Durable Object hosting many streams
+   * (a multiplexed gateway link) sends its streams' reports together (issue 11: one event and one
+   * commit per window instead of one per stream step).
+   */
+  reportMany(batches: Array<[string, Array<[ReportMethod, unknown[]]>]>): Promise<void>;
 }
 
 /** The ControlPlaneRpc reports a session may batch into report(). */
