@@ -194,6 +194,7 @@ export default async function bench(): Promise<void> {
         // pair is objects of ours rather than the runtime's (Durable Object instances, SQLite, sockets).
         const heap = receiver === "edge" ? await InspectorProfiler.connect(stack.edge.inspectorPort).catch(() => undefined) : undefined;
         const h0 = await heap?.heapUsed().catch(() => NaN);
+        const t0Heap = heap?.lastTotal ?? NaN;
         // BENCH_PROFILE=<dir>: a CPU profile of the Worker's isolate over the fan-out (all DOs run in it).
         const profiling = process.env.BENCH_PROFILE && heap ? await heap.start().then(() => true, () => false) : false;
         // The edge's two processes apart too: where a pair's cost lands (workerd vs the gateway).
@@ -228,7 +229,7 @@ export default async function bench(): Promise<void> {
         const per = Math.max(done.n, 1); // per pair delivered (a bounced pair cost something too, but less)
         results[receiver] = `${done.n}/${n} delivered ${done.n < n ? "(the rest stalled 30 s) " : ""}in ${ms.toFixed(0)} ms; S2S connections: ${inbound} inbound + ${verify} to the authority;` +
           ` receiver CPU ${f1(((c1 - c0) * 1000) / per)} ms/pair, RSS +${f1((m1 - m0) / 1024 / per)} KiB/pair` +
-          (h0 !== undefined && h1 !== undefined ? ` (of which the Worker's JS heap after GC +${f1((h1 - h0) / 1024 / per)} KiB/pair)` : "") +
+          (h0 !== undefined && h1 !== undefined ? ` (of which the Worker's JS heap after GC +${f1((h1 - h0) / 1024 / per)} KiB/pair, its committed size +${f1(((heap?.lastTotal ?? NaN) - t0Heap) / 1024 / per)} KiB/pair)` : "") +
           (s0 && s1 ? `; workerd ${f1(((s1.wCpu - s0.wCpu) * 1000) / per)} ms + ${f1((s1.wRss - s0.wRss) / 1024 / per)} KiB, gateway ${f1(((s1.gCpu - s0.gCpu) * 1000) / per)} ms + ${f1((s1.gRss - s0.gRss) / 1024 / per)} KiB per pair` : "");
         await sleep(2000);
       }

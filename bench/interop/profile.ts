@@ -64,9 +64,13 @@ export class InspectorProfiler {
   async heapUsed(): Promise<number> {
     await this.#call("HeapProfiler.enable");
     await this.#call("HeapProfiler.collectGarbage");
-    const r = (await this.#call("Runtime.getHeapUsage")) as { usedSize: number };
+    const r = (await this.#call("Runtime.getHeapUsage")) as { usedSize: number; totalSize: number };
+    this.lastTotal = r.totalSize;
     return r.usedSize;
   }
+
+  /** The heap's size (committed, used or not) at the last heapUsed(). */
+  lastTotal = NaN;
 
   close(): void {
     this.#ws.close();
