@@ -2,15 +2,17 @@
 // `wrangler dev` (the same workerd processes the interop benches measure). A Prosody host with many
 // vhosts opens one connection per domain pair, and the edge gives each connection a WebSocket (from
 // the gateway) and a StreamSession Durable Object: this prints the resident memory each of those adds
-// to workerd, with empty Durable Objects (bench/runtime-floor/worker.js), and what N streams cost
-// multiplexed on one WebSocket to one DO (~8 KiB of state each, the edge's JS heap per pair). It
-// separates the floor we cannot go under with a DO per stream from what our objects add (the
-// fan-out in bench/interop-handshake.bench.ts measures the edge itself).
+// to workerd, with empty Durable Objects (bench/runtime-floor/worker.js), what N WebSockets cost
+// when all are accepted by ONE Durable Object (kind "manyws": the WebSocket's own cost apart from a
+// DO's, what streams sharing a DO, e.g. the direct XEP-0468 peers of one client address, would cost),
+// and what N streams cost multiplexed on one WebSocket to one DO (~8 KiB of state each, the edge's JS
+// heap per pair). It separates the floor we cannot go under with a DO per stream from what our objects
+// add (the fan-out in bench/interop-handshake.bench.ts measures the edge itself).
 //
 // Per kind, a fresh `wrangler dev`: N objects (N WebSockets), RSS growth of every workerd process
 // (wrangler dev runs two: its proxy and the Worker) after 2 s, then 20 s after the WebSockets closed
 // (is it given back?), and workerd CPU seconds spent setting them up (the client's own CPU is not
-// counted). RUNTIME_FLOOR_N (default 400) sets N. About 2 minutes.
+// counted). RUNTIME_FLOOR_N (default 400) sets N. About 2-3 minutes.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,6 +29,7 @@ const KINDS = [
   ["plain", "Durable Object answering one request"],
   ["sql", "the same with one SQLite row"],
   ["ws", "Durable Object + accepted WebSocket (a stream today)"],
+  ["manyws", "WebSocket accepted by one DO shared by all N"],
   ["mux", "stream multiplexed on one WebSocket to one DO"],
 ] as const;
 
@@ -61,6 +64,8 @@ async function measure(kind: string): Promise<{ perKiB: number; afterKiB: number
     const c0 = cpuSeconds([pid], /workerd/);
     if (kind === "ws") {
       for (let i = 0; i < N; i++) sockets.push(await open(`ws://127.0.0.1:${port}/ws?id=s${i}`));
+    } else if (kind === "manyws") {
+      for (let i = 0; i < N; i++) sockets.push(await open(`ws://127.0.0.1:${port}/manyws?id=one&tag=s${i}`));
     } else if (kind === "mux") {
       const ws = await open(`ws://127.0.0.1:${port}/mux?id=one`);
       sockets.push(ws);
@@ -83,13 +88,16 @@ async function measure(kind: string): Promise<{ perKiB: number; afterKiB: number
 
 export default async function bench(): Promise<void> {
   const rows: Array<[string, { perKiB: number; afterKiB: number; cpuMs: number }]> = [];
-  for (const [kind, label] of KINDS) rows.push([label, await measure(kind)]);
+  const byKind: Record<string, { perKiB: number; afterKiB: number; cpuMs: number }> = {};
+  for (const [kind, label] of KINDS) rows.push([label, (byKind[kind] = await measure(kind))]);
   console.log(`workerd resident memory and CPU per object, ${N} objects, under wrangler dev (each; lower is better):`);
   for (const [label, r] of rows) {
     console.log(`  ${label.padEnd(55)} ${r.perKiB.toFixed(1).padStart(7)} KiB, 20 s after closing ${r.afterKiB.toFixed(1)} KiB; CPU to set it up ${r.cpuMs.toFixed(2)} ms`);
   }
-  const ws = rows[2]![1].perKiB;
-  const mux = rows[3]![1].perKiB;
-  console.log(`  a stream as its own DO + WebSocket / multiplexed: memory ${(ws / Math.max(mux, 0.1)).toFixed(1)}x, CPU ${(rows[2]![1].cpuMs / Math.max(rows[3]![1].cpuMs, 0.001)).toFixed(1)}x`);
+  const ratio = (a: string, b: string) =>
+    `memory ${(byKind[a]!.perKiB / Math.max(byKind[b]!.perKiB, 0.1)).toFixed(1)}x, CPU ${(byKind[a]!.cpuMs / Math.max(byKind[b]!.cpuMs, 0.001)).toFixed(1)}x`;
+  console.log(`  a stream as its own DO + WebSocket / multiplexed: ${ratio("ws", "mux")}`);
+  console.log(`  a stream as its own DO + WebSocket / its WebSocket on a shared DO: ${ratio("ws", "manyws")}`);
+  console.log(`  its WebSocket on a shared DO / multiplexed: ${ratio("manyws", "mux")}`);
   console.log(`  load average: ${loadAverage()}`);
 }

@@ -1,6 +1,7 @@
 // The smallest Durable Objects that stand for what the edge's StreamSession costs the runtime before
 // any of our code runs (bench/runtime-floor.bench.ts): a DO that answers one request, the same with one
-// SQLite row, one that accepts a hibernatable WebSocket, and N streams multiplexed on ONE WebSocket to
+// SQLite row, one that accepts a hibernatable WebSocket, N hibernatable WebSockets all accepted by ONE
+// DO (ManyWs: the DO's cost apart from the WebSocket's), and N streams multiplexed on ONE WebSocket to
 // ONE DO that keeps ~8 KiB of state per stream (what a pair costs in the edge's JS heap, issue 11).
 export class Plain {
   constructor(ctx) { this.ctx = ctx; }
@@ -23,6 +24,15 @@ export class Ws {
   }
   webSocketMessage() {}
   webSocketClose(ws) { try { ws.close(1000, "bye"); } catch {} }
+}
+export class ManyWs extends Ws {
+  // Every upgrade of the "manyws" kind reaches this one object (the bench asks for id=one each time);
+  // each socket is accepted with its own tag, as a DO holding several streams would tell them apart.
+  async fetch(req) {
+    const pair = new WebSocketPair();
+    this.ctx.acceptWebSocket(pair[1], [new URL(req.url).searchParams.get("tag") ?? "untagged"]);
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
 }
 export class Mux extends Ws {
   streams = new Map();
