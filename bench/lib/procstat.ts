@@ -24,24 +24,34 @@ function table(): Map<number, Row> {
   return rows;
 }
 
-function inTrees(rows: Map<number, Row>, roots: number[], comm?: RegExp): Row[] {
+const cmdline = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+  } catch {
+    return "";
+  }
+};
+
+function inTrees(rows: Map<number, Row>, roots: number[], comm?: RegExp, args?: RegExp): Row[] {
   const out: Row[] = [];
   for (const [pid, r] of rows) {
     let p: number | undefined = pid;
     while (p && p > 1 && !roots.includes(p)) p = rows.get(p)?.parent;
-    if (p && p > 1 && (!comm || comm.test(r.name))) out.push(r);
+    if (p && p > 1 && (!comm || comm.test(r.name)) && (!args || args.test(cmdline(pid)))) out.push(r);
   }
   return out;
 }
 
-/** CPU seconds (user + system) of `roots` and their descendants whose command matches `comm`. */
-export function cpuSeconds(roots: number[], comm?: RegExp): number {
-  return inTrees(table(), roots, comm).reduce((s, r) => s + r.ticks, 0) / TICK;
+/** CPU seconds (user + system) of `roots` and their descendants whose command matches `comm` (and whose
+ *  command line matches `args`, when given). */
+export function cpuSeconds(roots: number[], comm?: RegExp, args?: RegExp): number {
+  return inTrees(table(), roots, comm, args).reduce((s, r) => s + r.ticks, 0) / TICK;
 }
 
-/** Resident memory in bytes of `roots` and their descendants whose command matches `comm`. */
-export function rssBytes(roots: number[], comm?: RegExp): number {
-  return inTrees(table(), roots, comm).reduce((s, r) => s + r.rssKiB, 0) * 1024;
+/** Resident memory in bytes of `roots` and their descendants whose command matches `comm` (and whose
+ *  command line matches `args`, when given). */
+export function rssBytes(roots: number[], comm?: RegExp, args?: RegExp): number {
+  return inTrees(table(), roots, comm, args).reduce((s, r) => s + r.rssKiB, 0) * 1024;
 }
 
 /** `uptime`'s load averages, as printed. */
