@@ -17,7 +17,7 @@ describe("configuration", () => {
   it("normalizes hosted domains: lowercase, IDNA A-labels, no trailing dot", async () => {
     const c = await loadConfig(base);
     expect(c.domains).toEqual(["example.org", "xn--bcher-kva.example"]);
-    expect(c.limits).toEqual({ maxStanzaBytes: 262144, maxDepth: 64, maxAttributes: 128, maxNamespaceDeclarations: 32, maxPendingPerStream: 1000, maxFailedPairs: 5, maxBidiRoutesPerDomain: 8, maxUnauthenticatedPerIp: 256 });
+    expect(c.limits).toEqual({ maxStanzaBytes: 262144, maxDepth: 64, maxAttributes: 128, maxNamespaceDeclarations: 32, maxPendingPerStream: 1000, maxFailedPairs: 5, maxBidiRoutesPerDomain: 8, maxUnauthenticatedPerIp: 256, muxMaxStreams: 1024 });
     expect(c.keyFormulas).toEqual(["xep0185"]);
   });
 
@@ -34,6 +34,8 @@ describe("configuration", () => {
     expect((await err({ ...base, DIALBACK_KEY_FORMULAS: "md5" })).variable).toBe("DIALBACK_KEY_FORMULAS");
     expect((await err({ ...base, MAX_FAILED_PAIRS: "-1" })).message).toMatch(/^MAX_FAILED_PAIRS: must be an integer from 0/);
     expect((await loadConfig({ ...base, MAX_FAILED_PAIRS: "0" })).limits.maxFailedPairs).toBe(0);
+    expect((await err({ ...base, MUX_MAX_STREAMS: "0" })).message).toMatch(/^MUX_MAX_STREAMS: must be an integer from 1/);
+    expect((await loadConfig({ ...base, MUX_MAX_STREAMS: "2" })).limits.muxMaxStreams).toBe(2);
     expect((await err({ ...base, ADMIN_TOKEN: "short" })).message).toBe("ADMIN_TOKEN: must be at least 16 characters");
   });
 
