@@ -47,6 +47,8 @@ interface Channel {
 }
 
 const channelPrefix = (ch: number) => `c${ch}/`;
+/** A link's open channels: one row each (`ch/<n>` -> stream id), so an open or close writes one row. */
+const CHANNEL_ROW = "ch/";
 
 /** How long a link's stream reports wait to go to the ControlPlane together. */
 const REPORT_WINDOW_MS = 20;
@@ -143,14 +145,17 @@ export class StreamSession extends DurableObject<Env> {
     }
     this.#link = link;
     const open = !link.closed && ws !== undefined;
-    for (const [ch] of this.#store.get<[number, string][]>("channels", true) ?? []) {
+    for (const [k] of this.#store.entries(CHANNEL_ROW)) {
+      const ch = Number(k.slice(CHANNEL_ROW.length));
       const store = new PrefixedStore(this.#store, channelPrefix(ch));
       const port = new ChannelPort(ch, open ? ws : undefined, store);
       const stream = await InboundStream.restore(this.#shell, open ? port : undefined, store);
       if (stream && !stream.over) this.#addChannel({ ch, stream, port, store });
-      else store.clear();
+      else {
+        store.clear();
+        this.#store.delete(CHANNEL_ROW + ch);
+      }
     }
-    this.#saveChannels();
   }
 
   #wsPort(ws: WebSocket): StreamPort {
@@ -273,7 +278,7 @@ export class StreamSession extends DurableObject<Env> {
     const port = new ChannelPort(ch, ws, store);
     const stream = InboundStream.open(this.#shell, port, store, `${link.id}.${newStreamId()}`, info);
     this.#addChannel({ ch, stream, port, store });
-    this.#saveChannels();
+    this.#store.put(CHANNEL_ROW + ch, stream.id);
   }
 
   #addChannel(c: Channel): void {
@@ -281,9 +286,6 @@ export class StreamSession extends DurableObject<Env> {
     this.#streams.set(c.stream.id, c.stream);
   }
 
-  #saveChannels(): void {
-    this.#store.putJson("channels", [...this.#channels.values()].map((c) => [c.ch, c.stream.id]));
-  }
 
   // A stream reported `closed`: on a link, the channel goes (the gateway learns it from the port's
   // close) and its rows are deleted once its host has saved for the last time (the next input).
@@ -293,7 +295,7 @@ export class StreamSession extends DurableObject<Env> {
     if (!channel) return;
     this.#channels.delete(channel.ch);
     this.#streams.delete(stream.id);
-    this.#saveChannels();
+    this.#store.delete(CHANNEL_ROW + channel.ch);
     const host = stream.host;
     this.ctx.waitUntil((host ? host.input(() => {}) : Promise.resolve()).then(() => channel.store.clear()));
   }
