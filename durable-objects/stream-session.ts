@@ -8,6 +8,11 @@
 //   WebSocket costs ~610 KiB and ~7 ms of CPU before any XMPP, a stream beside others ~28 KiB /
 //   0.4 ms). The DO is named by a link id; its streams by `<link id>.<stream>` (lib/stubs.ts), each
 //   with its rows under `c<channel>/`.
+// - the direct XEP-0468 streams of one client address (CF-Connecting-IP; IPv6 per /64): one DO per
+//   address (`/xmpp-s2s` names it from the address), each WebSocket accepted with its stream id as
+//   tag, rows under `w/<stream id>/`. Measured (bench/runtime-floor.bench.ts, the Worker's workerd):
+//   a DO per WebSocket ~428 KiB and ~4.5 ms of CPU, a WebSocket beside others in one DO ~186 KiB and
+//   ~1.9 ms; a flood from one address also stays on that address's DO (issue 10 item 3).
 // The DO shares between its streams: the delivery queue, the policy subscription and the alarm.
 
 import { DurableObject } from "cloudflare:workers";
@@ -20,6 +25,7 @@ import { jidDomain } from "../src/delivery/submit.js";
 import { MUX_HEADER, muxControl, muxData, parseMux } from "../src/gateway-contract.js";
 import { FRAMING_HEADER, STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, channelInfo, type ConnectionInfo } from "./lib/connection-info.js";
 import { sendOutbound } from "./lib/effects.js";
+import { linkOf } from "./lib/stubs.js";
 import { LivePolicy } from "./lib/policy-view.js";
 import { InboundStream, type StreamPort, type StreamShell } from "./lib/inbound-stream.js";
 import { attachmentMark } from "./lib/idle.js";
@@ -38,6 +44,11 @@ interface LinkMeta {
   closed: boolean;
 }
 
+/** Root row of a DO hosting the direct streams of one client address. */
+interface HostMeta {
+  id: string;
+}
+
 /** A channel of the link: its stream, its port, its rows. */
 interface Channel {
   ch: number;
@@ -49,6 +60,10 @@ interface Channel {
 const channelPrefix = (ch: number) => `c${ch}/`;
 /** A link's open channels: one row each (`ch/<n>` -> stream id), so an open or close writes one row. */
 const CHANNEL_ROW = "ch/";
+
+/** A client address's open direct streams: one row each (`ws/<stream id>`); rows under `w/<id>/`. */
+const HOSTED_ROW = "ws/";
+const hostedPrefix = (id: string) => `w/${id}/`;
 
 /** How long a link's stream reports wait to go to the ControlPlane together. */
 const REPORT_WINDOW_MS = 20;
@@ -62,6 +77,9 @@ export class StreamSession extends DurableObject<Env> {
   /** A multiplexed link's root row, and its channels by number. */
   #link: LinkMeta | undefined;
   readonly #channels = new Map<number, Channel>();
+  /** The direct streams of one client address, by stream id (also the WebSocket's tag). */
+  #host: HostMeta | undefined;
+  readonly #hosted = new Map<string, PrefixedStore>();
   /** Streams by stream id (both shapes), for the RPCs. */
   readonly #streams = new Map<string, InboundStream>();
   #policy: Promise<LivePolicy> | undefined;
@@ -105,7 +123,7 @@ export class StreamSession extends DurableObject<Env> {
   // alone in its DO reports at the end of each turn (lib/control.ts).
   #reports: [string, ReportCall[]][] = [];
   #report(id: string, calls: ReportCall[]): void {
-    if (!this.#link) {
+    if (!this.#link && !this.#host) {
       const cp = this.env.CONTROL_PLANE;
       this.ctx.waitUntil(cp.get(cp.idFromName(CONTROL_PLANE_NAME)).report(id, calls).catch(() => {}));
       return;
@@ -122,7 +140,7 @@ export class StreamSession extends DurableObject<Env> {
 
   /** The DO's name: the one stream's id, or the link's id. */
   #name(): string | undefined {
-    return this.#link?.id ?? this.#single?.id ?? this.#store.get<{ id: string }>("meta", true)?.id;
+    return this.#link?.id ?? this.#host?.id ?? this.#single?.id ?? this.#store.get<{ id: string }>("meta", true)?.id;
   }
 
   // One subscription per DO (read once, then pushed: policyChanged), shared by its streams.
@@ -138,6 +156,8 @@ export class StreamSession extends DurableObject<Env> {
   async #resume(): Promise<void> {
     const ws = this.ctx.getWebSockets()[0];
     const link = this.#store.get<LinkMeta>("link", true);
+    const host = this.#store.get<HostMeta>("host", true);
+    if (host) return this.#resumeHosted(host);
     if (!link) {
       this.#single = await InboundStream.restore(this.#shell, ws && this.#wsPort(ws), this.#store);
       if (this.#single) this.#streams.set(this.#single.id, this.#single);
@@ -154,6 +174,23 @@ export class StreamSession extends DurableObject<Env> {
       else {
         store.clear();
         this.#store.delete(CHANNEL_ROW + ch);
+      }
+    }
+  }
+
+  async #resumeHosted(host: HostMeta): Promise<void> {
+    this.#host = host;
+    for (const [k] of this.#store.entries(HOSTED_ROW)) {
+      const id = k.slice(HOSTED_ROW.length);
+      const ws = this.ctx.getWebSockets(id)[0];
+      const store = new PrefixedStore(this.#store, hostedPrefix(id));
+      const stream = await InboundStream.restore(this.#shell, ws && this.#wsPort(ws), store);
+      if (stream && !stream.over) {
+        this.#hosted.set(id, store);
+        this.#streams.set(id, stream);
+      } else {
+        store.clear();
+        this.#store.delete(HOSTED_ROW + id);
       }
     }
   }
@@ -203,11 +240,26 @@ export class StreamSession extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     const id = request.headers.get(STREAM_ID_HEADER);
     const connection = JSON.parse(request.headers.get(TRUSTED_CONNECTION_HEADER) ?? "null") as ConnectionInfo | null;
-    if (!id || !connection || this.#name()) return new Response("stream sessions are opened through /xmpp-s2s", { status: 400 });
+    if (!id || !connection) return new Response("stream sessions are opened through /xmpp-s2s", { status: 400 });
+    const hosted = connection.transport === "websocket" && id.includes(".");
+    if (hosted ? this.#link || this.#single : this.#name()) return new Response("stream sessions are opened through /xmpp-s2s", { status: 400 });
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     // RFC 7395 §3.2 / RFC 6455 §4.2.2: the server selects the "xmpp" subprotocol.
     const headers: Record<string, string> = { "sec-websocket-protocol": "xmpp" };
+    if (hosted) {
+      if (!this.#host) {
+        this.#host = { id: linkOf(id) };
+        this.#store.putJson("host", this.#host);
+      }
+      this.ctx.acceptWebSocket(server, [id]);
+      const store = new PrefixedStore(this.#store, hostedPrefix(id));
+      const stream = InboundStream.open(this.#shell, this.#wsPort(server), store, id, connection);
+      this.#hosted.set(id, store);
+      this.#streams.set(id, stream);
+      this.#store.put(HOSTED_ROW + id, "");
+      return new Response(null, { status: 101, webSocket: client, headers });
+    }
     if (connection.mux) {
       this.ctx.acceptWebSocket(server);
       this.#link = { id, peer: connection.peer, closed: false };
@@ -227,12 +279,19 @@ export class StreamSession extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     try {
       if (this.#link) await this.#linkMessage(ws, message);
+      else if (this.#host) await this.#hostedStream(ws)?.message(message);
       else await this.#single?.message(message);
     } finally {
       // Everything this message brought for the application: committed now, or with what follows
       // it at the end of the commit window (lib/delivery-queue.ts).
       this.#queue.persist();
     }
+  }
+
+  /** A hosted direct stream's WebSocket -> its stream (the socket's tag is the stream id). */
+  #hostedStream(ws: WebSocket): InboundStream | undefined {
+    const id = this.ctx.getTags(ws)[0];
+    return id === undefined ? undefined : this.#streams.get(id);
   }
 
   // ---- the multiplexed link (src/gateway-contract.ts) ----
@@ -290,6 +349,16 @@ export class StreamSession extends DurableObject<Env> {
   // A stream reported `closed`: on a link, the channel goes (the gateway learns it from the port's
   // close) and its rows are deleted once its host has saved for the last time (the next input).
   #streamClosed(stream: InboundStream): void {
+    if (this.#host) {
+      const store = this.#hosted.get(stream.id);
+      if (!store) return;
+      this.#hosted.delete(stream.id);
+      this.#streams.delete(stream.id);
+      this.#store.delete(HOSTED_ROW + stream.id);
+      const host = stream.host;
+      this.ctx.waitUntil((host ? host.input(() => {}) : Promise.resolve()).then(() => store.clear()));
+      return;
+    }
     if (!this.#link) return;
     const channel = [...this.#channels.values()].find((c) => c.stream === stream);
     if (!channel) return;
@@ -319,11 +388,13 @@ export class StreamSession extends DurableObject<Env> {
       // already closed
     }
     if (this.#link) return this.#linkClosed();
+    if (this.#host) return this.#hostedStream(ws)?.transportClosed();
     await this.#single?.transportClosed();
   }
 
-  override async webSocketError(): Promise<void> {
+  override async webSocketError(ws: WebSocket): Promise<void> {
     if (this.#link) return this.#linkClosed();
+    if (this.#host) return this.#hostedStream(ws)?.transportClosed();
     await this.#single?.transportClosed();
   }
 
@@ -372,7 +443,12 @@ export class StreamSession extends DurableObject<Env> {
    */
   async policyChanged(policy: PolicySnapshot): Promise<boolean> {
     // Over (or never opened here): the ControlPlane forgets it. A stream still starting keeps it.
-    if (this.#link ? this.#link.closed && this.#channels.size === 0 : !this.#single || this.#single.over) return false;
+    const over = this.#link ? this.#link.closed && this.#channels.size === 0 : this.#host ? this.#hosted.size === 0 : !this.#single || this.#single.over;
+    if (over) {
+      // Forgotten there: a stream this DO opens later (a client address's next one) subscribes again.
+      this.#policy = undefined;
+      return false;
+    }
     (await this.#policy)?.apply(policy);
     return true;
   }

@@ -29,7 +29,7 @@ import { log } from "./log.js";
 import { releaseLease, warmAuthority, warmTarget, type HeldLease } from "./verify-path.js";
 
 /** How long a header warm-up's verification lease waits for the claim it was taken for. */
-const WARM_LEASE_MS = 5_000;
+const WARM_LEASE_MS = 2_000;
 
 /** The stream's transport: a WebSocket, or a channel of a multiplexed link. */
 export interface StreamPort {
