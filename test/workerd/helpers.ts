@@ -49,7 +49,7 @@ export async function verifiedSession() {
  * loader waiting on an RPC that teardown then closed ("Closing rpc while "resolve" was pending").
  */
 export async function closeUplinks(links: { ws: WebSocket; closed: Promise<void>; fromEdge: string[] }[], ms = 10_000): Promise<void> {
-  const ids = new Set(links.map((l) => /id=['"]([0-9a-f]{32})['"]/.exec(l.fromEdge[0] ?? "")?.[1]).filter((id) => id !== undefined));
+  const ids = links.map((l) => /id=['"]([0-9a-f]{32}(?:\.[0-9a-f]{32})?)['"]/.exec(l.fromEdge[0] ?? "")?.[1]).filter((id) => id !== undefined);
   for (const l of links) {
     try {
       l.ws.close(1000);
@@ -58,6 +58,12 @@ export async function closeUplinks(links: { ws: WebSocket; closed: Promise<void>
     }
   }
   await Promise.all(links.map((l) => l.closed));
+  await sessionsGone(ids, ms);
+}
+
+/** Waits until none of the sessions `ids` is listed by GET /admin/v1/sessions (their streams ended). */
+export async function sessionsGone(list: string[], ms = 10_000): Promise<void> {
+  const ids = new Set(list);
   const deadline = Date.now() + ms;
   for (;;) {
     const res = await admin("/sessions?limit=500");

@@ -3,13 +3,19 @@
 // more per stream, bench/runtime-floor.bench.ts). Each stream is still its own: verified, delivering,
 // closed and restored after eviction on its own; another address gets another DO.
 import { env, evictDurableObject } from "cloudflare:test";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { harness, uplink, waitJob, type Uplink } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
-import { admin, appInbox } from "./helpers.js";
+import { admin, appInbox, closeUplinks } from "./helpers.js";
+
+const links: Uplink[] = [];
 
 beforeEach(async () => {
   await harness("POST", "/reset");
+});
+
+afterAll(async () => {
+  await closeUplinks(links);
 });
 
 const streamIdOf = (link: Uplink) => /id=['"]([0-9a-f.]+)['"]/.exec(link.fromEdge.find((f) => f.includes("<open"))!)![1]!;
@@ -19,6 +25,7 @@ async function verified(ip: string): Promise<Uplink> {
   const job = await harness<Job>("POST", "/jobs", { kind: "originate", to: "edge.test", stanzas: [] });
   const link = await uplink(job.id, { "cf-connecting-ip": ip });
   expect((await waitJob(job.id, ["sent", "refused", "closed"])).result).toEqual({ type: "valid" });
+  links.push(link);
   return link;
 }
 
@@ -41,7 +48,6 @@ describe("the direct streams of one client address share a Durable Object", () =
     expect(await appInbox((x) => x.includes('id="ah-a"'))).toBeDefined();
     expect(await appInbox((x) => x.includes('id="ah-b"'))).toBeDefined();
     for (const id of [ia, ib]) expect((await admin(`/sessions/${id}`)).status).toBe(200);
-    for (const l of [a, b, c]) l.ws.close(1000);
   });
 
   it("one stream closing ends only that stream", async () => {
@@ -51,7 +57,6 @@ describe("the direct streams of one client address share a Durable Object", () =
     expect(await gone(ia)).toBe(404);
     b.ws.send(msg("ah-after"));
     expect(await appInbox((x) => x.includes('id="ah-after"'))).toBeDefined();
-    b.ws.close(1000);
   });
 
   it("both streams carry on after the DO is evicted", async () => {
@@ -63,6 +68,5 @@ describe("the direct streams of one client address share a Durable Object", () =
     expect(await appInbox((x) => x.includes('id="ah-ev-a"'))).toBeDefined();
     expect(await appInbox((x) => x.includes('id="ah-ev-b"'))).toBeDefined();
     expect([a, b].some((l) => l.fromEdge.some((f) => /<(stream:)?error[ >]/.test(f)))).toBe(false);
-    for (const l of [a, b]) l.ws.close(1000);
   });
 });

@@ -3,10 +3,10 @@
 // a whole S2S stream (dialback, delivery, its own close); the DO's streams survive eviction; the
 // channels' stream ids name the link's DO, so the admin API and the ControlPlane reach each stream.
 import { env, evictDurableObject, SELF } from "cloudflare:test";
-import { beforeEach, describe, expect, it } from "vitest";
-import { harness, muxLink, waitJob, type MuxChannel } from "../harness/bridge.js";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { harness, muxLink, waitJob, type MuxChannel, type MuxLink } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
-import { admin, appInbox } from "./helpers.js";
+import { admin, appInbox, sessionsGone } from "./helpers.js";
 
 const TOKEN = "test-gateway-token-012345678";
 const linkHeaders = {
@@ -16,8 +16,24 @@ const linkHeaders = {
 const info = (port: number) => ({ peer: `192.0.2.7:${port}`, tls: null, certIdentities: [], port: 5269 });
 const msg = (id: string) => `<message from='a@peer.test' to='b@edge.test' id='${id}'><body>${id}</body></message>`;
 
+const opened: { link: MuxLink; channels: MuxChannel[] }[] = [];
+
 beforeEach(async () => {
   await harness("POST", "/reset");
+});
+
+// The edge finishes with every stream before the file ends (see closeUplinks in helpers.ts).
+afterAll(async () => {
+  const ids = opened.flatMap((o) => o.channels.map(streamIdOf));
+  for (const o of opened) {
+    try {
+      o.link.ws.close(1000);
+    } catch {
+      // closed already
+    }
+  }
+  await Promise.all(opened.map((o) => o.link.closed));
+  await sessionsGone(ids);
 });
 
 /** The stream id the edge sent on a channel (its header's id). */
@@ -33,6 +49,7 @@ async function verifiedChannels(n: number) {
     channels.push(link.channel(job.id, info(40000 + i)));
   }
   for (const job of jobs) expect((await waitJob(job.id, ["sent", "refused", "closed"])).result).toEqual({ type: "valid" });
+  opened.push({ link, channels });
   return { link, jobs, channels };
 }
 
