@@ -89,7 +89,8 @@ export default async function bench(): Promise<void> {
     prosodyExtraModules: ["admin_telnet"],
     prosodyExtraGlobal: (ip) => `console_ports = { ${CONSOLE_PORT} }\nconsole_interfaces = { "${ip.prosody}" }`,
     addressOf: (_name, addr) => relay(addr),
-    gatewayEnv: { GATEWAY_REQUIRE_TLS: "false", GATEWAY_LOG_LEVEL: "warn" },
+    // BENCH_GATEWAY_ENV="K=V,K=V" adds gateway settings (e.g. a longer waiting line for 2,000 domains).
+    gatewayEnv: { GATEWAY_REQUIRE_TLS: "false", GATEWAY_LOG_LEVEL: "warn", ...Object.fromEntries((process.env.BENCH_GATEWAY_ENV ?? "").split(",").filter(Boolean).map((kv) => kv.split("=", 2))) },
   });
   const closers: Array<() => unknown> = [];
   try {
