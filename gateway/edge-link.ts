@@ -29,6 +29,24 @@ export interface GatewayConnectionInfo {
  */
 export const MAX_BATCH_CHARS = 256 * 1024;
 
+/** Frames joined in order into messages of at most MAX_BATCH_CHARS (a larger frame goes alone). */
+export function batchMessages(frames: readonly string[]): string[] {
+  const out: string[] = [];
+  let batch: string[] = [];
+  let chars = 0;
+  for (const frame of frames) {
+    if (chars > 0 && chars + frame.length > MAX_BATCH_CHARS) {
+      out.push(batch.join(""));
+      batch = [];
+      chars = 0;
+    }
+    batch.push(frame);
+    chars += frame.length;
+  }
+  if (batch.length > 0) out.push(batch.join(""));
+  return out;
+}
+
 export interface EdgeLinkEvents {
   /** One WebSocket message from the edge (one framed element). */
   message(text: string): void;
@@ -181,21 +199,11 @@ export class EdgeLink implements EdgeStream {
   }
 
   #sendBatches(frames: string[]): void {
-    let batch: string[] = [];
-    let chars = 0;
-    const flush = () => {
+    for (const message of batchMessages(frames)) {
       this.#inFlight++;
-      this.#ws.send(batch.length === 1 ? batch[0]! : batch.join(""), this.#batchSent);
+      this.#ws.send(message, this.#batchSent);
       this.messagesSent++;
-      batch = [];
-      chars = 0;
-    };
-    for (const frame of frames) {
-      if (chars > 0 && chars + frame.length > MAX_BATCH_CHARS) flush();
-      batch.push(frame);
-      chars += frame.length;
     }
-    if (batch.length > 0) flush();
   }
 
   /** Sends what was held back now, whatever is in flight (before a close). */

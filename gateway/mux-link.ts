@@ -23,7 +23,7 @@ import {
   muxData,
   parseMux,
 } from "../src/gateway-contract.js";
-import { MAX_BATCH_CHARS, type EdgeLinkEvents, type EdgeStream, type GatewayConnectionInfo } from "./edge-link.js";
+import { batchMessages, type EdgeLinkEvents, type EdgeStream, type GatewayConnectionInfo } from "./edge-link.js";
 import type { Logger } from "./log.js";
 
 export interface MuxPoolOptions {
@@ -433,21 +433,11 @@ export class MuxChannel implements EdgeStream {
   }
 
   #sendBatches(frames: string[]): void {
-    let batch: string[] = [];
-    let chars = 0;
-    const flush = () => {
+    for (const message of batchMessages(frames)) {
       this.#inFlight++;
-      this.#link.send(muxData(this.ch, batch.length === 1 ? batch[0]! : batch.join("")), this.#batchSent);
+      this.#link.send(muxData(this.ch, message), this.#batchSent);
       this.messagesSent++;
-      batch = [];
-      chars = 0;
-    };
-    for (const frame of frames) {
-      if (chars > 0 && chars + frame.length > MAX_BATCH_CHARS) flush();
-      batch.push(frame);
-      chars += frame.length;
     }
-    if (batch.length > 0) flush();
   }
 
   readonly #batchSent = () => {

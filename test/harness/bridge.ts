@@ -25,6 +25,22 @@ export const inbox = (count: number, ms = 10_000) => harness<{ items: string[] }
 export const stats = (key?: keyof Stats, atLeast = 0, ms = 10_000) =>
   harness<Stats>("GET", key ? `/stats?key=${key}&atLeast=${atLeast}&wait=${ms}` : "/stats");
 
+/** Reads the harness's pipe until it ends, handing over the frames of each read (never none). */
+async function pumpFrames(sock: ReturnType<typeof connect>, onFrames: (frames: string[]) => void): Promise<void> {
+  const dec = new FrameDecoder();
+  const reader = sock.readable.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const frames = dec.push(value);
+      if (frames.length > 0) onFrames(frames);
+    }
+  } catch {
+    // the harness dropped the pipe
+  }
+}
+
 export interface Uplink {
   /** The edge's WebSocket (to close it, or to look at the response). */
   ws: WebSocket;
@@ -60,20 +76,11 @@ export async function uplink(jobId: string, headers: Record<string, string> = {}
     });
   });
   void (async () => {
-    const dec = new FrameDecoder();
-    const reader = sock.readable.getReader();
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        const frames = dec.push(value);
-        // An edge that agreed to batched framing (the gateway's link) gets what one read brought as one message.
-        if (batched && frames.length > 0) ws.send(frames.join(""));
-        else for (const t of frames) ws.send(t);
-      }
-    } catch {
-      // the harness dropped the pipe
-    }
+    await pumpFrames(sock, (frames) => {
+      // An edge that agreed to batched framing (the gateway's link) gets what one read brought as one message.
+      if (batched) ws.send(frames.join(""));
+      else for (const t of frames) ws.send(t);
+    });
     try {
       ws.close(1000, "harness closed");
     } catch {
@@ -161,18 +168,9 @@ export async function muxLink(headers: Record<string, string>): Promise<MuxLink>
         },
       });
       void (async () => {
-        const dec = new FrameDecoder();
-        const reader = sock.readable.getReader();
-        try {
-          for (;;) {
-            const { value, done } = await reader.read();
-            if (done) break;
-            const frames = dec.push(value);
-            if (frames.length > 0 && !ended) ws.send(`${ch} ${frames.join("")}`);
-          }
-        } catch {
-          // the harness dropped the pipe
-        }
+        await pumpFrames(sock, (frames) => {
+          if (!ended) ws.send(`${ch} ${frames.join("")}`);
+        });
         if (!ended) {
           try {
             ws.send(JSON.stringify({ op: "close", ch }));

@@ -35,6 +35,25 @@ export interface EdgeSession {
   closeCode?: number;
 }
 
+/**
+ * A fake edge's WebSocket server on loopback: subprotocol xmpp, an upgrade refused with `refuse()`
+ * when set, `headers()` added to the 101.
+ */
+async function fakeEdgeServer(refuse: () => number | undefined, headers: () => string[]): Promise<WebSocketServer> {
+  const wss = new WebSocketServer({
+    host: "127.0.0.1",
+    port: 0,
+    handleProtocols: (p) => (p.has("xmpp") ? "xmpp" : false),
+    verifyClient: (_info, cb) => {
+      const status = refuse();
+      return status ? cb(false, status, "refused by test") : cb(true);
+    },
+  });
+  wss.on("headers", (h) => void h.push(...headers()));
+  await new Promise<void>((r) => wss.once("listening", () => r()));
+  return wss;
+}
+
 /** The fake edge: accepts /xmpp-s2s with subprotocol xmpp (or refuses with `refuse`). */
 export class FakeEdge {
   readonly sessions: EdgeSession[] = [];
@@ -45,16 +64,7 @@ export class FakeEdge {
   url = "";
 
   async start(): Promise<this> {
-    this.#wss = new WebSocketServer({
-      host: "127.0.0.1",
-      port: 0,
-      handleProtocols: (p) => (p.has("xmpp") ? "xmpp" : false),
-      verifyClient: (_info, cb) => (this.refuse ? cb(false, this.refuse, "refused by test") : cb(true)),
-    });
-    this.#wss.on("headers", (headers) => {
-      if (this.batched) headers.push("X-Edge-Framing: batched");
-    });
-    await new Promise<void>((r) => this.#wss.once("listening", () => r()));
+    this.#wss = await fakeEdgeServer(() => this.refuse, () => (this.batched ? ["X-Edge-Framing: batched"] : []));
     this.url = `ws://127.0.0.1:${(this.#wss.address() as { port: number }).port}/xmpp-s2s`;
     this.#wss.on("connection", (ws, req) => {
       const s: EdgeSession = { ws, req, frames: [], closed: false };
@@ -106,16 +116,7 @@ export class FakeMuxEdge {
   url = "";
 
   async start(): Promise<this> {
-    this.#wss = new WebSocketServer({
-      host: "127.0.0.1",
-      port: 0,
-      handleProtocols: (p) => (p.has("xmpp") ? "xmpp" : false),
-      verifyClient: (_info, cb) => (this.refuse ? cb(false, this.refuse, "refused by test") : cb(true)),
-    });
-    this.#wss.on("headers", (headers) => {
-      if (this.speaksMux) headers.push("X-Edge-Mux: 1");
-    });
-    await new Promise<void>((r) => this.#wss.once("listening", () => r()));
+    this.#wss = await fakeEdgeServer(() => this.refuse, () => (this.speaksMux ? ["X-Edge-Mux: 1"] : []));
     this.url = `ws://127.0.0.1:${(this.#wss.address() as { port: number }).port}/xmpp-s2s`;
     this.#wss.on("connection", (ws, req) => {
       const l: MuxLinkAtEdge = { ws, req, messages: [], closed: false };
