@@ -179,6 +179,8 @@ export class OutboundStream {
     }, Date.now, this.#snapshotKey);
     const host = this.#host;
     await host.input((s, now) => s.start(now));
+    // After the header went out (see DialResult.record).
+    dialled.record();
     // The read loop lives as long as the socket (an open socket keeps the DO up, at most 15 minutes:
     // RECYCLE_MS closes it first); if the DO dies anyway, its constructor requeues and reconnects.
     void link
