@@ -20,16 +20,17 @@ import { PASSWORD } from "../scripts/interop/lib/topology.mjs";
 import { startHarness, type RunningHarness as Harness } from "../test/harness/server.js";
 import { cpuSeconds, loadAverage } from "./interop/proc-stats.js";
 import { realSenderCpu } from "./interop/real-sender.js";
-import { rssSoak } from "./interop/soak.js";
+import { pairDomain, pairSoak, pairSoakCount, rssSoak } from "./interop/soak.js";
 import { gatewayProfiles } from "./interop/profile.js";
 
 /**
- * Sections to run (BENCH_INTEROP=first,real,synthetic,soak; default all): `first` = a new peer's first
- * stanza, `real` = CPU and RSS with a real Prosody sender (bench/interop/real-sender.ts),
+ * Sections to run (BENCH_INTEROP=first,real,synthetic,soak,pairs; default all): `first` = a new peer's
+ * first stanza, `real` = CPU and RSS with a real Prosody sender (bench/interop/real-sender.ts),
  * `synthetic` = CPU with the harness sender (hundreds of stanzas per TCP read: not what real servers do),
- * `soak` = RSS over 1,000,000 messages (bench/interop/soak.ts).
+ * `soak` = RSS over 1,000,000 messages on one stream, `pairs` = RSS over 10,000 sender domains
+ * (BENCH_SOAK_PAIRS) claimed on 4 streams (BENCH_SOAK_STREAMS), one message each (bench/interop/soak.ts).
  */
-const SECTIONS = new Set((process.env.BENCH_INTEROP ?? "first,real,synthetic,soak").split(",").map((x) => x.trim()));
+const SECTIONS = new Set((process.env.BENCH_INTEROP ?? "first,real,synthetic,soak,pairs").split(",").map((x) => x.trim()));
 
 const K = 5; // cold first-stanza samples per receiver
 const N = 40_000; // stanzas for the CPU figure
@@ -56,13 +57,27 @@ export default async function bench(): Promise<void> {
   // The harness is only the sender here: when Prosody verifies it, Prosody also authenticates its own
   // stream to the harness, which accepts without a verification leg of its own.
   harness.peer.config.verify = "valid";
+  // `pairs`: the harness is the Authoritative Server of every d<i>.peer.test too, found by the edge
+  // through SRV records on the harness's DoH endpoint (DOH_URL, http: allowed on loopback under
+  // EDGE_ENV=development); peer.test itself keeps its static route.
+  const pairs = SECTIONS.has("pairs");
+  if (pairs) {
+    harness.peer.config.servesSubdomainsOf = "peer.test";
+    const control = `http://127.0.0.1:${harness.ports.control}`;
+    const srv = Object.fromEntries(Array.from({ length: pairSoakCount }, (_, i) => [`_xmpp-server._tcp.${pairDomain(i)}`, [`0 0 ${harness.ports.s2s} 127.0.0.1.`]]));
+    await fetch(`${control}/dns`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(srv) });
+  }
+  const edgeVars: Record<string, string> = {
+    ...(process.env.DELIVERY_COMMIT_WINDOW_MS ? { DELIVERY_COMMIT_WINDOW_MS: process.env.DELIVERY_COMMIT_WINDOW_MS } : {}),
+    ...(pairs ? { DOH_URL: `http://127.0.0.1:${harness.ports.control}/dns-query` } : {}),
+  };
   const stack = await startStack({
     tls: false, edgeDirectTls: false, ejabberd: false, sink: true, sinkDirectTls: true, prosodyExtraHosts: hosts, name: "bench",
     gatewayEnv: { GATEWAY_REQUIRE_TLS: "false", GATEWAY_LOG_LEVEL: "info",
       // BENCH_PROFILE=<dir>: the gateway writes a CPU profile there when it exits (bench/interop/profile.ts).
       ...(process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE}` } : {}) },
     extraRoutes: [`peer.test=127.0.0.1:${harness.ports.s2s}`],
-    ...(process.env.DELIVERY_COMMIT_WINDOW_MS ? { edgeVars: { DELIVERY_COMMIT_WINDOW_MS: process.env.DELIVERY_COMMIT_WINDOW_MS } } : {}),
+    edgeVars,
     extraRecords: { a: [["peer.test", "127.0.0.1"]], srv: [["_xmpp-server._tcp.peer.test", "peer.test", harness.ports.s2s]] },
   }).catch(async (e) => {
     await harness.close();
@@ -81,6 +96,7 @@ export default async function bench(): Promise<void> {
     }
     if (SECTIONS.has("synthetic")) await syntheticCpu(stack, harness, bob);
     if (SECTIONS.has("soak")) await rssSoak(stack, harness);
+    if (pairs) await pairSoak(stack, harness);
   } finally {
     for (const c of clients) await c.close();
     await stack.stop();

@@ -90,6 +90,11 @@ export interface Job {
   acceptedAt?: number;
   streamError?: string;
   bidi: boolean;
+  /**
+   * Further sender domains claimed on this stream with claimOn() (XEP-0220 multiplexing): the edge's
+   * answer for each ("pending" until it came), and its error condition if any.
+   */
+  claims?: Map<string, { type: string; condition?: string }>;
 }
 
 interface Conn {
@@ -244,6 +249,30 @@ export class HarnessPeer {
     return false;
   }
 
+  /**
+   * XEP-0220 §2.4 multiplexing: on the stream a job opened (after the edge accepted it), claim one
+   * more sender domain `from` (one this peer is the authority for, config.servesSubdomainsOf) with a
+   * db:result keyed like the job's own. The edge's answer lands in `job.claims`; once it is 'valid',
+   * stanzas from `from` are sent on the stream with sendOn().
+   */
+  claimOn(jobId: string, from: string): boolean {
+    for (const c of this.#conns) {
+      if (c.job?.id !== jobId) continue;
+      const job = c.job;
+      (job.claims ??= new Map()).set(from, { type: "pending" });
+      const key = dialbackKey(this.config.forgeKeys ? `forged-${this.secret}` : this.secret, job.to, from, c.peerId ?? "");
+      c.wire.send(new Element("db:result", { from, to: job.to }).t(key));
+      return true;
+    }
+    return false;
+  }
+
+  /** Ends the stream a job opened with a closing tag (RFC 6120 §4.4). */
+  closeOn(jobId: string): boolean {
+    for (const c of this.#conns) if (c.job?.id === jobId) return c.wire.close(), true;
+    return false;
+  }
+
   /** Sends on the newest inbound stream on which `bidi` was negotiated (XEP-0288). */
   sendBidi(xml: Element): boolean {
     const c = [...this.#conns].reverse().find((x) => x.direction === "in" && x.bidi);
@@ -394,9 +423,15 @@ export class HarnessPeer {
     if (type) {
       // The answer to our own db:result on a stream we initiated.
       const job = conn.job;
+      const condition = (el.getChild("error")?.children.find((c) => typeof c !== "string") as Element | undefined)?.name;
+      // The answer to a claimOn() domain (not the job's own).
+      if (job?.claims?.get(to ?? "")?.type === "pending" && to !== job.from && from === job.to) {
+        job.claims.set(to!, { type, ...(condition ? { condition } : {}) });
+        this.#notify();
+        return;
+      }
       if (!job || job.kind !== "originate" || from !== job.to || to !== job.from) return;
       job.roundTrips++;
-      const condition = (el.getChild("error")?.children.find((c) => typeof c !== "string") as Element | undefined)?.name;
       job.result = { type, ...(condition ? { condition } : {}) };
       if (type === "valid") {
         job.acceptedAt = performance.now();

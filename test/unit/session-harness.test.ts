@@ -1,6 +1,7 @@
 // The test harness peer against itself over TCP: it must be a correct dialback implementation before
 // it can judge the edge.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, type Element } from "ltx";
 import { startHarness, type RunningHarness } from "../harness/server.js";
 
 let a: RunningHarness;
@@ -48,5 +49,25 @@ describe("harness peer (XEP-0220 between two harness instances)", () => {
     expect(await until(() => job.state === "refused", forger)).toBe(true);
     expect(job.result).toEqual({ type: "invalid" });
     await forger.close();
+  });
+
+  it("claims further sender domains on one stream (claimOn), each verified apart, and sends from them", async () => {
+    b.peer.config.authorityTcp = { host: "127.0.0.1", port: a.ports.s2s };
+    a.peer.config.servesSubdomainsOf = "a.test";
+    const job = a.peer.addJob({ kind: "originate", to: "b.test", stanzas: [] });
+    a.peer.dialTcp(job, "127.0.0.1", b.ports.s2s);
+    expect(await until(() => job.state === "sent", a)).toBe(true);
+    const before = b.peer.inbox.length;
+    expect(a.peer.claimOn(job.id, "d1.a.test")).toBe(true);
+    expect(a.peer.claimOn(job.id, "d2.a.test")).toBe(true);
+    expect(job.claims?.get("d1.a.test")).toEqual({ type: "pending" });
+    expect(await until(() => [...job.claims!.values()].every((v) => v.type !== "pending"), a)).toBe(true);
+    expect(Object.fromEntries(job.claims!)).toEqual({ "d1.a.test": { type: "valid" }, "d2.a.test": { type: "valid" } });
+    // The job's own pair is untouched by the answers for the others.
+    expect(job.result).toEqual({ type: "valid" });
+    a.peer.sendOn(job.id, parse("<message from='x@d2.a.test' to='y@b.test' id='c2'><body>hi</body></message>") as Element);
+    expect(await until(() => b.peer.inbox.length === before + 1, b)).toBe(true);
+    expect(b.peer.inbox.at(-1)!.attrs.from).toBe("x@d2.a.test");
+    a.peer.config.servesSubdomainsOf = undefined;
   });
 });
