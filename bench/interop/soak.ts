@@ -6,7 +6,9 @@
 import { Element } from "ltx";
 import type { Stack } from "../../scripts/interop/lib/stack.mjs";
 import type { RunningHarness } from "../../test/harness/server.js";
-import { loadAverage, rssMb } from "./proc-stats.js";
+import { readFileSync } from "node:fs";
+import { loadAverage, rssMb, tree } from "./proc-stats.js";
+import { InspectorProfiler } from "./profile.js";
 
 const TOTAL = Number(process.env.BENCH_SOAK_MESSAGES ?? 1_000_000);
 const STEP = Number(process.env.BENCH_SOAK_STEP ?? 100_000);
@@ -85,6 +87,25 @@ export const pairSoakCount = PAIRS;
  * pair to the edge's app. RSS of workerd and the gateway every PAIR_STEP pairs once their messages
  * were delivered, then once more AFTER_CLOSE_MS after the streams were closed.
  */
+/**
+ * workerd's two processes under wrangler dev apart: the one running the Worker and its Durable Objects,
+ * and wrangler dev's own proxy in front of it (its ProxyWorker listens on the edge's port and carries
+ * every request and WebSocket, the gateway's included; production has no such process).
+ */
+function workerdApart(stack: Stack): { worker: number; proxy: number } {
+  const out = { worker: 0, proxy: 0 };
+  for (const p of tree([stack.edge.proc.pid], /workerd/)) {
+    let cmd = "";
+    try {
+      cmd = readFileSync(`/proc/${p.pid}/cmdline`, "utf8");
+    } catch {
+      continue; // exited
+    }
+    out[cmd.includes(`entry=127.0.0.1:${stack.edge.port}`) ? "proxy" : "worker"] += rssMb([p.pid]);
+  }
+  return out;
+}
+
 export async function pairSoak(stack: Stack, harness: RunningHarness): Promise<void> {
   const to = stack.domains.edge;
   const peer = harness.peer;
@@ -99,9 +120,22 @@ export async function pairSoak(stack: Stack, harness: RunningHarness): Promise<v
   }
   const edge = [stack.edge.proc.pid];
   const gw = [stack.gateway.proc.pid];
-  const reading = () => `workerd ${rssMb(edge, /workerd/).toFixed(1)} MB, gateway ${rssMb(gw).toFixed(1)} MB`;
+  // The Worker's JS heap after a full GC (through wrangler's inspector, bench/interop/profile.ts): what
+  // of workerd's RSS is live objects of ours. Read after the RSS figures (a forced GC lowers RSS).
+  const heap = await InspectorProfiler.connect(stack.edge.inspectorPort).catch(() => undefined);
+  const reading = async () => {
+    const w = workerdApart(stack);
+    const rss = `workerd ${rssMb(edge, /workerd/).toFixed(1)} MB (the Worker's ${w.worker.toFixed(1)} + wrangler dev's proxy ${w.proxy.toFixed(1)}), gateway ${rssMb(gw).toFixed(1)} MB`;
+    // workerd takes inspector messages while the isolate runs something: an idle edge (before the first
+    // claim, after the close) is poked with inbox reads until the answer came.
+    let settled = false;
+    const pending = heap?.heapUsed().then((b) => `${(b / 1024 / 1024).toFixed(1)} MB`, (e: Error) => `n/a (${e.message})`).finally(() => (settled = true));
+    while (pending && !settled) await Promise.race([pending, new Promise((r) => setTimeout(r, 200)).then(() => inboxHead(stack))]);
+    const used = await pending;
+    return `${rss}, Worker JS heap after GC ${used ?? "n/a (no inspector)"}`;
+  };
   const base = await inboxHead(stack);
-  const curve: string[] = [`       0: ${reading()} (${STREAMS} streams open, peer.test verified on each)`];
+  const curve: string[] = [`       0: ${await reading()} (${STREAMS} streams open, peer.test verified on each)`];
   const inFlight = jobs.map(() => new Map<string, number>()); // domain -> pair index, per stream
   let tokens = CLAIM_BURST;
   let refilled = performance.now();
@@ -142,18 +176,19 @@ export async function pairSoak(stack: Stack, harness: RunningHarness): Promise<v
       if (performance.now() - started > 120_000) throw new Error(`pair soak: the edge did not deliver the messages of ${sent} pairs`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    curve.push(`${String(sent).padStart(8)}: ${reading()} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    curve.push(`${String(sent).padStart(8)}: ${await reading()} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     if (sent === PAIRS) break;
   }
   for (const job of jobs) peer.closeOn(job.id);
   const closed = performance.now();
   while (jobs.some((j) => j.state !== "closed") && performance.now() - closed < 10_000) await wake();
   await new Promise((r) => setTimeout(r, AFTER_CLOSE_MS));
-  curve.push(`  closed: ${reading()} (${AFTER_CLOSE_MS / 1000} s after closing the ${STREAMS} streams` +
+  curve.push(`  closed: ${await reading()} (${AFTER_CLOSE_MS / 1000} s after closing the ${STREAMS} streams` +
     `${jobs.some((j) => j.state !== "closed") ? "; some did not end: " + jobs.map((j) => j.state).join(",") : ""})`);
   console.log(`RSS pair soak: ${PAIRS} sender domains (d<i>.peer.test, each db:result verified by the edge against the harness as authority)` +
     ` over ${STREAMS} streams into the edge, one message per pair (SYNTHETIC harness sender); claims paced under the edge's default` +
     ` verification budget (${CLAIM_BURST} then ${CLAIM_RATE}/s, ${WINDOW} in flight per stream); RSS after each ${PAIR_STEP} pairs delivered;` +
     ` load average ${loadAverage()}:`);
   for (const line of curve) console.log(`  ${line}`);
+  heap?.close();
 }
