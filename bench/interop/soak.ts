@@ -141,43 +141,54 @@ export async function pairSoak(stack: Stack, harness: RunningHarness): Promise<v
   let refilled = performance.now();
   let next = 0;
   let sent = 0;
+  let rr = 0;
+  const perStream = jobs.map(() => 0);
   const t0 = performance.now();
-  for (let target = Math.min(PAIR_STEP, PAIRS); ; target = Math.min(target + PAIR_STEP, PAIRS)) {
-    // Claim pairs up to `target`, and send each one's message once the edge said 'valid'.
-    while (sent < target) {
-      const now = performance.now();
-      tokens = Math.min(CLAIM_BURST, tokens + ((now - refilled) / 1000) * CLAIM_RATE);
-      refilled = now;
-      for (let s = 0; next < target && tokens >= 1; s = (s + 1) % STREAMS) {
-        const free = jobs.findIndex((_, k) => inFlight[(s + k) % STREAMS]!.size < WINDOW);
-        if (free < 0) break;
-        const k = (s + free) % STREAMS;
-        const d = pairDomain(next);
-        if (!peer.claimOn(jobs[k]!.id, d)) throw new Error(`pair soak: stream ${k} is gone (${jobs[k]!.state}, ${jobs[k]!.streamError ?? ""})`);
-        inFlight[k]!.set(d, next++);
-        tokens--;
-      }
-      for (let k = 0; k < STREAMS; k++) {
-        const claims = jobs[k]!.claims;
-        for (const [d, i] of inFlight[k]!) {
-          const v = claims?.get(d);
-          if (!v || v.type === "pending") continue;
-          if (v.type !== "valid") throw new Error(`pair soak: ${d} on stream ${k}: ${v.type}${v.condition ? ` (${v.condition})` : ""}`);
-          inFlight[k]!.delete(d);
-          peer.sendOn(jobs[k]!.id, new Element("message", { from: `u@${d}`, to: `app@${to}`, id: `p${i}`, type: "chat" }).c("body").t(`pair ${i}`).root());
-          sent++;
+  try {
+    for (let target = Math.min(PAIR_STEP, PAIRS); ; target = Math.min(target + PAIR_STEP, PAIRS)) {
+      // Claim pairs up to `target`, and send each one's message once the edge said 'valid'.
+      while (sent < target) {
+        const now = performance.now();
+        tokens = Math.min(CLAIM_BURST, tokens + ((now - refilled) / 1000) * CLAIM_RATE);
+        refilled = now;
+        while (next < target && tokens >= 1) {
+          // Round robin over the streams with room in their window, so each carries PAIRS / STREAMS.
+          const free = jobs.findIndex((_, k) => inFlight[(rr + k) % STREAMS]!.size < WINDOW);
+          if (free < 0) break;
+          const k = (rr + free) % STREAMS;
+          rr = (k + 1) % STREAMS;
+          perStream[k]!++;
+          const d = pairDomain(next);
+          if (!peer.claimOn(jobs[k]!.id, d)) throw new Error(`pair soak: stream ${k} is gone (${jobs[k]!.state}, ${jobs[k]!.streamError ?? ""})`);
+          inFlight[k]!.set(d, next++);
+          tokens--;
         }
+        for (let k = 0; k < STREAMS; k++) {
+          const claims = jobs[k]!.claims;
+          for (const [d, i] of inFlight[k]!) {
+            const v = claims?.get(d);
+            if (!v || v.type === "pending") continue;
+            if (v.type !== "valid") throw new Error(`pair soak: ${d} on stream ${k}: ${v.type}${v.condition ? ` (${v.condition})` : ""}`);
+            inFlight[k]!.delete(d);
+            peer.sendOn(jobs[k]!.id, new Element("message", { from: `u@${d}`, to: `app@${to}`, id: `p${i}`, type: "chat" }).c("body").t(`pair ${i}`).root());
+            sent++;
+          }
+        }
+        if (jobs.some((j) => j.state === "closed")) throw new Error(`pair soak: a stream closed: ${JSON.stringify(jobs.map((j) => [j.state, j.streamError]))}`);
+        if (sent < target) await wake();
       }
-      if (jobs.some((j) => j.state === "closed")) throw new Error(`pair soak: a stream closed: ${JSON.stringify(jobs.map((j) => [j.state, j.streamError]))}`);
-      if (sent < target) await wake();
+      const started = performance.now();
+      while ((await inboxHead(stack)) < base + sent) {
+        if (performance.now() - started > 120_000) throw new Error(`pair soak: the edge did not deliver the messages of ${sent} pairs`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      curve.push(`${String(sent).padStart(8)}: ${await reading()} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      if (sent === PAIRS) break;
     }
-    const started = performance.now();
-    while ((await inboxHead(stack)) < base + sent) {
-      if (performance.now() - started > 120_000) throw new Error(`pair soak: the edge did not deliver the messages of ${sent} pairs`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    curve.push(`${String(sent).padStart(8)}: ${await reading()} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-    if (sent === PAIRS) break;
+  } catch (e) {
+    console.log(`RSS pair soak stopped after ${sent} pairs (claims per stream ${perStream.join(", ")}); the curve so far:`);
+    for (const line of curve) console.log(`  ${line}`);
+    throw e;
   }
   for (const job of jobs) peer.closeOn(job.id);
   const closed = performance.now();
@@ -186,7 +197,7 @@ export async function pairSoak(stack: Stack, harness: RunningHarness): Promise<v
   curve.push(`  closed: ${await reading()} (${AFTER_CLOSE_MS / 1000} s after closing the ${STREAMS} streams` +
     `${jobs.some((j) => j.state !== "closed") ? "; some did not end: " + jobs.map((j) => j.state).join(",") : ""})`);
   console.log(`RSS pair soak: ${PAIRS} sender domains (d<i>.peer.test, each db:result verified by the edge against the harness as authority)` +
-    ` over ${STREAMS} streams into the edge, one message per pair (SYNTHETIC harness sender); claims paced under the edge's default` +
+    ` over ${STREAMS} streams (${perStream.join(" + ")} pairs) into the edge, one message per pair (SYNTHETIC harness sender); claims paced under the edge's default` +
     ` verification budget (${CLAIM_BURST} then ${CLAIM_RATE}/s, ${WINDOW} in flight per stream); RSS after each ${PAIR_STEP} pairs delivered;` +
     ` load average ${loadAverage()}:`);
   for (const line of curve) console.log(`  ${line}`);
