@@ -70,6 +70,9 @@ export default async function bench(): Promise<void> {
   const edgeVars: Record<string, string> = {
     ...(process.env.DELIVERY_COMMIT_WINDOW_MS ? { DELIVERY_COMMIT_WINDOW_MS: process.env.DELIVERY_COMMIT_WINDOW_MS } : {}),
     ...(pairs ? { DOH_URL: `http://127.0.0.1:${harness.ports.control}/dns-query` } : {}),
+    // BENCH_EDGE_LOG_LEVEL=warn: the edge's LOG_LEVEL (under wrangler dev every log line of the Worker
+    // also crosses wrangler's proxy workerd, through its inspector proxy).
+    ...(process.env.BENCH_EDGE_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_EDGE_LOG_LEVEL } : {}),
   };
   const stack = await startStack({
     tls: false, edgeDirectTls: false, ejabberd: false, sink: true, sinkDirectTls: true, prosodyExtraHosts: hosts, name: "bench",

@@ -2,6 +2,15 @@
 // gateway, delivered to its local app), with the RSS of workerd and of the gateway printed every
 // STEP messages once the edge has delivered them. The sender is the test harness (SYNTHETIC: hundreds
 // of stanzas per TCP read): a real Prosody sends ~1,500/s here, so a million would take 11 minutes.
+//
+// Second half (section `pairs`, pairSoak below): 10,000 sender domains (BENCH_SOAK_PAIRS) claimed by
+// the harness on 4 streams (BENCH_SOAK_STREAMS) with XEP-0220 multiplexing, each verified by the edge
+// against the harness as the domains' Authoritative Server (SRV records on the harness's DoH endpoint,
+// DOH_URL), one message per pair; RSS of workerd (the Worker's process and wrangler dev's proxy apart)
+// and of the gateway, and the Worker's JS heap after a full GC, every BENCH_SOAK_PAIR_STEP pairs once
+// their messages were delivered, then 30 s after the streams were closed. The edge's limits are its
+// defaults: claims are paced under the verification budget (a burst of 2,000 db:verify toward one
+// authority address, then 20/s), so 10,000 pairs take about 8 minutes.
 
 import { Element } from "ltx";
 import type { Stack } from "../../scripts/interop/lib/stack.mjs";
@@ -129,7 +138,7 @@ export async function pairSoak(stack: Stack, harness: RunningHarness): Promise<v
     // workerd takes inspector messages while the isolate runs something: an idle edge (before the first
     // claim, after the close) is poked with inbox reads until the answer came.
     let settled = false;
-    const pending = heap?.heapUsed().then((b) => `${(b / 1024 / 1024).toFixed(1)} MB`, (e: Error) => `n/a (${e.message})`).finally(() => (settled = true));
+    const pending = heap?.heapUsed().then((b) => `${(b / 1024 / 1024).toFixed(1)} MB (committed ${(heap.lastTotal / 1024 / 1024).toFixed(1)})`, (e: Error) => `n/a (${e.message})`).finally(() => (settled = true));
     while (pending && !settled) await Promise.race([pending, new Promise((r) => setTimeout(r, 200)).then(() => inboxHead(stack))]);
     const used = await pending;
     return `${rss}, Worker JS heap after GC ${used ?? "n/a (no inspector)"}`;
