@@ -27,8 +27,17 @@ export interface Page<T> {
 /** Attempts kept per domain and direction: enough to diagnose, bounded storage. */
 const ATTEMPTS_KEPT = 20;
 
+/**
+ * Attempts kept in all: every domain a peer claims leaves rows, and a peer chooses how many domains
+ * it claims (the 20,000-pair soak left 20,004 rows, 11 MB), so the oldest go past this many.
+ */
+export const ATTEMPTS_TOTAL = 50_000;
+
 export class SessionIndex {
-  constructor(readonly sql: SqlStorage) {}
+  constructor(
+    readonly sql: SqlStorage,
+    private readonly maxAttempts = ATTEMPTS_TOTAL,
+  ) {}
 
   upsertSession(info: SessionInfo): void {
     this.sql.exec(
@@ -160,11 +169,13 @@ export class SessionIndex {
   }
 
   recordAttempt(a: PeerAttempt): void {
-    this.sql.exec(
-      "INSERT INTO peer_attempts (domain, direction, at, outcome, condition, detail, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    const seq = this.sql.exec<{ seq: number }>(
+      "INSERT INTO peer_attempts (domain, direction, at, outcome, condition, detail, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
       a.domain, a.direction, a.at, a.outcome, a.condition ?? null, a.detail ?? null,
       typeof a.latencyMs === "number" && Number.isFinite(a.latencyMs) ? Math.max(0, Math.round(a.latencyMs)) : null,
-    );
+    ).one().seq;
+    // The oldest beyond maxAttempts in all: a range on the primary key.
+    if (seq > this.maxAttempts) this.sql.exec("DELETE FROM peer_attempts WHERE seq <= ?", seq - this.maxAttempts);
     // Older than the ATTEMPTS_KEPT-th newest: one range on the (domain, direction, seq) index. The
     // NOT IN (... LIMIT) form it replaces cost more than the rest of a report (issue 11 profile).
     this.sql.exec(
