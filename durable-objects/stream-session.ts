@@ -22,13 +22,14 @@ import { edgeConfig } from "./lib/config.js";
 import type { StreamErrorCondition } from "../src/errors.js";
 import { newStreamId, type Domain } from "../src/types.js";
 import { jidDomain } from "../src/delivery/submit.js";
-import { MUX_HEADER, muxControl, muxData, parseMux } from "../src/gateway-contract.js";
+import { MUX_HEADER, muxControl, parseMux } from "../src/gateway-contract.js";
 import { FRAMING_HEADER, STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, channelInfo, type ConnectionInfo } from "./lib/connection-info.js";
 import { sendOutbound } from "./lib/effects.js";
 import { linkOf } from "./lib/stubs.js";
 import { LivePolicy } from "./lib/policy-view.js";
 import { InboundStream, type StreamPort, type StreamShell } from "./lib/inbound-stream.js";
 import { attachmentMark } from "./lib/idle.js";
+import { ChannelPort } from "./lib/channel-port.js";
 import { PrefixedStore, SessionStore } from "./lib/store.js";
 import { DeliveryQueue } from "./lib/delivery-queue.js";
 import { deliverBatchToApp } from "./lib/deliver.js";
@@ -451,40 +452,5 @@ export class StreamSession extends DurableObject<Env> {
     }
     (await this.#policy)?.apply(policy);
     return true;
-  }
-}
-
-/** A channel's transport: data and close messages on the link's WebSocket. */
-class ChannelPort implements StreamPort {
-  /** The gateway closed the channel (or the link is gone). */
-  gone = false;
-  #closed = false;
-  readonly traffic;
-
-  constructor(
-    readonly ch: number,
-    private readonly ws: WebSocket | undefined,
-    store: PrefixedStore,
-  ) {
-    this.traffic = { load: () => store.get<number>("traffic", true), save: (at: number) => store.putJson("traffic", at) };
-  }
-
-  get open(): boolean {
-    return !this.gone && !this.#closed && this.ws?.readyState === WebSocket.OPEN;
-  }
-
-  send(text: string): void {
-    if (this.open) this.ws!.send(muxData(this.ch, text));
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.gone || this.ws?.readyState !== WebSocket.OPEN) return;
-    try {
-      this.ws.send(muxControl({ op: "close", ch: this.ch }));
-    } catch {
-      // the link is going
-    }
   }
 }
