@@ -199,8 +199,14 @@ export default async function bench(): Promise<void> {
         // BENCH_PROFILE=<dir>: a CPU profile of the Worker's isolate over the fan-out (all DOs run in it).
         const profiling = process.env.BENCH_PROFILE && heap ? await heap.start().then(() => true, () => false) : false;
         // The edge's two processes apart too: where a pair's cost lands (workerd vs the gateway).
+        // wrangler dev's proxy (the workerd listening on the edge's port; no counterpart in production)
+        // apart too: it buffers the Worker's log lines for its inspector.
+        const proxyArgs = new RegExp(`entry=127\\.0\\.0\\.1:${stack.edge.port}\\b`);
         const split = () => receiver === "edge"
-          ? { wCpu: cpuSeconds([stack.edge.proc.pid], /workerd/), gCpu: cpuSeconds([stack.gateway.proc.pid]), wRss: rssBytes([stack.edge.proc.pid], /workerd/), gRss: rssBytes([stack.gateway.proc.pid], comm) }
+          ? {
+              wCpu: cpuSeconds([stack.edge.proc.pid], /workerd/), gCpu: cpuSeconds([stack.gateway.proc.pid]), wRss: rssBytes([stack.edge.proc.pid], /workerd/), gRss: rssBytes([stack.gateway.proc.pid], comm),
+              pCpu: cpuSeconds([stack.edge.proc.pid], /workerd/, proxyArgs), pRss: rssBytes([stack.edge.proc.pid], /workerd/, proxyArgs),
+            }
           : undefined;
         const s0 = split();
         const c0 = cpu();
@@ -231,7 +237,7 @@ export default async function bench(): Promise<void> {
         results[receiver] = `${done.n}/${n} delivered ${done.n < n ? "(the rest stalled 30 s) " : ""}in ${ms.toFixed(0)} ms; S2S connections: ${inbound} inbound + ${verify} to the authority;` +
           ` receiver CPU ${f1(((c1 - c0) * 1000) / per)} ms/pair, RSS +${f1((m1 - m0) / 1024 / per)} KiB/pair` +
           (h0 !== undefined && h1 !== undefined ? ` (of which the Worker's JS heap after GC +${f1((h1 - h0) / 1024 / per)} KiB/pair, its committed size +${f1(((heap?.lastTotal ?? NaN) - t0Heap) / 1024 / per)} KiB/pair)` : "") +
-          (s0 && s1 ? `; workerd ${f1(((s1.wCpu - s0.wCpu) * 1000) / per)} ms + ${f1((s1.wRss - s0.wRss) / 1024 / per)} KiB, gateway ${f1(((s1.gCpu - s0.gCpu) * 1000) / per)} ms + ${f1((s1.gRss - s0.gRss) / 1024 / per)} KiB per pair` : "");
+          (s0 && s1 ? `; workerd ${f1(((s1.wCpu - s0.wCpu) * 1000) / per)} ms + ${f1((s1.wRss - s0.wRss) / 1024 / per)} KiB (of which wrangler dev's proxy ${f1(((s1.pCpu - s0.pCpu) * 1000) / per)} ms + ${f1((s1.pRss - s0.pRss) / 1024 / per)} KiB), gateway ${f1(((s1.gCpu - s0.gCpu) * 1000) / per)} ms + ${f1((s1.gRss - s0.gRss) / 1024 / per)} KiB per pair` : "");
         await sleep(2000);
       }
       const e = figures.edge!;
