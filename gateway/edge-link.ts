@@ -2,6 +2,7 @@
 // subprotocol "xmpp"). It carries the connection header the edge trusts only with GATEWAY_TOKEN,
 // queues frames until the socket opens, and reports backpressure so the TCP side can pause.
 
+import type { IncomingMessage } from "node:http";
 import WebSocket from "ws";
 import { CONNECTION_HEADER, FRAMING_HEADER, GATEWAY_TOKEN_HEADER, type GatewaySignal } from "../src/gateway-contract.js";
 
@@ -45,6 +46,15 @@ export function batchMessages(frames: readonly string[]): string[] {
   }
   if (batch.length > 0) out.push(batch.join(""));
   return out;
+}
+
+/** The edge refused an upgrade: `report` gets "HTTP <status> <the body's first 500 characters>". */
+export function readRefusal(res: IncomingMessage, report: (what: string) => void): void {
+  let body = "";
+  res.setEncoding("utf8");
+  res.on("data", (c: string) => (body.length < 2000 ? (body += c) : undefined));
+  res.on("end", () => report(`HTTP ${res.statusCode} ${body.slice(0, 500)}`));
+  res.on("error", () => report(`HTTP ${res.statusCode}`));
 }
 
 export interface EdgeLinkEvents {
@@ -117,13 +127,7 @@ export class EdgeLink implements EdgeStream {
     this.#ws.on("message", (data, isBinary) => {
       this.events.message(isBinary ? Buffer.from(data as Buffer).toString("utf8") : data.toString());
     });
-    this.#ws.on("unexpected-response", (_req, res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body.length < 2000 ? (body += c) : undefined));
-      res.on("end", () => this.#finish(`edge refused the WebSocket: HTTP ${res.statusCode} ${body.slice(0, 500)}`));
-      res.on("error", () => this.#finish(`edge refused the WebSocket: HTTP ${res.statusCode}`));
-    });
+    this.#ws.on("unexpected-response", (_req, res) => readRefusal(res, (what) => this.#finish(`edge refused the WebSocket: ${what}`)));
     this.#ws.on("error", (e) => this.#finish(`edge WebSocket error: ${e.message}`));
     this.#ws.on("close", (code, reason) =>
       this.#finish(code === 1000 || code === 1005 ? undefined : `edge closed the WebSocket: ${code} ${reason.toString()}`));

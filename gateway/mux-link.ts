@@ -23,7 +23,7 @@ import {
   muxData,
   parseMux,
 } from "../src/gateway-contract.js";
-import { batchMessages, type EdgeLinkEvents, type EdgeStream, type GatewayConnectionInfo } from "./edge-link.js";
+import { batchMessages, readRefusal, type EdgeLinkEvents, type EdgeStream, type GatewayConnectionInfo } from "./edge-link.js";
 import type { Logger } from "./log.js";
 
 export interface MuxPoolOptions {
@@ -138,13 +138,7 @@ class MuxLink {
     });
     this.#ws.on("open", () => this.#onOpen());
     this.#ws.on("message", (data, isBinary) => this.#onMessage(isBinary ? Buffer.from(data as Buffer).toString("utf8") : data.toString()));
-    this.#ws.on("unexpected-response", (_req, res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body.length < 2000 ? (body += c) : undefined));
-      res.on("end", () => this.#lost(`edge refused the mux link: HTTP ${res.statusCode} ${body.slice(0, 500)}`));
-      res.on("error", () => this.#lost(`edge refused the mux link: HTTP ${res.statusCode}`));
-    });
+    this.#ws.on("unexpected-response", (_req, res) => readRefusal(res, (what) => this.#lost(`edge refused the mux link: ${what}`)));
     this.#ws.on("error", (e) => this.#lost(`edge mux link error: ${e.message}`));
     this.#ws.on("close", (code, reason) => this.#lost(`edge closed the mux link: ${code} ${reason.toString()}`));
   }

@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import { edgeConfig } from "../../durable-objects/lib/config.js";
 import type { Env } from "../../durable-objects/env.js";
 import { ProblemError } from "../problem.js";
-import { newStreamId } from "../../src/types.js";
+import { newStreamId, toHex } from "../../src/types.js";
 import { peerAddressStub, streamSessionStub } from "../../durable-objects/lib/stubs.js";
 import { addressKey } from "../../src/address-key.js";
 import {
@@ -24,7 +24,7 @@ export const s2sRoutes = new Hono<{ Bindings: Env }>();
 /** The StreamSession name for the direct streams of client address `slot` (32 hex, like a stream id). */
 async function addressHost(slot: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`xmpp-s2s address ${slot}`)));
-  return [...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(digest.slice(0, 16));
 }
 
 s2sRoutes.get("/xmpp-s2s", async (c) => {
