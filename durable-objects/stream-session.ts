@@ -24,7 +24,7 @@ import { newStreamId, type Domain } from "../src/types.js";
 import { jidDomain } from "../src/delivery/submit.js";
 import { MUX_HEADER, muxControl, parseMux } from "../src/gateway-contract.js";
 import { FRAMING_HEADER, STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, channelInfo, type ConnectionInfo } from "./lib/connection-info.js";
-import { sendOutbound } from "./lib/effects.js";
+import { replyOutbound } from "./lib/effects.js";
 import { linkOf } from "./lib/stubs.js";
 import { LivePolicy } from "./lib/policy-view.js";
 import { InboundStream, type StreamPort, type StreamShell } from "./lib/inbound-stream.js";
@@ -50,12 +50,18 @@ interface HostMeta {
   id: string;
 }
 
-/** A channel of the link: its stream, its port, its rows. */
+/** A channel of the link: its stream and its port. */
 interface Channel {
   ch: number;
   stream: InboundStream;
   port: ChannelPort;
+}
+
+/** A stream of a DO with many (a link's channel, a client address's WebSocket): its rows, its index row. */
+interface Member {
   store: PrefixedStore;
+  row: string;
+  ch?: number;
 }
 
 const channelPrefix = (ch: number) => `c${ch}/`;
@@ -78,9 +84,10 @@ export class StreamSession extends DurableObject<Env> {
   /** A multiplexed link's root row, and its channels by number. */
   #link: LinkMeta | undefined;
   readonly #channels = new Map<number, Channel>();
-  /** The direct streams of one client address, by stream id (also the WebSocket's tag). */
+  /** The direct streams of one client address (a WebSocket each, tagged with the stream id). */
   #host: HostMeta | undefined;
-  readonly #hosted = new Map<string, PrefixedStore>();
+  /** The streams of a link or a client address, by stream id. */
+  readonly #members = new Map<string, Member>();
   /** Streams by stream id (both shapes), for the RPCs. */
   readonly #streams = new Map<string, InboundStream>();
   #policy: Promise<LivePolicy> | undefined;
@@ -100,6 +107,8 @@ export class StreamSession extends DurableObject<Env> {
       rearm: () => this.#arm(),
       now: () => Date.now(),
     });
+    const report = (id: string, calls: ReportCall[]) => this.#report(id, calls);
+    const many = () => this.#link !== undefined || this.#host !== undefined;
     this.#shell = {
       env,
       waitUntil: (p) => this.ctx.waitUntil(p),
@@ -107,7 +116,10 @@ export class StreamSession extends DurableObject<Env> {
       arm: () => this.#arm(),
       policy: () => this.#livePolicy(),
       closed: (stream) => this.#streamClosed(stream),
-      report: (id, calls) => this.#report(id, calls),
+      // Only a DO with many streams batches them; a stream alone reports itself (lib/control.ts).
+      get report() {
+        return many() ? report : undefined;
+      },
     };
     void ctx.blockConcurrencyWhile(async () => {
       const config = await edgeConfig(this.env);
@@ -119,16 +131,11 @@ export class StreamSession extends DurableObject<Env> {
     });
   }
 
-  // A link's streams report to the ControlPlane together: what they report within REPORT_WINDOW_MS
-  // goes as one call (one event and one commit there, not one per stream step; issue 11). A stream
-  // alone in its DO reports at the end of each turn (lib/control.ts).
+  // The streams of a link or client address report to the ControlPlane together: what they report
+  // within REPORT_WINDOW_MS goes as one call (one event and one commit there, not one per stream
+  // step; issue 11). A stream alone in its DO reports at the end of each turn (lib/control.ts).
   #reports: [string, ReportCall[]][] = [];
   #report(id: string, calls: ReportCall[]): void {
-    if (!this.#link && !this.#host) {
-      const cp = this.env.CONTROL_PLANE;
-      this.ctx.waitUntil(cp.get(cp.idFromName(CONTROL_PLANE_NAME)).report(id, calls).catch(() => {}));
-      return;
-    }
     if (this.#reports.push([id, calls]) > 1) return;
     const flush = new Promise((r) => setTimeout(r, REPORT_WINDOW_MS)).then(() => {
       const batches = this.#reports;
@@ -166,34 +173,39 @@ export class StreamSession extends DurableObject<Env> {
     }
     this.#link = link;
     const open = !link.closed && ws !== undefined;
-    for (const [k] of this.#store.entries(CHANNEL_ROW)) {
-      const ch = Number(k.slice(CHANNEL_ROW.length));
+    for (const [row] of this.#store.entries(CHANNEL_ROW)) {
+      const ch = Number(row.slice(CHANNEL_ROW.length));
       const store = new PrefixedStore(this.#store, channelPrefix(ch));
       const port = new ChannelPort(ch, open ? ws : undefined, store);
-      const stream = await InboundStream.restore(this.#shell, open ? port : undefined, store);
-      if (stream && !stream.over) this.#addChannel({ ch, stream, port, store });
-      else {
-        store.clear();
-        this.#store.delete(CHANNEL_ROW + ch);
-      }
+      const stream = await this.#restoreMember(row, store, open ? port : undefined);
+      if (stream) this.#addMember(stream, { store, row, ch }, port);
     }
   }
 
   async #resumeHosted(host: HostMeta): Promise<void> {
     this.#host = host;
-    for (const [k] of this.#store.entries(HOSTED_ROW)) {
-      const id = k.slice(HOSTED_ROW.length);
+    for (const [row] of this.#store.entries(HOSTED_ROW)) {
+      const id = row.slice(HOSTED_ROW.length);
       const ws = this.ctx.getWebSockets(id)[0];
       const store = new PrefixedStore(this.#store, hostedPrefix(id));
-      const stream = await InboundStream.restore(this.#shell, ws && this.#wsPort(ws), store);
-      if (stream && !stream.over) {
-        this.#hosted.set(id, store);
-        this.#streams.set(id, stream);
-      } else {
-        store.clear();
-        this.#store.delete(HOSTED_ROW + id);
-      }
+      const stream = await this.#restoreMember(row, store, ws && this.#wsPort(ws));
+      if (stream) this.#addMember(stream, { store, row });
     }
+  }
+
+  /** A stream of a link or client address rebuilt from its rows; over: its rows go. */
+  async #restoreMember(row: string, store: PrefixedStore, port: StreamPort | undefined): Promise<InboundStream | undefined> {
+    const stream = await InboundStream.restore(this.#shell, port, store);
+    if (stream && !stream.over) return stream;
+    store.clear();
+    this.#store.delete(row);
+    return undefined;
+  }
+
+  #addMember(stream: InboundStream, member: Member, port?: ChannelPort): void {
+    this.#members.set(stream.id, member);
+    this.#streams.set(stream.id, stream);
+    if (member.ch !== undefined && port) this.#channels.set(member.ch, { ch: member.ch, stream, port });
   }
 
   #wsPort(ws: WebSocket): StreamPort {
@@ -228,14 +240,9 @@ export class StreamSession extends DurableObject<Env> {
   // Replies the delivery queue has for a peer (a stanza the application refused): on a bidi stream
   // from that peer when there is one, else outbound (lib/inbound-stream.ts reply).
   #reply(stanza: Element): Promise<unknown> | undefined {
-    if (this.#single) return this.#single.reply(stanza);
-    const from = jidDomain(stanza.attrs.from);
-    const to = jidDomain(stanza.attrs.to);
-    if (!from || !to) return;
-    for (const s of this.#streams.values()) if (s.carriesRepliesTo(to as Domain)) return s.reply(stanza);
-    const sent = sendOutbound(this.env, stanza, to as Domain, from as Domain);
-    this.ctx.waitUntil(sent);
-    return sent;
+    const to = jidDomain(stanza.attrs.to) as Domain | undefined;
+    const via = this.#single ?? (to ? [...this.#streams.values()].find((s) => s.carriesRepliesTo(to)) : undefined);
+    return via ? via.reply(stanza) : replyOutbound(this.env, stanza, (p) => this.ctx.waitUntil(p));
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -256,8 +263,7 @@ export class StreamSession extends DurableObject<Env> {
       this.ctx.acceptWebSocket(server, [id]);
       const store = new PrefixedStore(this.#store, hostedPrefix(id));
       const stream = InboundStream.open(this.#shell, this.#wsPort(server), store, id, connection);
-      this.#hosted.set(id, store);
-      this.#streams.set(id, stream);
+      this.#addMember(stream, { store, row: HOSTED_ROW + id });
       this.#store.put(HOSTED_ROW + id, "");
       return new Response(null, { status: 101, webSocket: client, headers });
     }
@@ -337,37 +343,22 @@ export class StreamSession extends DurableObject<Env> {
     const store = new PrefixedStore(this.#store, channelPrefix(ch));
     const port = new ChannelPort(ch, ws, store);
     const stream = InboundStream.open(this.#shell, port, store, `${link.id}.${newStreamId()}`, info);
-    this.#addChannel({ ch, stream, port, store });
+    this.#addMember(stream, { store, row: CHANNEL_ROW + ch, ch }, port);
     this.#store.put(CHANNEL_ROW + ch, stream.id);
   }
 
-  #addChannel(c: Channel): void {
-    this.#channels.set(c.ch, c);
-    this.#streams.set(c.stream.id, c.stream);
-  }
-
-
-  // A stream reported `closed`: on a link, the channel goes (the gateway learns it from the port's
-  // close) and its rows are deleted once its host has saved for the last time (the next input).
+  // A stream of a link or client address reported `closed`: it goes (a channel's gateway learns it
+  // from the port's close), and its rows are deleted once its host has saved for the last time (the
+  // next input). A stream alone in its DO keeps its rows (the DO is its).
   #streamClosed(stream: InboundStream): void {
-    if (this.#host) {
-      const store = this.#hosted.get(stream.id);
-      if (!store) return;
-      this.#hosted.delete(stream.id);
-      this.#streams.delete(stream.id);
-      this.#store.delete(HOSTED_ROW + stream.id);
-      const host = stream.host;
-      this.ctx.waitUntil((host ? host.input(() => {}) : Promise.resolve()).then(() => store.clear()));
-      return;
-    }
-    if (!this.#link) return;
-    const channel = [...this.#channels.values()].find((c) => c.stream === stream);
-    if (!channel) return;
-    this.#channels.delete(channel.ch);
+    const member = this.#members.get(stream.id);
+    if (!member) return;
+    this.#members.delete(stream.id);
     this.#streams.delete(stream.id);
-    this.#store.delete(CHANNEL_ROW + channel.ch);
+    if (member.ch !== undefined) this.#channels.delete(member.ch);
+    this.#store.delete(member.row);
     const host = stream.host;
-    this.ctx.waitUntil((host ? host.input(() => {}) : Promise.resolve()).then(() => channel.store.clear()));
+    this.ctx.waitUntil((host ? host.input(() => {}) : Promise.resolve()).then(() => member.store.clear()));
   }
 
   async #linkClosed(): Promise<void> {
@@ -444,7 +435,7 @@ export class StreamSession extends DurableObject<Env> {
    */
   async policyChanged(policy: PolicySnapshot): Promise<boolean> {
     // Over (or never opened here): the ControlPlane forgets it. A stream still starting keeps it.
-    const over = this.#link ? this.#link.closed && this.#channels.size === 0 : this.#host ? this.#hosted.size === 0 : !this.#single || this.#single.over;
+    const over = this.#link ? this.#link.closed && this.#channels.size === 0 : this.#host ? this.#members.size === 0 : !this.#single || this.#single.over;
     if (over) {
       // Forgotten there: a stream this DO opens later (a client address's next one) subscribes again.
       this.#policy = undefined;

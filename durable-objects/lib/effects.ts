@@ -9,6 +9,7 @@ import type { Domain } from "../../src/types.js";
 import type { Effects } from "./session-host.js";
 import { remoteDomainStub } from "./stubs.js";
 import { verifyWithAuthority, type HeldLease } from "./verify-path.js";
+import { jidDomain } from "../../src/delivery/submit.js";
 
 export interface EffectHooks {
   /** Sends a stanza from a hosted domain back to the peer (this stream if it may, else outbound). */
@@ -60,4 +61,17 @@ export function makeEffects(env: Env, hooks: EffectHooks): Effects {
 /** Sends `stanza` (from a hosted domain) to its remote domain over the outbound stream. */
 export function sendOutbound(env: Env, stanza: Element, remote: Domain, local: Domain): Promise<unknown> {
   return remoteDomainStub(env, remote).enqueue(local, stanza.toString());
+}
+
+/**
+ * A reply from a hosted domain to a peer (an error for a stanza it sent) over the outbound stream to
+ * the peer's domain; undefined when the stanza does not name both domains. Resolves once handed on.
+ */
+export function replyOutbound(env: Env, stanza: Element, waitUntil: (p: Promise<unknown>) => void): Promise<unknown> | undefined {
+  const from = jidDomain(stanza.attrs.from);
+  const to = jidDomain(stanza.attrs.to);
+  if (!from || !to) return undefined;
+  const sent = sendOutbound(env, stanza, to as Domain, from as Domain);
+  waitUntil(sent);
+  return sent;
 }

@@ -17,7 +17,7 @@ import { FrameCodec } from "./codec.js";
 import { impliedLocal, type ConnectionInfo } from "./connection-info.js";
 import { BidiAnnouncer, trySendBidi } from "./bidi-route.js";
 import { ControlReporter, type ReportCall } from "./control.js";
-import { makeEffects, sendOutbound } from "./effects.js";
+import { makeEffects, replyOutbound } from "./effects.js";
 import { readerLimits, type LivePolicy } from "./policy-view.js";
 import { SessionHost, restoreStream } from "./session-host.js";
 import { describeSession, sessionInfo, type SessionMeta } from "./describe.js";
@@ -55,7 +55,7 @@ export interface StreamShell {
   policy(): Promise<LivePolicy>;
   /** The stream reported `closed` (the DO forgets a channel). */
   closed?(stream: InboundStream): void;
-  /** Takes the stream's ControlPlane reports into the DO's shared batch (many streams per DO). */
+  /** Takes the stream's ControlPlane reports into the DO's shared batch (a DO with many streams); absent: it reports itself. */
   report?(sessionId: string, calls: ReportCall[]): void;
 }
 
@@ -155,7 +155,7 @@ export class InboundStream {
     const config = await edgeConfig(env);
     const keys = dialbackKeys(config);
     const waitUntil = (p: Promise<unknown>) => this.shell.waitUntil(p);
-    const control = new ControlReporter(env, this.meta.id, waitUntil, this.shell.report && ((id, calls) => this.shell.report!(id, calls)));
+    const control = new ControlReporter(env, this.meta.id, waitUntil, this.shell.report);
     const effects = makeEffects(env, {
       reply: (stanza) => this.reply(stanza),
       observe: (a) => this.#observe(a, control),
@@ -259,13 +259,10 @@ export class InboundStream {
   // Resolves once handed on (the RemoteDomain persists it), so the queue deletes its row after.
   reply(stanza: Element): Promise<unknown> | undefined {
     const host = this.#host;
-    const from = jidDomain(stanza.attrs.from);
-    const to = jidDomain(stanza.attrs.to);
-    if (!from || !to) return;
-    if (host && !host.closed && host.stream.bidi) return host.input((s, now) => s.sendStanza(stanza, now));
-    const sent = sendOutbound(this.shell.env, stanza, to as Domain, from as Domain);
-    this.shell.waitUntil(sent);
-    return sent;
+    if (host && !host.closed && host.stream.bidi && jidDomain(stanza.attrs.from) && jidDomain(stanza.attrs.to)) {
+      return host.input((s, now) => s.sendStanza(stanza, now));
+    }
+    return replyOutbound(this.shell.env, stanza, (p) => this.shell.waitUntil(p));
   }
 
   /** The engine for a new stream: the policy (subscribed), the codec, the host. */
