@@ -284,7 +284,7 @@ export class InboundStream {
   }
 
   /** Resolves once a stream opened by this instance has its engine (no-op after a restore). */
-  async started(): Promise<void> {
+  async #started(): Promise<void> {
     if (this.#starting) await this.#starting;
   }
 
@@ -296,7 +296,7 @@ export class InboundStream {
   }
 
   async #message(message: string | ArrayBuffer): Promise<void> {
-    await this.started();
+    await this.#started();
     const host = this.#host;
     if (!host) return;
     // RFC 7395 §3.5: XMPP over WebSocket uses text frames (UTF-8); binary ones are read as UTF-8
@@ -360,7 +360,7 @@ export class InboundStream {
 
   /** The transport is gone (WebSocket closed or errored, the channel closed by the gateway). */
   async transportClosed(): Promise<void> {
-    await this.started();
+    await this.#started();
     await this.#host?.input((s, now) => s.handleTransportClosed(now));
   }
 
