@@ -24,6 +24,8 @@ import { asDomain, type Domain } from "../src/types.js";
 import { OutboundStream, type OutboundDeps } from "./lib/outbound.js";
 import { MemoryStore } from "./lib/store.js";
 import { remoteDomainStub } from "./lib/stubs.js";
+import { AlarmSlot } from "./lib/alarm-slot.js";
+import { linkDown } from "./lib/links-up.js";
 
 /** Per-domain links one authority address may need besides the pooled one (documented in README.md). */
 export const MAX_DIRECT_LINKS = 16;
@@ -52,6 +54,7 @@ export class AuthorityLink extends DurableObject<Env> {
   readonly #wants = new Map<string, number>();
   /** Domains whose outbound stream (their RemoteDomain) is connected to this address, and since when. */
   readonly #outbound = new Map<string, number>();
+  readonly #alarm = new AlarmSlot(this.ctx.storage);
 
   /**
    * XEP-0220 §2.1.2 step 2: asks this authority whether `key` is right for (from, to, id), on the
@@ -155,11 +158,12 @@ export class AuthorityLink extends DurableObject<Env> {
       sessionId: `authority:${address}${name === POOLED ? "" : `#${name}`}`,
       // A verification link carries no stanzas for us; anything arriving on it is dropped.
       accept: () => {},
+      // Header warm-ups in this isolate stop taking the pooled link for granted (lib/links-up.ts).
+      ...(name === POOLED ? { ended: () => linkDown(address) } : {}),
       arm: (at) => {
         if (at === undefined) this.#wants.delete(name);
         else this.#wants.set(name, at);
-        const next = Math.min(...this.#wants.values());
-        void (next === Infinity ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(next));
+        this.#rearm();
       },
     };
   }
@@ -174,10 +178,18 @@ export class AuthorityLink extends DurableObject<Env> {
   }
 
   async alarmAt(now: number): Promise<void> {
+    this.#alarm.fired();
     for (const [name, link] of this.#links) {
       await link.timeout(now);
       if (link.ended) this.#links.delete(name);
     }
+    this.#rearm();
+  }
+
+  // The earliest deadline of this address's links (lib/alarm-slot.ts: written only when it must
+  // come sooner; each db:verify moves a link's deadline).
+  #rearm(): void {
+    this.#alarm.want(Math.min(...this.#wants.values()));
   }
 
   // ---- StreamSessionRpc for the ControlPlane: session "authority:<address>[#<domain>]" ----

@@ -23,6 +23,7 @@ import { jidDomain } from "../src/delivery/submit.js";
 import type { VerifyOutcome } from "../src/engine/index.js";
 import { targetKey } from "./lib/authority.js";
 import { authorityLinkStub } from "./lib/stubs.js";
+import { AlarmSlot } from "./lib/alarm-slot.js";
 import type { VerifyRequest } from "./authority-link.js";
 
 export class RemoteDomain extends DurableObject<Env> {
@@ -35,9 +36,11 @@ export class RemoteDomain extends DurableObject<Env> {
   #wants: number | undefined;
   /** Stanzas for our application (bounces, stanzas arriving on the outbound stream), persisted. */
   readonly #toApp: DeliveryQueue;
+  readonly #alarm: AlarmSlot;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.#alarm = new AlarmSlot(ctx.storage);
     this.#outbox = new Outbox(ctx.storage.sql);
     this.#toApp = new DeliveryQueue(ctx.storage.sql, {
       deliver: (stanzas, source) => deliverBatchToApp(this.env, stanzas, source),
@@ -99,10 +102,9 @@ export class RemoteDomain extends DurableObject<Env> {
   }
 
   // One alarm for the DO: the earliest of what the outbound stream and the delivery queue's retry
-  // need; none left -> no alarm.
+  // need; none left -> no alarm (lib/alarm-slot.ts: written only when it must come sooner).
   #rearm(): void {
-    const at = Math.min(this.#wants ?? Infinity, this.#toApp.due ?? Infinity);
-    void (at === Infinity ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(at));
+    this.#alarm.want(Math.min(this.#wants ?? Infinity, this.#toApp.due ?? Infinity));
   }
 
   async #stream(local: Domain): Promise<OutboundStream> {
@@ -187,9 +189,11 @@ export class RemoteDomain extends DurableObject<Env> {
 
   /** What the alarm does, at a given time (runInDurableObject lets tests skip the wait). */
   async alarmAt(now: number): Promise<void> {
+    this.#alarm.fired();
     const delivered = this.#toApp.alarm();
     await this.#out?.timeout(now);
     await delivered;
+    this.#rearm();
   }
 
   // ---- StreamSessionRpc for the outbound stream (ControlPlane addresses it as "remote:<domain>") ----

@@ -28,6 +28,8 @@ import { replyOutbound } from "./lib/effects.js";
 import { linkOf } from "./lib/stubs.js";
 import { LivePolicy } from "./lib/policy-view.js";
 import { InboundStream, type StreamPort, type StreamShell } from "./lib/inbound-stream.js";
+import { AlarmSlot } from "./lib/alarm-slot.js";
+import { batchedBudget } from "./lib/budget-client.js";
 import { attachmentMark } from "./lib/idle.js";
 import { ChannelPort } from "./lib/channel-port.js";
 import { PrefixedStore, SessionStore } from "./lib/store.js";
@@ -91,8 +93,7 @@ export class StreamSession extends DurableObject<Env> {
   /** Streams by stream id (both shapes), for the RPCs. */
   readonly #streams = new Map<string, InboundStream>();
   #policy: Promise<LivePolicy> | undefined;
-  /** The alarm time last set (undefined: none set by this instance), so unchanged ones cost nothing. */
-  #armed: number | undefined;
+  readonly #alarm: AlarmSlot;
   readonly #shell: StreamShell;
   /** MUX_MAX_STREAMS, read with the configuration at start (a channel's open must not wait for it). */
   #muxMaxStreams = 0;
@@ -100,6 +101,7 @@ export class StreamSession extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#store = new SessionStore(ctx.storage.sql);
+    this.#alarm = new AlarmSlot(ctx.storage);
     this.#queue = new DeliveryQueue(ctx.storage.sql, {
       deliver: (stanzas, source) => deliverBatchToApp(this.env, stanzas, source),
       env,
@@ -115,6 +117,7 @@ export class StreamSession extends DurableObject<Env> {
       accept: (stanza) => this.#queue.accept(stanza),
       arm: () => this.#arm(),
       policy: () => this.#livePolicy(),
+      budget: batchedBudget(env),
       closed: (stream) => this.#streamClosed(stream),
       // Only a DO with many streams batches them; a stream alone reports itself (lib/control.ts).
       get report() {
@@ -226,15 +229,11 @@ export class StreamSession extends DurableObject<Env> {
   }
 
   // One alarm for every stream's next deadline (engine, idle check) and the delivery queue's retry;
-  // setAlarm only when it moves (streams report after every input, and most stanzas change none).
+  // written only when it must come sooner (lib/alarm-slot.ts: streams report after every input).
   #arm(): void {
     let next = this.#queue.due ?? Infinity;
     for (const s of this.#streams.values()) next = Math.min(next, s.due ?? Infinity);
-    const at = next === Infinity ? undefined : next;
-    if (at === this.#armed) return;
-    this.#armed = at;
-    if (at === undefined) void this.ctx.storage.deleteAlarm();
-    else void this.ctx.storage.setAlarm(at);
+    this.#alarm.want(next);
   }
 
   // Replies the delivery queue has for a peer (a stanza the application refused): on a bidi stream
@@ -396,7 +395,7 @@ export class StreamSession extends DurableObject<Env> {
 
   /** What the alarm does, at a given time (runInDurableObject lets tests skip the wait). */
   async alarmAt(now: number): Promise<void> {
-    this.#armed = undefined; // the alarm that fired is gone
+    this.#alarm.fired();
     // Whatever the streams' state, stanzas accepted earlier are delivered (or bounced).
     const delivered = this.#queue.alarm();
     await Promise.all([...this.#streams.values()].map((s) => s.alarm(now)));

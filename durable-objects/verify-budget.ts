@@ -27,6 +27,16 @@ export class VerifyBudget extends DurableObject<Env> {
     return this.#logged((await this.#get()).admit({ parent, authority }, Date.now()));
   }
 
+  /**
+   * admit() for several verifications in one call (lib/budget-client.ts: the claims of a DO's many
+   * streams that arrive together), in order, each judged as if asked alone.
+   */
+  async admitMany(items: readonly { parent: string; authority: string }[]): Promise<Admission[]> {
+    const b = await this.#get();
+    const now = Date.now();
+    return items.map(({ parent, authority }) => this.#logged(b.admit({ parent, authority }, now)));
+  }
+
   /** Step 1, before the authority is located (no DNS for a refused claim). */
   async admitParent(parent: string): Promise<Admission> {
     return this.#logged((await this.#get()).admitParent(parent, Date.now()));
@@ -48,6 +58,13 @@ export class VerifyBudget extends DurableObject<Env> {
 
   async release(lease: string): Promise<void> {
     (await this.#get()).release(lease);
+  }
+
+  /** release() for several leases in one call (lib/budget-client.ts). */
+  async releaseMany(leases: readonly string[]): Promise<null[]> {
+    const b = await this.#get();
+    for (const lease of leases) b.release(lease);
+    return leases.map(() => null);
   }
 
   /** Verifications and authority addresses in flight, and verifications bound so far (diagnostics, tests). */

@@ -51,8 +51,10 @@ export interface OutboundDeps {
   sessionId?: string;
   /** Targets already resolved (an authority link is keyed by them); else `remote` is resolved. */
   targets?: Target[];
-  /** Connected to `target` (before the stream header is sent). */
+  /** Connected to `target` (after the stream header went out). */
   connected?(target: Target): void;
+  /** The stream ended (its `closed` action). */
+  ended?(): void;
 }
 
 type Failure = { condition: "remote-server-not-found" | "remote-connection-failed"; detail: string };
@@ -148,7 +150,6 @@ export class OutboundStream {
     dialled.link.setLimits(readerLimits(this.config, policy));
     this.#link = dialled.link;
     this.#connectedAt = Date.now();
-    this.deps.connected?.(dialled.link.target);
     this.#meta.connection = { transport: "websocket", peer: `${this.#link.target.host}:${this.#link.target.port}`, tls: this.#link.target.directTls ? { version: "TLS" } : null, certIdentities: [] };
     const direct = this.#link.target.directTls;
     this.#control.opened({
@@ -181,6 +182,11 @@ export class OutboundStream {
     await host.input((s, now) => s.start(now));
     // After the header went out (see DialResult.record).
     dialled.record();
+    // After the header left, too: the notice is an RPC to the address's AuthorityLink, often a DO
+    // that does not exist yet; creating it held this stream's first write ~5 ms (issue 11.6). It is
+    // needed only when the peer dials back, a round trip after our db:result at the earliest.
+    const connected = this.deps.connected;
+    if (connected) setTimeout(() => connected(dialled.link.target), 0);
     // The read loop lives as long as the socket (an open socket keeps the DO up, at most 15 minutes:
     // RECYCLE_MS closes it first); if the DO dies anyway, its constructor requeues and reconnects.
     void link
@@ -277,6 +283,7 @@ export class OutboundStream {
       forget(this.deps.store, this.#snapshotKey);
       if (this.deps.arm) this.deps.arm(undefined);
       else void this.deps.ctx.storage.deleteAlarm();
+      this.deps.ended?.();
     }
   }
 

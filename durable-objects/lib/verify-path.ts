@@ -16,7 +16,9 @@ import type { Env } from "../env.js";
 import { edgeConfig } from "./config.js";
 import { cachedAuthority, locateAuthority } from "./authority.js";
 import type { Target } from "../../src/resolve/resolver.js";
-import { authorityLinkStub, verifyBudgetStub } from "./stubs.js";
+import { authorityLinkStub } from "./stubs.js";
+import { directBudget, type Budget } from "./budget-client.js";
+import { linkDown, linkKnownUp, sawLinkUp } from "./links-up.js";
 
 export interface VerifyRequest {
   from: Domain;
@@ -47,8 +49,7 @@ export interface HeldLease {
  * A sender located within the last minute (lib/authority.ts cache) needs no lookup: both steps then
  * go in one call (VerifyBudget.admit).
  */
-async function acquire(env: Env, remote: Domain): Promise<HeldLease | NotStarted> {
-  const budget = verifyBudgetStub(env);
+async function acquire(env: Env, remote: Domain, budget: Budget): Promise<HeldLease | NotStarted> {
   const parent = registrableParent(remote);
   const known = cachedAuthority(remote);
   if (known && !known.ok) return known.condition;
@@ -77,21 +78,31 @@ async function acquire(env: Env, remote: Domain): Promise<HeldLease | NotStarted
 }
 
 /** Gives a lease back (the verification ended, or a warm-up's lease was not claimed). */
-export function releaseLease(env: Env, held: HeldLease): Promise<unknown> {
-  return verifyBudgetStub(env).release(held.lease).catch(() => {});
+export function releaseLease(env: Env, held: HeldLease, budget: Budget = directBudget(env)): Promise<unknown> {
+  return budget.release(held.lease).catch(() => {});
 }
+
 
 /**
  * Asks the authority of `req.to`, with `held` (the header warm-up's lease for that domain) when
  * there is one, else a lease of its own; the lease goes back when the answer is in.
  */
-export async function verifyWithAuthority(env: Env, req: VerifyRequest, waitUntil: (p: Promise<unknown>) => void, held?: HeldLease): Promise<VerifyOutcome> {
-  const got = held && held.remote === req.to ? held : await acquire(env, req.to);
+export async function verifyWithAuthority(
+  env: Env,
+  req: VerifyRequest,
+  waitUntil: (p: Promise<unknown>) => void,
+  held?: HeldLease,
+  budget: Budget = directBudget(env),
+): Promise<VerifyOutcome> {
+  const got = held && held.remote === req.to ? held : await acquire(env, req.to, budget);
   if (typeof got === "string") return { type: "error", condition: got };
   try {
-    return await authorityLinkStub(env, got.key).verify(req, got.key, got.targets);
+    const outcome = await authorityLinkStub(env, got.key).verify(req, got.key, got.targets);
+    if (outcome.type === "error") linkDown(got.key);
+    else sawLinkUp(got.key);
+    return outcome;
   } finally {
-    waitUntil(releaseLease(env, got));
+    waitUntil(releaseLease(env, got, budget));
   }
 }
 
@@ -103,14 +114,17 @@ export async function verifyWithAuthority(env: Env, req: VerifyRequest, waitUnti
  * db:result is read. It is the claim's own work done early, within the same budget (a lease from
  * VerifyBudget for the parent, then for the address, spending one token toward it), the same
  * resolution (cached) and the same SSRF guard (at dial time); a header costs at most one warm-up
- * (one per stream). Resolves with the lease, which the stream keeps for the claim that follows
+ * (one per stream); no link call when this isolate saw the address's link up just now (lib/links-up.ts).
+ * Resolves with the lease, which the stream keeps for the claim that follows
  * (lib/inbound-stream.ts gives it back if none comes soon); undefined when nothing was started.
  */
-export async function warmAuthority(env: Env, local: Domain, remote: Domain): Promise<HeldLease | undefined> {
-  const got = await acquire(env, remote);
+export async function warmAuthority(env: Env, local: Domain, remote: Domain, budget: Budget = directBudget(env)): Promise<HeldLease | undefined> {
+  const got = await acquire(env, remote, budget);
   if (typeof got === "string") return undefined;
+  if (linkKnownUp(got.key)) return got;
   try {
     await authorityLinkStub(env, got.key).warm({ from: local, to: remote }, got.key, got.targets);
+    sawLinkUp(got.key);
   } catch {
     // The link did not come up now; the claim will try again with this lease.
   }

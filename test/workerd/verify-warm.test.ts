@@ -3,7 +3,8 @@
 // warmAuthority): the verification connection exists before the claim, and the claim's db:verify
 // goes out on it. The harness serves *.warm.test at its S2S address (SRV from its DoH endpoint).
 import { env, SELF } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { AuthorityLink } from "../../durable-objects/authority-link.js";
 import { harness, stats, uplink, waitJob, type Uplink } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
 import { admin, closeUplinks, peerAuthorityLink, srvToHarness } from "./helpers.js";
@@ -76,6 +77,23 @@ describe("the verification link is opened at the peer's stream header (issue 11.
     expect((await waitJob(job.id, ["sent", "refused", "closed"])).result).toEqual({ type: "valid" });
     // The header's warm-up bound one verification to the authority's address; the claim used it.
     expect((await budget.usage()).bound - before).toBe(1);
+  });
+
+  it("a header for an authority whose link answered moments ago costs no call to the link's DO", async () => {
+    // The claims above were verified on the pooled link: this isolate knows it is up (lib/links-up.ts).
+    const warm = vi.spyOn(AuthorityLink.prototype, "warm");
+    const budget = env.VERIFY_BUDGET.get(env.VERIFY_BUDGET.idFromName("budget"));
+    const before = (await budget.usage()).bound;
+    const accepted = (await stats()).tcpAccepted;
+    await headerOnly(open("a.warm.test"));
+    // The warm-up still took its lease (bound to the address)...
+    const deadline = Date.now() + 5000;
+    while ((await budget.usage()).bound === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect((await budget.usage()).bound - before).toBe(1);
+    // ...but asked nothing of the link, and no connection was made.
+    expect(await acceptedAfter(200)).toBe(accepted);
+    expect(warm).not.toHaveBeenCalled();
+    warm.mockRestore();
   });
 
   it("no connection for a header whose sender policy refuses, names one of our domains, or names no sender", async () => {
