@@ -30,6 +30,7 @@ import { LivePolicy } from "./lib/policy-view.js";
 import { InboundStream, type StreamPort, type StreamShell } from "./lib/inbound-stream.js";
 import { AlarmSlot } from "./lib/alarm-slot.js";
 import { batchedBudget } from "./lib/budget-client.js";
+import { WarmFlights } from "./lib/verify-path.js";
 import { attachmentMark } from "./lib/idle.js";
 import { ChannelPort } from "./lib/channel-port.js";
 import { PrefixedStore, SessionStore } from "./lib/store.js";
@@ -115,9 +116,10 @@ export class StreamSession extends DurableObject<Env> {
       env,
       waitUntil: (p) => this.ctx.waitUntil(p),
       accept: (stanza) => this.#queue.accept(stanza),
-      arm: () => this.#arm(),
+      arm: (stream) => this.#armFor(stream),
       policy: () => this.#livePolicy(),
       budget: batchedBudget(env),
+      warmFlights: new WarmFlights(),
       closed: (stream) => this.#streamClosed(stream),
       // Only a DO with many streams batches them; a stream alone reports itself (lib/control.ts).
       get report() {
@@ -234,6 +236,16 @@ export class StreamSession extends DurableObject<Env> {
     let next = this.#queue.due ?? Infinity;
     for (const s of this.#streams.values()) next = Math.min(next, s.due ?? Infinity);
     this.#alarm.want(next);
+  }
+
+  // After each input of one stream: the alarm only ever moves sooner between firings, so that
+  // stream's time is all that can matter (scanning every stream made each input O(streams): 200
+  // streams of one link, 4% of the isolate's time in the fan-out). A stream that ended may leave
+  // nothing to wake for: then the whole scan, once per stream.
+  #armFor(stream: InboundStream): void {
+    const due = stream.due;
+    if (due === undefined) return this.#arm();
+    this.#alarm.want(Math.min(due, this.#queue.due ?? Infinity));
   }
 
   // Replies the delivery queue has for a peer (a stanza the application refused): on a bidi stream

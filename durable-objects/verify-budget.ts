@@ -37,6 +37,20 @@ export class VerifyBudget extends DurableObject<Env> {
     return items.map(({ parent, authority }) => this.#logged(b.admit({ parent, authority }, now)));
   }
 
+  /** admitParent() for several verifications in one call (lib/budget-client.ts), in order. */
+  async admitParentMany(parents: readonly string[]): Promise<Admission[]> {
+    const b = await this.#get();
+    const now = Date.now();
+    return parents.map((parent) => this.#logged(b.admitParent(parent, now)));
+  }
+
+  /** bind() for several leases in one call (lib/budget-client.ts), in order. */
+  async bindMany(items: readonly { lease: string; authority: string }[]): Promise<Admission[]> {
+    const b = await this.#get();
+    const now = Date.now();
+    return items.map(({ lease, authority }) => this.#logged(b.bind(lease, authority, now)));
+  }
+
   /** Step 1, before the authority is located (no DNS for a refused claim). */
   async admitParent(parent: string): Promise<Admission> {
     return this.#logged((await this.#get()).admitParent(parent, Date.now()));

@@ -1,7 +1,8 @@
 // How a Durable Object asks the edge-wide verification budget (durable-objects/verify-budget.ts) for
 // leases. A DO with many streams (a gateway link's channels, one client address's WebSockets) asks
 // for many at once when a multi-vhost server connects all its domains together: its admissions and
-// releases go as batches (lib/coalesced-call.ts), one RPC per round trip instead of one per pair.
+// releases (and, for senders not located yet, both admission steps) go as batches
+// (lib/coalesced-call.ts), one RPC per round trip instead of one per pair.
 // Admission stays in arrival order and each is judged alone; a release is fire-and-forget as before.
 
 import type { Env } from "../env.js";
@@ -33,12 +34,13 @@ export function directBudget(env: Env): Budget {
 /** Batched admissions and releases, for one DO (a stub is used only by the DO that made it). */
 export function batchedBudget(env: Env): Budget {
   const admits = new CoalescedCall((items: { parent: string; authority: string }[]) => verifyBudgetStub(env).admitMany(items));
+  const parents = new CoalescedCall((items: string[]) => verifyBudgetStub(env).admitParentMany(items));
+  const binds = new CoalescedCall((items: { lease: string; authority: string }[]) => verifyBudgetStub(env).bindMany(items));
   const releases = new CoalescedCall((leases: string[]) => verifyBudgetStub(env).releaseMany(leases));
-  const direct = directBudget(env);
   return {
     admit: (parent, authority) => admits.call({ parent, authority }),
-    admitParent: direct.admitParent,
-    bind: direct.bind,
+    admitParent: (parent) => parents.call(parent),
+    bind: (lease, authority) => binds.call({ lease, authority }),
     release: (lease) => releases.call(lease),
   };
 }

@@ -26,7 +26,7 @@ import type { KeyValueStore } from "./store.js";
 import { peerAddressStub } from "./stubs.js";
 import { AuthenticatedSignal } from "./gateway-signal.js";
 import { log } from "./log.js";
-import { releaseLease, warmAuthority, warmTarget, type HeldLease } from "./verify-path.js";
+import { releaseLease, warmAuthority, warmTarget, type HeldLease, type WarmFlights } from "./verify-path.js";
 import type { Budget } from "./budget-client.js";
 
 /** How long a header warm-up's verification lease waits for the claim it was taken for. */
@@ -50,14 +50,16 @@ export interface StreamShell {
   waitUntil(p: Promise<unknown>): void;
   /** Persists a stanza for the application (the DO's DeliveryQueue). */
   accept(stanza: Element): void;
-  /** The DO's next alarm may have moved. */
-  arm(): void;
+  /** The DO's next alarm may have moved: this stream's `due` changed. */
+  arm(stream: InboundStream): void;
   /** The DO's policy (one subscription per DO, pushed to by the ControlPlane). */
   policy(): Promise<LivePolicy>;
   /** The stream reported `closed` (the DO forgets a channel). */
   closed?(stream: InboundStream): void;
   /** The DO's way to the verification budget (batched in a DO with many streams, lib/budget-client.ts). */
   readonly budget: Budget;
+  /** The DO's header warm-ups in flight (lib/verify-path.ts WarmFlights). */
+  readonly warmFlights?: WarmFlights;
   /** Takes the stream's ControlPlane reports into the DO's shared batch (a DO with many streams); absent: it reports itself. */
   report?(sessionId: string, calls: ReportCall[]): void;
 }
@@ -184,7 +186,7 @@ export class InboundStream {
     this.#idle = new IdleClock(config.idleSeconds * 1000, port.traffic, Date.now());
     const host = new SessionHost(stream, link, effects, keys, this.store, (at) => {
       this.#engineDeadline = at;
-      this.shell.arm();
+      this.shell.arm(this);
     });
     return host;
   }
@@ -335,7 +337,7 @@ export class InboundStream {
     const t = warmTarget(attrs, config.domains, this.meta.connection, (remote) => policy.forRemote(remote).allowed);
     if (!t) return;
     const env = this.shell.env;
-    const warming = warmAuthority(env, t.local, t.remote, this.shell.budget).catch(() => undefined);
+    const warming = warmAuthority(env, t.local, t.remote, this.shell.budget, this.shell.warmFlights).catch(() => undefined);
     this.#warming = warming;
     // The lease waits for the claim a little (the peer sends db:result one round trip after our
     // features), then goes back: a header alone holds verification budget for WARM_LEASE_MS at most.

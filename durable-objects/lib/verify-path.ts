@@ -118,17 +118,43 @@ export async function verifyWithAuthority(
  * Resolves with the lease, which the stream keeps for the claim that follows
  * (lib/inbound-stream.ts gives it back if none comes soon); undefined when nothing was started.
  */
-export async function warmAuthority(env: Env, local: Domain, remote: Domain, budget: Budget = directBudget(env)): Promise<HeldLease | undefined> {
+export async function warmAuthority(
+  env: Env,
+  local: Domain,
+  remote: Domain,
+  budget: Budget = directBudget(env),
+  flights?: WarmFlights,
+): Promise<HeldLease | undefined> {
   const got = await acquire(env, remote, budget);
   if (typeof got === "string") return undefined;
   if (linkKnownUp(got.key)) return got;
-  try {
+  const call = async () => {
     await authorityLinkStub(env, got.key).warm({ from: local, to: remote }, got.key, got.targets);
     sawLinkUp(got.key);
+  };
+  try {
+    await (flights ? flights.run(got.key, call) : call());
   } catch {
     // The link did not come up now; the claim will try again with this lease.
   }
   return got;
+}
+
+/**
+ * The warm-ups one Durable Object has in flight, by authority address: the headers of a multi-vhost
+ * server's burst (one per domain, all at once, before the first link is up) share one call to the
+ * link's DO instead of one each (issue 11). Per DO: a promise is awaited only where it was made.
+ */
+export class WarmFlights {
+  readonly #flights = new Map<string, Promise<void>>();
+
+  run(key: string, start: () => Promise<void>): Promise<void> {
+    const inFlight = this.#flights.get(key);
+    if (inFlight) return inFlight;
+    const p = start().finally(() => this.#flights.delete(key));
+    this.#flights.set(key, p);
+    return p;
+  }
 }
 
 /**

@@ -4,6 +4,7 @@
 
 import { connect } from "cloudflare:sockets";
 import { SELF } from "cloudflare:test";
+import { parse, type Element } from "ltx";
 import { inject } from "vitest";
 import { encodeFrame, FrameDecoder } from "./frames.js";
 import type { Job, Stats } from "./peer.js";
@@ -97,6 +98,8 @@ export interface MuxChannel {
   closed: Promise<void>;
   /** Data the edge sent on this channel, as text, in order. */
   fromEdge: string[];
+  /** The edge's data messages on this channel as they came (each may hold several frames). */
+  messages: string[];
   /** Ends the channel as the gateway does when its TCP connection ends. */
   close(): void;
 }
@@ -147,6 +150,7 @@ export async function muxLink(headers: Record<string, string>): Promise<MuxLink>
       const sock = connect({ hostname: "127.0.0.1", port: ports().uplink });
       const writer = sock.writable.getWriter();
       const fromEdge: string[] = [];
+      const messages: string[] = [];
       let chain = writer.write(encodeFrame(jobId));
       let ended = false;
       const end = () => {
@@ -158,9 +162,14 @@ export async function muxLink(headers: Record<string, string>): Promise<MuxLink>
       let closedByEdge!: () => void;
       const closedP = new Promise<void>((resolve) => (closedByEdge = resolve));
       channels.set(ch, {
+        // A channel's message may hold several frames (src/gateway-contract.ts): the harness
+        // peer reads one frame at a time, as the gateway would write them to the peer's TCP.
         data: (text) => {
-          fromEdge.push(text);
-          chain = chain.then(() => writer.write(encodeFrame(text))).catch(() => {});
+          messages.push(text);
+          for (const frame of splitFrames(text)) {
+            fromEdge.push(frame);
+            chain = chain.then(() => writer.write(encodeFrame(frame))).catch(() => {});
+          }
         },
         closedByEdge: () => {
           closedByEdge();
@@ -184,6 +193,7 @@ export async function muxLink(headers: Record<string, string>): Promise<MuxLink>
         ch,
         closed: closedP,
         fromEdge,
+        messages,
         close: () => {
           if (ended) return;
           ws.send(JSON.stringify({ op: "close", ch }));
@@ -192,4 +202,10 @@ export async function muxLink(headers: Record<string, string>): Promise<MuxLink>
       };
     },
   };
+}
+
+/** The RFC 7395 frames of a batched message (complete top-level elements, one after the other). */
+export function splitFrames(text: string): string[] {
+  const batch = parse(`<batch>${text}</batch>`) as Element;
+  return batch.children.filter((c): c is Element => typeof c !== "string").map((c) => c.toString());
 }

@@ -82,6 +82,16 @@ describe("multiplexed gateway link", () => {
     link.ws.close(1000);
   });
 
+  it("answers a stream header with its header and features in one channel message", async () => {
+    const { channels } = await verifiedChannels(1);
+    // What one engine step writes goes as one "<ch> <frames>" message (issue 11: a WebSocket
+    // event less on both sides per step).
+    const first = channels[0]!.messages[0]!;
+    expect(first).toContain("<open");
+    expect(first).toContain("<stream:features");
+    expect(channels[0]!.fromEdge.slice(0, 2).map((f) => f.slice(0, 5))).toEqual(["<open", "<stre"]);
+  });
+
   it("keeps every stream across eviction", async () => {
     const { link, channels } = await verifiedChannels(2);
     const hub = streamIdOf(channels[0]!).split(".")[0]!;
