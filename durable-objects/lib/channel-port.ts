@@ -33,16 +33,18 @@ export class ChannelPort implements StreamPort {
   // What one engine step writes (a stream header and its features; db:result and the stanzas queued
   // behind it) goes as one "<ch> <frames>" message: a channel's messages may hold several frames
   // (src/gateway-contract.ts), and each message costs a WebSocket event on both sides (issue 11).
-  // Sent at the end of the current turn; a message stays under MAX_MESSAGE of text.
+  // Sent by flush() (the stream's host calls it after a step, before saving its state: a message
+  // sent after a storage write would wait for the commit), else at the end of the current turn; a
+  // message stays under MAX_MESSAGE of text.
   send(text: string): void {
     if (!this.open) return;
-    if (this.#size > 0 && this.#size + text.length > MAX_MESSAGE) this.#flush();
+    if (this.#size > 0 && this.#size + text.length > MAX_MESSAGE) this.flush();
     this.#pending.push(text);
     this.#size += text.length;
-    if (this.#pending.length === 1) queueMicrotask(() => this.#flush());
+    if (this.#pending.length === 1) queueMicrotask(() => this.flush());
   }
 
-  #flush(): void {
+  flush(): void {
     if (this.#pending.length === 0) return;
     const text = this.#pending.join("");
     this.#pending = [];
@@ -51,7 +53,7 @@ export class ChannelPort implements StreamPort {
   }
 
   close(): void {
-    this.#flush();
+    this.flush();
     if (this.#closed) return;
     this.#closed = true;
     if (this.gone || this.ws?.readyState !== WebSocket.OPEN) return;

@@ -36,6 +36,8 @@ const WARM_LEASE_MS = 2_000;
 export interface StreamPort {
   /** Sends text (one or more RFC 7395 frames) to the peer. */
   send(text: string): void;
+  /** Sends now what send() buffered, if it buffers (a gateway channel). */
+  flush?(): void;
   /** Ends the transport (after what was sent). */
   close(): void;
   /** The transport can still carry data. */
@@ -181,6 +183,7 @@ export class InboundStream {
         port.send(text);
         signal.wrote(out);
       },
+      flush: () => port.flush?.(),
       close: () => port.close(),
     };
     this.#idle = new IdleClock(config.idleSeconds * 1000, port.traffic, Date.now());

@@ -166,7 +166,7 @@ export class OutboundStream {
       transport: { secure: direct, canStartTls: !direct && !legacy, ...(direct ? directCert : {}) },
     });
     const link = this.#link;
-    const linkForHost = { write: link.write.bind(link), close: link.close.bind(link), startTls: () => this.#startTls(link) };
+    const linkForHost = { write: link.write.bind(link), flush: () => link.flush?.(), close: link.close.bind(link), startTls: () => this.#startTls(link) };
     const effects = makeEffects(env, {
       reply: (stanza) => void this.#host?.input((s, now) => s.sendStanza(stanza, now)),
       observe: (a) => this.#observe(a),

@@ -15,6 +15,12 @@ import type { KeyValueStore } from "./store.js";
 export interface Link {
   write(out: Outgoing): void;
   /**
+   * Sends what write() buffered (a gateway channel joins a step's frames into one message). Called
+   * after a step's actions and before its state is saved: a message sent after a storage write waits
+   * for the write's commit (the output gate).
+   */
+  flush?(): void;
+  /**
    * STARTTLS (RFC 6120 §5.4.3.3): resolves when TLS is up, with what the TLS layer verified when it
    * knows (the gateway egress); rejects when TLS failed. Absent on WebSocket.
    */
@@ -110,6 +116,7 @@ export class SessionHost {
     const ready = this.effects.prepare?.(actions);
     if (ready) await deadline(ready, PREPARE_MS);
     for (const a of actions) this.#carryOut(a);
+    this.link.flush?.();
     this.#save();
     this.setAlarm(this.closed ? undefined : this.stream.pollTimeout());
   }

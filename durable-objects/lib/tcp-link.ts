@@ -30,6 +30,10 @@ export class TcpLink implements OutboundLink {
   #socket: Socket;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #writes: Promise<void> = Promise.resolve();
+  /** No write is pending on the socket (#writes has settled). */
+  #idle = true;
+  /** Written by this step, not yet flushed. */
+  #out: Uint8Array[] = [];
   #codec: TcpCodec;
   #tlsWanted: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #closed = false;
@@ -113,7 +117,27 @@ export class TcpLink implements OutboundLink {
     if (this.#closed) return;
     const bytes = enc.encode(this.#codec.encode(out));
     this.bytesOut += bytes.byteLength;
-    this.#writes = this.#writes.then(() => this.#writer.write(bytes)).catch(() => {});
+    this.#out.push(bytes);
+    if (this.#out.length === 1) queueMicrotask(() => this.flush());
+  }
+
+  /**
+   * What a step wrote goes as one write, handed to the socket now when no earlier write is pending.
+   * The stream's host calls this after the step and before saving its state: chained behind a
+   * promise, the write used to reach the socket after that storage write and wait for its commit
+   * (the output gate; issue 11.6, "connected -> stream header sent").
+   */
+  flush(): void {
+    if (this.#out.length === 0) return;
+    const chunk = this.#out.length === 1 ? this.#out[0]! : concat(this.#out);
+    this.#out = [];
+    if (this.#closed) return;
+    const started = this.#idle ? this.#writer.write(chunk) : this.#writes.then(() => this.#writer.write(chunk));
+    this.#idle = false;
+    const done: Promise<void> = started.catch(() => {}).then(() => {
+      if (this.#writes === done) this.#idle = true;
+    });
+    this.#writes = done;
   }
 
   startTls(): Promise<void> {
@@ -143,8 +167,19 @@ export class TcpLink implements OutboundLink {
   }
 
   close(): void {
+    this.flush();
     if (this.#closed) return;
     this.#closed = true;
     void this.#writes.then(() => this.#socket.close()).catch(() => {});
   }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.byteLength;
+  }
+  return all;
 }
