@@ -78,6 +78,15 @@ export class AuthorityLink extends DurableObject<Env> {
   }
 
   /**
+   * verify() for several claims in one call (lib/verify-path.ts AuthorityCalls: the claims of one
+   * DO's streams for this address that arrived together); each answered as if asked alone, in order.
+   */
+  async verifyMany(items: readonly { req: VerifyRequest; targets: Target[] }[], address: string): Promise<VerifyOutcome[]> {
+    return Promise.all(items.map(({ req, targets }) =>
+      this.verify(req, address, targets).catch((): VerifyOutcome => ({ type: "error", condition: "remote-connection-failed" }))));
+  }
+
+  /**
    * Issue 11.6: opens the pooled link for `to` ahead of its first db:verify (the peer's stream
    * header came before its db:result; lib/verify-path.ts warmAuthority). Nothing to do when `to`
    * needs a link of its own or has our outbound stream here; #link reuses a pooled link that is up.

@@ -30,7 +30,7 @@ import { LivePolicy } from "./lib/policy-view.js";
 import { InboundStream, type StreamPort, type StreamShell } from "./lib/inbound-stream.js";
 import { AlarmSlot } from "./lib/alarm-slot.js";
 import { batchedBudget } from "./lib/budget-client.js";
-import { WarmFlights } from "./lib/verify-path.js";
+import { AuthorityCalls } from "./lib/verify-path.js";
 import { attachmentMark } from "./lib/idle.js";
 import { ChannelPort } from "./lib/channel-port.js";
 import { PrefixedStore, SessionStore } from "./lib/store.js";
@@ -119,7 +119,7 @@ export class StreamSession extends DurableObject<Env> {
       arm: (stream) => this.#armFor(stream),
       policy: () => this.#livePolicy(),
       budget: batchedBudget(env),
-      warmFlights: new WarmFlights(),
+      authorityCalls: new AuthorityCalls(env),
       closed: (stream) => this.#streamClosed(stream),
       // Only a DO with many streams batches them; a stream alone reports itself (lib/control.ts).
       get report() {

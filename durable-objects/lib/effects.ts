@@ -8,7 +8,7 @@ import type { ShellAction } from "../../src/engine/index.js";
 import type { Domain } from "../../src/types.js";
 import type { Effects } from "./session-host.js";
 import { remoteDomainStub } from "./stubs.js";
-import { verifyWithAuthority, type HeldLease } from "./verify-path.js";
+import { verifyWithAuthority, type AuthorityCalls, type HeldLease } from "./verify-path.js";
 import type { Budget } from "./budget-client.js";
 import { jidDomain } from "../../src/delivery/submit.js";
 
@@ -36,6 +36,8 @@ export interface EffectHooks {
   waitUntil?(p: Promise<unknown>): void;
   /** The DO's way to the verification budget (lib/budget-client.ts); default: one RPC per call. */
   budget?: Budget;
+  /** The DO's calls to the authority links (lib/verify-path.ts); default: one RPC per verification. */
+  authorityCalls?: AuthorityCalls;
 }
 
 export function makeEffects(env: Env, hooks: EffectHooks): Effects {
@@ -46,7 +48,7 @@ export function makeEffects(env: Env, hooks: EffectHooks): Effects {
       const t0 = Date.now();
       try {
         const held = await hooks.takeWarmLease?.(req.to);
-        return await verifyWithAuthority(env, req, hooks.waitUntil ?? ((p) => void p), held, hooks.budget);
+        return await verifyWithAuthority(env, req, hooks.waitUntil ?? ((p) => void p), held, hooks.budget, hooks.authorityCalls);
       } finally {
         hooks.verified?.((Date.now() - t0) / 1000);
       }

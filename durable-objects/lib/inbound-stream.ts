@@ -26,7 +26,7 @@ import type { KeyValueStore } from "./store.js";
 import { peerAddressStub } from "./stubs.js";
 import { AuthenticatedSignal } from "./gateway-signal.js";
 import { log } from "./log.js";
-import { releaseLease, warmAuthority, warmTarget, type HeldLease, type WarmFlights } from "./verify-path.js";
+import { releaseLease, warmAuthority, warmTarget, type HeldLease, type AuthorityCalls } from "./verify-path.js";
 import type { Budget } from "./budget-client.js";
 
 /** How long a header warm-up's verification lease waits for the claim it was taken for. */
@@ -60,8 +60,8 @@ export interface StreamShell {
   closed?(stream: InboundStream): void;
   /** The DO's way to the verification budget (batched in a DO with many streams, lib/budget-client.ts). */
   readonly budget: Budget;
-  /** The DO's header warm-ups in flight (lib/verify-path.ts WarmFlights). */
-  readonly warmFlights?: WarmFlights;
+  /** The DO's calls to the authority links, shared by its streams (lib/verify-path.ts AuthorityCalls). */
+  readonly authorityCalls?: AuthorityCalls;
   /** Takes the stream's ControlPlane reports into the DO's shared batch (a DO with many streams); absent: it reports itself. */
   report?(sessionId: string, calls: ReportCall[]): void;
 }
@@ -172,6 +172,7 @@ export class InboundStream {
       prepare: (actions) => this.#routesFor(actions),
       takeWarmLease: (remote) => this.#takeWarmLease(remote),
       budget: this.shell.budget,
+      ...(this.shell.authorityCalls ? { authorityCalls: this.shell.authorityCalls } : {}),
     });
     const port = this.port;
     const signal = new AuthenticatedSignal(this.meta.connection.signalAuthenticated === true, (frame) => port.send(frame));
@@ -340,7 +341,7 @@ export class InboundStream {
     const t = warmTarget(attrs, config.domains, this.meta.connection, (remote) => policy.forRemote(remote).allowed);
     if (!t) return;
     const env = this.shell.env;
-    const warming = warmAuthority(env, t.local, t.remote, this.shell.budget, this.shell.warmFlights).catch(() => undefined);
+    const warming = warmAuthority(env, t.local, t.remote, this.shell.budget, this.shell.authorityCalls).catch(() => undefined);
     this.#warming = warming;
     // The lease waits for the claim a little (the peer sends db:result one round trip after our
     // features), then goes back: a header alone holds verification budget for WARM_LEASE_MS at most.

@@ -19,6 +19,7 @@ import type { Target } from "../../src/resolve/resolver.js";
 import { authorityLinkStub } from "./stubs.js";
 import { directBudget, type Budget } from "./budget-client.js";
 import { linkDown, linkKnownUp, sawLinkUp } from "./links-up.js";
+import { CoalescedCall } from "./coalesced-call.js";
 
 export interface VerifyRequest {
   from: Domain;
@@ -93,11 +94,12 @@ export async function verifyWithAuthority(
   waitUntil: (p: Promise<unknown>) => void,
   held?: HeldLease,
   budget: Budget = directBudget(env),
+  calls?: AuthorityCalls,
 ): Promise<VerifyOutcome> {
   const got = held && held.remote === req.to ? held : await acquire(env, req.to, budget);
   if (typeof got === "string") return { type: "error", condition: got };
   try {
-    const outcome = await authorityLinkStub(env, got.key).verify(req, got.key, got.targets);
+    const outcome = calls ? await calls.verify(got.key, req, got.targets) : await authorityLinkStub(env, got.key).verify(req, got.key, got.targets);
     if (outcome.type === "error") linkDown(got.key);
     else sawLinkUp(got.key);
     return outcome;
@@ -123,7 +125,7 @@ export async function warmAuthority(
   local: Domain,
   remote: Domain,
   budget: Budget = directBudget(env),
-  flights?: WarmFlights,
+  calls?: AuthorityCalls,
 ): Promise<HeldLease | undefined> {
   const got = await acquire(env, remote, budget);
   if (typeof got === "string") return undefined;
@@ -133,7 +135,7 @@ export async function warmAuthority(
     sawLinkUp(got.key);
   };
   try {
-    await (flights ? flights.run(got.key, call) : call());
+    await (calls ? calls.warm(got.key, call) : call());
   } catch {
     // The link did not come up now; the claim will try again with this lease.
   }
@@ -141,21 +143,43 @@ export async function warmAuthority(
 }
 
 /**
- * The warm-ups one Durable Object has in flight, by authority address: the headers of a multi-vhost
- * server's burst (one per domain, all at once, before the first link is up) share one call to the
- * link's DO instead of one each (issue 11). Per DO: a promise is awaited only where it was made.
+ * The calls one Durable Object makes to the authority links (issue 11). A call to another DO costs
+ * the runtime ~2 ms of CPU whatever it carries (measured under `wrangler dev`), and a multi-vhost
+ * server connects all its domains at once: the header warm-ups for one address while one is in
+ * flight share its call, and the verifications for one address go in batches (one batch in flight
+ * per address, the claims that arrive meanwhile in the next: lib/coalesced-call.ts), so a burst of
+ * 200 claims costs a few calls, not 200. An idle address's claim goes at once, alone. Per DO: a
+ * promise is awaited only where it was made, and a stub is used only by the DO that made it.
  */
-export class WarmFlights {
-  readonly #flights = new Map<string, Promise<void>>();
+export class AuthorityCalls {
+  readonly #warms = new Map<string, Promise<void>>();
+  readonly #verifies = new Map<string, CoalescedCall<{ req: VerifyRequest; targets: Target[] }, VerifyOutcome>>();
 
-  run(key: string, start: () => Promise<void>): Promise<void> {
-    const inFlight = this.#flights.get(key);
+  constructor(private readonly env: Env) {}
+
+  /** Runs `start` unless a warm-up for `key` is in flight, which is then shared. */
+  warm(key: string, start: () => Promise<void>): Promise<void> {
+    const inFlight = this.#warms.get(key);
     if (inFlight) return inFlight;
-    const p = start().finally(() => this.#flights.delete(key));
-    this.#flights.set(key, p);
+    const p = start().finally(() => this.#warms.delete(key));
+    this.#warms.set(key, p);
     return p;
   }
+
+  verify(key: string, req: VerifyRequest, targets: Target[]): Promise<VerifyOutcome> {
+    let calls = this.#verifies.get(key);
+    if (!calls) {
+      // Bounded: a batcher dropped here still answers its callers; the address gets a new one.
+      if (this.#verifies.size >= MAX_ADDRESSES) this.#verifies.delete(this.#verifies.keys().next().value!);
+      calls = new CoalescedCall((items: { req: VerifyRequest; targets: Target[] }[]) => authorityLinkStub(this.env, key).verifyMany(items, key));
+      this.#verifies.set(key, calls);
+    }
+    return calls.call({ req, targets });
+  }
 }
+
+/** Authority addresses one DO keeps a verification batcher for. */
+const MAX_ADDRESSES = 256;
 
 /**
  * The sender domain to warm a verification link for, from a receiving stream's first header, or
