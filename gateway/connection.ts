@@ -78,7 +78,6 @@ export class GatewayConnection {
   readonly #config: GatewayConfig;
   readonly #log: Logger;
   readonly #raw: Socket;
-  readonly #kind: ListenerKind;
   readonly #peer: string;
   #socket: Socket; // the raw socket, then the TLS socket over it
   #phase: Phase;
@@ -109,7 +108,6 @@ export class GatewayConnection {
     this.#deps = deps;
     this.#config = deps.config;
     this.#raw = raw;
-    this.#kind = kind;
     const addr = raw.remoteAddress ?? "unknown";
     this.#peer = `${addr.includes(":") ? `[${addr}]` : addr}:${raw.remotePort}`;
     this.#log = deps.log.child({ conn: randomBytes(6).toString("hex"), peer: this.#peer, port: raw.localPort, listener: kind });
