@@ -48,6 +48,76 @@ export function batchMessages(frames: readonly string[]): string[] {
   return out;
 }
 
+/**
+ * Issue 11.4: every WebSocket message costs the edge a Durable Object event, whatever it holds. While
+ * a message is being written, the frames that arrive meanwhile wait and go together when the write
+ * completes: no added latency when the link keeps up, fewer and fuller messages when it does not.
+ * Order and frame boundaries are kept. Shared by the one-stream link (EdgeLink) and a multiplexed
+ * link's channels (mux-link.ts MuxChannel).
+ */
+export class HeldWhileInFlight {
+  /** Messages handed to the socket whose write has not completed yet. */
+  #inFlight = 0;
+  #held: string[] = [];
+  /** Characters held back now. */
+  heldChars = 0;
+  /** Messages sent so far. */
+  messagesSent = 0;
+
+  constructor(
+    /** Writes one message; calls `done` once it is written. */
+    private readonly write: (message: string, done: () => void) => void,
+    /** Whether what is held may go when the last write completes (the socket is open). */
+    private readonly canRelease: () => boolean,
+    /** After each completed write (the owner's drain check). */
+    private readonly written: () => void = () => {},
+    /** Held characters changed by `delta` (a link that counts its channels' held frames). */
+    private readonly heldChanged: (delta: number) => void = () => {},
+  ) {}
+
+  /** Sends `frames` now unless a message is in flight (or `hold`, e.g. the socket is opening). */
+  send(frames: readonly string[], hold = false): void {
+    if (!hold && this.#inFlight === 0) return this.#sendNow(frames);
+    for (const frame of frames) this.#held.push(frame);
+    const chars = frames.reduce((n, f) => n + f.length, 0);
+    this.heldChars += chars;
+    this.heldChanged(chars);
+  }
+
+  /** Sends what is held now, whatever is in flight (the socket opened, or before a close). */
+  release(): void {
+    if (this.#held.length === 0) return;
+    const frames = this.#held;
+    this.drop();
+    this.#sendNow(frames);
+  }
+
+  /** Forgets what is held (the stream ended). */
+  drop(): void {
+    this.heldChanged(-this.heldChars);
+    this.#held = [];
+    this.heldChars = 0;
+  }
+
+  get inFlight(): boolean {
+    return this.#inFlight > 0;
+  }
+
+  #sendNow(frames: readonly string[]): void {
+    for (const message of batchMessages(frames)) {
+      this.#inFlight++;
+      this.messagesSent++;
+      this.write(message, this.#written);
+    }
+  }
+
+  readonly #written = () => {
+    this.#inFlight--;
+    if (this.#inFlight === 0 && this.canRelease()) this.release();
+    this.written();
+  };
+}
+
 /** The edge refused an upgrade: `report` gets "HTTP <status> <the body's first 500 characters>". */
 export function readRefusal(res: IncomingMessage, report: (what: string) => void): void {
   let body = "";
@@ -139,7 +209,7 @@ export class EdgeLink implements EdgeStream {
 
   /** True when more than the high-water mark waits to go to the edge: pause the TCP side. */
   get congested(): boolean {
-    return this.#queuedBytes + this.#heldChars + this.#ws.bufferedAmount > this.#highWaterMark;
+    return this.#queuedBytes + this.#batches.heldChars + this.#ws.bufferedAmount > this.#highWaterMark;
   }
 
   /** Whether messages may hold several frames (known once the socket is open). */
@@ -174,56 +244,28 @@ export class EdgeLink implements EdgeStream {
   }
   #waitingDrain = false;
 
+  /** One frame per message (not batched), counted here. */
+  #unbatchedSent = 0;
+  /** Batched messages: one in flight, what arrives meanwhile after it. */
+  readonly #batches = new HeldWhileInFlight(
+    (message, done) => this.#ws.send(message, done),
+    () => !this.#closed && this.#ws.readyState === WebSocket.OPEN,
+    () => this.#sent(),
+  );
+
   /** WebSocket messages sent so far. */
-  messagesSent = 0;
-  /** Batched messages handed to the socket whose write has not completed yet. */
-  #inFlight = 0;
-  /** Frames that arrived while a batched message was in flight: they go together after it. */
-  #held: string[] = [];
-  #heldChars = 0;
+  get messagesSent(): number {
+    return this.#unbatchedSent + this.#batches.messagesSent;
+  }
 
   #write(frames: string[]): void {
     if (!this.#batched) {
       for (const frame of frames) this.#ws.send(frame, this.#sent);
-      this.messagesSent += frames.length;
+      this.#unbatchedSent += frames.length;
       return;
     }
-    // Issue 11.4: every WebSocket message costs the edge a Durable Object event, whatever it holds.
-    // While the previous message is still being written, what the peer sends meanwhile waits and
-    // goes as one message when that write completes: no added latency when the link keeps up, fewer
-    // and fuller messages when it does not. Order and frame boundaries are kept.
-    if (this.#inFlight > 0) {
-      for (const frame of frames) {
-        this.#held.push(frame);
-        this.#heldChars += frame.length;
-      }
-      return;
-    }
-    this.#sendBatches(frames);
+    this.#batches.send(frames);
   }
-
-  #sendBatches(frames: string[]): void {
-    for (const message of batchMessages(frames)) {
-      this.#inFlight++;
-      this.#ws.send(message, this.#batchSent);
-      this.messagesSent++;
-    }
-  }
-
-  /** Sends what was held back now, whatever is in flight (before a close). */
-  #releaseHeld(): void {
-    if (this.#held.length === 0) return;
-    const frames = this.#held;
-    this.#held = [];
-    this.#heldChars = 0;
-    this.#sendBatches(frames);
-  }
-
-  readonly #batchSent = () => {
-    this.#inFlight--;
-    if (this.#inFlight === 0 && !this.#closed && this.#ws.readyState === WebSocket.OPEN) this.#releaseHeld();
-    this.#sent();
-  };
 
   readonly #sent = () => {
     if (!this.congested && this.#waitingDrain) {
@@ -244,7 +286,7 @@ export class EdgeLink implements EdgeStream {
   /** Closes the WebSocket (after any frames already sent, such as <close/>). */
   close(code = 1000, reason = ""): void {
     if (this.#closed) return;
-    if (this.#ws.readyState === WebSocket.OPEN) this.#releaseHeld();
+    if (this.#ws.readyState === WebSocket.OPEN) this.#batches.release();
     if (this.#ws.readyState === WebSocket.CONNECTING) {
       // Frames queued before the socket opened still matter (e.g. a <close/>): send, then close.
       this.#ws.once("open", () => this.#ws.close(code, reason));

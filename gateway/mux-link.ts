@@ -23,7 +23,7 @@ import {
   muxData,
   parseMux,
 } from "../src/gateway-contract.js";
-import { batchMessages, readRefusal, type EdgeLinkEvents, type EdgeStream, type GatewayConnectionInfo } from "./edge-link.js";
+import { HeldWhileInFlight, readRefusal, type EdgeLinkEvents, type EdgeStream, type GatewayConnectionInfo } from "./edge-link.js";
 import type { Logger } from "./log.js";
 
 export interface MuxPoolOptions {
@@ -111,7 +111,7 @@ class MuxLink {
   /** Messages (controls first, then data, in order) waiting for the WebSocket to open. */
   #queue: Queued[] = [];
   #queuedChars = 0;
-  /** Frames all channels hold back while a message of theirs is in flight (MuxChannel.#held). */
+  /** Frames all channels hold back while a message of theirs is in flight (each MuxChannel's HeldWhileInFlight). */
   heldChars = 0;
   /** Channels whose TCP peer is slow to read: the WebSocket is not read while there are any. */
   #pauses = 0;
@@ -295,15 +295,19 @@ export class MuxChannel implements EdgeStream {
   /** A channel carries several frames per message, both ways (src/gateway-contract.ts). */
   readonly batched = true;
   readonly receivesBatches = true;
-  /** Data messages sent for this channel. */
-  messagesSent = 0;
   #done = false;
   #paused = false;
-  /** Data messages of this channel handed to the link whose write has not completed yet. */
-  #inFlight = 0;
-  /** Frames that arrived while a message was in flight or the link was opening: they go together. */
-  #held: string[] = [];
-  #heldChars = 0;
+  /**
+   * Issue 11.4, as EdgeLink: one data message of this channel in flight; what the peer sends
+   * meanwhile (or while the link is opening) goes as one message after it. Held frames count
+   * toward the link's congestion.
+   */
+  readonly #batches = new HeldWhileInFlight(
+    (message, done) => this.#link.send(muxData(this.ch, message), done),
+    () => !this.#done && this.#link.isOpen,
+    () => {},
+    (delta) => (this.#link.heldChars += delta),
+  );
 
   constructor(link: MuxLink, ch: number, highWaterMark: number, events: EdgeLinkEvents) {
     this.#link = link;
@@ -329,12 +333,14 @@ export class MuxChannel implements EdgeStream {
     return this.sendMany([frame]);
   }
 
+  /** Data messages sent for this channel. */
+  get messagesSent(): number {
+    return this.#batches.messagesSent;
+  }
+
   sendMany(frames: string[]): boolean {
     if (this.#done || frames.length === 0) return true;
-    // Issue 11.4, as EdgeLink does: while this channel's previous message is being written (or the
-    // link is still opening), what the peer sends meanwhile goes as one message after it.
-    if (this.#inFlight > 0 || !this.#link.isOpen) this.#hold(frames);
-    else this.#sendBatches(frames);
+    this.#batches.send(frames, !this.#link.isOpen);
     if (!this.congested) return true;
     this.#link.waitDrain(this);
     return false;
@@ -355,16 +361,14 @@ export class MuxChannel implements EdgeStream {
   /** What was sent and held goes first, then {"op":"close"}; closed(undefined) follows. */
   close(_code?: number, _reason?: string): void {
     if (this.#done) return;
-    this.#releaseHeld();
+    this.#batches.release();
     this.#end();
   }
 
   /** Ends the channel now: what is held back is dropped. */
   terminate(): void {
     if (this.#done) return;
-    this.#link.heldChars -= this.#heldChars;
-    this.#held = [];
-    this.#heldChars = 0;
+    this.#batches.drop();
     this.#end();
   }
 
@@ -380,7 +384,7 @@ export class MuxChannel implements EdgeStream {
 
   /** The link opened: frames held while it was opening go now. */
   linkOpened(): void {
-    if (!this.#done && this.#inFlight === 0) this.#releaseHeld();
+    if (!this.#done && !this.#batches.inFlight) this.#batches.release();
   }
 
   received(frames: string): void {
@@ -404,38 +408,6 @@ export class MuxChannel implements EdgeStream {
       this.#paused = false;
       this.#link.resumeOne();
     }
-    this.#link.heldChars -= this.#heldChars;
-    this.#held = [];
-    this.#heldChars = 0;
+    this.#batches.drop();
   }
-
-  #hold(frames: string[]): void {
-    for (const frame of frames) {
-      this.#held.push(frame);
-      this.#heldChars += frame.length;
-      this.#link.heldChars += frame.length;
-    }
-  }
-
-  #releaseHeld(): void {
-    if (this.#held.length === 0) return;
-    const frames = this.#held;
-    this.#link.heldChars -= this.#heldChars;
-    this.#held = [];
-    this.#heldChars = 0;
-    this.#sendBatches(frames);
-  }
-
-  #sendBatches(frames: string[]): void {
-    for (const message of batchMessages(frames)) {
-      this.#inFlight++;
-      this.#link.send(muxData(this.ch, message), this.#batchSent);
-      this.messagesSent++;
-    }
-  }
-
-  readonly #batchSent = () => {
-    this.#inFlight--;
-    if (this.#inFlight === 0 && !this.#done && this.#link.isOpen) this.#releaseHeld();
-  };
 }
