@@ -146,8 +146,8 @@ export async function warmAuthority(
  * The calls one Durable Object makes to the authority links (issue 11). A call to another DO costs
  * the runtime ~2 ms of CPU whatever it carries (measured under `wrangler dev`), and a multi-vhost
  * server connects all its domains at once: the header warm-ups for one address while one is in
- * flight share its call, and the verifications for one address go in batches (one batch in flight
- * per address, the claims that arrive meanwhile in the next: lib/coalesced-call.ts), so a burst of
+ * flight share its call, and the verifications for one address go in batches (a few batches in
+ * flight per address, the claims that arrive meanwhile in the next: lib/coalesced-call.ts), so a burst of
  * 200 claims costs a few calls, not 200. An idle address's claim goes at once, alone. Per DO: a
  * promise is awaited only where it was made, and a stub is used only by the DO that made it.
  */
@@ -171,7 +171,11 @@ export class AuthorityCalls {
     if (!calls) {
       // Bounded: a batcher dropped here still answers its callers; the address gets a new one.
       if (this.#verifies.size >= MAX_ADDRESSES) this.#verifies.delete(this.#verifies.keys().next().value!);
-      calls = new CoalescedCall((items: { req: VerifyRequest; targets: Target[] }[]) => authorityLinkStub(this.env, key).verifyMany(items, key));
+      calls = new CoalescedCall(
+        (items: { req: VerifyRequest; targets: Target[] }[]) => authorityLinkStub(this.env, key).verifyMany(items, key),
+        256,
+        VERIFY_BATCHES_IN_FLIGHT,
+      );
       this.#verifies.set(key, calls);
     }
     return calls.call({ req, targets });
@@ -180,6 +184,11 @@ export class AuthorityCalls {
 
 /** Authority addresses one DO keeps a verification batcher for. */
 const MAX_ADDRESSES = 256;
+/**
+ * Verification batches in flight per address: a batch is answered when its slowest claim is (up to
+ * the verification deadline), so a few may be in flight at once and a slow one holds only its own.
+ */
+const VERIFY_BATCHES_IN_FLIGHT = 4;
 
 /**
  * The sender domain to warm a verification link for, from a receiving stream's first header, or

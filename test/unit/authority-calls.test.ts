@@ -29,23 +29,30 @@ function links() {
 }
 
 describe("AuthorityCalls", () => {
-  it("sends the claims for one address that arrive while one is in flight as one call; another address goes at once", async () => {
+  it("sends the claims for one address that arrive while its batches are in flight as one call; another address goes at once", async () => {
     const { env, calls } = links();
     const ac = new AuthorityCalls(env);
-    const first = ac.verify("tcp:a:5269", req("v1.a.test"), [target]);
+    // Up to four batches in flight per address: the first four claims go at once, alone.
+    const first = ["v1", "v2", "v3", "v4"].map((v) => ac.verify("tcp:a:5269", req(`${v}.a.test`), [target]));
     await tick();
-    const rest = ["v2.a.test", "v3.a.test", "v4.a.test"].map((to) => ac.verify("tcp:a:5269", req(to), [target]));
+    const rest = ["v5.a.test", "v6.a.test", "v7.a.test"].map((to) => ac.verify("tcp:a:5269", req(to), [target]));
     const other = ac.verify("tcp:b:5269", req("v1.b.test"), [target]);
     await tick();
-    expect(calls.map((c) => [c.address, c.to])).toEqual([["tcp:a:5269", ["v1.a.test"]], ["tcp:b:5269", ["v1.b.test"]]]);
-    calls[0]!.answer();
-    calls[1]!.answer();
-    expect(await first).toEqual({ type: "valid" });
+    expect(calls.map((c) => [c.address, c.to])).toEqual([
+      ["tcp:a:5269", ["v1.a.test"]], ["tcp:a:5269", ["v2.a.test"]], ["tcp:a:5269", ["v3.a.test"]], ["tcp:a:5269", ["v4.a.test"]],
+      ["tcp:b:5269", ["v1.b.test"]],
+    ]);
+    calls[4]!.answer();
     expect(await other).toEqual({ type: "valid" });
+    // One of a's batches answered: the three waiting claims go as one call.
+    calls[0]!.answer();
+    expect(await first[0]).toEqual({ type: "valid" });
     await tick();
-    expect(calls[2]).toMatchObject({ address: "tcp:a:5269", to: ["v2.a.test", "v3.a.test", "v4.a.test"] });
-    calls[2]!.answer();
+    expect(calls[5]).toMatchObject({ address: "tcp:a:5269", to: ["v5.a.test", "v6.a.test", "v7.a.test"] });
+    calls[5]!.answer();
     expect(await Promise.all(rest)).toEqual([{ type: "valid" }, { type: "valid" }, { type: "valid" }]);
+    for (const c of calls.slice(1, 4)) c.answer();
+    expect(await Promise.all(first)).toHaveLength(4);
   });
 
   it("warm-ups for one address while one is in flight share its call; once settled, the next calls again", async () => {

@@ -74,6 +74,25 @@ describe("CoalescedCall", () => {
     expect(await second).toBe("a2");
   });
 
+  it("with several batches allowed in flight, a slow batch holds only its own callers", async () => {
+    const r = remote();
+    const c = new CoalescedCall(r.send, 256, 2);
+    const slow = c.call(1);
+    const quick = c.call(2);
+    await tick();
+    expect(r.calls).toEqual([[1], [2]]);
+    const later = [3, 4].map((i) => c.call(i));
+    // The second batch answers while the first is still out: the waiting calls go, as one.
+    r.pending.splice(1, 1)[0]!.resolve(["a2"]);
+    expect(await quick).toBe("a2");
+    await tick();
+    expect(r.calls).toEqual([[1], [2], [3, 4]]);
+    r.pending.splice(1, 1)[0]!.resolve(["a3", "a4"]);
+    expect(await Promise.all(later)).toEqual(["a3", "a4"]);
+    r.answer();
+    expect(await slow).toBe("a1");
+  });
+
   it("rejects when the answer does not have one entry per item", async () => {
     const c = new CoalescedCall(async (items: number[]) => items.slice(1).map(String));
     await expect(Promise.all([c.call(1), c.call(2)])).rejects.toThrow("answered");
