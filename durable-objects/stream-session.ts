@@ -118,8 +118,7 @@ export class StreamSession extends DurableObject<Env> {
       accept: (stanza) => this.#queue.accept(stanza),
       arm: (stream) => this.#armFor(stream),
       policy: () => this.#livePolicy(),
-      budget: batchedBudget(env),
-      authorityCalls: new AuthorityCalls(env),
+      authorityCalls: new AuthorityCalls(env, batchedBudget(env)),
       closed: (stream) => this.#streamClosed(stream),
       // Only a DO with many streams batches them; a stream alone reports itself (lib/control.ts).
       get report() {

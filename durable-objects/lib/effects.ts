@@ -9,7 +9,6 @@ import type { Domain } from "../../src/types.js";
 import type { Effects } from "./session-host.js";
 import { remoteDomainStub } from "./stubs.js";
 import { verifyWithAuthority, type AuthorityCalls, type HeldLease } from "./verify-path.js";
-import type { Budget } from "./budget-client.js";
 import { jidDomain } from "../../src/delivery/submit.js";
 
 export interface EffectHooks {
@@ -34,9 +33,7 @@ export interface EffectHooks {
   takeWarmLease?(remote: Domain): Promise<HeldLease | undefined>;
   /** Keeps the DO up for background work (the budget lease's release). */
   waitUntil?(p: Promise<unknown>): void;
-  /** The DO's way to the verification budget (lib/budget-client.ts); default: one RPC per call. */
-  budget?: Budget;
-  /** The DO's calls to the authority links (lib/verify-path.ts); default: one RPC per verification. */
+  /** The DO's calls to the budget and the authority links (lib/verify-path.ts); default: one each. */
   authorityCalls?: AuthorityCalls;
 }
 
@@ -48,7 +45,7 @@ export function makeEffects(env: Env, hooks: EffectHooks): Effects {
       const t0 = Date.now();
       try {
         const held = await hooks.takeWarmLease?.(req.to);
-        return await verifyWithAuthority(env, req, hooks.waitUntil ?? ((p) => void p), held, hooks.budget, hooks.authorityCalls);
+        return await verifyWithAuthority(env, req, hooks.waitUntil ?? ((p) => void p), held, hooks.authorityCalls);
       } finally {
         hooks.verified?.((Date.now() - t0) / 1000);
       }

@@ -27,7 +27,6 @@ import { peerAddressStub } from "./stubs.js";
 import { AuthenticatedSignal } from "./gateway-signal.js";
 import { log } from "./log.js";
 import { releaseLease, warmAuthority, warmTarget, type HeldLease, type AuthorityCalls } from "./verify-path.js";
-import type { Budget } from "./budget-client.js";
 
 /** How long a header warm-up's verification lease waits for the claim it was taken for. */
 const WARM_LEASE_MS = 2_000;
@@ -58,10 +57,8 @@ export interface StreamShell {
   policy(): Promise<LivePolicy>;
   /** The stream reported `closed` (the DO forgets a channel). */
   closed?(stream: InboundStream): void;
-  /** The DO's way to the verification budget (batched in a DO with many streams, lib/budget-client.ts). */
-  readonly budget: Budget;
-  /** The DO's calls to the authority links, shared by its streams (lib/verify-path.ts AuthorityCalls). */
-  readonly authorityCalls?: AuthorityCalls;
+  /** The DO's calls to the budget and the authority links, shared by its streams (lib/verify-path.ts). */
+  readonly authorityCalls: AuthorityCalls;
   /** Takes the stream's ControlPlane reports into the DO's shared batch (a DO with many streams); absent: it reports itself. */
   report?(sessionId: string, calls: ReportCall[]): void;
 }
@@ -171,8 +168,7 @@ export class InboundStream {
       waitUntil,
       prepare: (actions) => this.#routesFor(actions),
       takeWarmLease: (remote) => this.#takeWarmLease(remote),
-      budget: this.shell.budget,
-      ...(this.shell.authorityCalls ? { authorityCalls: this.shell.authorityCalls } : {}),
+      authorityCalls: this.shell.authorityCalls,
     });
     const port = this.port;
     const signal = new AuthenticatedSignal(this.meta.connection.signalAuthenticated === true, (frame) => port.send(frame));
@@ -341,7 +337,7 @@ export class InboundStream {
     const t = warmTarget(attrs, config.domains, this.meta.connection, (remote) => policy.forRemote(remote).allowed);
     if (!t) return;
     const env = this.shell.env;
-    const warming = warmAuthority(env, t.local, t.remote, this.shell.budget, this.shell.authorityCalls).catch(() => undefined);
+    const warming = warmAuthority(env, t.local, t.remote, this.shell.authorityCalls).catch(() => undefined);
     this.#warming = warming;
     // The lease waits for the claim a little (the peer sends db:result one round trip after our
     // features), then goes back: a header alone holds verification budget for WARM_LEASE_MS at most.
@@ -350,7 +346,7 @@ export class InboundStream {
       await new Promise((r) => setTimeout(r, WARM_LEASE_MS));
       if (this.#leaseDone) return;
       this.#leaseDone = true;
-      await releaseLease(env, held, this.shell.budget);
+      await releaseLease(this.shell.authorityCalls, held);
     }));
   }
 

@@ -79,10 +79,9 @@ async function acquire(env: Env, remote: Domain, budget: Budget): Promise<HeldLe
 }
 
 /** Gives a lease back (the verification ended, or a warm-up's lease was not claimed). */
-export function releaseLease(env: Env, held: HeldLease, budget: Budget = directBudget(env)): Promise<unknown> {
-  return budget.release(held.lease).catch(() => {});
+export function releaseLease(calls: AuthorityCalls, held: HeldLease): Promise<unknown> {
+  return calls.budget.release(held.lease).catch(() => {});
 }
-
 
 /**
  * Asks the authority of `req.to`, with `held` (the header warm-up's lease for that domain) when
@@ -93,18 +92,17 @@ export async function verifyWithAuthority(
   req: VerifyRequest,
   waitUntil: (p: Promise<unknown>) => void,
   held?: HeldLease,
-  budget: Budget = directBudget(env),
-  calls?: AuthorityCalls,
+  calls: AuthorityCalls = new AuthorityCalls(env),
 ): Promise<VerifyOutcome> {
-  const got = held && held.remote === req.to ? held : await acquire(env, req.to, budget);
+  const got = held && held.remote === req.to ? held : await acquire(env, req.to, calls.budget);
   if (typeof got === "string") return { type: "error", condition: got };
   try {
-    const outcome = calls ? await calls.verify(got.key, req, got.targets) : await authorityLinkStub(env, got.key).verify(req, got.key, got.targets);
+    const outcome = await calls.verify(got.key, req, got.targets);
     if (outcome.type === "error") linkDown(got.key);
     else sawLinkUp(got.key);
     return outcome;
   } finally {
-    waitUntil(releaseLease(env, got, budget));
+    waitUntil(releaseLease(calls, got));
   }
 }
 
@@ -124,10 +122,9 @@ export async function warmAuthority(
   env: Env,
   local: Domain,
   remote: Domain,
-  budget: Budget = directBudget(env),
-  calls?: AuthorityCalls,
+  calls: AuthorityCalls = new AuthorityCalls(env),
 ): Promise<HeldLease | undefined> {
-  const got = await acquire(env, remote, budget);
+  const got = await acquire(env, remote, calls.budget);
   if (typeof got === "string") return undefined;
   if (linkKnownUp(got.key)) return got;
   const call = async () => {
@@ -135,7 +132,7 @@ export async function warmAuthority(
     sawLinkUp(got.key);
   };
   try {
-    await (calls ? calls.warm(got.key, call) : call());
+    await calls.warm(got.key, call);
   } catch {
     // The link did not come up now; the claim will try again with this lease.
   }
@@ -149,13 +146,18 @@ export async function warmAuthority(
  * flight share its call, and the verifications for one address go in batches (a few batches in
  * flight per address, the claims that arrive meanwhile in the next: lib/coalesced-call.ts), so a burst of
  * 200 claims costs a few calls, not 200. An idle address's claim goes at once, alone. Per DO: a
- * promise is awaited only where it was made, and a stub is used only by the DO that made it.
+ * promise is awaited only where it was made, and a stub is used only by the DO that made it. `budget`
+ * is the DO's way to the verification budget (lib/budget-client.ts: batched for a DO with many
+ * streams). A caller without a DO-wide instance makes one for its call, which then goes alone.
  */
 export class AuthorityCalls {
   readonly #warms = new Map<string, Promise<void>>();
   readonly #verifies = new Map<string, CoalescedCall<{ req: VerifyRequest; targets: Target[] }, VerifyOutcome>>();
 
-  constructor(private readonly env: Env) {}
+  constructor(
+    private readonly env: Env,
+    readonly budget: Budget = directBudget(env),
+  ) {}
 
   /** Runs `start` unless a warm-up for `key` is in flight, which is then shared. */
   warm(key: string, start: () => Promise<void>): Promise<void> {
