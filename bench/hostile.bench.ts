@@ -13,9 +13,12 @@
 //   - outbound connections the edge opened meanwhile: to peer.test (the harness, allowed by
 //     S2S_STATIC_ROUTES), to the public tarpit, and to refused addresses (loopback, link-local /
 //     metadata, ::1; target 0);
-//   - RSS growth of workerd (all its processes) and of the gateway process tree, peak during the
-//     attack and what is left once it stopped (after up to 30 s: "returned" when within 32 MiB of
-//     the level before; "bounded" when the peak stays under 256 MiB);
+//   - RSS growth of the Worker's workerd and of the gateway process tree, peak during the attack and
+//     what is left once it stopped (after up to 30 s: "returned" when within 32 MiB of the level
+//     before; "bounded" when the peak stays under 256 MiB); wrangler dev's proxy workerd apart (it
+//     keeps every log line of the Worker while no DevTools client is attached: a dev-tool cost,
+//     bench/hostile/world.ts workerdRssApartMiB); HOSTILE_HEAP=1 adds the Worker's JS heap after a
+//     full GC before, under and after the attack (what of the growth is our objects);
 //   - what the attacker observed (stream errors, dialback answers, closures, HTTP statuses).
 // The load average is printed with every line: the machine is shared, read ratios with it.
 
@@ -30,14 +33,16 @@ import { escapingGrowth, manyAttributes, preHandshakeFlood } from "./hostile/att
 import { hostileAdmin, hostSpoof, hungWebhook } from "./hostile/attacks-http.js";
 import { LegitPeer, MEASURES, type Figures } from "./hostile/legit.js";
 import { PUBLIC_TARPIT, startHostileStack, type HostileStack } from "./hostile/stack.js";
-import { treeCpuSeconds, treeRssMiB } from "./hostile/world.js";
+import { treeCpuSeconds, treeRssMiB, workerdRssApartMiB } from "./hostile/world.js";
+import { InspectorProfiler } from "./interop/profile.js";
 
 // Run order: the attacks whose aftermath lasts longest on an unfixed edge (3, 4) come last, so they
 // spoil fewer of the other figures. Attack 0 is the control (nothing sent): its ratios are the
-// machine's noise at that moment. `HOSTILE_ONLY=4,7` runs only those.
+// machine's noise at that moment. `HOSTILE_ONLY=4,7` runs only those, in that order (`3,3` runs
+// attack 3 twice: does the second take more memory, or reuse what the first left?).
 const ORDER: Attack[] = [control, hostileAdmin, hostSpoof, nonCanonicalFrom, ssrf, escapingGrowth, hungWebhook, spoofedResults, preHandshakeFlood, manyAttributes, bidiClaims, pendingFanOut];
 const ONLY = process.env.HOSTILE_ONLY?.split(",").map(Number);
-const ATTACKS = ORDER.filter((a) => !ONLY || ONLY.includes(a.n));
+const ATTACKS = ONLY ? ONLY.map((n) => ORDER.find((a) => a.n === n)).filter((a): a is Attack => a !== undefined) : ORDER;
 const READY_MAX_MS = 30_000;
 /** Samples of each legitimate measure, just before and during each attack (medians compared). */
 const SAMPLES = 5;
@@ -60,7 +65,8 @@ export default async function bench(): Promise<void> {
   const stack = await startHostileStack();
   const legit = new LegitPeer(stack);
   try {
-    const rss = () => ({ workerd: treeRssMiB(stack.edgeProc.pid, /workerd/), gateway: treeRssMiB(stack.gatewayProc.pid) });
+    const edgePort = Number(new URL(stack.edgeUrl).port);
+    const rss = () => ({ ...workerdRssApartMiB(stack.edgeProc.pid, edgePort), gateway: treeRssMiB(stack.gatewayProc.pid) });
     const outbound = () => ({
       peer: stack.harness.peer.stats.tcpAccepted,
       tarpit: stack.sinks.tarpit.accepted,
@@ -71,7 +77,7 @@ export default async function bench(): Promise<void> {
     const idle = await legit.measure(7, types);
     const base = rss();
     console.log(`idle (median of 7): ttf ${fmt(idle.ttf)}  vrfy ${fmt(idle.vrfy)} (answers ${[...new Set(types)].join(",")})  api ${fmt(idle.api)}` +
-      `  | RSS workerd ${base.workerd.toFixed(0)} MiB, gateway ${base.gateway.toFixed(0)} MiB | load ${load()}`);
+      `  | RSS workerd ${base.worker.toFixed(0)} MiB (wrangler dev's proxy ${base.proxy.toFixed(0)} MiB more), gateway ${base.gateway.toFixed(0)} MiB | load ${load()}`);
     console.log(`targets: every ratio <= 2x; RSS growth < ${BOUNDED_MIB} MiB and back within ${RETURNED_MIB} MiB <= ${AFTER_MAX_MS / 1000} s after; 0 outbound connections to refused addresses`);
     const summary: string[] = [];
     for (const attack of ATTACKS) summary.push(await runOne(stack, legit, attack, idle, rss, outbound));
@@ -83,7 +89,7 @@ export default async function bench(): Promise<void> {
   }
 }
 
-type Rss = { workerd: number; gateway: number };
+type Rss = { worker: number; proxy: number; gateway: number };
 type Outbound = { peer: number; tarpit: number; refused: number };
 
 async function runOne(stack: HostileStack, legit: LegitPeer, attack: Attack, firstIdle: Figures, rss: () => Rss, outbound: () => Outbound): Promise<string> {
@@ -99,10 +105,15 @@ async function runOne(stack: HostileStack, legit: LegitPeer, attack: Attack, fir
   let held = () => 0;
   const sample = () => {
     const r = rss();
-    peak = { workerd: Math.max(peak.workerd, r.workerd), gateway: Math.max(peak.gateway, r.gateway) };
+    peak = { worker: Math.max(peak.worker, r.worker), proxy: Math.max(peak.proxy, r.proxy), gateway: Math.max(peak.gateway, r.gateway) };
     heldMax = Math.max(heldMax, held());
   };
   const timer = setInterval(sample, 250);
+  // HOSTILE_HEAP=1: the Worker's JS heap after a full GC before, under and after the attack (MiB), read
+  // through wrangler's inspector (which then forwards the Worker's log lines to it instead of keeping them).
+  const heap = process.env.HOSTILE_HEAP === "1" ? await InspectorProfiler.connect(stack.edgeInspectorPort).catch(() => undefined) : undefined;
+  const heapMiB = async () => (heap ? ((await heap.heapUsed().catch(() => NaN)) / 2 ** 20).toFixed(1) : "");
+  const heaps = [await heapMiB()];
   let observed: string;
   let figs: Figures;
   try {
@@ -112,6 +123,7 @@ async function runOne(stack: HostileStack, legit: LegitPeer, attack: Attack, fir
     sample();
     figs = await legit.measure(SAMPLES);
     sample();
+    heaps.push(await heapMiB());
     observed = await running.stop();
   } finally {
     sample();
@@ -124,7 +136,9 @@ async function runOne(stack: HostileStack, legit: LegitPeer, attack: Attack, fir
   // peer is still slow, up to SETTLE_MAX_MS more so the next attack starts from a quiet edge.
   const tAfter = performance.now();
   let after = rss();
-  const growth = (r: Rss) => r.workerd - before.workerd + (r.gateway - before.gateway);
+  // The edge's processes: the Worker's workerd and the gateway. wrangler dev's proxy is printed apart:
+  // it keeps every log line of the Worker (see workerdRssApartMiB), which production does not.
+  const growth = (r: Rss) => r.worker - before.worker + (r.gateway - before.gateway);
   const back = async () => {
     const ttf = await legit.timeToFeatures();
     const vrfy = await legit.verifyRoundTrip();
@@ -138,6 +152,8 @@ async function runOne(stack: HostileStack, legit: LegitPeer, attack: Attack, fir
     await new Promise((r) => setTimeout(r, 1000));
   }
   const afterSecs = (performance.now() - tAfter) / 1000;
+  heaps.push(await heapMiB());
+  heap?.close();
   while (legitBackAt === undefined && performance.now() - tAfter < AFTER_MAX_MS + SETTLE_MAX_MS) {
     if (await back()) legitBackAt = performance.now() - tAfter;
     else await new Promise((r) => setTimeout(r, 1000));
@@ -160,12 +176,14 @@ async function runOne(stack: HostileStack, legit: LegitPeer, attack: Attack, fir
   const d = (a: number, b: number) => `${a - b >= 0 ? "+" : ""}${(a - b).toFixed(0)}`;
   console.log(
     `\n${attack.n} ${attack.name}\n` +
+      (heap ? `  the Worker's JS heap after GC: ${heaps.join(" -> ")} MiB (before, under, after the attack)\n` : "") +
       `  ratio ${ratios.map((x) => `${x.m} ${x.r === Infinity ? "timeout" : `${x.r.toFixed(2)}x`}`).join(" ")} [${mark(ok.ratio)}]` +
       ` (${MEASURES.map((m) => fmt(figs[m])).join(" ")}; just before: ${MEASURES.map((m) => fmt(idle[m])).join(" ")})` +
       ` | attacker held max ${heldMax}` +
       ` | edge outbound: peer.test ${out1.peer - out0.peer}, tarpit ${PUBLIC_TARPIT} ${out1.tarpit - out0.tarpit}, refused addresses ${refused} [${mark(ok.ssrf)}]` +
-      ` | RSS peak workerd ${d(peak.workerd, before.workerd)} gateway ${d(peak.gateway, before.gateway)} MiB,` +
-      ` after ${afterSecs.toFixed(0)} s ${d(after.workerd, before.workerd)}/${d(after.gateway, before.gateway)} MiB ${returned ? "returned" : "NOT returned"} [${mark(ok.rss)}]` +
+      ` | RSS peak workerd ${d(peak.worker, before.worker)} gateway ${d(peak.gateway, before.gateway)} MiB,` +
+      ` after ${afterSecs.toFixed(0)} s ${d(after.worker, before.worker)}/${d(after.gateway, before.gateway)} MiB ${returned ? "returned" : "NOT returned"} [${mark(ok.rss)}]` +
+      ` (wrangler dev's proxy: peak ${d(peak.proxy, before.proxy)}, after ${d(after.proxy, before.proxy)} MiB)` +
       ` | workerd CPU ${cpu.toFixed(1)} s during the attack | ${settled} | load ${load()}\n  observed: ${observed}`,
   );
   return `${attack.n}:${ok.ratio && ok.rss && ok.ssrf ? "met" : `MISSED(${Object.entries(ok).filter(([, v]) => !v).map(([k]) => k).join(",")})`}`;

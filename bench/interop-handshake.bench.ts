@@ -89,6 +89,9 @@ export default async function bench(): Promise<void> {
     prosodyExtraModules: ["admin_telnet"],
     prosodyExtraGlobal: (ip) => `console_ports = { ${CONSOLE_PORT} }\nconsole_interfaces = { "${ip.prosody}" }`,
     addressOf: (_name, addr) => relay(addr),
+    // BENCH_EDGE_LOG_LEVEL=warn: the edge's LOG_LEVEL (under wrangler dev every log line of the Worker
+    // also crosses wrangler's proxy workerd, through its inspector proxy).
+    ...(process.env.BENCH_EDGE_LOG_LEVEL ? { edgeVars: { LOG_LEVEL: process.env.BENCH_EDGE_LOG_LEVEL } } : {}),
     // BENCH_GATEWAY_ENV="K=V,K=V" adds gateway settings (e.g. a longer waiting line for 2,000 domains).
     gatewayEnv: { GATEWAY_REQUIRE_TLS: "false", GATEWAY_LOG_LEVEL: "warn", ...Object.fromEntries((process.env.BENCH_GATEWAY_ENV ?? "").split(",").filter(Boolean).map((kv) => kv.split("=", 2))) },
   });

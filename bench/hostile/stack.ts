@@ -39,6 +39,8 @@ export interface HostileStack {
   edgeSecret: string;
   tokens: { admin: string; app: string; gateway: string };
   edgeProc: Proc;
+  /** wrangler's DevTools inspector proxy to the Worker's isolate (bench/interop/profile.ts). */
+  edgeInspectorPort: number;
   gatewayProc: Proc;
   harness: RunningHarness;
   doh: Doh;
@@ -111,7 +113,7 @@ export async function startHostileStack(): Promise<HostileStack> {
       fetch(edge.url + path, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
     return {
       dir, edgeUrl: edge.url, wsUrl: edge.url.replace(/^http/, "ws") + "/xmpp-s2s", edgeSecret, tokens,
-      edgeProc: edge.proc as Proc, gatewayProc: gateway.proc as Proc, harness, doh, hook, sinks, api, stop,
+      edgeProc: edge.proc as Proc, edgeInspectorPort: edge.inspectorPort as number, gatewayProc: gateway.proc as Proc, harness, doh, hook, sinks, api, stop,
     };
   } catch (e) {
     await stop();
