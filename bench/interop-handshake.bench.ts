@@ -30,7 +30,8 @@ import { ProsodyConsole } from "../scripts/interop/lib/prosody-console.mjs";
 import { startStack, type Stack } from "../scripts/interop/lib/stack.mjs";
 import { DOMAINS, PASSWORD } from "../scripts/interop/lib/topology.mjs";
 import { cpuSeconds, loadAverage, rssBytes } from "./lib/procstat.js";
-import { InspectorProfiler, topSelf } from "./interop/profile.js";
+import { InspectorProfiler, gatewayProfiles, topSelf } from "./interop/profile.js";
+import { ROOT } from "../scripts/interop/lib/paths.mjs";
 import { analyseReceiving, analyseSending, type Packet, type Legs } from "./lib/handshake-capture.js";
 
 const ONE_WAY = 25; // ms each way, as in the issue's measurement
@@ -93,7 +94,10 @@ export default async function bench(): Promise<void> {
     // also crosses wrangler's proxy workerd, through its inspector proxy).
     ...(process.env.BENCH_EDGE_LOG_LEVEL ? { edgeVars: { LOG_LEVEL: process.env.BENCH_EDGE_LOG_LEVEL } } : {}),
     // BENCH_GATEWAY_ENV="K=V,K=V" adds gateway settings (e.g. a longer waiting line for 2,000 domains).
-    gatewayEnv: { GATEWAY_REQUIRE_TLS: "false", GATEWAY_LOG_LEVEL: "warn", ...Object.fromEntries((process.env.BENCH_GATEWAY_ENV ?? "").split(",").filter(Boolean).map((kv) => kv.split("=", 2))) },
+    gatewayEnv: { GATEWAY_REQUIRE_TLS: "false", GATEWAY_LOG_LEVEL: "warn",
+      // BENCH_PROFILE=<dir>: the gateway writes a CPU profile there when it exits (the whole run).
+      ...(process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--openssl-config=${join(ROOT, "gateway", "openssl.cnf")} --cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE}` } : {}),
+      ...Object.fromEntries((process.env.BENCH_GATEWAY_ENV ?? "").split(",").filter(Boolean).map((kv) => kv.split("=", 2))) },
   });
   const closers: Array<() => unknown> = [];
   try {
@@ -183,7 +187,7 @@ export default async function bench(): Promise<void> {
     for (const [j, n] of FANOUT.entries()) {
       const hosts = fanHosts[j]!;
       const results: Record<string, string> = {};
-      const figures: Record<string, { ms: number; delivered: number; inbound: number; verify: number; cpu: number; rss: number }> = {};
+      const figures: Record<string, { ms: number; delivered: number; inbound: number; verify: number; cpu: number; rss: number; proxyCpu?: number; proxyRss?: number }> = {};
       for (const receiver of ["prosody", "edge"] as const) {
         const marker = `fan${j}-${receiver}`;
         const syn = await startCapture({ file: join(capDir, `fanout-${n}-${receiver}.pcap`), snaplen: 96,
@@ -235,7 +239,8 @@ export default async function bench(): Promise<void> {
         const server = receiver === "prosody" ? ip.sink : ip.gateway;
         const inbound = syns.filter((p) => p.dst === server && p.dport === 5269).length;
         const verify = syns.filter((p) => p.dst === legs.prosodyRelay && p.dport === 5269).length;
-        figures[receiver] = { ms, delivered: done.n, inbound, verify, cpu: c1 - c0, rss: m1 - m0 };
+        figures[receiver] = { ms, delivered: done.n, inbound, verify, cpu: c1 - c0, rss: m1 - m0,
+          ...(s0 && s1 ? { proxyCpu: s1.pCpu - s0.pCpu, proxyRss: s1.pRss - s0.pRss } : {}) };
         const per = Math.max(done.n, 1); // per pair delivered (a bounced pair cost something too, but less)
         results[receiver] = `${done.n}/${n} delivered ${done.n < n ? "(the rest stalled 30 s) " : ""}in ${ms.toFixed(0)} ms; S2S connections: ${inbound} inbound + ${verify} to the authority;` +
           ` receiver CPU ${f1(((c1 - c0) * 1000) / per)} ms/pair, RSS +${f1((m1 - m0) / 1024 / per)} KiB/pair` +
@@ -250,10 +255,18 @@ export default async function bench(): Promise<void> {
       console.log(`  Prosody->edge:    ${results.edge}`);
       console.log(`  ratios edge/Prosody: time ${(e.ms / p.ms).toFixed(2)}x (target <= 1.0), CPU/pair ${(e.cpu / Math.max(e.delivered, 1) / (p.cpu / Math.max(p.delivered, 1))).toFixed(2)}x (target <= 0.5),` +
         ` RSS/pair ${(e.rss / Math.max(e.delivered, 1) / (p.rss / Math.max(p.delivered, 1))).toFixed(2)}x (target <= 0.5); verification connections ${e.verify} (target 1)`);
+      // wrangler dev's proxy carries no stream of ours here (the gateway's link is one WebSocket); what
+      // grows it per pair is the Worker's log lines, which its inspector proxy keeps until a DevTools
+      // client attaches (bench/hostile/world.ts workerdRssApartMiB). Production has no such process.
+      if (e.proxyCpu !== undefined && e.proxyRss !== undefined) {
+        console.log(`  the same without wrangler dev's proxy (a dev tool; the edge's LOG_LEVEL here: ${process.env.BENCH_EDGE_LOG_LEVEL ?? "info, the default"}):` +
+          ` CPU/pair ${((e.cpu - e.proxyCpu) / Math.max(e.delivered, 1) / (p.cpu / Math.max(p.delivered, 1))).toFixed(2)}x, RSS/pair ${((e.rss - e.proxyRss) / Math.max(e.delivered, 1) / (p.rss / Math.max(p.delivered, 1))).toFixed(2)}x`);
+      }
       console.log(`  load average: ${loadAverage()}`);
     }
   } finally {
     for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => {});
     await stack.stop();
+    if (process.env.BENCH_PROFILE) console.log(gatewayProfiles(process.env.BENCH_PROFILE).join("\n"));
   }
 }
