@@ -76,3 +76,23 @@ export function readCalls(roots: number[], comm?: RegExp): number {
 export function loadAverage(): string {
   return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(", ");
 }
+
+/**
+ * workerd's two processes under wrangler dev apart, RSS in MB: the one running the Worker and its
+ * Durable Objects, and wrangler dev's own proxy in front of it (its ProxyWorker listens on the edge's
+ * port and carries every request and WebSocket, the gateway's included; its inspector proxy keeps the
+ * Worker's log lines until a DevTools client attaches; production has no such process).
+ */
+export function workerdApart(stack: { edge: { proc: { pid: number }; port: number } }): { worker: number; proxy: number } {
+  const out = { worker: 0, proxy: 0 };
+  for (const p of tree([stack.edge.proc.pid], /workerd/)) {
+    let cmd = "";
+    try {
+      cmd = readFileSync(`/proc/${p.pid}/cmdline`, "utf8");
+    } catch {
+      continue; // exited
+    }
+    out[cmd.includes(`entry=127.0.0.1:${stack.edge.port}`) ? "proxy" : "worker"] += rssMb([p.pid]);
+  }
+  return out;
+}

@@ -12,7 +12,7 @@
 
 import type { C2sClient } from "../../scripts/interop/lib/c2s.mjs";
 import type { Stack } from "../../scripts/interop/lib/stack.mjs";
-import { cpuSeconds, loadAverage, readCalls, rssMb } from "./proc-stats.js";
+import { cpuSeconds, loadAverage, readCalls, rssMb, workerdApart } from "./proc-stats.js";
 import { InspectorProfiler, topSelf } from "./profile.js";
 
 const N = Number(process.env.BENCH_REAL_MESSAGES ?? 20_000);
@@ -84,7 +84,15 @@ export async function realSenderCpu(stack: Stack, alice: C2sClient, bob: C2sClie
 
   const prosodyRuns: ReceiverRun[] = [];
   const edgeRuns: ReceiverRun[] = [];
-  const rss = () => [rssMb(edge, /workerd/), rssMb(gw), rssMb(sink)];
+  // workerd in all, the gateway, the sink Prosody, then workerd apart: the Worker's and wrangler dev's proxy.
+  const rss = () => {
+    const w = workerdApart(stack);
+    return [rssMb(edge, /workerd/), rssMb(gw), rssMb(sink), w.worker, w.proxy];
+  };
+  // BENCH_REAL_HEAP=1: the Worker's JS heap after a full GC after each edge run (through wrangler's
+  // inspector, outside the timed part): whether what RSS keeps is objects of ours.
+  const heapAfter: number[] = [];
+  const heap = process.env.BENCH_REAL_HEAP === "1" ? await InspectorProfiler.connect(stack.edge.inspectorPort).catch(() => undefined) : undefined;
   // BENCH_PROFILE=<dir>: the Worker's isolate is profiled over the edge's steady-state runs.
   let profiler: InspectorProfiler | undefined;
   for (let r = 0; r < RUNS; r++) {
@@ -110,7 +118,9 @@ export async function realSenderCpu(stack: Stack, alice: C2sClient, bob: C2sClie
     await blast(alice, edgeTo, N, `e${r}`);
     await until(async () => (asks++, (await inboxHead(stack)) >= head + N), `the edge did not receive run ${r}`);
     edgeRuns.push({ cpu: edgeCpu() - c0 - asks * perPoll, gateway: cpuSeconds(gw) - g0, seconds: (performance.now() - t0) / 1000, reads: readCalls(gw) - r0, rss: rss() });
+    if (heap) heapAfter.push((await heap.heapUsed().catch(() => NaN)) / 2 ** 20);
   }
+  heap?.close();
 
   if (profiler) {
     const file = `${process.env.BENCH_PROFILE}/workerd-${Date.now()}.cpuprofile`;
@@ -123,7 +133,7 @@ export async function realSenderCpu(stack: Stack, alice: C2sClient, bob: C2sClie
     const e = edgeRuns[r]!;
     console.log(`  run ${r + 1}${r < WARM_RUNS ? " (warm-up)" : ""}: Prosody ${us(p.cpu)} us (${(N / p.seconds).toFixed(0)}/s)` +
       ` | edge ${us(e.cpu)} us = workerd ${us(e.cpu - e.gateway!)} + gateway ${us(e.gateway!)} (${(N / e.seconds).toFixed(0)}/s, ${(N / e.reads).toFixed(1)} stanzas per gateway read)` +
-      ` | ratio ${(e.cpu / p.cpu).toFixed(2)}x | RSS after: workerd ${e.rss[0]!.toFixed(1)} MB, gateway ${e.rss[1]!.toFixed(1)} MB, sink Prosody ${e.rss[2]!.toFixed(1)} MB`);
+      ` | ratio ${(e.cpu / p.cpu).toFixed(2)}x | RSS after: workerd ${e.rss[0]!.toFixed(1)} MB (the Worker's ${e.rss[3]!.toFixed(1)} + wrangler dev's proxy ${e.rss[4]!.toFixed(1)}${heapAfter[r] !== undefined ? `; its JS heap after GC ${heapAfter[r]!.toFixed(1)}` : ""}), gateway ${e.rss[1]!.toFixed(1)} MB, sink Prosody ${e.rss[2]!.toFixed(1)} MB`);
   }
   const sum = (xs: ReceiverRun[]) => xs.reduce((s, x) => s + x.cpu, 0);
   const steadyP = prosodyRuns.slice(WARM_RUNS);
@@ -143,7 +153,8 @@ export async function realSenderCpu(stack: Stack, alice: C2sClient, bob: C2sClie
   const afterWarm = edgeRuns[Math.min(WARM_RUNS, RUNS) - 1]!.rss;
   console.log(`  RSS workerd ${edgeRuns.map((e) => e.rss[0]!.toFixed(1)).join(" -> ")} MB; gateway ${edgeRuns.map((e) => e.rss[1]!.toFixed(1)).join(" -> ")} MB` +
     ` (growth after warm-up: workerd ${(last[0]! - afterWarm[0]!).toFixed(1)} MB, gateway ${(last[1]! - afterWarm[1]!).toFixed(1)} MB over ${RUNS - WARM_RUNS} runs;` +
-    ` from run 1: ${(last[0]! - first[0]!).toFixed(1)} / ${(last[1]! - first[1]!).toFixed(1)} MB)`);
+    ` from run 1: ${(last[0]! - first[0]!).toFixed(1)} / ${(last[1]! - first[1]!).toFixed(1)} MB;` +
+    ` the Worker's workerd alone ${(last[3]! - afterWarm[3]!).toFixed(1)} MB after warm-up, wrangler dev's proxy ${(last[4]! - afterWarm[4]!).toFixed(1)} MB)`);
   console.log(`  (edge figures exclude its completion polls, ${(perPoll * 1e6).toFixed(0)} us each, measured before the runs;` +
     ` the edge idle used ${(idlePerSec * 1000).toFixed(1)} ms CPU per second, not subtracted)`);
 }

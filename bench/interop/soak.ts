@@ -15,8 +15,7 @@
 import { Element } from "ltx";
 import type { Stack } from "../../scripts/interop/lib/stack.mjs";
 import type { RunningHarness } from "../../test/harness/server.js";
-import { readFileSync } from "node:fs";
-import { loadAverage, rssMb, tree } from "./proc-stats.js";
+import { loadAverage, rssMb, tree, workerdApart } from "./proc-stats.js";
 import { InspectorProfiler } from "./profile.js";
 
 const TOTAL = Number(process.env.BENCH_SOAK_MESSAGES ?? 1_000_000);
@@ -96,25 +95,6 @@ export const pairSoakCount = PAIRS;
  * pair to the edge's app. RSS of workerd and the gateway every PAIR_STEP pairs once their messages
  * were delivered, then once more AFTER_CLOSE_MS after the streams were closed.
  */
-/**
- * workerd's two processes under wrangler dev apart: the one running the Worker and its Durable Objects,
- * and wrangler dev's own proxy in front of it (its ProxyWorker listens on the edge's port and carries
- * every request and WebSocket, the gateway's included; production has no such process).
- */
-function workerdApart(stack: Stack): { worker: number; proxy: number } {
-  const out = { worker: 0, proxy: 0 };
-  for (const p of tree([stack.edge.proc.pid], /workerd/)) {
-    let cmd = "";
-    try {
-      cmd = readFileSync(`/proc/${p.pid}/cmdline`, "utf8");
-    } catch {
-      continue; // exited
-    }
-    out[cmd.includes(`entry=127.0.0.1:${stack.edge.port}`) ? "proxy" : "worker"] += rssMb([p.pid]);
-  }
-  return out;
-}
-
 export async function pairSoak(stack: Stack, harness: RunningHarness): Promise<void> {
   const to = stack.domains.edge;
   const peer = harness.peer;
