@@ -22,7 +22,7 @@ import { edgeConfig } from "./lib/config.js";
 import type { StreamErrorCondition } from "../src/errors.js";
 import { newStreamId, type Domain } from "../src/types.js";
 import { jidDomain } from "../src/delivery/submit.js";
-import { MUX_HEADER, muxControl, parseMux } from "../src/gateway-contract.js";
+import { MUX_BATCH_HEADER, MUX_HEADER, isMuxBatch, muxControl, parseMux, splitMuxBatch } from "../src/gateway-contract.js";
 import { FRAMING_HEADER, STREAM_ID_HEADER, TRUSTED_CONNECTION_HEADER, channelInfo, type ConnectionInfo } from "./lib/connection-info.js";
 import { replyOutbound } from "./lib/effects.js";
 import { linkOf } from "./lib/stubs.js";
@@ -282,6 +282,7 @@ export class StreamSession extends DurableObject<Env> {
       this.#link = { id, peer: connection.peer, closed: false };
       this.#store.putJson("link", this.#link);
       headers[MUX_HEADER] = "1";
+      headers[MUX_BATCH_HEADER] = "1";
       return new Response(null, { status: 101, webSocket: client, headers });
     }
     this.ctx.acceptWebSocket(server);
@@ -314,17 +315,21 @@ export class StreamSession extends DurableObject<Env> {
   // ---- the multiplexed link (src/gateway-contract.ts) ----
 
   async #linkMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const m = typeof message === "string" ? parseMux(message) : "binary message on a multiplexed link";
-    if (typeof m === "string") {
-      // The gateway is ours (it had the token): a bad message is a bug there, not a peer's doing.
-      log(this.env, "error", "mux.bad-message", { session: this.#link!.id, error: m });
-      try {
-        ws.close(1002, m.slice(0, 120));
-      } catch {
-        // already closed
+    // A batch (src/gateway-contract.ts): its messages one after the other, in this one event; each
+    // channel's own messages still run in order (InboundStream reads one message at a time).
+    if (typeof message === "string" && isMuxBatch(message)) {
+      const parts = splitMuxBatch(message);
+      if (typeof parts === "string") return this.#badLinkMessage(ws, parts);
+      const done: Promise<void>[] = [];
+      for (const part of parts) {
+        if (!this.#link || this.#link.closed) break;
+        done.push(this.#linkMessage(ws, part));
       }
-      return this.#linkClosed();
+      await Promise.all(done);
+      return;
     }
+    const m = typeof message === "string" ? parseMux(message) : "binary message on a multiplexed link";
+    if (typeof m === "string") return this.#badLinkMessage(ws, m);
     if (m.data) return this.#channels.get(m.ch)?.stream.message(m.frames);
     const c = m.control;
     if (c.op === "close") {
@@ -334,6 +339,17 @@ export class StreamSession extends DurableObject<Env> {
       return channel.stream.transportClosed();
     }
     this.#openChannel(ws, c.ch, c.info);
+  }
+
+  // The gateway is ours (it had the token): a bad message is a bug there, not a peer's doing.
+  #badLinkMessage(ws: WebSocket, m: string): Promise<void> {
+    log(this.env, "error", "mux.bad-message", { session: this.#link!.id, error: m });
+    try {
+      ws.close(1002, m.slice(0, 120));
+    } catch {
+      // already closed
+    }
+    return this.#linkClosed();
   }
 
   // Synchronous up to the channel's entry in the map: the data that follows an open finds it.

@@ -17,13 +17,15 @@ import WebSocket from "ws";
 import {
   CONNECTION_HEADER,
   GATEWAY_TOKEN_HEADER,
+  MUX_BATCH_HEADER,
   MUX_HEADER,
   MUX_MAX_CHANNEL,
+  muxBatch,
   muxControl,
   muxData,
   parseMux,
 } from "../src/gateway-contract.js";
-import { HeldWhileInFlight, readRefusal, type EdgeLinkEvents, type EdgeStream, type GatewayConnectionInfo } from "./edge-link.js";
+import { HeldWhileInFlight, MAX_BATCH_CHARS, readRefusal, type EdgeLinkEvents, type EdgeStream, type GatewayConnectionInfo } from "./edge-link.js";
 import type { Logger } from "./log.js";
 
 export interface MuxPoolOptions {
@@ -108,9 +110,18 @@ class MuxLink {
   readonly #log: Logger;
   readonly #channels = new Map<number, MuxChannel>();
   #nextCh = 1;
-  /** Messages (controls first, then data, in order) waiting for the WebSocket to open. */
+  /**
+   * Messages (controls first, then data, in order) waiting for the WebSocket to open, or, on a link
+   * whose edge reads batches, for the write in flight to complete (they then go as one batch).
+   */
   #queue: Queued[] = [];
   #queuedChars = 0;
+  /** Writes handed to the WebSocket that have not completed. */
+  #inFlight = 0;
+  /** The edge answered with X-Edge-Mux-Batch: 1 (src/gateway-contract.ts, batch messages). */
+  #batch = false;
+  /** WebSocket messages sent (a batch counts once). */
+  messagesSent = 0;
   /** Frames all channels hold back while a message of theirs is in flight (each MuxChannel's HeldWhileInFlight). */
   heldChars = 0;
   /** Channels whose TCP peer is slow to read: the WebSocket is not read while there are any. */
@@ -135,6 +146,7 @@ class MuxLink {
     });
     this.#ws.on("upgrade", (res) => {
       this.#mux = res.headers[MUX_HEADER] === "1";
+      this.#batch = res.headers[MUX_BATCH_HEADER] === "1";
     });
     this.#ws.on("open", () => this.#onOpen());
     this.#ws.on("message", (data, isBinary) => this.#onMessage(isBinary ? Buffer.from(data as Buffer).toString("utf8") : data.toString()));
@@ -173,15 +185,50 @@ class MuxLink {
   /** One message to the edge, now or once the WebSocket opens; `sent` when it has been written. */
   send(text: string, sent?: () => void): void {
     if (this.#done) return;
-    if (this.#ws.readyState === WebSocket.CONNECTING) {
+    if (this.#ws.readyState === WebSocket.CONNECTING || (this.#batch && this.#inFlight > 0)) {
       this.#queue.push({ text, ...(sent ? { sent } : {}) });
       this.#queuedChars += text.length;
       return;
     }
-    this.#ws.send(text, () => {
-      sent?.();
-      this.#written();
-    });
+    this.#write([{ text, ...(sent ? { sent } : {}) }]);
+  }
+
+  /**
+   * Writes `list` in order: as batches of up to MAX_BATCH_CHARS when the edge reads batches (a
+   * message alone when it is the only one, or larger), else one message each.
+   */
+  #write(list: readonly Queued[]): void {
+    let group: Queued[] = [];
+    let chars = 0;
+    const flush = () => {
+      if (group.length === 0) return;
+      const items = group;
+      group = [];
+      chars = 0;
+      this.#inFlight++;
+      this.messagesSent++;
+      this.#ws.send(items.length === 1 ? items[0]!.text : muxBatch(items.map((q) => q.text)), () => {
+        this.#inFlight--;
+        for (const q of items) q.sent?.();
+        // What queued meanwhile goes now, as one batch (the link is still open: not after #lost).
+        if (this.#inFlight === 0 && this.#queue.length > 0 && this.isOpen) this.#release();
+        this.#written();
+      });
+    };
+    for (const q of list) {
+      if (!this.#batch || (chars > 0 && chars + q.text.length > MAX_BATCH_CHARS)) flush();
+      group.push(q);
+      chars += q.text.length;
+    }
+    flush();
+  }
+
+  /** Writes what is queued. */
+  #release(): void {
+    const queued = this.#queue;
+    this.#queue = [];
+    this.#queuedChars = 0;
+    this.#write(queued);
   }
 
   /** `channel` returned congested from a send: tell it when the link drains. */
@@ -225,10 +272,7 @@ class MuxLink {
       return this.#lost(`edge does not speak the mux link (no X-Edge-Mux: 1 on its 101)`);
     }
     this.#log.log("debug", "mux link open", { channels: this.#channels.size });
-    const queued = this.#queue;
-    this.#queue = [];
-    this.#queuedChars = 0;
-    for (const q of queued) this.send(q.text, q.sent);
+    this.#release();
     if (this.#pauses > 0) this.#ws.pause();
     for (const channel of [...this.#channels.values()]) channel.linkOpened();
     if (this.#closing) this.#ws.close(1000, "no channels");
@@ -269,7 +313,11 @@ class MuxLink {
     this.#closing = true;
     this.#forget();
     // Still connecting: what is queued (an open, data, a close) goes first, then the close (#onOpen).
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.close(1000, "no channels");
+    // Open: what waits behind a write in flight (the last channel's close) goes before the close.
+    if (this.#ws.readyState === WebSocket.OPEN) {
+      if (this.#queue.length > 0) this.#release();
+      this.#ws.close(1000, "no channels");
+    }
   }
 
   #lost(reason: string): void {

@@ -110,6 +110,8 @@ export interface MuxLink {
   closed: Promise<number>;
   /** Every message the edge sent on the link, in order. */
   messages: string[];
+  /** The edge's 101 said it reads batch messages (X-Edge-Mux-Batch: 1). */
+  readsBatches: boolean;
   /** Opens channel `ch` for harness job `jobId`, with that connection's info (src/gateway-contract.ts). */
   channel(jobId: string, info: Record<string, unknown>, ch?: number): MuxChannel;
 }
@@ -145,6 +147,7 @@ export async function muxLink(headers: Record<string, string>): Promise<MuxLink>
     ws,
     closed,
     messages,
+    readsBatches: res.headers.get("x-edge-mux-batch") === "1",
     channel(jobId, info, ch = next++) {
       ws.send(JSON.stringify({ op: "open", ch, info }));
       const sock = connect({ hostname: "127.0.0.1", port: ports().uplink });

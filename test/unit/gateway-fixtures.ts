@@ -10,7 +10,7 @@ import { loadGatewayConfig, type GatewayConfig } from "../../gateway/config.js";
 import { selfSignedFor, testCa, type Pem } from "../../gateway/dev-cert.js";
 import { memoryLogger } from "../../gateway/log.js";
 import { startGateway, type Gateway } from "../../gateway/server.js";
-import { muxControl, muxData, parseMux } from "../../src/gateway-contract.js";
+import { isMuxBatch, muxControl, muxData, parseMux, splitMuxBatch } from "../../src/gateway-contract.js";
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,14 +39,16 @@ export interface EdgeSession {
  * A fake edge's WebSocket server on loopback: subprotocol xmpp, an upgrade refused with `refuse()`
  * when set, `headers()` added to the 101.
  */
-async function fakeEdgeServer(refuse: () => number | undefined, headers: () => string[]): Promise<WebSocketServer> {
+async function fakeEdgeServer(refuse: () => number | undefined, headers: () => string[], holdMs: () => number = () => 0): Promise<WebSocketServer> {
   const wss = new WebSocketServer({
     host: "127.0.0.1",
     port: 0,
     handleProtocols: (p) => (p.has("xmpp") ? "xmpp" : false),
     verifyClient: (_info, cb) => {
       const status = refuse();
-      return status ? cb(false, status, "refused by test") : cb(true);
+      if (status) return cb(false, status, "refused by test");
+      const hold = holdMs();
+      return hold > 0 ? void setTimeout(() => cb(true), hold) : cb(true);
     },
   });
   wss.on("headers", (h) => void h.push(...headers()));
@@ -97,30 +99,43 @@ export class FakeEdge {
 export interface MuxLinkAtEdge {
   ws: WebSocket;
   req: IncomingMessage;
-  /** Every message from the gateway, in order. */
+  /** Every message from the gateway, in order (a batch's messages each in its place). */
   messages: string[];
+  /** The WebSocket messages as they came (a batch is one). */
+  raw: string[];
   closed: boolean;
   closeCode?: number;
 }
 
 /**
  * The fake edge of the multiplexed ingress link (src/gateway-contract.ts): accepts /xmpp-s2s with
- * subprotocol xmpp and answers X-Edge-Mux: 1 (unless `speaksMux` is false), records every message.
+ * subprotocol xmpp and answers X-Edge-Mux: 1 (unless `speaksMux` is false) and X-Edge-Mux-Batch: 1
+ * (unless `readsBatches` is false, an older edge), records every message.
  */
 export class FakeMuxEdge {
   readonly links: MuxLinkAtEdge[] = [];
   speaksMux = true;
+  readsBatches = true;
+  /** Answer each upgrade this many ms late (what the gateway sends meanwhile waits for the link). */
+  holdUpgradeMs = 0;
   /** Refuse the upgrade with this HTTP status. */
   refuse: number | undefined;
   #wss!: WebSocketServer;
   url = "";
 
   async start(): Promise<this> {
-    this.#wss = await fakeEdgeServer(() => this.refuse, () => (this.speaksMux ? ["X-Edge-Mux: 1"] : []));
+    this.#wss = await fakeEdgeServer(() => this.refuse, () => [...(this.speaksMux ? ["X-Edge-Mux: 1"] : []), ...(this.readsBatches ? ["X-Edge-Mux-Batch: 1"] : [])], () => this.holdUpgradeMs);
     this.url = `ws://127.0.0.1:${(this.#wss.address() as { port: number }).port}/xmpp-s2s`;
     this.#wss.on("connection", (ws, req) => {
-      const l: MuxLinkAtEdge = { ws, req, messages: [], closed: false };
-      ws.on("message", (d) => l.messages.push(d.toString()));
+      const l: MuxLinkAtEdge = { ws, req, messages: [], raw: [], closed: false };
+      ws.on("message", (d) => {
+        const text = d.toString();
+        l.raw.push(text);
+        if (!isMuxBatch(text)) return void l.messages.push(text);
+        const parts = splitMuxBatch(text);
+        if (typeof parts === "string") throw new Error(`the gateway sent a malformed batch: ${parts}`);
+        l.messages.push(...parts);
+      });
       ws.on("close", (code) => {
         l.closed = true;
         l.closeCode = code;

@@ -349,6 +349,49 @@ describe("MuxPool", () => {
     expect(p.links()).toBe(0);
   });
 
+  // Batch messages (src/gateway-contract.ts): a host with many vhosts opens its connections together;
+  // what the link has for the edge while one message is being written goes as one message after it.
+  it("channels opened together reach an edge that reads batches in two WebSocket messages, each channel's messages whole and in order", async () => {
+    const p = await startPool();
+    const chans = Array.from({ length: 20 }, (_, i) => {
+      const ch = p.channel(info(2000 + i), 1 << 20, events().events);
+      ch.sendMany([`<open xmlns='${FRAMING}' to='edge.test'/>`, stanza(i)]);
+      return ch;
+    });
+    const l = await edge!.link(0);
+    await until(() => l.messages.length >= 40, "20 opens and their data");
+    // All 40 messages were sent before the link opened: the opens went as one batch, the channels'
+    // data (each channel holds its frames until the link is open) as one more.
+    expect(l.raw).toHaveLength(2);
+    expect(l.raw.every((m) => m.startsWith("*"))).toBe(true);
+    expect(edge!.opens(l).map((o) => o.ch)).toEqual(chans.map((c) => c.ch));
+    for (const [i, c] of chans.entries()) expect(edge!.data(l, c.ch)).toEqual([`<open xmlns='${FRAMING}' to='edge.test'/>${stanza(i)}`]);
+    // Each channel's open control comes before its data.
+    for (const c of chans) expect(l.messages.indexOf(JSON.stringify({ op: "open", ch: c.ch, info: info(2000 + chans.indexOf(c)) }))).toBeLessThan(l.messages.indexOf(`${c.ch} <open xmlns='${FRAMING}' to='edge.test'/>${stanza(chans.indexOf(c))}`));
+
+    // Once open: what several channels send while a message is in flight goes as one message after it.
+    const before = l.raw.length;
+    for (const [i, c] of chans.entries()) c.sendMany([stanza(100 + i)]);
+    await until(() => chans.every((c, i) => edge!.data(l, c.ch).join("").includes(`id='m${100 + i}'`)), "the second round");
+    expect(l.raw.length - before).toBe(2);
+  });
+
+  it("an edge without X-Edge-Mux-Batch (an older edge) gets no batch: one WebSocket message per mux message", async () => {
+    const p = await startPool();
+    edge!.readsBatches = false;
+    const chans = Array.from({ length: 5 }, (_, i) => {
+      const ch = p.channel(info(3000 + i), 1 << 20, events().events);
+      ch.sendMany([`<open xmlns='${FRAMING}' to='edge.test'/>`, stanza(i)]);
+      return ch;
+    });
+    const l = await edge!.link(0);
+    await until(() => l.messages.length >= 10, "5 opens and their data");
+    for (const [i, c] of chans.entries()) c.sendMany([stanza(100 + i)]);
+    await until(() => l.messages.length >= 15, "the second round");
+    expect(l.raw).toEqual(l.messages);
+    expect(l.raw.some((m) => m.startsWith("*"))).toBe(false);
+  });
+
   it("never puts more than MAX_BATCH_CHARS of frames in one message, but a larger frame goes whole", async () => {
     const p = await startPool();
     const { events: ev } = events();

@@ -6,7 +6,8 @@ import { env, evictDurableObject, SELF } from "cloudflare:test";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { harness, muxLink, waitJob, type MuxChannel, type MuxLink } from "../harness/bridge.js";
 import type { Job } from "../harness/peer.js";
-import { admin, appInbox, sessionsGone } from "./helpers.js";
+import { admin, APP, appInbox, sessionsGone } from "./helpers.js";
+import { muxBatch, muxData } from "../../src/gateway-contract.js";
 
 const TOKEN = "test-gateway-token-012345678";
 const linkHeaders = {
@@ -131,6 +132,27 @@ describe("multiplexed gateway link", () => {
     link.ws.send(`${b.ch} ${msg("mx-other")}`);
     expect(await appInbox((x) => x.includes('id="mx-other"'))).toBeDefined();
     link.ws.close(1000);
+  });
+
+  it("reads a batch message (X-Edge-Mux-Batch): the messages of several channels in one WebSocket message, each delivered", async () => {
+    const { link, channels } = await verifiedChannels(2);
+    expect(link.readsBatches).toBe(true);
+    const [a, b] = channels as [MuxChannel, MuxChannel];
+    link.ws.send(muxBatch([muxData(a.ch, msg("mx-batch-a1")), muxData(b.ch, msg("mx-batch-b")), muxData(a.ch, msg("mx-batch-a2"))]));
+    expect(await appInbox((x) => x.includes('id="mx-batch-a2"'))).toBeDefined();
+    expect(await appInbox((x) => x.includes('id="mx-batch-b"'))).toBeDefined();
+    // A channel's messages keep their order within the batch.
+    const items = (await (await SELF.fetch("https://edge.test/api/v1/inbox?limit=20", { headers: APP })).json<{ items: { xml: string }[] }>()).items;
+    const pos = (id: string) => items.findIndex((i) => i.xml.includes(`id="${id}"`));
+    expect(pos("mx-batch-a2")).toBeLessThan(pos("mx-batch-a1")); // newest first
+    link.ws.close(1000);
+  });
+
+  it("a malformed batch closes the link (1002), as any malformed link message", async () => {
+    const { link, channels } = await verifiedChannels(1);
+    const good = muxData(channels[0]!.ch, msg("mx-bad-batch"));
+    link.ws.send(`*${good.length + 5}:${good}`);
+    expect(await link.closed).toBe(1002);
   });
 
   it("a malformed link message closes the link (1002), and with it every stream", async () => {
