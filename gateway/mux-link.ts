@@ -122,6 +122,8 @@ class MuxLink {
   #batch = false;
   /** WebSocket messages sent (a batch counts once). */
   messagesSent = 0;
+  /** A flush of the queue is set for the end of this turn of the event loop. */
+  #flushSoon = false;
   /** Frames all channels hold back while a message of theirs is in flight (each MuxChannel's HeldWhileInFlight). */
   heldChars = 0;
   /** Channels whose TCP peer is slow to read: the WebSocket is not read while there are any. */
@@ -185,9 +187,19 @@ class MuxLink {
   /** One message to the edge, now or once the WebSocket opens; `sent` when it has been written. */
   send(text: string, sent?: () => void): void {
     if (this.#done) return;
-    if (this.#ws.readyState === WebSocket.CONNECTING || (this.#batch && this.#inFlight > 0)) {
+    if (this.#ws.readyState === WebSocket.CONNECTING || this.#batch) {
       this.#queue.push({ text, ...(sent ? { sent } : {}) });
       this.#queuedChars += text.length;
+      // On a link that takes batches, what the channels send in this turn of the event loop (the
+      // reads of many TCP connections ready at once) goes together at its end, or after the write
+      // in flight: at most one turn later than alone.
+      if (this.#batch && this.#ws.readyState === WebSocket.OPEN && this.#inFlight === 0 && !this.#flushSoon) {
+        this.#flushSoon = true;
+        setImmediate(() => {
+          this.#flushSoon = false;
+          if (this.#inFlight === 0 && this.#queue.length > 0 && this.isOpen) this.#release();
+        });
+      }
       return;
     }
     this.#write([{ text, ...(sent ? { sent } : {}) }]);

@@ -146,11 +146,12 @@ export function parseEgressRequest(raw: string | undefined): EgressRequest | str
 // Why: every WebSocket message is a Durable Object event, and an event costs the edge's workerd ~0.1
 // ms of CPU before any of our code runs, ~0.2 ms with the SQLite commit its writes bring (measured
 // under wrangler dev, 6,000 messages of one or five records). A host with many vhosts opens its
-// connections together, so the gateway has the opens and headers of many channels at once: what
-// arrives for the link while one of its messages is being written goes as one batch after it (as a
-// channel's own frames do, edge-link.ts HeldWhileInFlight), up to MAX_BATCH_CHARS. The edge reads a
-// batch as its messages one after the other, in one event. Without the header the gateway sends no
-// batch (an older edge).
+// connections together, so the gateway has the opens and headers of many channels at once: what the
+// channels of a link send in one turn of the gateway's event loop (the reads of the TCP connections
+// ready together) goes as one batch at the end of that turn, and what comes while a message is being
+// written goes as one batch after it, up to MAX_BATCH_CHARS each. The edge reads a batch as its
+// messages one after the other, in one event. Without the header the gateway sends no batch (an
+// older edge), and each message goes at once.
 
 /** On the 101 answer to a `"mux":true` upgrade: the edge speaks the multiplexed link protocol. */
 export const MUX_HEADER = "x-edge-mux";
