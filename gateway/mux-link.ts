@@ -120,8 +120,6 @@ class MuxLink {
   #inFlight = 0;
   /** The edge answered with X-Edge-Mux-Batch: 1 (src/gateway-contract.ts, batch messages). */
   #batch = false;
-  /** WebSocket messages sent (a batch counts once). */
-  messagesSent = 0;
   /** A flush of the queue is set for the end of this turn of the event loop. */
   #flushSoon = false;
   /** Frames all channels hold back while a message of theirs is in flight (each MuxChannel's HeldWhileInFlight). */
@@ -218,7 +216,6 @@ class MuxLink {
       group = [];
       chars = 0;
       this.#inFlight++;
-      this.messagesSent++;
       this.#ws.send(items.length === 1 ? items[0]!.text : muxBatch(items.map((q) => q.text)), () => {
         this.#inFlight--;
         for (const q of items) q.sent?.();
