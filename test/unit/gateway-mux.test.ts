@@ -351,13 +351,16 @@ describe("MuxPool", () => {
 
   // Batch messages (src/gateway-contract.ts): a host with many vhosts opens its connections together;
   // what the link has for the edge while one message is being written goes as one message after it.
-  it("channels opened together reach an edge that reads batches in two WebSocket messages, each channel's messages whole and in order", async () => {
-    const p = await startPool();
-    const chans = Array.from({ length: 20 }, (_, i) => {
-      const ch = p.channel(info(2000 + i), 1 << 20, events().events);
+  /** `n` channels opened in one go (ports from `port0`), each sending its stream header and a stanza. */
+  const openTogether = (p: MuxPool, n: number, port0: number) =>
+    Array.from({ length: n }, (_, i) => {
+      const ch = p.channel(info(port0 + i), 1 << 20, events().events);
       ch.sendMany([`<open xmlns='${FRAMING}' to='edge.test'/>`, stanza(i)]);
       return ch;
     });
+
+  it("channels opened together reach an edge that reads batches in two WebSocket messages, each channel's messages whole and in order", async () => {
+    const chans = openTogether(await startPool(), 20, 2000);
     const l = await edge!.link(0);
     await until(() => l.messages.length >= 40, "20 opens and their data");
     // All 40 messages were sent before the link opened: the opens went as one batch, the channels'
@@ -380,11 +383,7 @@ describe("MuxPool", () => {
   it("an edge without X-Edge-Mux-Batch (an older edge) gets no batch: one WebSocket message per mux message", async () => {
     const p = await startPool();
     edge!.readsBatches = false;
-    const chans = Array.from({ length: 5 }, (_, i) => {
-      const ch = p.channel(info(3000 + i), 1 << 20, events().events);
-      ch.sendMany([`<open xmlns='${FRAMING}' to='edge.test'/>`, stanza(i)]);
-      return ch;
-    });
+    const chans = openTogether(p, 5, 3000);
     const l = await edge!.link(0);
     await until(() => l.messages.length >= 10, "5 opens and their data");
     for (const [i, c] of chans.entries()) c.sendMany([stanza(100 + i)]);
