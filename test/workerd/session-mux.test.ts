@@ -148,6 +148,19 @@ describe("multiplexed gateway link", () => {
     link.ws.close(1000);
   });
 
+  it("a batch with a new channel's open and its stream header: the header is answered on that channel", async () => {
+    const link = await muxLink(linkHeaders);
+    const header = "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing-server' to='edge.test' from='peer.test' version='1.0'/>";
+    link.ws.send(muxBatch([JSON.stringify({ op: "open", ch: 41, info: info(40041) }), muxData(41, header)]));
+    const deadline = Date.now() + 5000;
+    const answer = () => link.messages.find((m) => m.startsWith("41 ") && m.includes("<stream:features"));
+    while (!answer() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    expect(answer()).toMatch(/^41 <open [^>]*from=['"]edge\.test['"]/);
+    link.ws.close(1000);
+    await link.closed;
+    await sessionsGone([/id=['"]([0-9a-f.]+)['"]/.exec(answer()!)![1]!]);
+  });
+
   it("a malformed batch closes the link (1002), as any malformed link message", async () => {
     const { link, channels } = await verifiedChannels(1);
     const good = muxData(channels[0]!.ch, msg("mx-bad-batch"));
