@@ -8,6 +8,7 @@ import type { Target } from "../../src/resolve/resolver.js";
 import type { Limits } from "../../src/config.js";
 import { TcpCodec, type WireEvent } from "./codec.js";
 import type { Link } from "./session-host.js";
+import { concatBytes } from "../../src/bytes.js";
 
 export class ConnectError extends Error {}
 
@@ -129,7 +130,7 @@ export class TcpLink implements OutboundLink {
    */
   flush(): void {
     if (this.#out.length === 0) return;
-    const chunk = this.#out.length === 1 ? this.#out[0]! : concat(this.#out);
+    const chunk = this.#out.length === 1 ? this.#out[0]! : concatBytes(this.#out);
     this.#out = [];
     if (this.#closed) return;
     const started = this.#idle ? this.#writer.write(chunk) : this.#writes.then(() => this.#writer.write(chunk));
@@ -172,14 +173,4 @@ export class TcpLink implements OutboundLink {
     this.#closed = true;
     void this.#writes.then(() => this.#socket.close()).catch(() => {});
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.byteLength;
-  }
-  return all;
 }

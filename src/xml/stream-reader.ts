@@ -10,6 +10,7 @@ import type { ReaderLimits } from "./limits.js";
 import { NS_SERVER, NS_STREAM } from "./namespaces.js";
 import { TreeBuilder } from "./tree.js";
 import { firstInvalidUtf8, incompleteTail } from "./utf8.js";
+import { concatBytes } from "../bytes.js";
 
 export interface StreamReaderOptions {
   /** RFC 6120 §4.8.2: the default namespace the header must declare. jabber:server for S2S. */
@@ -100,9 +101,7 @@ export class StreamReader {
    * earlier error wins, so the error is the same, at the same byte, however the input was cut.
    */
   #invalidUtf8(chunk: Uint8Array): StreamEvent[] {
-    const bytes = new Uint8Array(this.#carry.length + chunk.length);
-    bytes.set(this.#carry);
-    bytes.set(chunk, this.#carry.length);
+    const bytes = concatBytes([this.#carry, chunk]);
     const bad = firstInvalidUtf8(bytes);
     // Decodes without error: the prefix is valid, and an unfinished character at its end is held.
     const before = new TextDecoder("utf-8", { fatal: true, ignoreBOM: this.#started }).decode(bytes.subarray(0, Math.max(bad, 0)), { stream: true });
@@ -193,10 +192,7 @@ function heldBack(carry: Uint8Array, chunk: Uint8Array): Uint8Array {
   if (n === 0) return carry;
   if (chunk[n - 1]! < 0x80) return NO_BYTES; // the common case: the chunk ends with ASCII
   if (n >= 3) return incompleteTail(chunk.subarray(n - 3));
-  const joined = new Uint8Array(carry.length + n);
-  joined.set(carry);
-  joined.set(chunk, carry.length);
-  return incompleteTail(joined);
+  return incompleteTail(concatBytes([carry, chunk]));
 }
 
 function newDecoder(): TextDecoder {

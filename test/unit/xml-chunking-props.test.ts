@@ -10,6 +10,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { StreamReader, type ReaderLimits, type StreamEvent } from "../../src/xml/index.js";
+import { concatBytes } from "../../src/bytes.js";
 import { check, PROP_TIMEOUT } from "./props.js";
 import { enc, HEADER, summarize } from "./xml-helpers.js";
 
@@ -42,7 +43,7 @@ const piece = fc.oneof(
 
 const input = fc
   .tuple(fc.constantFrom("", HEADER, HEADER, HEADER.slice(21)), fc.array(piece, { maxLength: 48 }))
-  .map(([head, pieces]) => concat([enc.encode(head), ...pieces]));
+  .map(([head, pieces]) => concatBytes([enc.encode(head), ...pieces]));
 
 // Mostly what a stream header needs (6 attributes, 3 declarations) and more, sometimes less.
 const limits: fc.Arbitrary<ReaderLimits> = fc.record({
@@ -54,16 +55,6 @@ const limits: fc.Arbitrary<ReaderLimits> = fc.record({
 
 /** Cut points as fractions of the input, so they stay meaningful while the input shrinks. */
 const cuts = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 });
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Events with the error's text too: "the same stream error" is its condition and its reason. */
 function describeEvents(events: StreamEvent[]): string[] {
@@ -134,20 +125,20 @@ describe("faults the chunking property found", () => {
 
   it("invalid UTF-8 late in a chunk: the elements before it come out first, then not-well-formed", () => {
     const r = new StreamReader({ maxStanzaBytes: 4096, maxDepth: 16 });
-    const events = r.feed(concat([enc.encode(HEADER + "<presence/>"), ff]));
+    const events = r.feed(concatBytes([enc.encode(HEADER + "<presence/>"), ff]));
     expect(summarize(events)).toEqual([expect.stringMatching(/^open /), "element <presence xmlns='jabber:server'/>", "error not-well-formed"]);
   });
 
   it("an error before the invalid byte in the same chunk wins", () => {
     const r = new StreamReader({ maxStanzaBytes: 4096, maxDepth: 16, maxAttributes: 3 });
-    expect(summarize(r.feed(concat([enc.encode(HEADER), ff])))).toEqual(["error policy-violation"]);
+    expect(summarize(r.feed(concatBytes([enc.encode(HEADER), ff])))).toEqual(["error policy-violation"]);
   });
 
   it("a character begun in the previous chunk is completed before the invalid byte", () => {
     const r = new StreamReader({ maxStanzaBytes: 4096, maxDepth: 16 });
     const stanza = enc.encode("<message>é</message>");
     const cut = stanza.indexOf(0xa9); // inside 'é' (C3 A9)
-    expect(summarize(r.feed(concat([enc.encode(HEADER), stanza.subarray(0, cut)])))).toHaveLength(1);
-    expect(summarize(r.feed(concat([stanza.subarray(cut), ff])))).toEqual(["element <message xmlns='jabber:server'>é</message>", "error not-well-formed"]);
+    expect(summarize(r.feed(concatBytes([enc.encode(HEADER), stanza.subarray(0, cut)])))).toHaveLength(1);
+    expect(summarize(r.feed(concatBytes([stanza.subarray(cut), ff])))).toEqual(["element <message xmlns='jabber:server'>é</message>", "error not-well-formed"]);
   });
 });

@@ -6,6 +6,7 @@
 import type { MiddlewareHandler } from "hono";
 import { ProblemError } from "../problem.js";
 import { protoKeyPath } from "../../src/policy/index.js";
+import { concatBytes } from "../../src/bytes.js";
 
 /** Largest admin request body: a policy document with ~10,000 rules fits. */
 export const MAX_JSON_BODY_BYTES = 1024 * 1024;
@@ -52,13 +53,7 @@ async function readBounded(req: Request, max: number): Promise<Uint8Array> {
     }
     chunks.push(value);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 /**
