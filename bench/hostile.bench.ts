@@ -17,7 +17,7 @@
 //     what is left once it stopped (after up to 30 s: "returned" when within 32 MiB of the level
 //     before; "bounded" when the peak stays under 256 MiB); wrangler dev's proxy workerd apart (it
 //     keeps every log line of the Worker while no DevTools client is attached: a dev-tool cost,
-//     bench/hostile/world.ts workerdRssApartMiB); HOSTILE_HEAP=1 adds the Worker's JS heap after a
+//     bench/interop/proc-stats.ts workerdApart); HOSTILE_HEAP=1 adds the Worker's JS heap after a
 //     full GC before, under and after the attack (what of the growth is our objects);
 //   - what the attacker observed (stream errors, dialback answers, closures, HTTP statuses).
 // The load average is printed with every line: the machine is shared, read ratios with it.
@@ -33,7 +33,8 @@ import { escapingGrowth, manyAttributes, preHandshakeFlood } from "./hostile/att
 import { hostileAdmin, hostSpoof, hungWebhook } from "./hostile/attacks-http.js";
 import { LegitPeer, MEASURES, type Figures } from "./hostile/legit.js";
 import { PUBLIC_TARPIT, startHostileStack, type HostileStack } from "./hostile/stack.js";
-import { treeCpuSeconds, treeRssMiB, workerdRssApartMiB } from "./hostile/world.js";
+import { treeCpuSeconds, treeRssMiB } from "./hostile/world.js";
+import { workerdApart } from "./interop/proc-stats.js";
 import { InspectorProfiler } from "./interop/profile.js";
 
 // Run order: the attacks whose aftermath lasts longest on an unfixed edge (3, 4) come last, so they
@@ -66,7 +67,7 @@ export default async function bench(): Promise<void> {
   const legit = new LegitPeer(stack);
   try {
     const edgePort = Number(new URL(stack.edgeUrl).port);
-    const rss = () => ({ ...workerdRssApartMiB(stack.edgeProc.pid, edgePort), gateway: treeRssMiB(stack.gatewayProc.pid) });
+    const rss = () => ({ ...workerdApart({ edge: { proc: stack.edgeProc, port: edgePort } }), gateway: treeRssMiB(stack.gatewayProc.pid) });
     const outbound = () => ({
       peer: stack.harness.peer.stats.tcpAccepted,
       tarpit: stack.sinks.tarpit.accepted,
@@ -137,7 +138,7 @@ async function runOne(stack: HostileStack, legit: LegitPeer, attack: Attack, fir
   const tAfter = performance.now();
   let after = rss();
   // The edge's processes: the Worker's workerd and the gateway. wrangler dev's proxy is printed apart:
-  // it keeps every log line of the Worker (see workerdRssApartMiB), which production does not.
+  // it keeps every log line of the Worker (see bench/interop/proc-stats.ts workerdApart), which production does not.
   const growth = (r: Rss) => r.worker - before.worker + (r.gateway - before.gateway);
   const back = async () => {
     const ttf = await legit.timeToFeatures();

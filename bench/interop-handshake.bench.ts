@@ -257,7 +257,7 @@ export default async function bench(): Promise<void> {
         ` RSS/pair ${(e.rss / Math.max(e.delivered, 1) / (p.rss / Math.max(p.delivered, 1))).toFixed(2)}x (target <= 0.5); verification connections ${e.verify} (target 1)`);
       // wrangler dev's proxy carries no stream of ours here (the gateway's link is one WebSocket); what
       // grows it per pair is the Worker's log lines, which its inspector proxy keeps until a DevTools
-      // client attaches (bench/hostile/world.ts workerdRssApartMiB). Production has no such process.
+      // client attaches (bench/interop/proc-stats.ts workerdApart). Production has no such process.
       if (e.proxyCpu !== undefined && e.proxyRss !== undefined) {
         console.log(`  the same without wrangler dev's proxy (a dev tool; the edge's LOG_LEVEL here: ${process.env.BENCH_EDGE_LOG_LEVEL ?? "info, the default"}):` +
           ` CPU/pair ${((e.cpu - e.proxyCpu) / Math.max(e.delivered, 1) / (p.cpu / Math.max(p.delivered, 1))).toFixed(2)}x, RSS/pair ${((e.rss - e.proxyRss) / Math.max(e.delivered, 1) / (p.rss / Math.max(p.delivered, 1))).toFixed(2)}x`);

@@ -158,31 +158,6 @@ export function treeRssMiB(root: number, comm?: RegExp): number {
   return kib / 1024;
 }
 
-/**
- * workerd's processes under `root` (wrangler dev) apart, in MiB: the one running the Worker and its
- * Durable Objects, and wrangler dev's own proxy in front of it (its ProxyWorker listens on the edge's
- * port; its InspectorProxyWorker keeps every console message of the Worker until a DevTools client
- * attaches, so each log line of the edge stays in its memory: production has no such process).
- */
-export function workerdRssApartMiB(root: number, edgePort: number): { worker: number; proxy: number } {
-  const procs = processes();
-  const out = { worker: 0, proxy: 0 };
-  for (const [pid, p] of procs) {
-    if (!/workerd/.test(p.comm)) continue;
-    let inTree = false;
-    for (let q: number | undefined = pid; q && q > 1; q = procs.get(q)?.ppid) if (q === root) inTree = true;
-    if (!inTree) continue;
-    let cmd = "";
-    try {
-      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    } catch {
-      continue; // exited
-    }
-    out[cmd.includes(`entry=127.0.0.1:${edgePort}`) ? "proxy" : "worker"] += p.rssKiB / 1024;
-  }
-  return out;
-}
-
 /** CPU seconds (user + system) used so far by every process under `root` whose name matches `comm`. */
 export function treeCpuSeconds(root: number, comm?: RegExp): number {
   const procs = processes();
