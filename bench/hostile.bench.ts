@@ -112,7 +112,7 @@ async function runOne(stack: HostileStack, legit: LegitPeer, attack: Attack, fir
   const timer = setInterval(sample, 250);
   // HOSTILE_HEAP=1: the Worker's JS heap after a full GC before, under and after the attack (MiB), read
   // through wrangler's inspector (which then forwards the Worker's log lines to it instead of keeping them).
-  const heap = process.env.HOSTILE_HEAP === "1" ? await InspectorProfiler.connect(stack.edgeInspectorPort).catch(() => undefined) : undefined;
+  const heap = process.env.HOSTILE_HEAP === "1" ? await InspectorProfiler.connect(stack.edgeInspectorPort!).catch(() => undefined) : undefined;
   const heapMiB = async () => (heap ? ((await heap.heapUsed().catch(() => NaN)) / 2 ** 20).toFixed(1) : "");
   const heaps = [await heapMiB()];
   let observed: string;

@@ -39,6 +39,7 @@ const K = 5; // new hosts per direction
 const CONSOLE_PORT = 5582;
 const FANOUT_HOST = /^f\d+x\d+\.test$/;
 const FANOUT = (process.env.HANDSHAKE_BENCH_FANOUT ?? "200,2000").split(",").filter(Boolean).map(Number);
+const HEAP = process.env.BENCH_HEAP === "1" || !!process.env.BENCH_PROFILE;
 
 const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : NaN);
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
@@ -93,6 +94,10 @@ export default async function bench(): Promise<void> {
     // BENCH_EDGE_LOG_LEVEL=warn: the edge's LOG_LEVEL (under wrangler dev every log line of the Worker
     // also crosses wrangler's proxy workerd, through its inspector proxy).
     ...(process.env.BENCH_EDGE_LOG_LEVEL ? { edgeVars: { LOG_LEVEL: process.env.BENCH_EDGE_LOG_LEVEL } } : {}),
+    // wrangler's DevTools inspector only for the JS heap figure (BENCH_HEAP=1) or a profile: while it
+    // runs, every log line of the Worker costs wrangler's proxy, and the attached client turns the
+    // isolate's debugger on (scripts/lib/devtools.mjs).
+    edgeDevtools: HEAP,
     // BENCH_GATEWAY_ENV="K=V,K=V" adds gateway settings (e.g. a longer waiting line for 2,000 domains).
     gatewayEnv: { GATEWAY_REQUIRE_TLS: "false", GATEWAY_LOG_LEVEL: "warn",
       // BENCH_PROFILE=<dir>: the gateway writes a CPU profile there when it exits (the whole run).
@@ -200,7 +205,8 @@ export default async function bench(): Promise<void> {
         const seqBase = receiver === "edge" ? await inboxSeq(stack) : 0;
         // The edge's JS heap (after a full GC, through wrangler's inspector): how much of its RSS per
         // pair is objects of ours rather than the runtime's (Durable Object instances, SQLite, sockets).
-        const heap = receiver === "edge" ? await InspectorProfiler.connect(stack.edge.inspectorPort).catch(() => undefined) : undefined;
+        // BENCH_HEAP=1 only: the inspector it needs is not free (see `edgeDevtools` above).
+        const heap = receiver === "edge" && HEAP ? await InspectorProfiler.connect(stack.edge.inspectorPort!).catch(() => undefined) : undefined;
         const h0 = await heap?.heapUsed().catch(() => NaN);
         const t0Heap = heap?.lastTotal ?? NaN;
         // BENCH_PROFILE=<dir>: a CPU profile of the Worker's isolate over the fan-out (all DOs run in it).
@@ -255,11 +261,13 @@ export default async function bench(): Promise<void> {
       console.log(`  Prosody->edge:    ${results.edge}`);
       console.log(`  ratios edge/Prosody: time ${(e.ms / p.ms).toFixed(2)}x (target <= 1.0), CPU/pair ${(e.cpu / Math.max(e.delivered, 1) / (p.cpu / Math.max(p.delivered, 1))).toFixed(2)}x (target <= 0.5),` +
         ` RSS/pair ${(e.rss / Math.max(e.delivered, 1) / (p.rss / Math.max(p.delivered, 1))).toFixed(2)}x (target <= 0.5); verification connections ${e.verify} (target 1)`);
-      // wrangler dev's proxy carries no stream of ours here (the gateway's link is one WebSocket); what
-      // grows it per pair is the Worker's log lines, which its inspector proxy keeps until a DevTools
-      // client attaches (bench/interop/proc-stats.ts workerdApart). Production has no such process.
+      // wrangler dev's proxy carries no stream of ours here (the gateway's link is one WebSocket); with
+      // its DevTools inspector on, what grows it per pair is the Worker's log lines, which the inspector
+      // proxy keeps until a DevTools client attaches (bench/interop/proc-stats.ts workerdApart).
+      // Production has no such process.
       if (e.proxyCpu !== undefined && e.proxyRss !== undefined) {
-        console.log(`  the same without wrangler dev's proxy (a dev tool; the edge's LOG_LEVEL here: ${process.env.BENCH_EDGE_LOG_LEVEL ?? "info, the default"}):` +
+        console.log(`  the same without wrangler dev's proxy (a dev tool; the edge's LOG_LEVEL here: ${process.env.BENCH_EDGE_LOG_LEVEL ?? "info, the default"};` +
+          ` wrangler's DevTools inspector ${HEAP ? "ON for BENCH_HEAP/BENCH_PROFILE: every log line also costs the proxy, and the attached client the Worker" : "off, as under npm start"}):` +
           ` CPU/pair ${((e.cpu - e.proxyCpu) / Math.max(e.delivered, 1) / (p.cpu / Math.max(p.delivered, 1))).toFixed(2)}x, RSS/pair ${((e.rss - e.proxyRss) / Math.max(e.delivered, 1) / (p.rss / Math.max(p.delivered, 1))).toFixed(2)}x`);
       }
       console.log(`  load average: ${loadAverage()}`);

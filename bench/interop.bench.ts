@@ -81,6 +81,9 @@ export default async function bench(): Promise<void> {
       ...(process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE}` } : {}) },
     extraRoutes: [`peer.test=127.0.0.1:${harness.ports.s2s}`],
     edgeVars,
+    // wrangler's DevTools inspector only where a figure is read through it (heap, profile): while it
+    // runs, every log line of the Worker costs wrangler's proxy (scripts/lib/devtools.mjs).
+    edgeDevtools: !!process.env.BENCH_PROFILE || process.env.BENCH_REAL_HEAP === "1" || process.env.BENCH_HEAP === "1",
     extraRecords: { a: [["peer.test", "127.0.0.1"]], srv: [["_xmpp-server._tcp.peer.test", "peer.test", harness.ports.s2s]] },
   }).catch(async (e) => {
     await harness.close();

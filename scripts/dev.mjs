@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm start`: runs the edge locally with `wrangler dev` on 127.0.0.1:8787, and the TCP ingress gateway
 // (gateway/) in front of it on 127.0.0.1:5269 (STARTTLS) and 5270 (direct TLS) with a self-signed
-// certificate for EDGE_DOMAINS. GATEWAY=off runs the edge alone; GATEWAY_* variables (gateway/README.md)
-// override the gateway's defaults. If the gateway cannot start (say 5269 is taken), the edge keeps running.
+// certificate for EDGE_DOMAINS. GATEWAY=off runs the edge alone; EDGE_DEVTOOLS=on runs wrangler's DevTools
+// inspector (off by default: scripts/lib/devtools.mjs); GATEWAY_* variables (gateway/README.md) override
+// the gateway's defaults. If the gateway cannot start (say 5269 is taken), the edge keeps running.
 // The first run writes .dev.vars with a random DIALBACK_SECRET, ADMIN_TOKEN and APP_TOKEN (256 bits
 // each, from the CSPRNG). Every start prints the admin and app tokens in force. Variables set in the
 // process environment override .dev.vars, so `EDGE_DOMAINS=edge.test S2S_STATIC_ROUTES=peer.test=127.0.0.1:25269 npm start`
@@ -18,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { CONFIG_VARIABLES, loadStartOptions } from "../src/config.ts";
 import { checkConfig, readWranglerConfig } from "./lib/config-check.mjs";
 import { workerdStderrFilter } from "./lib/workerd-stderr.mjs";
+import { wranglerDevtoolsEnv } from "./lib/devtools.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const devVars = join(root, ".dev.vars");
@@ -85,7 +87,7 @@ export function tokenLines(vars, env = process.env) {
  * What `npm start` prints after the tokens (issue 13): the URLs this edge answers on, the gateway's
  * ports when it runs, and the next step, so a newcomer need not read the README to try it.
  */
-export function startLines(port, gateway, env = process.env) {
+export function startLines(port, gateway, env = process.env, devtools = false) {
   const base = `http://127.0.0.1:${port}`;
   const gwPort = (name, dflt) => (env[name] === "off" ? null : (env[name] ?? String(dflt)));
   const lines = [
@@ -101,6 +103,9 @@ export function startLines(port, gateway, env = process.env) {
   } else {
     lines.push("Gateway (TCP):  off (GATEWAY=off): peers reach this edge over WebSocket only");
   }
+  lines.push(devtools
+    ? "DevTools:       on (EDGE_DEVTOOLS=on): press [d]; until DevTools attaches, wrangler keeps every log line in memory"
+    : "DevTools:       off (EDGE_DEVTOOLS=on to debug with wrangler's [d]); log lines print here either way");
   lines.push(
     "Next: `npm run demo` (as root) watches a message cross federation between a real Prosody and an edge;",
     `      \`curl -H "Authorization: Bearer $ADMIN_TOKEN" ${base}/admin/v1/check\` runs the deployment self-check.`,
@@ -135,14 +140,16 @@ async function main() {
   const args = ["dev", "--ip", "127.0.0.1", "--port", port, "--env-file", envFile, ...process.argv.slice(2)];
   // The edge needs no Request.cf object; without this wrangler dev tries to download it from
   // workers.cloudflare.com at every start and logs an error when offline.
-  const wranglerEnv = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false" };
+  // EDGE_DEVTOOLS=on runs wrangler's DevTools inspector (the [d] key); off, the Worker's log lines are
+  // not kept in wrangler's proxy for a DevTools that never attaches (scripts/lib/devtools.mjs).
+  const wranglerEnv = wranglerDevtoolsEnv({ ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false" }, start.devtools);
   // stderr through the filter that turns workerd's internal-error dumps (native stacks) into one
   // structured line each (scripts/lib/workerd-stderr.mjs).
   const child = spawn(join(root, "node_modules", ".bin", "wrangler"), args, { stdio: ["inherit", "inherit", "pipe"], cwd: root, env: wranglerEnv });
   const stderr = workerdStderrFilter();
   child.stderr.on("data", (chunk) => process.stderr.write(stderr.feed(chunk)));
   child.stderr.on("end", () => process.stderr.write(stderr.flush()));
-  for (const line of startLines(port, start.gateway)) console.log(line);
+  for (const line of startLines(port, start.gateway, process.env, start.devtools)) console.log(line);
   const gateway = start.gateway ? startGateway(merged, port) : null;
   const stop = (sig) => {
     child.kill(sig);

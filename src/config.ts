@@ -359,18 +359,31 @@ const startSchema = z.object({
       ctx.addIssue({ code: "custom", message: `must be on or off, got '${v}'` });
       return true;
     }),
+  // wrangler dev's DevTools inspector (scripts/lib/devtools.mjs): off unless asked for, because while
+  // it runs with no DevTools attached it keeps every log line of the Worker in memory.
+  EDGE_DEVTOOLS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "" || v === "off") return false;
+      if (v === "on") return true;
+      ctx.addIssue({ code: "custom", message: `must be on or off, got '${v}'` });
+      return false;
+    }),
 });
 export const START_VARIABLES: readonly string[] = Object.keys(startSchema.shape);
 
 export interface StartOptions {
   port: number;
   gateway: boolean;
+  /** EDGE_DEVTOOLS=on: wrangler dev runs its DevTools inspector (the `[d]` key). */
+  devtools: boolean;
 }
 
-/** `npm start`'s own variables (EDGE_PORT, GATEWAY). Throws ConfigError naming the variable. */
+/** `npm start`'s own variables (EDGE_PORT, GATEWAY, EDGE_DEVTOOLS). Throws ConfigError naming the variable. */
 export function loadStartOptions(raw: Record<string, string | undefined>): StartOptions {
   const c = parseOrThrow(startSchema, raw);
-  return { port: c.EDGE_PORT, gateway: c.GATEWAY };
+  return { port: c.EDGE_PORT, gateway: c.GATEWAY, devtools: c.EDGE_DEVTOOLS };
 }
 
 function parseOrThrow<T extends z.ZodObject>(s: T, raw: Record<string, unknown>): z.output<T> {

@@ -40,7 +40,8 @@ export interface HostileStack {
   tokens: { admin: string; app: string; gateway: string };
   edgeProc: Proc;
   /** wrangler's DevTools inspector proxy to the Worker's isolate (bench/interop/profile.ts). */
-  edgeInspectorPort: number;
+  /** With HOSTILE_HEAP=1 only (wrangler's DevTools inspector). */
+  edgeInspectorPort: number | undefined;
   gatewayProc: Proc;
   harness: RunningHarness;
   doh: Doh;
@@ -90,6 +91,8 @@ export async function startHostileStack(): Promise<HostileStack> {
       dir: join(dir, "edge"),
       caFile: certFile,
       logLevel: process.env.HOSTILE_EDGE_LOG ?? "warn",
+      // HOSTILE_HEAP=1 reads the Worker's JS heap through wrangler's DevTools inspector.
+      devtools: process.env.HOSTILE_HEAP === "1",
       vars: {
         EDGE_ENV: "production",
         EDGE_DOMAINS: EDGE_DOMAIN,
@@ -113,7 +116,7 @@ export async function startHostileStack(): Promise<HostileStack> {
       fetch(edge.url + path, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
     return {
       dir, edgeUrl: edge.url, wsUrl: edge.url.replace(/^http/, "ws") + "/xmpp-s2s", edgeSecret, tokens,
-      edgeProc: edge.proc as Proc, edgeInspectorPort: edge.inspectorPort as number, gatewayProc: gateway.proc as Proc, harness, doh, hook, sinks, api, stop,
+      edgeProc: edge.proc as Proc, edgeInspectorPort: edge.inspectorPort as number | undefined, gatewayProc: gateway.proc as Proc, harness, doh, hook, sinks, api, stop,
     };
   } catch (e) {
     await stop();

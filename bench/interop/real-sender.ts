@@ -92,7 +92,7 @@ export async function realSenderCpu(stack: Stack, alice: C2sClient, bob: C2sClie
   // BENCH_REAL_HEAP=1: the Worker's JS heap after a full GC after each edge run (through wrangler's
   // inspector, outside the timed part): whether what RSS keeps is objects of ours.
   const heapAfter: number[] = [];
-  const heap = process.env.BENCH_REAL_HEAP === "1" ? await InspectorProfiler.connect(stack.edge.inspectorPort).catch(() => undefined) : undefined;
+  const heap = process.env.BENCH_REAL_HEAP === "1" ? await InspectorProfiler.connect(stack.edge.inspectorPort!).catch(() => undefined) : undefined;
   // BENCH_PROFILE=<dir>: the Worker's isolate is profiled over the edge's steady-state runs.
   let profiler: InspectorProfiler | undefined;
   for (let r = 0; r < RUNS; r++) {
@@ -106,7 +106,7 @@ export async function realSenderCpu(stack: Stack, alice: C2sClient, bob: C2sClie
 
     // Prosody -> gateway -> edge
     if (r === WARM_RUNS && process.env.BENCH_PROFILE) {
-      profiler = await InspectorProfiler.connect(stack.edge.inspectorPort);
+      profiler = await InspectorProfiler.connect(stack.edge.inspectorPort!);
       await profiler.start();
     }
     head = await inboxHead(stack);

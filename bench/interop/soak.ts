@@ -7,7 +7,7 @@
 // the harness on 4 streams (BENCH_SOAK_STREAMS) with XEP-0220 multiplexing, each verified by the edge
 // against the harness as the domains' Authoritative Server (SRV records on the harness's DoH endpoint,
 // DOH_URL), one message per pair; RSS of workerd (the Worker's process and wrangler dev's proxy apart)
-// and of the gateway, and the Worker's JS heap after a full GC, every BENCH_SOAK_PAIR_STEP pairs once
+// and of the gateway, and (BENCH_HEAP=1) the Worker's JS heap after a full GC, every BENCH_SOAK_PAIR_STEP pairs once
 // their messages were delivered, then 30 s after the streams were closed. The edge's limits are its
 // defaults: claims are paced under the verification budget (a burst of 2,000 db:verify toward one
 // authority address, then 20/s), so 10,000 pairs take about 8 minutes.
@@ -109,9 +109,10 @@ export async function pairSoak(stack: Stack, harness: RunningHarness): Promise<v
   }
   const edge = [stack.edge.proc.pid];
   const gw = [stack.gateway.proc.pid];
-  // The Worker's JS heap after a full GC (through wrangler's inspector, bench/interop/profile.ts): what
-  // of workerd's RSS is live objects of ours. Read after the RSS figures (a forced GC lowers RSS).
-  const heap = await InspectorProfiler.connect(stack.edge.inspectorPort).catch(() => undefined);
+  // BENCH_HEAP=1: the Worker's JS heap after a full GC (through wrangler's DevTools inspector,
+  // bench/interop/profile.ts): what of workerd's RSS is live objects of ours. Read after the RSS
+  // figures (a forced GC lowers RSS). The inspector runs only then (scripts/lib/devtools.mjs).
+  const heap = stack.edge.inspectorPort ? await InspectorProfiler.connect(stack.edge.inspectorPort).catch(() => undefined) : undefined;
   const reading = async () => {
     const w = workerdApart(stack);
     const rss = `workerd ${rssMb(edge, /workerd/).toFixed(1)} MB (the Worker's ${w.worker.toFixed(1)} + wrangler dev's proxy ${w.proxy.toFixed(1)}), gateway ${rssMb(gw).toFixed(1)} MB`;
@@ -121,7 +122,7 @@ export async function pairSoak(stack: Stack, harness: RunningHarness): Promise<v
     const pending = heap?.heapUsed().then((b) => `${(b / 1024 / 1024).toFixed(1)} MB (committed ${(heap.lastTotal / 1024 / 1024).toFixed(1)})`, (e: Error) => `n/a (${e.message})`).finally(() => (settled = true));
     while (pending && !settled) await Promise.race([pending, new Promise((r) => setTimeout(r, 200)).then(() => inboxHead(stack))]);
     const used = await pending;
-    return `${rss}, Worker JS heap after GC ${used ?? "n/a (no inspector)"}`;
+    return `${rss}, Worker JS heap after GC ${used ?? "n/a (BENCH_HEAP=1 reads it)"}`;
   };
   const base = await inboxHead(stack);
   const curve: string[] = [`       0: ${await reading()} (${STREAMS} streams open, peer.test verified on each)`];

@@ -121,10 +121,11 @@ describe("the other variables through the same schema", () => {
     await loadConfig({ ...base, APP: { fetch: async () => new Response() } });
   });
 
-  it("npm start's own EDGE_PORT (1-65535, default 8787) and GATEWAY (on/off)", () => {
-    expect(loadStartOptions({})).toEqual({ port: 8787, gateway: true });
-    expect(loadStartOptions({ EDGE_PORT: "41001", GATEWAY: "off" })).toEqual({ port: 41001, gateway: false });
+  it("npm start's own EDGE_PORT (1-65535, default 8787), GATEWAY (on/off) and EDGE_DEVTOOLS (off/on)", () => {
+    expect(loadStartOptions({})).toEqual({ port: 8787, gateway: true, devtools: false });
+    expect(loadStartOptions({ EDGE_PORT: "41001", GATEWAY: "off", EDGE_DEVTOOLS: "on" })).toEqual({ port: 41001, gateway: false, devtools: true });
     expect(() => loadStartOptions({ EDGE_PORT: "80000" })).toThrow("EDGE_PORT: must be an integer from 1 to 65535, got '80000'");
     expect(() => loadStartOptions({ GATEWAY: "no" })).toThrow("GATEWAY: must be on or off, got 'no'");
+    expect(() => loadStartOptions({ EDGE_DEVTOOLS: "yes" })).toThrow("EDGE_DEVTOOLS: must be on or off, got 'yes'");
   });
 });

@@ -41,6 +41,11 @@ describe("npm start: where to go next", () => {
     expect(out).toContain("/admin/v1/check");
   });
 
+  it("says whether wrangler's DevTools inspector runs (EDGE_DEVTOOLS, off by default) and what it costs", () => {
+    expect(startLines("8787", true, {}).join("\n")).toMatch(/^DevTools: +off \(EDGE_DEVTOOLS=on /m);
+    expect(startLines("8787", true, {}, true).join("\n")).toMatch(/^DevTools: +on \(EDGE_DEVTOOLS=on\).*keeps every log line in memory/m);
+  });
+
   it("reports the gateway's ports as configured, or that it is off", () => {
     expect(startLines("8787", true, { GATEWAY_STARTTLS_PORT: "15269", GATEWAY_DIRECT_TLS_PORT: "off" }).join("\n")).toMatch(/127\.0\.0\.1:15269 \(STARTTLS\)$/m);
     expect(startLines("8787", false, {}).join("\n")).toContain("off (GATEWAY=off)");

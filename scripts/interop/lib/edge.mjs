@@ -10,11 +10,15 @@ import { join } from "node:path";
 import { freePort } from "./ports.mjs";
 import { run, startProcess } from "./proc.mjs";
 import { ROOT } from "./paths.mjs";
+import { wranglerDevtoolsEnv } from "../../lib/devtools.mjs";
 
 /**
  * opts: { dir, vars: Record<string,string> (EDGE_DOMAINS, S2S_STATIC_ROUTES, ...), caFile, port?,
- *         resolvConf? (the run's resolv.conf: names resolve through its dnsmasq) }
- * Returns { url, port, inspectorPort (wrangler's DevTools proxy to the Worker's isolate), proc, stop(), vars }.
+ *         resolvConf? (the run's resolv.conf: names resolve through its dnsmasq),
+ *         devtools? (true: wrangler's DevTools inspector runs, for heap figures and profiles),
+ *         inspectorPort?, logLevel? (wrangler's --log-level, default info) }
+ * Returns { url, port, inspectorPort (wrangler's DevTools proxy to the Worker's isolate, with devtools
+ * only), proc, stop(), vars }.
  */
 export async function startEdge(opts) {
   // A port checked free can still be taken before wrangler binds it; try again with fresh ports
@@ -33,10 +37,13 @@ async function startEdgeOnce(opts) {
   const { dir, caFile } = opts;
   mkdirSync(dir, { recursive: true });
   const port = opts.port ?? (await freePort("127.0.0.1"));
-  const inspector = await freePort("127.0.0.1");
+  // wrangler dev's DevTools inspector only for a run that reads the isolate's heap or profile
+  // (opts.devtools): otherwise it keeps every log line of the Worker (scripts/lib/devtools.mjs).
+  // opts.inspectorPort asks wrangler for that port whatever `devtools` says (a test checks it stays shut).
+  const inspector = opts.inspectorPort ?? (opts.devtools ? await freePort("127.0.0.1") : undefined);
   const source = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
   const bin = join(ROOT, "node_modules", ".bin");
-  const env = {
+  const env = wranglerDevtoolsEnv({
     ...process.env,
     PATH: `${bin}:${process.env.PATH}`,
     NODE_EXTRA_CA_CERTS: caFile,
@@ -50,7 +57,7 @@ async function startEdgeOnce(opts) {
     // is configured). Off for interop runs; X_LOCAL_OBSERVABILITY=true in the environment keeps it.
     X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false",
     CI: "1",
-  };
+  }, opts.devtools === true);
   const buildToml = join(dir, "wrangler.build.toml");
   writeFileSync(buildToml, source.replace(/^main\s*=\s*"([^"]+)"/m, (_, m) => `main = ${JSON.stringify(join(ROOT, m))}`));
   await run(join(bin, "wrangler"), ["deploy", "--dry-run", "--outdir", join(dir, "dist"), "--config", buildToml], { env, cwd: ROOT });
@@ -65,7 +72,7 @@ async function startEdgeOnce(opts) {
     : [join(bin, "wrangler"), []];
   const proc = startProcess(wrap[0], [...wrap[1],
     "dev", "--config", join(dir, "wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port),
-    "--inspector-port", String(inspector), "--persist-to", join(dir, "state"), "--show-interactive-dev-session=false",
+    ...(inspector ? ["--inspector-port", String(inspector)] : []), "--persist-to", join(dir, "state"), "--show-interactive-dev-session=false",
     "--log-level", opts.logLevel ?? "info",
   ], { logFile: join(dir, "wrangler.log"), cwd: ROOT, env });
   const url = `http://127.0.0.1:${port}`;
@@ -79,5 +86,5 @@ async function startEdgeOnce(opts) {
     if (Date.now() > deadline) throw new Error(`wrangler dev did not answer on ${url}; see ${join(dir, "wrangler.log")}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url, port, inspectorPort: inspector, proc, vars, stop: () => proc.stop(10_000) };
+  return { url, port, inspectorPort: opts.devtools ? inspector : undefined, proc, vars, stop: () => proc.stop(10_000) };
 }

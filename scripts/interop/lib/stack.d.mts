@@ -19,7 +19,8 @@ export interface Stack {
   jabberd2?: { dir: string; logs: { s2s: string; sm: string; c2s: string; router: string }; stop(): Promise<void> };
   /** The farm's Prosody nodes (farm.test), each with its user; the third has a wrong dialback_secret. */
   farm?: Array<{ proc: Proc; log: string; config: string; ip: string; user: string; stop(): Promise<void> }>;
-  edge: { url: string; port: number; inspectorPort: number; proc: Proc; stop(): Promise<void> };
+  /** inspectorPort: only with `edgeDevtools: true` (wrangler's DevTools inspector, scripts/lib/devtools.mjs). */
+  edge: { url: string; port: number; inspectorPort: number | undefined; proc: Proc; stop(): Promise<void> };
   gateway: { proc: Proc; log: string; stop(): Promise<void> };
   tokens: { admin: string; app: string; gateway: string };
   /** The run's certificates (PEM paths), by server. */
@@ -66,6 +67,8 @@ export interface StackOptions {
   prosodySelfSigned?: boolean;
   /** Issue 12: Prosody requires certificates (s2s_secure_auth, XEP-0238 type 6). */
   prosodySecureAuth?: boolean;
+  /** wrangler's DevTools inspector for the edge (heap figures, profiles); off by default. */
+  edgeDevtools?: boolean;
 }
 
 export function startStack(opts?: StackOptions): Promise<Stack>;

@@ -13,7 +13,8 @@ const hex = () => randomBytes(32).toString("hex");
 
 /**
  * opts: topology options plus { edgeVars?: extra edge variables, routeHostOf?: (vhost) => route host,
- * egress?: "gateway" | "auto" (issue 12: S2S_EGRESS, through the run's gateway's egress port 5271) }
+ * egress?: "gateway" | "auto" (issue 12: S2S_EGRESS, through the run's gateway's egress port 5271),
+ * edgeDevtools?: true (wrangler's DevTools inspector for the edge: heap figures and profiles) }
  */
 export async function startStack(opts = {}) {
   // The farm's Prosody nodes share the edge's dialback secret (seed 004).
@@ -45,6 +46,7 @@ export async function startStack(opts = {}) {
       dir: edgeDir,
       caFile: topo.ca,
       resolvConf: topo.dns.resolvConf,
+      devtools: opts.edgeDevtools === true,
       vars: {
         EDGE_DOMAINS: opts.farm ? `${DOMAINS.edge},${DOMAINS.farm}` : DOMAINS.edge,
         DIALBACK_SECRET: secret,
