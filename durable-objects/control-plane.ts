@@ -38,6 +38,7 @@ import { all, migrate, one } from "./control-plane/sql.js";
 import { AuditLog, type AuditEntry, type AuditFilter } from "./control-plane/audit.js";
 import { SessionIndex, type Page, type PairEntry, type PairFilter } from "./control-plane/index-store.js";
 import { Metrics } from "./control-plane/metrics.js";
+import { ReportBatch } from "./control-plane/report-batch.js";
 
 export type { PolicyOp, AuditEntry, Page, PairEntry, PairFilter };
 
@@ -236,17 +237,27 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   }
 
   async report(sessionId: string, calls: Array<[ReportMethod, unknown[]]>): Promise<void> {
-    this.#reportCalls.set(sessionId, (this.#reportCalls.get(sessionId) ?? 0) + 1);
-    if (this.#reportCalls.size > 10_000) this.#reportCalls.delete(this.#reportCalls.keys().next().value!);
-    for (const [method, args] of calls) {
-      // Only the report methods: a batch names what to call, so it must not reach anything else.
-      if (!(REPORT_METHODS as readonly string[]).includes(method)) continue;
-      await (this[method] as (...a: unknown[]) => Promise<void>)(...args);
-    }
+    await this.reportMany([[sessionId, calls]]);
   }
 
+  /**
+   * Several sessions' reports at once (what sessions send, coalesced per caller). Applied as their
+   * final effect (control-plane/report-batch.ts): one upsert per session and pair row and one per
+   * metric series, however many reports touched them.
+   */
   async reportMany(batches: Array<[string, Array<[ReportMethod, unknown[]]>]>): Promise<void> {
-    for (const [sessionId, calls] of batches) await this.report(sessionId, calls);
+    const batch = new ReportBatch(this.#index, this.#metrics, this);
+    for (const [sessionId, calls] of batches) {
+      this.#reportCalls.set(sessionId, (this.#reportCalls.get(sessionId) ?? 0) + 1);
+      if (this.#reportCalls.size > 10_000) this.#reportCalls.delete(this.#reportCalls.keys().next().value!);
+      for (const [method, args] of calls) {
+        // Only the report methods: a batch names what to call, so it must not reach anything else.
+        if (!(REPORT_METHODS as readonly string[]).includes(method)) continue;
+        const target = method === "reportSession" || method === "reportPair" || method === "observe" || method === "sessionClosed" || method === "pairRemoved" ? batch : this;
+        await (target[method as keyof typeof target] as (...a: unknown[]) => unknown).apply(target, args);
+      }
+    }
+    batch.flush();
   }
 
   /** report() calls from session `id` (diagnostics, tests: one per engine step, not one per report). */

@@ -6,10 +6,11 @@ import { LATENCY_BUCKETS, renderPrometheus, type Family } from "./prometheus.js"
 import { all, one, type Row } from "./sql.js";
 import type { SessionIndex } from "./index-store.js";
 
-export class Metrics {
-  constructor(readonly sql: SqlStorage) {}
+/** Bumps of counter series summed in memory (name, labels -> amount), written by Metrics.apply. */
+export class MetricSums {
+  readonly #sums = new Map<string, [name: string, labels: string, by: number]>();
 
-  observe(events: readonly MetricEvent[]): void {
+  add(events: readonly MetricEvent[]): void {
     for (const e of events) {
       if (e.kind === "dialback") this.#bump("dialback_outcomes", `condition=${e.condition}`, 1);
       else if (e.kind === "bounce") this.#bump("bounced_stanzas", `condition=${e.condition}`, 1);
@@ -22,6 +23,32 @@ export class Metrics {
         this.#bump("verification_latency_count", "", 1);
       }
     }
+  }
+
+  series(): Iterable<[name: string, labels: string, by: number]> {
+    return this.#sums.values();
+  }
+
+  #bump(name: string, labels: string, by: number): void {
+    const key = `${name}\n${labels}`;
+    const s = this.#sums.get(key);
+    if (s) s[2] += by;
+    else this.#sums.set(key, [name, labels, by]);
+  }
+}
+
+export class Metrics {
+  constructor(readonly sql: SqlStorage) {}
+
+  observe(events: readonly MetricEvent[]): void {
+    const sums = new MetricSums();
+    sums.add(events);
+    this.apply(sums);
+  }
+
+  /** Writes summed bumps: one statement per series, however many events fed it. */
+  apply(sums: MetricSums): void {
+    for (const [name, labels, by] of sums.series()) this.#bump(name, labels, by);
   }
 
   render(index: SessionIndex, policyVersion: number): string {
