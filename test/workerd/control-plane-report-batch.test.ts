@@ -12,7 +12,7 @@ type Call = [ReportMethod, unknown[]];
 const ns = env.CONTROL_PLANE as unknown as DurableObjectNamespace<ControlPlane>;
 
 const info = (id: string, bytesIn: number): SessionInfo => ({
-  id, direction: "inbound", transport: "gateway-tcp", peer: `d${id}.peer.test`, local: "edge.test", tls: false, bidi: false,
+  id, direction: "inbound", transport: "gateway", peer: `d${id}.peer.test`, local: "edge.test", tls: false, bidi: false,
   openedAt: 1_700_000_000_000, bytesIn, bytesOut: 0, stanzasIn: 0, stanzasOut: 0,
 } as SessionInfo);
 
